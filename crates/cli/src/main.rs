@@ -1,0 +1,186 @@
+//! `scaivault`: `scaivault server` / `scaivault operator` run and administer the server (see the
+//! server crate); every other command is an HTTP client of a running server.
+//!
+//! Each command group lives in its own module under `commands/` and exposes a clap
+//! `Subcommand` plus an async `run`; adding a group is adding a module and one variant here.
+
+mod commands;
+mod context;
+mod error;
+mod input;
+mod output;
+
+use std::future::Future;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use scaivault_server::cli::{OperatorCommand, ServerArgs};
+
+use crate::context::Context;
+use crate::error::{CliError, exit};
+
+const EXAMPLES: &str = "\
+Examples:
+  scaivault config set base_url https://scaivault.scailabs.ai
+  scaivault auth login --token \"$SCAIVAULT_TOKEN\"
+  scaivault auth whoami
+  scaivault secrets write app/db/credentials username=admin password=s3cret
+  scaivault secrets read app/db/credentials --field password
+  scaivault secrets list --json | jq -r '.secrets[].path'
+  scaivault run --path app/db/credentials -- ./migrate.sh
+
+Environment variables override the config file: SCAIVAULT_URL, SCAIVAULT_TOKEN,
+SCAIVAULT_PARTNER_ID, SCAIVAULT_TENANT_ID; SCAIVAULT_DEBUG=1 prints every HTTP request and
+response (tokens and secret values redacted).
+
+Exit codes: 0 success, 1 general error, 2 auth, 3 authz, 4 not found, 5 validation.";
+
+/// ScaiVault secrets management: server and command-line client.
+#[derive(Debug, Parser)]
+#[command(
+    name = "scaivault",
+    version,
+    arg_required_else_help = true,
+    after_help = EXAMPLES
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the ScaiVault server
+    #[command(after_help = "\
+Examples:
+  scaivault server --dev
+  scaivault server --dev --listen 127.0.0.1:8200 --data-dir ./scaivault-data")]
+    Server(ServerArgs),
+
+    /// Server administration that works on the data directory directly
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+
+    /// Read and change the client configuration (~/.scaivault/config.json)
+    #[command(subcommand, after_help = commands::config::EXAMPLES)]
+    Config(commands::config::ConfigCommand),
+
+    /// Log in, log out, show the current identity, manage personal tokens
+    #[command(subcommand, after_help = commands::auth::EXAMPLES)]
+    Auth(commands::auth::AuthCommand),
+
+    /// Read, write, list, version, delete, rotate and export secrets
+    #[command(subcommand, after_help = commands::secrets::EXAMPLES)]
+    Secrets(commands::secrets::SecretsCommand),
+
+    /// Run a command with secret fields injected as environment variables
+    #[command(after_help = commands::run::EXAMPLES)]
+    Run(commands::run::RunArgs),
+
+    /// Print a shell completion script
+    #[command(after_help = commands::completions::EXAMPLES)]
+    Completions(commands::completions::CompletionsArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
+    match cli.command {
+        Command::Server(args) => scaivault_server::cli::run_server(args),
+        Command::Operator(cmd) => scaivault_server::cli::run_operator(cmd),
+        Command::Completions(args) => finish(
+            commands::completions::run(&args, &mut Cli::command()).map(|()| ExitCode::SUCCESS),
+        ),
+        Command::Config(cmd) => finish(
+            Context::load()
+                .and_then(|ctx| commands::config::run(cmd, ctx).map(|()| ExitCode::SUCCESS)),
+        ),
+        Command::Auth(cmd) => client_command(|ctx| async move {
+            commands::auth::run(cmd, ctx)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }),
+        Command::Secrets(cmd) => client_command(|ctx| async move {
+            commands::secrets::run(cmd, &ctx)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }),
+        Command::Run(args) => client_command(|ctx| commands::run::run(args, ctx)),
+    }
+}
+
+/// Runs a client command on a single-threaded runtime and turns its error into the exit code.
+fn client_command<F, Fut>(command: F) -> ExitCode
+where
+    F: FnOnce(Context) -> Fut,
+    Fut: Future<Output = Result<ExitCode, CliError>>,
+{
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return finish(Err(CliError::io("starting the async runtime", &e))),
+    };
+    finish(Context::load().and_then(|ctx| runtime.block_on(command(ctx))))
+}
+
+fn finish(result: Result<ExitCode, CliError>) -> ExitCode {
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            e.report();
+            e.exit_code()
+        }
+    }
+}
+
+/// clap's own errors, with exit codes that cannot be confused with the documented ones: help and
+/// version exit 0, a bad value exits 5 (validation), any other usage error exits 1 (clap's
+/// default 2 would read as "auth").
+fn usage_error(error: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let code = match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => exit::OK,
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation | ErrorKind::InvalidUtf8 => {
+            exit::VALIDATION
+        }
+        _ => exit::GENERAL,
+    };
+    let _ = error.print();
+    ExitCode::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_client_command_has_an_example() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let name = format!("{path} {}", cmd.get_name());
+            let skip =
+                name.contains(" server") || name.contains(" operator") || name.ends_with(" help");
+            if !skip
+                && !cmd
+                    .get_after_help()
+                    .is_some_and(|h| h.to_string().contains("Examples:"))
+            {
+                missing.push(name.clone());
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &name, missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "", &mut missing);
+        assert!(missing.is_empty(), "no example in --help of {missing:?}");
+    }
+}

@@ -1,0 +1,34 @@
+//! Token scopes: what a token may do at most. Path policies (a later issue) narrow this further;
+//! a request needs both. The catalogue grows with each resource and is documented in
+//! docs/auth.md.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Scope {
+    /// Read secret values, list, versions, metadata, expiring.
+    SecretsRead,
+    /// Write, patch, delete, restore and rotate secrets.
+    SecretsWrite,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 2] = [Scope::SecretsRead, Scope::SecretsWrite];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::SecretsRead => "secrets:read",
+            Scope::SecretsWrite => "secrets:write",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Scope> {
+        Self::ALL.into_iter().find(|scope| scope.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,60 @@
+//! `/v1/auth/*`: who am I, personal access tokens.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::Timestamp;
+
+/// `GET /v1/auth/whoami`, exactly the Quickstart's shape.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct WhoAmIResponse {
+    /// e.g. `user:alice@acme.example`
+    pub identity_id: String,
+    /// `user`, `group` or `service_account`
+    pub identity_type: String,
+    pub tenant_id: String,
+    pub partner_id: String,
+    pub scopes: Vec<String>,
+}
+
+/// `POST /v1/auth/tokens`
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTokenRequest {
+    pub name: String,
+    /// Subset of the caller's own scopes, e.g. `["secrets:read"]`.
+    pub scopes: Vec<String>,
+    /// Lifetime such as `30d` or `12h`; default `30d`, at most `365d`.
+    #[serde(default)]
+    pub ttl: Option<String>,
+}
+
+/// The one response that ever contains the token's plaintext.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct CreateTokenResponse {
+    /// `tok_...`, used to list and revoke the token.
+    pub id: String,
+    /// `skt_...`; shown exactly once and stored only as an HMAC.
+    pub token: String,
+    pub name: String,
+    pub scopes: Vec<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenInfo {
+    pub id: String,
+    pub name: String,
+    pub identity_id: String,
+    pub scopes: Vec<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct TokenListResponse {
+    pub tokens: Vec<TokenInfo>,
+    pub cursor: Option<String>,
+    pub has_more: bool,
+}

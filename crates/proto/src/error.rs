@@ -1,0 +1,118 @@
+//! The error envelope `{"error": {"code", "message", "request_id"}}` and the code catalogue.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Every error code the API returns. The string form is the wire form and never changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// 404: the path does not exist in this tenant (or the caller may not know it exists).
+    SecretNotFound,
+    /// 409: the path is soft-deleted and inside its retention window; restore or hard-delete it.
+    SecretExists,
+    /// 404: the version aged out, was deleted, was retired after a rotation, or never existed.
+    VersionNotFound,
+    /// 400: the path breaks the path rules (docs/api.md).
+    InvalidPath,
+    /// 409: a concurrent write won, or `If-Match` named a version that is no longer current.
+    VersionConflict,
+    /// 403: the caller is authenticated but not allowed to do this.
+    AccessDenied,
+    /// 410: the secret's `expires_at` has passed.
+    SecretExpired,
+    /// 401: no bearer token, or it is unknown, revoked or expired.
+    AuthenticationRequired,
+    /// 400: the request body or a parameter is malformed or out of range.
+    ValidationError,
+    /// 429: too many requests.
+    RateLimited,
+    /// 413: the request body is larger than the server accepts.
+    PayloadTooLarge,
+    /// 404: no such route or resource.
+    NotFound,
+    /// 405: the route exists but not with this method.
+    MethodNotAllowed,
+    /// 503: the server is not ready (store or keys unavailable).
+    ServiceUnavailable,
+    /// 500: something failed inside the server; the message says nothing more.
+    InternalError,
+}
+
+impl ErrorCode {
+    /// The HTTP status that goes with the code.
+    pub fn http_status(self) -> u16 {
+        match self {
+            Self::InvalidPath | Self::ValidationError => 400,
+            Self::AuthenticationRequired => 401,
+            Self::AccessDenied => 403,
+            Self::SecretNotFound | Self::VersionNotFound | Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::SecretExists | Self::VersionConflict => 409,
+            Self::SecretExpired => 410,
+            Self::PayloadTooLarge => 413,
+            Self::RateLimited => 429,
+            Self::InternalError => 500,
+            Self::ServiceUnavailable => 503,
+        }
+    }
+
+    /// The wire string, e.g. `secret_not_found`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SecretNotFound => "secret_not_found",
+            Self::SecretExists => "secret_exists",
+            Self::VersionNotFound => "version_not_found",
+            Self::InvalidPath => "invalid_path",
+            Self::VersionConflict => "version_conflict",
+            Self::AccessDenied => "access_denied",
+            Self::SecretExpired => "secret_expired",
+            Self::AuthenticationRequired => "authentication_required",
+            Self::ValidationError => "validation_error",
+            Self::RateLimited => "rate_limited",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::ServiceUnavailable => "service_unavailable",
+            Self::InternalError => "internal_error",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The body of every error response.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    /// Human-readable; never contains a secret value or a token.
+    pub message: String,
+    /// The `X-Request-Id` of the request, for correlating with server logs.
+    pub request_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_string_matches_serde() {
+        for code in [
+            ErrorCode::SecretNotFound,
+            ErrorCode::AuthenticationRequired,
+            ErrorCode::PayloadTooLarge,
+        ] {
+            let json = serde_json::to_value(code).unwrap();
+            assert_eq!(json, code.as_str());
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! `/v1/secrets/*`: the shapes of the Managing Secrets page and the Quickstart.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use crate::Timestamp;
+
+/// The kind of payload a secret holds. Informational today; later issues attach behaviour
+/// (certificate parsing, SSH key fingerprints) to some types.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretType {
+    #[default]
+    Kv,
+    Json,
+    Certificate,
+    SshKey,
+    ApiKey,
+}
+
+impl SecretType {
+    pub const ALL: [SecretType; 5] = [
+        Self::Kv,
+        Self::Json,
+        Self::Certificate,
+        Self::SshKey,
+        Self::ApiKey,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Kv => "kv",
+            Self::Json => "json",
+            Self::Certificate => "certificate",
+            Self::SshKey => "ssh_key",
+            Self::ApiKey => "api_key",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// Non-secret metadata. Stored unencrypted so it can be filtered on; never put secrets here.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretMetadata {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+}
+
+/// Secret-level settings given on write or patch.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SecretOptions {
+    /// Version retention cap, 1 to 100 (default 10). Older versions are pruned on write.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_versions: Option<u32>,
+    /// Relative expiration such as `90d` or `24h`; exclusive with `expires_at`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_in: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_policy_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_policy_id: Option<String>,
+}
+
+/// `PUT /v1/secrets/{path}`
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WriteSecretRequest {
+    /// The secret payload: a JSON object.
+    #[schema(value_type = Object)]
+    pub data: Map<String, Value>,
+    /// Defaults to `kv` on create; kept as it was on update when omitted.
+    #[serde(default)]
+    pub secret_type: Option<SecretType>,
+    #[serde(default)]
+    pub metadata: Option<SecretMetadata>,
+    #[serde(default)]
+    pub options: Option<SecretOptions>,
+}
+
+/// Response of a write: metadata only, never the data. 201 with `created: true` for a new
+/// secret, 200 with `previous_version` for an update.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct WriteSecretResponse {
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_type: Option<SecretType>,
+    pub version: u64,
+    pub created: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_version: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
+}
+
+/// `GET /v1/secrets/{path}[?version=N]`
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReadSecretResponse {
+    pub path: String,
+    pub secret_type: SecretType,
+    pub version: u64,
+    #[schema(value_type = Object)]
+    pub data: Map<String, Value>,
+    pub metadata: SecretMetadata,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
+}
+
+/// `PATCH /v1/secrets/{path}`: metadata and options only; no new version.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchSecretRequest {
+    #[serde(default)]
+    pub metadata: Option<SecretMetadata>,
+    #[serde(default)]
+    pub options: Option<SecretOptions>,
+}
+
+/// One row of `GET /v1/secrets`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct SecretSummary {
+    pub path: String,
+    pub secret_type: SecretType,
+    pub version: u64,
+    pub updated_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub tags: Vec<String>,
+    /// The fields below only with `include_metadata=true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_versions: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotation_policy_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_policy_id: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ListSecretsResponse {
+    pub secrets: Vec<SecretSummary>,
+    /// Opaque; pass back as `cursor` for the next page. `null` on the last page.
+    pub cursor: Option<String>,
+    pub has_more: bool,
+    /// Number of secrets matching the filters across all pages.
+    pub total_count: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct VersionInfo {
+    pub version: u64,
+    pub created_at: Timestamp,
+    pub is_current: bool,
+    /// Set on a version superseded by a rotation: readable until then, retired after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retires_at: Option<Timestamp>,
+}
+
+/// `GET /v1/secrets/{path}/versions`, newest first.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct VersionsResponse {
+    pub path: String,
+    pub versions: Vec<VersionInfo>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct RotationPolicyRef {
+    pub id: String,
+    /// Filled in once the rotation scheduler exists; `null` until then.
+    pub next_rotation: Option<Timestamp>,
+}
+
+/// `GET /v1/secrets/metadata/{path}` (also the response of PATCH and restore).
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct SecretMetadataResponse {
+    pub path: String,
+    pub secret_type: SecretType,
+    pub current_version: u64,
+    pub version_count: u64,
+    pub metadata: SecretMetadata,
+    pub max_versions: u32,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub last_accessed_at: Option<Timestamp>,
+    pub access_count_30d: u64,
+    pub rotation_policy: Option<RotationPolicyRef>,
+    pub secret_policy_id: Option<String>,
+}
+
+/// `POST /v1/secrets/{path}/rotate`
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateSecretRequest {
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The new payload. Required until value generators exist (rotation issue).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub new_value: Option<Map<String, Value>>,
+    /// How long the previous version stays readable, e.g. `1h`. Default: retired at once.
+    #[serde(default)]
+    pub grace_period: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct RotateSecretResponse {
+    pub path: String,
+    pub version: u64,
+    pub previous_version: u64,
+    pub rotated_at: Timestamp,
+    /// When the previous version stops being readable.
+    pub previous_version_retires_at: Timestamp,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ExpiringSecret {
+    pub path: String,
+    pub expires_at: Timestamp,
+    /// Whole days left, rounded up.
+    pub days_remaining: u64,
+}
+
+/// `GET /v1/secrets/expiring?days=N`, soonest first.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct ExpiringSecretsResponse {
+    pub secrets: Vec<ExpiringSecret>,
+    pub cursor: Option<String>,
+    pub has_more: bool,
+}
+
+/// Response of `POST /v1/secrets/{path}/restore`.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct RestoreSecretResponse {
+    pub path: String,
+    pub restored: bool,
+    pub current_version: u64,
+}

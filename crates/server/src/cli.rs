@@ -1,0 +1,81 @@
+//! The `scaivault server` and `scaivault operator` commands (the client commands live in the
+//! `scaivault` binary crate).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+
+use crate::config::LogFormat;
+use crate::serve;
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:
+  scaivault server --dev
+  scaivault server --dev --listen 127.0.0.1:8300 --data-dir ./vault-data
+  scaivault server --config /etc/scaivault/scaivault.toml")]
+pub struct ServerArgs {
+    /// Development mode: embedded store, no configuration file, an admin root token
+    #[arg(long)]
+    pub dev: bool,
+    /// Configuration file (TOML); every key can also be set as SCAIVAULT_<KEY>
+    #[arg(long, value_name = "FILE", conflicts_with = "dev")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8200]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Dev mode: the root token to accept (default: a random skt_ token printed at start)
+    #[arg(long, value_name = "TOKEN", env = "SCAIVAULT_DEV_ROOT_TOKEN", hide_env_values = true, requires = "dev")]
+    pub dev_root_token: Option<String>,
+    /// Where state is kept; dev mode without it uses a fresh temporary directory
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log format (overrides the configuration)
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Initialize a production install: create the root key (if missing) and the keyring, and
+    /// print a one-time bootstrap admin token
+    #[command(after_help = "Example:\n  scaivault operator init --config /etc/scaivault/scaivault.toml")]
+    Init {
+        /// Configuration file (TOML)
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+}
+
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()
+}
+
+/// Runs `scaivault server`; returns when the server has shut down.
+pub fn run_server(args: ServerArgs) -> ExitCode {
+    let result = runtime()
+        .map_err(|e| crate::StartupError::Io(e.to_string()))
+        .and_then(|rt| rt.block_on(serve::serve(args)));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub fn run_operator(command: OperatorCommand) -> ExitCode {
+    let result = runtime()
+        .map_err(|e| crate::StartupError::Io(e.to_string()))
+        .and_then(|rt| match command {
+            OperatorCommand::Init { config } => rt.block_on(serve::operator_init(config)),
+        });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! Server configuration: a TOML file for production, overridable key by key with `SCAIVAULT_*`
+//! environment variables (`listen` <- `SCAIVAULT_LISTEN`, `data_dir` <- `SCAIVAULT_DATA_DIR`,
+//! ...). Dev mode needs none of it. Every key is documented in docs/configuration.md.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use serde::Deserialize;
+
+use crate::StartupError;
+
+/// Keys that may come from the environment (so unrelated `SCAIVAULT_*` variables of the CLI,
+/// such as `SCAIVAULT_TOKEN`, are never mistaken for configuration).
+const ENV_KEYS: [&str; 15] = [
+    "listen",
+    "data_dir",
+    "storage",
+    "database_url",
+    "tls_cert_file",
+    "tls_key_file",
+    "allow_plain_http",
+    "root_key_file",
+    "log_format",
+    "log_level",
+    "tenant_id",
+    "partner_id",
+    "soft_delete_retention",
+    "max_body_bytes",
+    "read_connections",
+];
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Storage {
+    #[default]
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    pub data_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub storage: Storage,
+    pub database_url: Option<String>,
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    /// Serve plain HTTP without TLS. Only behind a TLS-terminating proxy on a trusted network.
+    #[serde(default)]
+    pub allow_plain_http: bool,
+    /// The root key file (base64, 32 bytes, mode 0600); created by `scaivault operator init`.
+    pub root_key_file: Option<PathBuf>,
+    #[serde(default)]
+    pub log_format: LogFormat,
+    #[serde(default = "default_log_level")]
+    pub log_level: String,
+    /// Tenant and partner of the bootstrap admin created by `operator init`.
+    #[serde(default = "default_tenant")]
+    pub tenant_id: String,
+    #[serde(default = "default_partner")]
+    pub partner_id: String,
+    #[serde(default = "default_retention")]
+    pub soft_delete_retention: String,
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    #[serde(default = "default_read_connections")]
+    pub read_connections: u32,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8200".to_owned()
+}
+fn default_log_level() -> String {
+    "info".to_owned()
+}
+fn default_tenant() -> String {
+    "tnt_default".to_owned()
+}
+fn default_partner() -> String {
+    "ptn_default".to_owned()
+}
+fn default_retention() -> String {
+    "30d".to_owned()
+}
+fn default_max_body() -> usize {
+    1024 * 1024
+}
+fn default_read_connections() -> u32 {
+    4
+}
+
+impl Config {
+    /// Reads `file` (if given) and then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, StartupError> {
+        let mut figment = Figment::new();
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(StartupError::Config(format!(
+                    "config file {} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment.merge(Env::prefixed("SCAIVAULT_").only(&ENV_KEYS));
+        let config: Config = figment
+            .extract()
+            .map_err(|e| StartupError::Config(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The defaults, as dev mode uses them.
+    pub fn dev_defaults() -> Self {
+        Self {
+            listen: default_listen(),
+            data_dir: None,
+            storage: Storage::Sqlite,
+            database_url: None,
+            tls_cert_file: None,
+            tls_key_file: None,
+            allow_plain_http: true,
+            root_key_file: None,
+            log_format: LogFormat::Text,
+            log_level: default_log_level(),
+            tenant_id: "tnt_dev".to_owned(),
+            partner_id: "ptn_dev".to_owned(),
+            soft_delete_retention: default_retention(),
+            max_body_bytes: default_max_body(),
+            read_connections: default_read_connections(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), StartupError> {
+        if self.storage == Storage::Postgres {
+            return Err(StartupError::Config(
+                "storage = \"postgres\" is not available in this version; use \"sqlite\"".into(),
+            ));
+        }
+        if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
+            return Err(StartupError::Config(
+                "tls_cert_file and tls_key_file must be set together".into(),
+            ));
+        }
+        self.retention()?;
+        if self.max_body_bytes < 1024 {
+            return Err(StartupError::Config("max_body_bytes must be at least 1024".into()));
+        }
+        Ok(())
+    }
+
+    pub fn retention(&self) -> Result<Duration, StartupError> {
+        scaivault_core::parse_duration(&self.soft_delete_retention)
+            .map_err(|e| StartupError::Config(format!("soft_delete_retention: {e}")))
+    }
+
+    pub fn tls(&self) -> Option<(PathBuf, PathBuf)> {
+        self.tls_cert_file.clone().zip(self.tls_key_file.clone())
+    }
+}

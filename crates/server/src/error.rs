@@ -1,0 +1,115 @@
+//! The one error type of the HTTP layer and the only place that picks an HTTP status.
+//! 5xx bodies say nothing internal: the cause is logged (without secrets) where it is mapped.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use scaivault_core::{DurationError, PathError};
+use scaivault_proto::{ErrorBody, ErrorCode, ErrorDetail};
+use scaivault_store::StoreError;
+
+tokio::task_local! {
+    /// The id of the request being served; set by the request-context middleware.
+    pub static REQUEST_ID: String;
+}
+
+/// The current request's id, or `-` outside a request.
+pub fn current_request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "-".to_owned())
+}
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::ValidationError, message)
+    }
+
+    pub fn access_denied(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::AccessDenied, message)
+    }
+
+    pub fn unauthenticated(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::AuthenticationRequired, message)
+    }
+
+    /// An internal failure: logs `cause` and returns a body that reveals nothing.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(ErrorCode::InternalError, "internal error")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message,
+                request_id: current_request_id(),
+            },
+        };
+        let mut response = (status, Json(body)).into_response();
+        if self.code == ErrorCode::AuthenticationRequired {
+            response
+                .headers_mut()
+                .insert("www-authenticate", HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<PathError> for ApiError {
+    fn from(e: PathError) -> Self {
+        Self::new(ErrorCode::InvalidPath, format!("invalid path: {e}"))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::new(ErrorCode::SecretNotFound, "secret not found"),
+            StoreError::SoftDeleted => Self::new(
+                ErrorCode::SecretExists,
+                "a soft-deleted secret exists at this path; restore it or delete it with ?permanent=true",
+            ),
+            StoreError::VersionNotFound => Self::new(
+                ErrorCode::VersionNotFound,
+                "version not found (it may have aged out, been deleted, or retired after a rotation)",
+            ),
+            StoreError::VersionConflict { current } => Self::new(
+                ErrorCode::VersionConflict,
+                format!("version conflict: the current version is {current}; refetch and retry"),
+            ),
+            StoreError::Invalid(message) => Self::validation(message),
+            StoreError::Duplicate => Self::new(ErrorCode::VersionConflict, "already exists"),
+            other => Self::internal(other),
+        }
+    }
+}
+
+impl From<scaivault_crypto::CryptoError> for ApiError {
+    fn from(e: scaivault_crypto::CryptoError) -> Self {
+        Self::internal(e)
+    }
+}
+
+/// Formats a duration problem for field `field`.
+pub fn duration_error(field: &str, e: DurationError) -> ApiError {
+    ApiError::validation(format!("{field}: {e}"))
+}

@@ -1,0 +1,39 @@
+//! The ScaiVault server: configuration, start-up, the HTTP routes and the services behind them.
+//!
+//! A request flows one way: request id and limits -> authentication (bearer token ->
+//! `Principal`) -> authorization (token scopes; path policies come with their issue) -> a
+//! service function (`secrets`) -> the store, through the crypto barrier -> the response.
+
+pub mod access;
+pub mod auth;
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod cursor;
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod secrets;
+pub mod serve;
+pub mod state;
+
+/// Why the server or an operator command could not start. Printed to stderr; never contains
+/// key material or tokens.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The operator's configuration is wrong.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The database could not be opened or migrated.
+    #[error("store: {0}")]
+    Store(String),
+    /// The root key or keyring is unusable.
+    #[error("keys: {0}")]
+    Keys(String),
+    #[error("{0}")]
+    Io(String),
+    #[error("this data directory is not initialized; run `scaivault operator init --config <file>` first")]
+    NotInitialized,
+    #[error("already initialized: the keyring exists in this store")]
+    AlreadyInitialized,
+}

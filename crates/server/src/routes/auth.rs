@@ -1,0 +1,179 @@
+//! `/v1/auth`: whoami and personal access tokens.
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use scaivault_core::{Scope, parse_duration};
+use scaivault_proto::auth::*;
+use scaivault_proto::{ErrorBody, ErrorCode, Timestamp};
+use scaivault_store::TokenRecord;
+
+use crate::auth::Authenticated;
+use crate::error::{ApiError, ApiResult, duration_error};
+use crate::extract::{JsonBody, parse_u64, query_pairs, reject_unknown};
+use crate::state::AppState;
+
+const DEFAULT_TOKEN_TTL: &str = "30d";
+const MAX_TOKEN_TTL_DAYS: i64 = 365;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/auth/whoami", get(whoami))
+        .route("/v1/auth/tokens", get(list_tokens).post(create_token))
+        .route("/v1/auth/tokens/{id}", delete(revoke_token))
+}
+
+/// The identity behind the bearer token.
+#[utoipa::path(get, path = "/v1/auth/whoami", tag = "auth",
+    responses((status = 200, body = WhoAmIResponse), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn whoami(Authenticated(p): Authenticated) -> Json<WhoAmIResponse> {
+    Json(WhoAmIResponse {
+        identity_id: p.identity_id,
+        identity_type: p.identity_type.as_str().to_owned(),
+        tenant_id: p.tenant_id,
+        partner_id: p.partner_id,
+        scopes: p.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+    })
+}
+
+/// Creates a personal access token for the caller's identity, with a subset of its scopes.
+/// The plaintext token is in this response only.
+#[utoipa::path(post, path = "/v1/auth/tokens", tag = "auth", request_body = CreateTokenRequest,
+    responses((status = 201, body = CreateTokenResponse), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create_token(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    JsonBody(request): JsonBody<CreateTokenRequest>,
+) -> ApiResult<(StatusCode, Json<CreateTokenResponse>)> {
+    let name = request.name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::validation("name: 1 to 100 printable characters"));
+    }
+    if request.scopes.is_empty() {
+        return Err(ApiError::validation("scopes: at least one scope is required"));
+    }
+    let mut scopes = Vec::new();
+    for s in &request.scopes {
+        let scope = Scope::parse(s).ok_or_else(|| {
+            ApiError::validation(format!(
+                "scopes: unknown scope '{}' (known: {})",
+                crate::extract::truncate(s),
+                Scope::ALL.map(|s| s.as_str()).join(", ")
+            ))
+        })?;
+        if !p.has_scope(scope) {
+            return Err(ApiError::access_denied(format!(
+                "cannot grant {scope}: the calling token does not have it"
+            )));
+        }
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    let ttl = parse_duration(request.ttl.as_deref().unwrap_or(DEFAULT_TOKEN_TTL))
+        .map_err(|e| duration_error("ttl", e))?;
+    if ttl > std::time::Duration::from_secs(MAX_TOKEN_TTL_DAYS as u64 * 86_400) {
+        return Err(ApiError::validation(format!("ttl: at most {MAX_TOKEN_TTL_DAYS}d")));
+    }
+    let now = state.clock.now();
+    let token = scaivault_crypto::token::generate_token()?;
+    let record = TokenRecord {
+        id: scaivault_crypto::random::random_id("tok_")?,
+        tenant_id: p.tenant_id.clone(),
+        partner_id: p.partner_id.clone(),
+        identity_id: p.identity_id.clone(),
+        identity_type: p.identity_type.as_str().to_owned(),
+        token_hash: state.hasher.digest(&token),
+        name: name.to_owned(),
+        scopes: scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+        is_admin: false,
+        created_at: now,
+        expires_at: Some(now + ttl),
+        revoked_at: None,
+    };
+    state.store.insert_token(&record).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreateTokenResponse {
+            id: record.id,
+            token: token.to_string(),
+            name: record.name,
+            scopes: record.scopes,
+            created_at: Timestamp::new(now),
+            expires_at: record.expires_at.map(Timestamp::new),
+        }),
+    ))
+}
+
+/// The caller's own active tokens, without their values.
+#[utoipa::path(get, path = "/v1/auth/tokens", tag = "auth",
+    params(("limit" = Option<u32>, Query, description = "1-200, default 50"),
+           ("cursor" = Option<String>, Query, description = "from a previous page")),
+    responses((status = 200, body = TokenListResponse)),
+    security(("bearer" = [])))]
+pub async fn list_tokens(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    uri: Uri,
+) -> ApiResult<Json<TokenListResponse>> {
+    let pairs = query_pairs(uri.query());
+    reject_unknown(&pairs, &["limit", "cursor"])?;
+    let mut limit = 50;
+    let mut after = None;
+    for (k, v) in &pairs {
+        match k.as_str() {
+            "limit" => limit = parse_u64("limit", v, 1, 200)? as u32,
+            _ => after = Some(crate::cursor::decode_path(v)?),
+        }
+    }
+    let page = state
+        .store
+        .list_tokens(&p.tenant_id, &p.identity_id, after.as_deref(), limit)
+        .await?;
+    let cursor = match (page.has_more, page.items.last()) {
+        (true, Some(last)) => Some(crate::cursor::encode_path(&last.id)),
+        _ => None,
+    };
+    Ok(Json(TokenListResponse {
+        tokens: page
+            .items
+            .into_iter()
+            .map(|t| TokenInfo {
+                id: t.id,
+                name: t.name,
+                identity_id: t.identity_id,
+                scopes: t.scopes,
+                created_at: Timestamp::new(t.created_at),
+                expires_at: t.expires_at.map(Timestamp::new),
+            })
+            .collect(),
+        cursor,
+        has_more: page.has_more,
+    }))
+}
+
+/// Revokes one of the caller's tokens; effective immediately on this node.
+#[utoipa::path(delete, path = "/v1/auth/tokens/{id}", tag = "auth",
+    params(("id" = String, Path, description = "tok_...")),
+    responses((status = 204), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let now = state.clock.now();
+    if !state
+        .store
+        .revoke_token(&p.tenant_id, &p.identity_id, &id, now)
+        .await?
+    {
+        return Err(ApiError::new(ErrorCode::NotFound, "no such token"));
+    }
+    state.tokens.evict_credential(&id);
+    Ok(StatusCode::NO_CONTENT)
+}

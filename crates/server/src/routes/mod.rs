@@ -1,0 +1,81 @@
+//! The HTTP surface: one module per resource, each exporting its router; this module adds the
+//! cross-cutting layers (request id, logging, body limit, panics, fallbacks).
+
+pub mod auth;
+pub mod health;
+pub mod openapi;
+pub mod secrets;
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use scaivault_proto::ErrorCode;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::error::{ApiError, REQUEST_ID};
+use crate::state::AppState;
+
+pub fn router(state: AppState) -> Router {
+    let max_body = state.limits.max_body_bytes;
+    Router::new()
+        .merge(health::router())
+        .merge(auth::router())
+        .merge(secrets::router())
+        .merge(openapi::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::new(ErrorCode::InternalError, "internal error").into_response()
+        }))
+        .layer(middleware::from_fn(request_context))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed on this route")
+}
+
+/// Assigns the request id (a sane incoming `X-Request-Id` is kept, so ids correlate across
+/// services), scopes it for error bodies, echoes it, and logs one line per request. The line
+/// has the method, path, status and latency: never headers, bodies or query strings.
+async fn request_context(request: Request, next: Next) -> Response {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(new_request_id);
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = Instant::now();
+    let mut response = REQUEST_ID.scope(request_id.clone(), next.run(request)).await;
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    let status = response.status();
+    let latency_us = started.elapsed().as_micros() as u64;
+    if status.is_server_error() {
+        tracing::warn!(%request_id, %method, %path, status = status.as_u16(), latency_us, "request failed");
+    } else if status != StatusCode::OK || !path.starts_with("/health") {
+        tracing::debug!(%request_id, %method, %path, status = status.as_u16(), latency_us, "request");
+    }
+    response
+}
+
+fn new_request_id() -> String {
+    scaivault_crypto::random::random_id("req_").unwrap_or_else(|_| "req_unavailable".to_owned())
+}

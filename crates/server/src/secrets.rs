@@ -1,0 +1,538 @@
+//! The secrets service: validation, authorization by scope, sealing and opening values, and the
+//! store calls behind every `/v1/secrets` route. Handlers in `routes::secrets` only translate
+//! HTTP to these calls.
+
+use scaivault_core::{Principal, Scope, SecretPath, parse_duration, validate_prefix};
+use scaivault_crypto::{SealedValue, secret_aad};
+use scaivault_proto::secrets::*;
+use scaivault_proto::{ErrorCode, Timestamp};
+use scaivault_store::{
+    ExpiringQuery, ListQuery, SealedBlob, SecretPatch, SecretRecord, SecretWrite, WriteMode,
+};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::auth::{require_admin, require_scope};
+use crate::error::{ApiError, ApiResult, duration_error};
+use crate::state::AppState;
+
+pub const MAX_TAGS: usize = 50;
+pub const MAX_TAG_CHARS: usize = 64;
+pub const MAX_DESCRIPTION_CHARS: usize = 1024;
+pub const MAX_OWNER_CHARS: usize = 256;
+pub const MAX_VERSIONS_LIMIT: u32 = 100;
+
+fn ts(t: OffsetDateTime) -> Timestamp {
+    Timestamp::new(t)
+}
+
+fn secret_type(record: &SecretRecord) -> ApiResult<SecretType> {
+    SecretType::parse(&record.secret_type)
+        .ok_or_else(|| ApiError::internal("stored secret has an unknown type"))
+}
+
+fn metadata_of(record: &SecretRecord) -> SecretMetadata {
+    SecretMetadata {
+        description: record.description.clone(),
+        tags: Some(record.tags.clone()),
+        owner: record.owner.clone(),
+    }
+}
+
+/// Checks metadata and options and turns them into a store patch.
+pub fn build_patch(
+    secret_type: Option<SecretType>,
+    metadata: Option<&SecretMetadata>,
+    options: Option<&SecretOptions>,
+    now: OffsetDateTime,
+) -> ApiResult<SecretPatch> {
+    let mut patch = SecretPatch {
+        secret_type: secret_type.map(|t| t.as_str().to_owned()),
+        ..SecretPatch::default()
+    };
+    if let Some(m) = metadata {
+        if let Some(d) = &m.description {
+            check_text("metadata.description", d, MAX_DESCRIPTION_CHARS, true)?;
+        }
+        if let Some(o) = &m.owner {
+            check_text("metadata.owner", o, MAX_OWNER_CHARS, false)?;
+        }
+        if let Some(tags) = &m.tags {
+            if tags.len() > MAX_TAGS {
+                return Err(ApiError::validation(format!("metadata.tags: at most {MAX_TAGS} tags")));
+            }
+            for tag in tags {
+                check_text("metadata.tags", tag, MAX_TAG_CHARS, false)?;
+                if tag.is_empty() {
+                    return Err(ApiError::validation("metadata.tags: tags cannot be empty"));
+                }
+            }
+            let mut unique = tags.clone();
+            unique.dedup();
+            patch.tags = Some(unique);
+        }
+        patch.description = m.description.clone();
+        patch.owner = m.owner.clone();
+    }
+    if let Some(o) = options {
+        if let Some(n) = o.max_versions {
+            if !(1..=MAX_VERSIONS_LIMIT).contains(&n) {
+                return Err(ApiError::validation(format!(
+                    "options.max_versions must be between 1 and {MAX_VERSIONS_LIMIT}"
+                )));
+            }
+            patch.max_versions = Some(n);
+        }
+        patch.expires_at = match (&o.expires_in, o.expires_at) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::validation(
+                    "options.expires_in and options.expires_at are mutually exclusive",
+                ));
+            }
+            (Some(rel), None) => {
+                let d = parse_duration(rel).map_err(|e| duration_error("options.expires_in", e))?;
+                Some(now + d)
+            }
+            (None, Some(at)) => {
+                let at = at.as_offset_date_time();
+                if at <= now {
+                    return Err(ApiError::validation("options.expires_at must be in the future"));
+                }
+                Some(at)
+            }
+            (None, None) => None,
+        };
+        for (field, value) in [
+            ("options.rotation_policy_id", &o.rotation_policy_id),
+            ("options.secret_policy_id", &o.secret_policy_id),
+        ] {
+            if let Some(id) = value {
+                check_id(field, id)?;
+            }
+        }
+        patch.rotation_policy_id = o.rotation_policy_id.clone();
+        patch.secret_policy_id = o.secret_policy_id.clone();
+    }
+    Ok(patch)
+}
+
+fn check_text(field: &str, value: &str, max_chars: usize, allow_newlines: bool) -> ApiResult<()> {
+    if value.chars().count() > max_chars {
+        return Err(ApiError::validation(format!("{field}: at most {max_chars} characters")));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && !(allow_newlines && (c == '\n' || c == '\t')))
+    {
+        return Err(ApiError::validation(format!("{field}: control characters are not allowed")));
+    }
+    Ok(())
+}
+
+fn check_id(field: &str, id: &str) -> ApiResult<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::validation(format!(
+            "{field}: expected an id such as rot_quarterly (letters, digits, '_', '-')"
+        )))
+    }
+}
+
+fn seal_value(
+    state: &AppState,
+    tenant_id: &str,
+    path: &str,
+    plaintext: &[u8],
+) -> impl Fn(u64) -> Result<SealedBlob, ()> + Send + Sync {
+    move |version| {
+        state
+            .keyring
+            .seal(&secret_aad(tenant_id, path, version), plaintext)
+            .map(|s| SealedBlob {
+                key_id: s.key_id,
+                ciphertext: s.ciphertext,
+            })
+            .map_err(|e| {
+                tracing::error!(error = %e, "sealing a secret value failed");
+            })
+    }
+}
+
+fn serialize_data(data: &Map<String, Value>) -> ApiResult<Zeroizing<Vec<u8>>> {
+    serde_json::to_vec(data)
+        .map(Zeroizing::new)
+        .map_err(|_| ApiError::internal("could not serialize secret data"))
+}
+
+/// PUT: returns (created, response).
+pub async fn write(
+    state: &AppState,
+    principal: &Principal,
+    path: &SecretPath,
+    request: WriteSecretRequest,
+    expected_version: Option<u64>,
+) -> ApiResult<(bool, WriteSecretResponse)> {
+    require_scope(principal, Scope::SecretsWrite)?;
+    let now = state.clock.now();
+    let patch = build_patch(
+        request.secret_type,
+        request.metadata.as_ref(),
+        request.options.as_ref(),
+        now,
+    )?;
+    let plaintext = serialize_data(&request.data)?;
+    let tenant = principal.tenant_id.as_str();
+    let write = SecretWrite {
+        path: path.as_str().to_owned(),
+        patch,
+        expected_version,
+        mode: WriteMode::Put,
+        now,
+    };
+    let seal = seal_value(state, tenant, path.as_str(), &plaintext);
+    let outcome = state.store.write_secret(tenant, &write, &seal).await?;
+    let record = &outcome.record;
+    let response = if outcome.created {
+        WriteSecretResponse {
+            path: record.path.clone(),
+            secret_type: Some(secret_type(record)?),
+            version: outcome.version,
+            created: true,
+            previous_version: None,
+            created_at: Some(ts(record.created_at)),
+            updated_at: None,
+            expires_at: record.expires_at.map(ts),
+        }
+    } else {
+        WriteSecretResponse {
+            path: record.path.clone(),
+            secret_type: None,
+            version: outcome.version,
+            created: false,
+            previous_version: outcome.previous_version,
+            created_at: None,
+            updated_at: Some(ts(record.updated_at)),
+            expires_at: record.expires_at.map(ts),
+        }
+    };
+    Ok((outcome.created, response))
+}
+
+/// GET a value.
+pub async fn read(
+    state: &AppState,
+    principal: &Principal,
+    path: &SecretPath,
+    version: Option<u64>,
+) -> ApiResult<ReadSecretResponse> {
+    require_scope(principal, Scope::SecretsRead)?;
+    let tenant = principal.tenant_id.as_str();
+    let now = state.clock.now();
+    let (record, version) = state
+        .store
+        .read_secret(tenant, path.as_str(), version, now)
+        .await?;
+    if record.expires_at.is_some_and(|e| e <= now) {
+        return Err(ApiError::new(ErrorCode::SecretExpired, "the secret has expired"));
+    }
+    let sealed = version
+        .sealed
+        .ok_or_else(|| ApiError::internal("version read without its value"))?;
+    let sealed = SealedValue {
+        key_id: sealed.key_id,
+        ciphertext: sealed.ciphertext,
+    };
+    let plaintext = state
+        .keyring
+        .open(&sealed, &secret_aad(tenant, path.as_str(), version.version))?;
+    let data: Map<String, Value> = serde_json::from_slice(&plaintext)
+        .map_err(|_| ApiError::internal("stored secret value is not a JSON object"))?;
+    state.access.record(tenant, path.as_str(), now);
+    Ok(ReadSecretResponse {
+        path: record.path.clone(),
+        secret_type: secret_type(&record)?,
+        version: version.version,
+        data,
+        metadata: metadata_of(&record),
+        created_at: ts(record.created_at),
+        updated_at: ts(record.updated_at),
+        expires_at: record.expires_at.map(ts),
+    })
+}
+
+pub async fn metadata(
+    state: &AppState,
+    principal: &Principal,
+    path: &SecretPath,
+) -> ApiResult<SecretMetadataResponse> {
+    require_scope(principal, Scope::SecretsRead)?;
+    let tenant = principal.tenant_id.as_str();
+    let record = state.store.get_secret(tenant, path.as_str()).await?;
+    if record.deleted_at.is_some() {
+        return Err(scaivault_store::StoreError::NotFound.into());
+    }
+    metadata_response(state, tenant, record).await
+}
+
+async fn metadata_response(
+    state: &AppState,
+    tenant: &str,
+    record: SecretRecord,
+) -> ApiResult<SecretMetadataResponse> {
+    let now = state.clock.now();
+    let (stored_count, stored_last) = state
+        .store
+        .access_stats(tenant, &record.path, now - time::Duration::days(29))
+        .await?;
+    let (pending_count, pending_last) = state.access.pending(tenant, &record.path);
+    let version_count = if record.version_count == 0 {
+        state.store.get_secret(tenant, &record.path).await?.version_count
+    } else {
+        record.version_count
+    };
+    Ok(SecretMetadataResponse {
+        path: record.path.clone(),
+        secret_type: secret_type(&record)?,
+        current_version: record.current_version,
+        version_count,
+        metadata: metadata_of(&record),
+        max_versions: record.max_versions,
+        created_at: ts(record.created_at),
+        updated_at: ts(record.updated_at),
+        expires_at: record.expires_at.map(ts),
+        last_accessed_at: stored_last.max(pending_last).map(ts),
+        access_count_30d: stored_count + pending_count,
+        rotation_policy: record.rotation_policy_id.clone().map(|id| RotationPolicyRef {
+            id,
+            next_rotation: None,
+        }),
+        secret_policy_id: record.secret_policy_id.clone(),
+    })
+}
+
+pub async fn patch(
+    state: &AppState,
+    principal: &Principal,
+    path: &SecretPath,
+    request: PatchSecretRequest,
+) -> ApiResult<SecretMetadataResponse> {
+    require_scope(principal, Scope::SecretsWrite)?;
+    let now = state.clock.now();
+    let patch = build_patch(None, request.metadata.as_ref(), request.options.as_ref(), now)?;
+    let tenant = principal.tenant_id.as_str();
+    let record = state
+        .store
+        .patch_secret(tenant, path.as_str(), &patch, now)
+        .await?;
+    metadata_response(state, tenant, record).await
+}
+
+pub async fn list(
+    state: &AppState,
+    principal: &Principal,
+    mut query: ListQuery,
+    include_metadata: bool,
+) -> ApiResult<ListSecretsResponse> {
+    require_scope(principal, Scope::SecretsRead)?;
+    validate_prefix(&query.prefix)?;
+    query.now = Some(state.clock.now());
+    let page = state.store.list_secrets(&principal.tenant_id, &query).await?;
+    let cursor = match (page.has_more, page.items.last()) {
+        (true, Some(last)) => Some(crate::cursor::encode_path(&last.path)),
+        _ => None,
+    };
+    let secrets = page
+        .items
+        .iter()
+        .map(|r| {
+            Ok(SecretSummary {
+                path: r.path.clone(),
+                secret_type: secret_type(r)?,
+                version: r.current_version,
+                updated_at: ts(r.updated_at),
+                expires_at: r.expires_at.map(ts),
+                tags: r.tags.clone(),
+                description: include_metadata.then(|| r.description.clone()).flatten(),
+                owner: include_metadata.then(|| r.owner.clone()).flatten(),
+                created_at: include_metadata.then(|| ts(r.created_at)),
+                max_versions: include_metadata.then_some(r.max_versions),
+                rotation_policy_id: include_metadata.then(|| r.rotation_policy_id.clone()).flatten(),
+                secret_policy_id: include_metadata.then(|| r.secret_policy_id.clone()).flatten(),
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(ListSecretsResponse {
+        secrets,
+        cursor,
+        has_more: page.has_more,
+        total_count: page.total_count,
+    })
+}
+
+pub async fn expiring(
+    state: &AppState,
+    principal: &Principal,
+    days: u64,
+    prefix: String,
+    after: Option<(OffsetDateTime, String)>,
+    limit: u32,
+) -> ApiResult<ExpiringSecretsResponse> {
+    require_scope(principal, Scope::SecretsRead)?;
+    validate_prefix(&prefix)?;
+    let now = state.clock.now();
+    let days_i64 = i64::try_from(days).map_err(|_| ApiError::validation("days is too large"))?;
+    let query = ExpiringQuery {
+        prefix,
+        now,
+        before: now + time::Duration::days(days_i64),
+        after,
+        limit,
+    };
+    let page = state.store.list_expiring(&principal.tenant_id, &query).await?;
+    let cursor = match (page.has_more, page.items.last()) {
+        (true, Some(last)) => last
+            .expires_at
+            .map(|at| crate::cursor::encode_expiring(at, &last.path)),
+        _ => None,
+    };
+    let secrets = page
+        .items
+        .iter()
+        .filter_map(|r| {
+            let at = r.expires_at?;
+            let left = (at - now).whole_seconds().max(0) as u64;
+            Some(ExpiringSecret {
+                path: r.path.clone(),
+                expires_at: ts(at),
+                days_remaining: left.div_ceil(86_400),
+            })
+        })
+        .collect();
+    Ok(ExpiringSecretsResponse {
+        secrets,
+        cursor,
+        has_more: page.has_more,
+    })
+}
+
+pub async fn versions(
+    state: &AppState,
+    principal: &Principal,
+    path: &SecretPath,
+) -> ApiResult<VersionsResponse> {
+    require_scope(principal, Scope::SecretsRead)?;
+    let tenant = principal.tenant_id.as_str();
+    let now = state.clock.now();
+    let record = state.store.get_secret(tenant, path.as_str()).await?;
+    let versions = state.store.list_versions(tenant, path.as_str(), now).await?;
+    Ok(VersionsResponse {
+        path: path.to_string(),
+        versions: versions
+            .into_iter()
+            .map(|v| VersionInfo {
+                version: v.version,
+                created_at: ts(v.created_at),
+                is_current: v.version == record.current_version,
+                retires_at: v.retires_at.map(ts),
+            })
+            .collect(),
+    })
+}
+
+/// What a DELETE asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteKind {
+    Soft,
+    Permanent,
+    Version(u64),
+}
+
+pub async fn delete(
+    state: &AppState,
+    principal: &Principal,
+    path: &SecretPath,
+    kind: DeleteKind,
+) -> ApiResult<()> {
+    require_scope(principal, Scope::SecretsWrite)?;
+    let tenant = principal.tenant_id.as_str();
+    let now = state.clock.now();
+    match kind {
+        DeleteKind::Soft => state.store.soft_delete(tenant, path.as_str(), now).await?,
+        DeleteKind::Permanent => {
+            require_admin(principal, "permanent deletion")?;
+            state.store.hard_delete(tenant, path.as_str()).await?;
+        }
+        DeleteKind::Version(v) => {
+            state
+                .store
+                .delete_version(tenant, path.as_str(), v, now)
+                .await?
+        }
+    }
+    Ok(())
+}
+
+pub async fn restore(
+    state: &AppState,
+    principal: &Principal,
+    path: &SecretPath,
+) -> ApiResult<RestoreSecretResponse> {
+    require_scope(principal, Scope::SecretsWrite)?;
+    let now = state.clock.now();
+    let record = state
+        .store
+        .restore(&principal.tenant_id, path.as_str(), now)
+        .await?;
+    Ok(RestoreSecretResponse {
+        path: record.path,
+        restored: true,
+        current_version: record.current_version,
+    })
+}
+
+pub async fn rotate(
+    state: &AppState,
+    principal: &Principal,
+    path: &SecretPath,
+    request: RotateSecretRequest,
+) -> ApiResult<RotateSecretResponse> {
+    require_scope(principal, Scope::SecretsWrite)?;
+    let now = state.clock.now();
+    let grace = match &request.grace_period {
+        Some(g) => parse_duration(g).map_err(|e| duration_error("grace_period", e))?,
+        None => std::time::Duration::ZERO,
+    };
+    if let Some(reason) = &request.reason {
+        check_text("reason", reason, MAX_DESCRIPTION_CHARS, true)?;
+    }
+    let new_value = request.new_value.ok_or_else(|| {
+        ApiError::validation(
+            "new_value is required: no value generator is attached to this secret",
+        )
+    })?;
+    let plaintext = serialize_data(&new_value)?;
+    let tenant = principal.tenant_id.as_str();
+    let retire_previous_at = now + grace;
+    let write = SecretWrite {
+        path: path.as_str().to_owned(),
+        patch: SecretPatch::default(),
+        expected_version: None,
+        mode: WriteMode::Rotate { retire_previous_at },
+        now,
+    };
+    let seal = seal_value(state, tenant, path.as_str(), &plaintext);
+    let outcome = state.store.write_secret(tenant, &write, &seal).await?;
+    tracing::info!(path = %path, version = outcome.version, "secret rotated");
+    Ok(RotateSecretResponse {
+        path: outcome.record.path,
+        version: outcome.version,
+        previous_version: outcome.previous_version.unwrap_or(0),
+        rotated_at: ts(now),
+        previous_version_retires_at: ts(retire_previous_at),
+    })
+}

@@ -1,0 +1,315 @@
+//! Starting and stopping the server.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use scaivault_core::{Clock, SystemClock};
+use scaivault_crypto::{FileKeyProvider, KeyProvider};
+use scaivault_store::Store;
+use tokio::net::TcpListener;
+
+use crate::StartupError;
+use crate::access::AccessTracker;
+use crate::auth::TokenCache;
+use crate::bootstrap::{self, RootIdentity};
+use crate::cli::ServerArgs;
+use crate::config::{Config, LogFormat};
+use crate::state::{AppState, Inner, Limits};
+
+const DEV_ROOT_KEY_FILE: &str = "dev-root.key";
+const ACCESS_FLUSH_EVERY: Duration = Duration::from_secs(1);
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// How long in-flight requests get to finish after a shutdown signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+
+fn init_logging(format: LogFormat, level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialisation (tests in one process) is harmless: keep the first.
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+fn root_key_path(config: &Config, data_dir: &std::path::Path) -> PathBuf {
+    config
+        .root_key_file
+        .clone()
+        .unwrap_or_else(|| data_dir.join("root.key"))
+}
+
+pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let mut config = if args.dev {
+        Config::dev_defaults()
+    } else {
+        if args.config.is_none() {
+            return Err(StartupError::Config(
+                "give --config FILE for a production server, or --dev for a development server"
+                    .into(),
+            ));
+        }
+        Config::load(args.config.as_deref())?
+    };
+    if let Some(listen) = &args.listen {
+        config.listen = listen.clone();
+    }
+    if let Some(dir) = &args.data_dir {
+        config.data_dir = Some(dir.clone());
+    }
+    if let Some(format) = args.log_format {
+        config.log_format = format;
+    }
+    init_logging(config.log_format, &config.log_level);
+
+    // Dev mode without --data-dir: a fresh directory that is removed on exit.
+    let mut _temp_dir = None;
+    let data_dir = match &config.data_dir {
+        Some(dir) => dir.clone(),
+        None if args.dev => {
+            let dir = tempfile::Builder::new()
+                .prefix("scaivault-dev-")
+                .tempdir()
+                .map_err(|e| StartupError::Io(format!("cannot create a temporary directory: {e}")))?;
+            let path = dir.path().to_owned();
+            _temp_dir = Some(dir);
+            path
+        }
+        None => return Err(StartupError::Config("data_dir is required".into())),
+    };
+    let tls = config.tls();
+    if !args.dev && tls.is_none() && !config.allow_plain_http {
+        return Err(StartupError::Config(
+            "TLS is not configured: set tls_cert_file and tls_key_file, or allow_plain_http = true \
+             behind a TLS-terminating proxy"
+                .into(),
+        ));
+    }
+
+    let store = bootstrap::open_store(&data_dir, config.read_connections).await?;
+    let provider = if args.dev {
+        FileKeyProvider::load_or_create(&data_dir.join(DEV_ROOT_KEY_FILE))
+    } else {
+        FileKeyProvider::load(&root_key_path(&config, &data_dir))
+    }
+    .map_err(|e| StartupError::Keys(e.to_string()))?;
+    if args.dev && !bootstrap::is_initialized(store.as_ref()).await? {
+        bootstrap::initialize_keys(store.as_ref(), &provider, clock.as_ref()).await?;
+    }
+    let (keyring, hasher) = bootstrap::load_keys(store.as_ref(), &provider).await?;
+
+    let mut printed_token = None;
+    if args.dev {
+        let token = match &args.dev_root_token {
+            Some(t) if t.trim().is_empty() || t.chars().any(char::is_whitespace) => {
+                return Err(StartupError::Config("--dev-root-token cannot be empty or contain whitespace".into()));
+            }
+            Some(t) => zeroize::Zeroizing::new(t.clone()),
+            None => {
+                let t = scaivault_crypto::token::generate_token()
+                    .map_err(|e| StartupError::Keys(e.to_string()))?;
+                printed_token = Some(t.clone());
+                t
+            }
+        };
+        let who = RootIdentity {
+            token_id: "tok_dev_root",
+            identity_id: "user:root@dev.local",
+            tenant_id: &config.tenant_id,
+            partner_id: &config.partner_id,
+            name: "dev root token",
+        };
+        bootstrap::store_root_token(store.as_ref(), &hasher, clock.as_ref(), &who, &token).await?;
+    }
+
+    let state = AppState(Arc::new(Inner {
+        store: store.clone() as Arc<dyn Store>,
+        keyring,
+        hasher,
+        clock: clock.clone(),
+        tokens: TokenCache::default(),
+        access: AccessTracker::default(),
+        limits: Limits {
+            soft_delete_retention: config.retention()?,
+            max_body_bytes: config.max_body_bytes,
+        },
+    }));
+    let background = spawn_background(state.clone());
+
+    let listener = TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| StartupError::Io(format!("cannot listen on {}: {e}", config.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartupError::Io(e.to_string()))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    print_banner(args.dev, scheme, addr, &data_dir, printed_token.as_deref().map(|t| t.as_str()), &provider);
+    tracing::info!(%addr, %scheme, data_dir = %data_dir.display(), "ScaiVault started");
+
+    let app = crate::routes::router(state.clone());
+    match tls {
+        Some((cert, key)) => {
+            let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+                .await
+                .map_err(|e| StartupError::Config(format!("TLS certificate or key: {e}")))?;
+            let handle = axum_server::Handle::new();
+            let shutdown = handle.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                shutdown.graceful_shutdown(Some(SHUTDOWN_GRACE));
+            });
+            let std_listener = listener
+                .into_std()
+                .map_err(|e| StartupError::Io(e.to_string()))?;
+            axum_server::from_tcp_rustls(std_listener, rustls)
+                .map_err(|e| StartupError::Io(e.to_string()))?
+                .handle(handle)
+                .serve(app.into_make_service())
+                .await
+                .map_err(|e| StartupError::Io(e.to_string()))?;
+        }
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+                .map_err(|e| StartupError::Io(e.to_string()))?;
+        }
+    }
+
+    tracing::info!("shutting down");
+    background.abort();
+    flush_access(&state).await;
+    store.close().await;
+    Ok(())
+}
+
+fn print_banner(
+    dev: bool,
+    scheme: &str,
+    addr: SocketAddr,
+    data_dir: &std::path::Path,
+    generated_token: Option<&str>,
+    provider: &dyn KeyProvider,
+) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "ScaiVault listening on {scheme}://{addr}");
+    if dev {
+        let _ = writeln!(out, "  Mode:       development (do not use in production)");
+        let _ = writeln!(out, "  Data dir:   {}", data_dir.display());
+        let _ = writeln!(out, "  Root key:   {}", provider.describe());
+        match generated_token {
+            Some(token) => {
+                let _ = writeln!(out, "  Root token: {token}");
+                let _ = writeln!(out, "              (shown once; pass --dev-root-token to choose it)");
+            }
+            None => {
+                let _ = writeln!(out, "  Root token: the one given with --dev-root-token");
+            }
+        }
+        let _ = writeln!(out, "\n  export SCAIVAULT_URL={scheme}://{addr}");
+    }
+    let _ = out.flush();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut flush = tokio::time::interval(ACCESS_FLUSH_EVERY);
+        let mut sweep = tokio::time::interval(SWEEP_EVERY);
+        loop {
+            tokio::select! {
+                _ = flush.tick() => flush_access(&state).await,
+                _ = sweep.tick() => {
+                    let now = state.clock.now();
+                    let cutoff = now - state.limits.soft_delete_retention;
+                    match state.store.sweep(cutoff, now).await {
+                        Ok((0, 0)) => {}
+                        Ok((secrets, versions)) => tracing::info!(secrets, versions, "purged expired soft deletes and retired versions"),
+                        Err(e) => tracing::warn!(error = %e, "sweep failed"),
+                    }
+                }
+            }
+        }
+    })
+}
+
+async fn flush_access(state: &AppState) {
+    let hits = state.access.drain();
+    if hits.is_empty() {
+        return;
+    }
+    if let Err(e) = state.store.record_access(&hits).await {
+        tracing::warn!(error = %e, "could not record access counts; will retry");
+        state.access.restore(hits);
+    }
+}
+
+/// `scaivault operator init`.
+pub async fn operator_init(config_file: Option<PathBuf>) -> Result<(), StartupError> {
+    let config = Config::load(config_file.as_deref())?;
+    let data_dir = config
+        .data_dir
+        .clone()
+        .ok_or_else(|| StartupError::Config("data_dir is required".into()))?;
+    let clock = SystemClock;
+    let store = bootstrap::open_store(&data_dir, 1).await?;
+    if bootstrap::is_initialized(store.as_ref()).await? {
+        return Err(StartupError::AlreadyInitialized);
+    }
+    let key_path = root_key_path(&config, &data_dir);
+    let created = !key_path.exists();
+    let provider = FileKeyProvider::load_or_create(&key_path)
+        .map_err(|e| StartupError::Keys(e.to_string()))?;
+    bootstrap::initialize_keys(store.as_ref(), &provider, &clock).await?;
+    let (_, hasher) = bootstrap::load_keys(store.as_ref(), &provider).await?;
+    let token = scaivault_crypto::token::generate_token().map_err(|e| StartupError::Keys(e.to_string()))?;
+    let who = RootIdentity {
+        token_id: "tok_bootstrap_admin",
+        identity_id: "user:bootstrap-admin",
+        tenant_id: &config.tenant_id,
+        partner_id: &config.partner_id,
+        name: "bootstrap admin token",
+    };
+    bootstrap::store_root_token(store.as_ref(), &hasher, &clock, &who, &token).await?;
+    store.close().await;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "ScaiVault initialized.");
+    let _ = writeln!(
+        out,
+        "  Root key:  {} ({})",
+        provider.describe(),
+        if created { "created, mode 0600; back it up" } else { "existing" }
+    );
+    let _ = writeln!(out, "  Data dir:  {}", data_dir.display());
+    let _ = writeln!(out, "  Tenant:    {}", config.tenant_id);
+    let _ = writeln!(out, "Bootstrap admin token (shown once; keep it safe, create narrower tokens for daily use):");
+    let _ = writeln!(out, "{}", token.as_str());
+    let _ = out.flush();
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! ScaiVault's storage boundary.
+//!
+//! The [`Store`] trait is narrow on purpose: it speaks domain records and ciphertext, never SQL
+//! or driver types, and every tenant-owned operation takes the tenant first so a cross-tenant
+//! query cannot be written by accident. The embedded SQLite implementation is
+//! [`sqlite::SqliteStore`]; PostgreSQL implements the same trait in a later issue and must pass
+//! the same conformance tests (`tests/conformance.rs`).
+//!
+//! Plaintext never reaches this crate: values arrive sealed, through a callback that receives
+//! the version number assigned inside the write transaction (the version is part of the AAD).
+
+pub mod model;
+pub mod sqlite;
+
+pub use model::*;
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+/// Errors of the store. Messages never contain secret values (the store never sees any).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The secret does not exist (or is soft-deleted, for reads). At fault: the caller.
+    #[error("secret not found")]
+    NotFound,
+    /// The path is soft-deleted and inside its retention window. At fault: the caller.
+    #[error("secret is soft-deleted; restore it or delete it permanently")]
+    SoftDeleted,
+    /// The version does not exist, was pruned, deleted or retired. At fault: the caller.
+    #[error("version not found")]
+    VersionNotFound,
+    /// `expected_version` did not match the current version. At fault: a concurrent writer.
+    #[error("version conflict: current version is {current}")]
+    VersionConflict { current: u64 },
+    /// The request cannot be applied to this record (e.g. deleting its only version).
+    #[error("{0}")]
+    Invalid(&'static str),
+    /// A token or other unique value already exists.
+    #[error("duplicate")]
+    Duplicate,
+    /// The seal callback failed; nothing was written. At fault: the server's keyring.
+    #[error("sealing failed")]
+    Seal,
+    /// Stored data is not what this version of ScaiVault wrote. At fault: storage.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    /// The database failed. At fault: the environment (disk, locks, connectivity).
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Seals a value for the version number the store assigned. Called inside the write
+/// transaction, exactly once per successful write.
+pub type SealFn<'a> = dyn Fn(u64) -> std::result::Result<SealedBlob, ()> + Send + Sync + 'a;
+
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Cheap liveness check of the database.
+    async fn ping(&self) -> Result<()>;
+
+    // --- system values and the keyring --------------------------------------------------
+
+    async fn get_system(&self, key: &str) -> Result<Option<String>>;
+    async fn set_system(&self, key: &str, value: &str) -> Result<()>;
+    async fn list_data_keys(&self) -> Result<Vec<StoredKey>>;
+    async fn insert_data_key(&self, key: &StoredKey) -> Result<()>;
+
+    // --- secrets -----------------------------------------------------------------------
+
+    /// Creates a secret or adds a version, assigning the next version number transactionally.
+    async fn write_secret(
+        &self,
+        tenant_id: &str,
+        write: &SecretWrite,
+        seal: &SealFn<'_>,
+    ) -> Result<WriteOutcome>;
+
+    /// The secret's record and one version (`None`: the current one) with its ciphertext.
+    /// Soft-deleted secrets are `NotFound`; retired versions (at `now`) are `VersionNotFound`.
+    async fn read_secret(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        version: Option<u64>,
+        now: OffsetDateTime,
+    ) -> Result<(SecretRecord, VersionRecord)>;
+
+    /// The secret's record (with `version_count`), soft-deleted ones included.
+    async fn get_secret(&self, tenant_id: &str, path: &str) -> Result<SecretRecord>;
+
+    /// Updates metadata/options without a new version. `NotFound` when absent or soft-deleted.
+    async fn patch_secret(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        patch: &SecretPatch,
+        now: OffsetDateTime,
+    ) -> Result<SecretRecord>;
+
+    async fn list_secrets(&self, tenant_id: &str, query: &ListQuery) -> Result<Page<SecretRecord>>;
+
+    /// Secrets with `now < expires_at <= before`, soonest first.
+    async fn list_expiring(
+        &self,
+        tenant_id: &str,
+        query: &ExpiringQuery,
+    ) -> Result<Page<SecretRecord>>;
+
+    /// Live versions, newest first, without ciphertext.
+    async fn list_versions(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<VersionRecord>>;
+
+    async fn soft_delete(&self, tenant_id: &str, path: &str, now: OffsetDateTime) -> Result<()>;
+    async fn restore(&self, tenant_id: &str, path: &str, now: OffsetDateTime) -> Result<SecretRecord>;
+    /// Removes the secret, all its versions and counters. Works on soft-deleted secrets too.
+    async fn hard_delete(&self, tenant_id: &str, path: &str) -> Result<()>;
+    /// Destroys one version. The current version falls back to the newest remaining one; the
+    /// only remaining version cannot be deleted this way.
+    async fn delete_version(&self, tenant_id: &str, path: &str, version: u64, now: OffsetDateTime) -> Result<()>;
+
+    /// Adds read counts (batched by the server).
+    async fn record_access(&self, hits: &[AccessHit]) -> Result<()>;
+    /// (reads since `since`, last read) for one secret.
+    async fn access_stats(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        since: OffsetDateTime,
+    ) -> Result<(u64, Option<OffsetDateTime>)>;
+
+    /// Housekeeping across tenants: purges soft-deleted secrets deleted before `deleted_before`
+    /// and versions retired at or before `now`. Returns (secrets purged, versions purged).
+    async fn sweep(&self, deleted_before: OffsetDateTime, now: OffsetDateTime) -> Result<(u64, u64)>;
+
+    // --- tokens --------------------------------------------------------------------------
+
+    async fn insert_token(&self, token: &TokenRecord) -> Result<()>;
+    /// Replaces the token with the same id (used for the dev root token on each start).
+    async fn replace_token(&self, token: &TokenRecord) -> Result<()>;
+    async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>>;
+    async fn list_tokens(
+        &self,
+        tenant_id: &str,
+        identity_id: &str,
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<TokenRecord>>;
+    /// Marks the token revoked; false when no such token of this identity exists.
+    async fn revoke_token(
+        &self,
+        tenant_id: &str,
+        identity_id: &str,
+        token_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool>;
+}

@@ -1,0 +1,877 @@
+//! The embedded store: one SQLite file in WAL mode with `synchronous = FULL`, so every
+//! acknowledged write survives a crash or power loss.
+//!
+//! Writes go through a pool of exactly one connection: SQLite allows one writer at a time
+//! anyway, and serialising in-process means concurrent writers to one path queue up and get
+//! unique, gap-free versions instead of `SQLITE_BUSY`. Reads use a separate read-only pool and
+//! see the last committed state (WAL snapshot isolation).
+
+use std::fs::OpenOptions;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqliteConnection};
+use time::OffsetDateTime;
+
+use crate::model::*;
+use crate::{Result, SealFn, Store, StoreError};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+const SECRET_COLUMNS: &str = "path, secret_type, current_version, latest_version, max_versions, \
+     description, tags, owner, expires_at, rotation_policy_id, secret_policy_id, created_at, \
+     updated_at, deleted_at";
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed, mode 0600) the database file and applies migrations.
+    pub async fn open(file: &Path, read_connections: u32) -> Result<Self> {
+        if !file.exists() {
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(file)
+                .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+        }
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(file)
+            .create_if_missing(false)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .pragma("trusted_schema", "OFF");
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await?;
+        MIGRATOR.run(&writer).await?;
+        let reader = SqlitePoolOptions::new()
+            .max_connections(read_connections.max(1))
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.read_only(true))
+            .await?;
+        Ok(Self { writer, reader })
+    }
+
+    /// Closes both pools, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+}
+
+fn micros(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000) as i64
+}
+
+fn from_micros(v: i64) -> Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(v) * 1_000)
+        .map_err(|_| StoreError::Corrupt(format!("timestamp out of range: {v}")))
+}
+
+fn opt_from_micros(v: Option<i64>) -> Result<Option<OffsetDateTime>> {
+    v.map(from_micros).transpose()
+}
+
+fn to_u64(v: i64, what: &str) -> Result<u64> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative {what}")))
+}
+
+/// Escapes GLOB metacharacters so a prefix matches literally.
+fn glob_prefix(prefix: &str) -> String {
+    let mut out = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        match c {
+            '*' => out.push_str("[*]"),
+            '?' => out.push_str("[?]"),
+            '[' => out.push_str("[[]"),
+            c => out.push(c),
+        }
+    }
+    out.push('*');
+    out
+}
+
+fn secret_from_row(row: &SqliteRow) -> Result<SecretRecord> {
+    let tags: String = row.try_get("tags")?;
+    let tags: Vec<String> =
+        serde_json::from_str(&tags).map_err(|_| StoreError::Corrupt("tags".into()))?;
+    Ok(SecretRecord {
+        path: row.try_get("path")?,
+        secret_type: row.try_get("secret_type")?,
+        current_version: to_u64(row.try_get("current_version")?, "version")?,
+        latest_version: to_u64(row.try_get("latest_version")?, "version")?,
+        max_versions: u32::try_from(row.try_get::<i64, _>("max_versions")?)
+            .map_err(|_| StoreError::Corrupt("max_versions".into()))?,
+        description: row.try_get("description")?,
+        tags,
+        owner: row.try_get("owner")?,
+        expires_at: opt_from_micros(row.try_get("expires_at")?)?,
+        rotation_policy_id: row.try_get("rotation_policy_id")?,
+        secret_policy_id: row.try_get("secret_policy_id")?,
+        created_at: from_micros(row.try_get("created_at")?)?,
+        updated_at: from_micros(row.try_get("updated_at")?)?,
+        deleted_at: opt_from_micros(row.try_get("deleted_at")?)?,
+        version_count: 0,
+    })
+}
+
+fn token_from_row(row: &SqliteRow) -> Result<TokenRecord> {
+    let scopes: String = row.try_get("scopes")?;
+    Ok(TokenRecord {
+        id: row.try_get("id")?,
+        tenant_id: row.try_get("tenant_id")?,
+        partner_id: row.try_get("partner_id")?,
+        identity_id: row.try_get("identity_id")?,
+        identity_type: row.try_get("identity_type")?,
+        token_hash: row.try_get("token_hash")?,
+        name: row.try_get("name")?,
+        scopes: serde_json::from_str(&scopes).map_err(|_| StoreError::Corrupt("scopes".into()))?,
+        is_admin: row.try_get::<i64, _>("is_admin")? != 0,
+        created_at: from_micros(row.try_get("created_at")?)?,
+        expires_at: opt_from_micros(row.try_get("expires_at")?)?,
+        revoked_at: opt_from_micros(row.try_get("revoked_at")?)?,
+    })
+}
+
+fn tags_json(tags: &Option<Vec<String>>) -> Result<Option<String>> {
+    tags.as_ref()
+        .map(|t| serde_json::to_string(t).map_err(|_| StoreError::Corrupt("tags".into())))
+        .transpose()
+}
+
+async fn fetch_secret(
+    conn: &mut SqliteConnection,
+    tenant_id: &str,
+    path: &str,
+) -> Result<Option<SecretRecord>> {
+    let sql = format!("SELECT {SECRET_COLUMNS} FROM secrets WHERE tenant_id = ?1 AND path = ?2");
+    let row = sqlx::query(AssertSqlSafe(sql))
+        .bind(tenant_id)
+        .bind(path)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(secret_from_row).transpose()
+}
+
+/// Applies a patch's set fields to an existing secret.
+async fn apply_patch(
+    conn: &mut SqliteConnection,
+    tenant_id: &str,
+    path: &str,
+    patch: &SecretPatch,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE secrets SET
+            secret_type = COALESCE(?3, secret_type),
+            description = COALESCE(?4, description),
+            tags = COALESCE(?5, tags),
+            owner = COALESCE(?6, owner),
+            max_versions = COALESCE(?7, max_versions),
+            expires_at = COALESCE(?8, expires_at),
+            rotation_policy_id = COALESCE(?9, rotation_policy_id),
+            secret_policy_id = COALESCE(?10, secret_policy_id)
+         WHERE tenant_id = ?1 AND path = ?2",
+    )
+    .bind(tenant_id)
+    .bind(path)
+    .bind(&patch.secret_type)
+    .bind(&patch.description)
+    .bind(tags_json(&patch.tags)?)
+    .bind(&patch.owner)
+    .bind(patch.max_versions.map(i64::from))
+    .bind(patch.expires_at.map(micros))
+    .bind(&patch.rotation_policy_id)
+    .bind(&patch.secret_policy_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Drops versions beyond the secret's cap (oldest first) and versions already retired.
+/// Versions inside a rotation grace period are kept even beyond the cap until they retire.
+async fn prune_versions(
+    conn: &mut SqliteConnection,
+    tenant_id: &str,
+    path: &str,
+    now: OffsetDateTime,
+) -> Result<()> {
+    sqlx::query(
+        "DELETE FROM secret_versions
+         WHERE tenant_id = ?1 AND path = ?2
+           AND (retires_at IS NULL OR retires_at <= ?3)
+           AND (retires_at <= ?3 OR version <= (
+                SELECT v.version FROM secret_versions v
+                WHERE v.tenant_id = ?1 AND v.path = ?2
+                ORDER BY v.version DESC
+                LIMIT 1 OFFSET (SELECT max_versions FROM secrets WHERE tenant_id = ?1 AND path = ?2)))",
+    )
+    .bind(tenant_id)
+    .bind(path)
+    .bind(micros(now))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn push_list_filters(qb: &mut QueryBuilder<Sqlite>, tenant_id: &str, q: &ListQuery) {
+    qb.push(" WHERE tenant_id = ")
+        .push_bind(tenant_id.to_owned())
+        .push(" AND deleted_at IS NULL");
+    if !q.prefix.is_empty() {
+        qb.push(" AND path GLOB ").push_bind(glob_prefix(&q.prefix));
+    }
+    for tag in &q.tags {
+        qb.push(" AND EXISTS (SELECT 1 FROM json_each(secrets.tags) WHERE json_each.value = ")
+            .push_bind(tag.clone())
+            .push(")");
+    }
+    if let Some(t) = &q.secret_type {
+        qb.push(" AND secret_type = ").push_bind(t.clone());
+    }
+    if let Some(before) = q.expires_before {
+        qb.push(" AND expires_at IS NOT NULL AND expires_at < ")
+            .push_bind(micros(before));
+    }
+    if let Some(after) = q.updated_after {
+        qb.push(" AND updated_at > ").push_bind(micros(after));
+    }
+    if !q.include_expired
+        && let Some(now) = q.now
+    {
+        qb.push(" AND (expires_at IS NULL OR expires_at > ")
+            .push_bind(micros(now))
+            .push(")");
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn get_system(&self, key: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT value FROM system WHERE key = ?1")
+            .bind(key)
+            .fetch_optional(&self.reader)
+            .await?)
+    }
+
+    async fn set_system(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO system (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_data_keys(&self) -> Result<Vec<StoredKey>> {
+        let rows = sqlx::query(
+            "SELECT key_id, purpose, provider, wrapped, created_at, active FROM data_keys ORDER BY created_at",
+        )
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(StoredKey {
+                    key_id: row.try_get("key_id")?,
+                    purpose: row.try_get("purpose")?,
+                    provider: row.try_get("provider")?,
+                    wrapped: row.try_get("wrapped")?,
+                    created_at: from_micros(row.try_get("created_at")?)?,
+                    active: row.try_get::<i64, _>("active")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    async fn insert_data_key(&self, key: &StoredKey) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO data_keys (key_id, purpose, provider, wrapped, created_at, active)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(&key.key_id)
+        .bind(&key.purpose)
+        .bind(&key.provider)
+        .bind(&key.wrapped)
+        .bind(micros(key.created_at))
+        .bind(i64::from(key.active))
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn write_secret(
+        &self,
+        tenant_id: &str,
+        write: &SecretWrite,
+        seal: &SealFn<'_>,
+    ) -> Result<WriteOutcome> {
+        let mut tx = self.writer.begin().await?;
+        let path = write.path.as_str();
+        let existing = fetch_secret(&mut tx, tenant_id, path).await?;
+        match (&existing, &write.mode) {
+            (Some(r), WriteMode::Put) if r.deleted_at.is_some() => return Err(StoreError::SoftDeleted),
+            (Some(r), WriteMode::Rotate { .. }) if r.deleted_at.is_some() => {
+                return Err(StoreError::NotFound);
+            }
+            (None, WriteMode::Rotate { .. }) => return Err(StoreError::NotFound),
+            _ => {}
+        }
+        let current = existing.as_ref().map_or(0, |r| r.current_version);
+        if let Some(expected) = write.expected_version
+            && expected != current
+        {
+            return Err(StoreError::VersionConflict { current });
+        }
+        let version = existing.as_ref().map_or(1, |r| r.latest_version + 1);
+        let version_i64 =
+            i64::try_from(version).map_err(|_| StoreError::Corrupt("version overflow".into()))?;
+        let sealed = seal(version).map_err(|()| StoreError::Seal)?;
+        let now = micros(write.now);
+
+        sqlx::query(
+            "INSERT INTO secret_versions (tenant_id, path, version, key_id, ciphertext, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(tenant_id)
+        .bind(path)
+        .bind(version_i64)
+        .bind(&sealed.key_id)
+        .bind(&sealed.ciphertext)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+
+        let patch = &write.patch;
+        if existing.is_none() {
+            sqlx::query(
+                "INSERT INTO secrets (tenant_id, path, secret_type, current_version, latest_version,
+                    max_versions, description, tags, owner, expires_at, rotation_policy_id,
+                    secret_policy_id, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+            )
+            .bind(tenant_id)
+            .bind(path)
+            .bind(patch.secret_type.as_deref().unwrap_or("kv"))
+            .bind(version_i64)
+            .bind(i64::from(patch.max_versions.unwrap_or(DEFAULT_MAX_VERSIONS)))
+            .bind(&patch.description)
+            .bind(tags_json(&patch.tags)?.unwrap_or_else(|| "[]".to_owned()))
+            .bind(&patch.owner)
+            .bind(patch.expires_at.map(micros))
+            .bind(&patch.rotation_policy_id)
+            .bind(&patch.secret_policy_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        } else {
+            sqlx::query(
+                "UPDATE secrets SET current_version = ?3, latest_version = ?3, updated_at = ?4
+                 WHERE tenant_id = ?1 AND path = ?2",
+            )
+            .bind(tenant_id)
+            .bind(path)
+            .bind(version_i64)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+            apply_patch(&mut tx, tenant_id, path, patch).await?;
+        }
+        if let WriteMode::Rotate { retire_previous_at } = write.mode {
+            sqlx::query(
+                "UPDATE secret_versions SET retires_at = ?4
+                 WHERE tenant_id = ?1 AND path = ?2 AND version = ?3
+                   AND (retires_at IS NULL OR retires_at > ?4)",
+            )
+            .bind(tenant_id)
+            .bind(path)
+            .bind(i64::try_from(current).unwrap_or(i64::MAX))
+            .bind(micros(retire_previous_at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        prune_versions(&mut tx, tenant_id, path, write.now).await?;
+        let record = fetch_secret(&mut tx, tenant_id, path)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("secret vanished inside its write".into()))?;
+        tx.commit().await?;
+        Ok(WriteOutcome {
+            version,
+            previous_version: existing.map(|r| r.current_version),
+            created: current == 0,
+            record,
+        })
+    }
+
+    async fn read_secret(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        version: Option<u64>,
+        now: OffsetDateTime,
+    ) -> Result<(SecretRecord, VersionRecord)> {
+        let version = version
+            .map(|v| i64::try_from(v).map_err(|_| StoreError::VersionNotFound))
+            .transpose()?;
+        let sql = format!(
+            "SELECT {SECRET_COLUMNS}, v.version AS v_version, v.created_at AS v_created_at,
+                    v.retires_at AS v_retires_at, v.key_id AS v_key_id, v.ciphertext AS v_ciphertext
+             FROM secrets s
+             LEFT JOIN secret_versions v
+               ON v.tenant_id = s.tenant_id AND v.path = s.path
+              AND v.version = COALESCE(?3, s.current_version)
+             WHERE s.tenant_id = ?1 AND s.path = ?2"
+        );
+        let row = sqlx::query(AssertSqlSafe(sql))
+            .bind(tenant_id)
+            .bind(path)
+            .bind(version)
+            .fetch_optional(&self.reader)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let record = secret_from_row(&row)?;
+        if record.deleted_at.is_some() {
+            return Err(StoreError::NotFound);
+        }
+        let Some(v) = row.try_get::<Option<i64>, _>("v_version")? else {
+            return Err(StoreError::VersionNotFound);
+        };
+        let retires_at = opt_from_micros(row.try_get("v_retires_at")?)?;
+        if retires_at.is_some_and(|r| r <= now) {
+            return Err(StoreError::VersionNotFound);
+        }
+        let version = VersionRecord {
+            version: to_u64(v, "version")?,
+            created_at: from_micros(row.try_get("v_created_at")?)?,
+            retires_at,
+            sealed: Some(SealedBlob {
+                key_id: row.try_get("v_key_id")?,
+                ciphertext: row.try_get("v_ciphertext")?,
+            }),
+        };
+        Ok((record, version))
+    }
+
+    async fn get_secret(&self, tenant_id: &str, path: &str) -> Result<SecretRecord> {
+        let mut conn = self.reader.acquire().await?;
+        let mut record = fetch_secret(&mut conn, tenant_id, path)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let count: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM secret_versions WHERE tenant_id = ?1 AND path = ?2",
+        )
+        .bind(tenant_id)
+        .bind(path)
+        .fetch_one(&mut *conn)
+        .await?;
+        record.version_count = to_u64(count, "count")?;
+        Ok(record)
+    }
+
+    async fn patch_secret(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        patch: &SecretPatch,
+        now: OffsetDateTime,
+    ) -> Result<SecretRecord> {
+        let mut tx = self.writer.begin().await?;
+        match fetch_secret(&mut tx, tenant_id, path).await? {
+            Some(r) if r.deleted_at.is_none() => {}
+            _ => return Err(StoreError::NotFound),
+        }
+        apply_patch(&mut tx, tenant_id, path, patch).await?;
+        prune_versions(&mut tx, tenant_id, path, now).await?;
+        let record = fetch_secret(&mut tx, tenant_id, path)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn list_secrets(&self, tenant_id: &str, q: &ListQuery) -> Result<Page<SecretRecord>> {
+        let mut conn = self.reader.acquire().await?;
+        let mut count_qb = QueryBuilder::<Sqlite>::new("SELECT COUNT(*) FROM secrets");
+        push_list_filters(&mut count_qb, tenant_id, q);
+        let total: i64 = count_qb.build_query_scalar().fetch_one(&mut *conn).await?;
+
+        let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {SECRET_COLUMNS} FROM secrets"));
+        push_list_filters(&mut qb, tenant_id, q);
+        if let Some(after) = &q.after_path {
+            qb.push(" AND path > ").push_bind(after.clone());
+        }
+        qb.push(" ORDER BY path LIMIT ")
+            .push_bind(i64::from(q.limit) + 1);
+        let rows = qb.build().fetch_all(&mut *conn).await?;
+        let mut items = rows.iter().map(secret_from_row).collect::<Result<Vec<_>>>()?;
+        let has_more = items.len() > q.limit as usize;
+        items.truncate(q.limit as usize);
+        Ok(Page {
+            items,
+            has_more,
+            total_count: to_u64(total, "count")?,
+        })
+    }
+
+    async fn list_expiring(
+        &self,
+        tenant_id: &str,
+        q: &ExpiringQuery,
+    ) -> Result<Page<SecretRecord>> {
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {SECRET_COLUMNS} FROM secrets WHERE tenant_id = "
+        ));
+        qb.push_bind(tenant_id.to_owned())
+            .push(" AND deleted_at IS NULL AND expires_at > ")
+            .push_bind(micros(q.now))
+            .push(" AND expires_at <= ")
+            .push_bind(micros(q.before));
+        if !q.prefix.is_empty() {
+            qb.push(" AND path GLOB ").push_bind(glob_prefix(&q.prefix));
+        }
+        if let Some((at, path)) = &q.after {
+            qb.push(" AND (expires_at, path) > (")
+                .push_bind(micros(*at))
+                .push(", ")
+                .push_bind(path.clone())
+                .push(")");
+        }
+        qb.push(" ORDER BY expires_at, path LIMIT ")
+            .push_bind(i64::from(q.limit) + 1);
+        let rows = qb.build().fetch_all(&self.reader).await?;
+        let mut items = rows.iter().map(secret_from_row).collect::<Result<Vec<_>>>()?;
+        let has_more = items.len() > q.limit as usize;
+        items.truncate(q.limit as usize);
+        Ok(Page {
+            total_count: items.len() as u64,
+            items,
+            has_more,
+        })
+    }
+
+    async fn list_versions(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<VersionRecord>> {
+        let mut conn = self.reader.acquire().await?;
+        match fetch_secret(&mut conn, tenant_id, path).await? {
+            Some(r) if r.deleted_at.is_none() => {}
+            _ => return Err(StoreError::NotFound),
+        }
+        let rows = sqlx::query(
+            "SELECT version, created_at, retires_at FROM secret_versions
+             WHERE tenant_id = ?1 AND path = ?2 AND (retires_at IS NULL OR retires_at > ?3)
+             ORDER BY version DESC",
+        )
+        .bind(tenant_id)
+        .bind(path)
+        .bind(micros(now))
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(VersionRecord {
+                    version: to_u64(row.try_get("version")?, "version")?,
+                    created_at: from_micros(row.try_get("created_at")?)?,
+                    retires_at: opt_from_micros(row.try_get("retires_at")?)?,
+                    sealed: None,
+                })
+            })
+            .collect()
+    }
+
+    async fn soft_delete(&self, tenant_id: &str, path: &str, now: OffsetDateTime) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE secrets SET deleted_at = ?3
+             WHERE tenant_id = ?1 AND path = ?2 AND deleted_at IS NULL",
+        )
+        .bind(tenant_id)
+        .bind(path)
+        .bind(micros(now))
+        .execute(&self.writer)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn restore(&self, tenant_id: &str, path: &str, _now: OffsetDateTime) -> Result<SecretRecord> {
+        let mut tx = self.writer.begin().await?;
+        if fetch_secret(&mut tx, tenant_id, path).await?.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("UPDATE secrets SET deleted_at = NULL WHERE tenant_id = ?1 AND path = ?2")
+            .bind(tenant_id)
+            .bind(path)
+            .execute(&mut *tx)
+            .await?;
+        let record = fetch_secret(&mut tx, tenant_id, path)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn hard_delete(&self, tenant_id: &str, path: &str) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        let done = sqlx::query("DELETE FROM secrets WHERE tenant_id = ?1 AND path = ?2")
+            .bind(tenant_id)
+            .bind(path)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        for table in ["secret_versions", "secret_access"] {
+            sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE tenant_id = ?1 AND path = ?2")))
+                .bind(tenant_id)
+                .bind(path)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_version(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        version: u64,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let version = i64::try_from(version).map_err(|_| StoreError::VersionNotFound)?;
+        let mut tx = self.writer.begin().await?;
+        let record = match fetch_secret(&mut tx, tenant_id, path).await? {
+            Some(r) if r.deleted_at.is_none() => r,
+            _ => return Err(StoreError::NotFound),
+        };
+        let live: Vec<i64> = sqlx::query_scalar(
+            "SELECT version FROM secret_versions
+             WHERE tenant_id = ?1 AND path = ?2 AND (retires_at IS NULL OR retires_at > ?3)
+             ORDER BY version DESC",
+        )
+        .bind(tenant_id)
+        .bind(path)
+        .bind(micros(now))
+        .fetch_all(&mut *tx)
+        .await?;
+        if !live.contains(&version) {
+            return Err(StoreError::VersionNotFound);
+        }
+        if live.len() == 1 {
+            return Err(StoreError::Invalid(
+                "cannot delete the only remaining version; delete the secret instead",
+            ));
+        }
+        sqlx::query("DELETE FROM secret_versions WHERE tenant_id = ?1 AND path = ?2 AND version = ?3")
+            .bind(tenant_id)
+            .bind(path)
+            .bind(version)
+            .execute(&mut *tx)
+            .await?;
+        if to_u64(version, "version")? == record.current_version {
+            let newest = live.iter().copied().find(|v| *v != version).unwrap_or(version);
+            sqlx::query("UPDATE secrets SET current_version = ?3 WHERE tenant_id = ?1 AND path = ?2")
+                .bind(tenant_id)
+                .bind(path)
+                .bind(newest)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_access(&self, hits: &[AccessHit]) -> Result<()> {
+        if hits.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.writer.begin().await?;
+        for hit in hits {
+            let day = hit.last_at.unix_timestamp().div_euclid(86_400);
+            sqlx::query(
+                "INSERT INTO secret_access (tenant_id, path, day, count, last_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (tenant_id, path, day) DO UPDATE SET
+                    count = count + excluded.count,
+                    last_at = MAX(last_at, excluded.last_at)",
+            )
+            .bind(&hit.tenant_id)
+            .bind(&hit.path)
+            .bind(day)
+            .bind(i64::try_from(hit.count).unwrap_or(i64::MAX))
+            .bind(micros(hit.last_at))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn access_stats(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        since: OffsetDateTime,
+    ) -> Result<(u64, Option<OffsetDateTime>)> {
+        let since_day = since.unix_timestamp().div_euclid(86_400);
+        let row = sqlx::query(
+            "SELECT COALESCE(SUM(CASE WHEN day >= ?3 THEN count ELSE 0 END), 0) AS n, MAX(last_at) AS last
+             FROM secret_access WHERE tenant_id = ?1 AND path = ?2",
+        )
+        .bind(tenant_id)
+        .bind(path)
+        .bind(since_day)
+        .fetch_one(&self.reader)
+        .await?;
+        Ok((
+            to_u64(row.try_get("n")?, "count")?,
+            opt_from_micros(row.try_get("last")?)?,
+        ))
+    }
+
+    async fn sweep(&self, deleted_before: OffsetDateTime, now: OffsetDateTime) -> Result<(u64, u64)> {
+        let mut tx = self.writer.begin().await?;
+        for table in ["secret_versions", "secret_access"] {
+            sqlx::query(AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE (tenant_id, path) IN
+                   (SELECT tenant_id, path FROM secrets WHERE deleted_at IS NOT NULL AND deleted_at < ?1)"
+            )))
+            .bind(micros(deleted_before))
+            .execute(&mut *tx)
+            .await?;
+        }
+        let secrets = sqlx::query("DELETE FROM secrets WHERE deleted_at IS NOT NULL AND deleted_at < ?1")
+            .bind(micros(deleted_before))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        let versions = sqlx::query("DELETE FROM secret_versions WHERE retires_at IS NOT NULL AND retires_at <= ?1")
+            .bind(micros(now))
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok((secrets, versions))
+    }
+
+    async fn insert_token(&self, t: &TokenRecord) -> Result<()> {
+        insert_token(&self.writer, t, false).await
+    }
+
+    async fn replace_token(&self, t: &TokenRecord) -> Result<()> {
+        insert_token(&self.writer, t, true).await
+    }
+
+    async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
+        let row = sqlx::query("SELECT * FROM tokens WHERE token_hash = ?1")
+            .bind(token_hash)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn list_tokens(
+        &self,
+        tenant_id: &str,
+        identity_id: &str,
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<TokenRecord>> {
+        let rows = sqlx::query(
+            "SELECT * FROM tokens
+             WHERE tenant_id = ?1 AND identity_id = ?2 AND revoked_at IS NULL AND id > ?3
+             ORDER BY id LIMIT ?4",
+        )
+        .bind(tenant_id)
+        .bind(identity_id)
+        .bind(after_id.unwrap_or(""))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.reader)
+        .await?;
+        let mut items = rows.iter().map(token_from_row).collect::<Result<Vec<_>>>()?;
+        let has_more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        Ok(Page {
+            total_count: items.len() as u64,
+            items,
+            has_more,
+        })
+    }
+
+    async fn revoke_token(
+        &self,
+        tenant_id: &str,
+        identity_id: &str,
+        token_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE tokens SET revoked_at = ?4
+             WHERE tenant_id = ?1 AND identity_id = ?2 AND id = ?3 AND revoked_at IS NULL",
+        )
+        .bind(tenant_id)
+        .bind(identity_id)
+        .bind(token_id)
+        .bind(micros(now))
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+async fn insert_token(pool: &SqlitePool, t: &TokenRecord, replace: bool) -> Result<()> {
+    let verb = if replace { "INSERT OR REPLACE" } else { "INSERT" };
+    let scopes = serde_json::to_string(&t.scopes).map_err(|_| StoreError::Corrupt("scopes".into()))?;
+    let result = sqlx::query(AssertSqlSafe(format!(
+        "{verb} INTO tokens (id, tenant_id, partner_id, identity_id, identity_type, token_hash,
+            name, scopes, is_admin, created_at, expires_at, revoked_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+    )))
+    .bind(&t.id)
+    .bind(&t.tenant_id)
+    .bind(&t.partner_id)
+    .bind(&t.identity_id)
+    .bind(&t.identity_type)
+    .bind(&t.token_hash)
+    .bind(&t.name)
+    .bind(scopes)
+    .bind(i64::from(t.is_admin))
+    .bind(micros(t.created_at))
+    .bind(t.expires_at.map(micros))
+    .bind(t.revoked_at.map(micros))
+    .execute(pool)
+    .await;
+    match result {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Duplicate),
+        Err(e) => Err(e.into()),
+    }
+}
