@@ -33,11 +33,12 @@ pub fn payload(pairs: &[String], json_file: Option<&str>) -> Result<Map<String, 
         Some(source) => json_object(source)?,
         None => Map::new(),
     };
-    for pair in pairs {
+    for (position, pair) in pairs.iter().enumerate() {
         let Some((key, value)) = pair.split_once('=') else {
+            // Not echoed: it may be a value typed without its key.
             return Err(CliError::validation(format!(
-                "expected key=value, got {:?}",
-                key_hint(pair)
+                "expected key=value, but field argument {} has no '='",
+                position + 1
             )));
         };
         if key.is_empty() {
@@ -58,12 +59,6 @@ pub fn payload(pairs: &[String], json_file: Option<&str>) -> Result<Map<String, 
         data.insert(key.to_string(), Value::String(value));
     }
     Ok(data)
-}
-
-/// The argument without anything that might be a value (it has no `=`, so it is probably a key
-/// typed without one, but stay careful and show at most 40 characters).
-fn key_hint(arg: &str) -> String {
-    arg.chars().take(40).collect()
 }
 
 /// Reads a JSON object from a file or stdin (`-`).

@@ -51,14 +51,13 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the ScaiVault server
-    #[command(after_help = "\
-Examples:
-  scaivault server --dev
-  scaivault server --dev --listen 127.0.0.1:8200 --data-dir ./scaivault-data")]
     Server(ServerArgs),
 
-    /// Server administration that works on the data directory directly
-    #[command(subcommand)]
+    /// Operator tasks on a server installation (run on the server host)
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  scaivault operator init --config /etc/scaivault/scaivault.toml"
+    )]
     Operator(OperatorCommand),
 
     /// Read and change the client configuration (~/.scaivault/config.json)
@@ -72,6 +71,10 @@ Examples:
     /// Read, write, list, version, delete, rotate and export secrets
     #[command(subcommand, after_help = commands::secrets::EXAMPLES)]
     Secrets(commands::secrets::SecretsCommand),
+
+    /// Show whether the server is up and ready (no token needed)
+    #[command(after_help = commands::status::EXAMPLES)]
+    Status(commands::status::StatusArgs),
 
     /// Run a command with secret fields injected as environment variables
     #[command(after_help = commands::run::EXAMPLES)]
@@ -104,6 +107,11 @@ fn main() -> ExitCode {
         }),
         Command::Secrets(cmd) => client_command(|ctx| async move {
             commands::secrets::run(cmd, &ctx)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }),
+        Command::Status(args) => client_command(|ctx| async move {
+            commands::status::run(args, ctx)
                 .await
                 .map(|()| ExitCode::SUCCESS)
         }),

@@ -155,6 +155,31 @@ pub fn yaml_document(map: &serde_json::Map<String, Value>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Whatever the value, a POSIX shell reads back exactly that value.
+        #[test]
+        fn shell_quote_round_trips_through_sh(value in r"[ -~\n\té€]{0,24}") {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf %s {}", shell_quote(&value)))
+                .output()
+                .unwrap();
+            prop_assert_eq!(String::from_utf8(out.stdout).unwrap(), value);
+        }
+
+        #[test]
+        fn env_names_are_valid_identifiers(field in "\\PC{0,16}") {
+            if let Some(name) = env_name(&field) {
+                prop_assert!(!name.is_empty());
+                prop_assert!(!name.starts_with(|c: char| c.is_ascii_digit()));
+                prop_assert!(name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_'));
+            }
+        }
+    }
 
     #[test]
     fn env_names() {

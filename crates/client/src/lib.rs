@@ -70,11 +70,11 @@ impl Client {
     /// A client for the server at `base_url` (`http://` or `https://`, optionally with a path
     /// prefix such as `https://proxy.example/vault`).
     pub fn new(base_url: &str) -> Result<Self, Error> {
-        Self::with_timeout(base_url, DEFAULT_TIMEOUT)
+        Self::new_with_timeout(base_url, DEFAULT_TIMEOUT)
     }
 
     /// Like [`Client::new`] with a per-request timeout other than the default 60 seconds.
-    pub fn with_timeout(base_url: &str, timeout: Duration) -> Result<Self, Error> {
+    pub fn new_with_timeout(base_url: &str, timeout: Duration) -> Result<Self, Error> {
         let trimmed = base_url.trim().trim_end_matches('/');
         let invalid = |reason: &str| Error::InvalidBaseUrl {
             url: base_url.to_string(),
@@ -146,6 +146,14 @@ impl Client {
         self.call(Method::GET, self.url(&["v1", "health"], &[]))
     }
 
+    /// `GET /health/ready`: readiness. A `503` with the readiness body is returned as a
+    /// response (`status: "not_ready"`), not as an error.
+    pub fn ready(&self) -> Call<'_, proto::health::ReadyResponse> {
+        let mut call = self.call(Method::GET, self.url(&["health", "ready"], &[]));
+        call.accept.push(503);
+        call
+    }
+
     /// A call to `url`; the building block of every typed method.
     pub(crate) fn call<T>(&self, method: Method, url: Result<String, Error>) -> Call<'_, T> {
         Call {
@@ -154,6 +162,7 @@ impl Client {
             url,
             query: Vec::new(),
             body: None,
+            accept: Vec::new(),
             _response: PhantomData,
         }
     }
@@ -239,6 +248,8 @@ pub struct Call<'a, T> {
     url: Result<String, Error>,
     query: Vec<(&'static str, String)>,
     body: Option<Result<Vec<u8>, Error>>,
+    /// Error statuses whose body is a regular response of this route.
+    accept: Vec<u16>,
     _response: PhantomData<fn() -> T>,
 }
 
@@ -335,7 +346,9 @@ impl<'a, T> Call<'a, T> {
                 eprintln!("[debug] < {shown}");
             }
         }
-        if status.is_client_error() || status.is_server_error() {
+        if (status.is_client_error() || status.is_server_error())
+            && !self.accept.contains(&status.as_u16())
+        {
             return Err(api_error(status, &text));
         }
         Ok(RawResponse {
@@ -362,8 +375,20 @@ pub fn decode<T: DeserializeOwned>(raw: &RawResponse) -> Result<T, Error> {
     };
     serde_json::from_str(text).map_err(|e| Error::Decode {
         status: raw.status,
-        reason: e.to_string(),
+        reason: describe_json_error(&e),
     })
+}
+
+/// A JSON error without serde's excerpt of the offending value (which could be a secret).
+fn describe_json_error(error: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let kind = match error.classify() {
+        Category::Io => "I/O error",
+        Category::Syntax => "malformed JSON",
+        Category::Data => "unexpected shape",
+        Category::Eof => "truncated JSON",
+    };
+    format!("{kind} at line {} column {}", error.line(), error.column())
 }
 
 impl<'a, T: DeserializeOwned + 'a> IntoFuture for Call<'a, T> {
@@ -509,6 +534,17 @@ mod tests {
             t.secrets_url(&[], Some("a"), &[]).unwrap(),
             "http://127.0.0.1:8200/v1/t/tnt_acme/secrets/a"
         );
+    }
+
+    #[test]
+    fn decode_errors_do_not_quote_values() {
+        let raw = RawResponse {
+            status: 200,
+            body: r#"{"path":"a","version":"s3cret-value"}"#.into(),
+        };
+        let err = decode::<proto::secrets::VersionInfo>(&raw).unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+        assert_eq!(err.code(), "decode_error");
     }
 
     #[test]

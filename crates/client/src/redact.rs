@@ -66,6 +66,25 @@ fn redact_leaves(value: &mut Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// No value under `data` or `new_value` survives, however deeply nested.
+        #[test]
+        fn no_data_value_survives(
+            fields in proptest::collection::btree_map("[a-z]{1,8}", "VAL[A-Za-z0-9]{8}", 0..6),
+            nested in proptest::collection::vec("VAL[A-Za-z0-9]{8}", 0..4),
+        ) {
+            let body = serde_json::json!({
+                "path": "app/x",
+                "data": fields,
+                "new_value": {"list": nested, "deep": {"more": fields}},
+            });
+            let out = redact_body(&body.to_string());
+            prop_assert!(!out.contains("VAL"), "{}", out);
+            prop_assert!(out.contains("app/x"));
+        }
+    }
 
     #[test]
     fn redacts_data_and_tokens_but_keeps_shape() {

@@ -58,7 +58,19 @@ mod tests {
 
     #[test]
     fn garbage_is_rejected() {
-        for bad in ["", " ", "90", "d", "h1", "1x", "-1h", "1h 30m", "1.5h", "ninety days", "0s"] {
+        for bad in [
+            "",
+            " ",
+            "90",
+            "d",
+            "h1",
+            "1x",
+            "-1h",
+            "1h 30m",
+            "1.5h",
+            "ninety days",
+            "0s",
+        ] {
             assert!(parse_duration(bad).is_err(), "{bad:?} was accepted");
         }
         assert_eq!(parse_duration("0d"), Err(DurationError::Zero));

@@ -153,7 +153,10 @@ mod tests {
             "app/metadata/x",
             "versions/app",
         ] {
-            assert_eq!(SecretPath::parse(ok).map(|p| p.into_string()), Ok(ok.to_owned()));
+            assert_eq!(
+                SecretPath::parse(ok).map(|p| p.into_string()),
+                Ok(ok.to_owned())
+            );
         }
     }
 
@@ -182,10 +185,17 @@ mod tests {
             ("batch", PathError::Reserved("batch")),
         ];
         for (input, expected) in cases {
-            assert_eq!(SecretPath::parse(input).as_ref(), Err(expected), "{input:?}");
+            assert_eq!(
+                SecretPath::parse(input).as_ref(),
+                Err(expected),
+                "{input:?}"
+            );
         }
         assert_eq!(SecretPath::parse(&"a".repeat(513)), Err(PathError::TooLong));
-        assert_eq!(SecretPath::parse(&["a"; 33].join("/")), Err(PathError::TooManySegments));
+        assert_eq!(
+            SecretPath::parse(&["a"; 33].join("/")),
+            Err(PathError::TooManySegments)
+        );
     }
 
     #[test]

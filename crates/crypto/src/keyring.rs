@@ -77,8 +77,8 @@ impl Keyring {
     ) -> Result<Self, CryptoError> {
         let mut map = HashMap::new();
         for (id, material) in keys {
-            let key =
-                RandomizedNonceKey::new(&AES_256_GCM, &material).map_err(|_| CryptoError::Internal)?;
+            let key = RandomizedNonceKey::new(&AES_256_GCM, &material)
+                .map_err(|_| CryptoError::Internal)?;
             map.insert(id, key);
         }
         if !map.contains_key(active) {
@@ -116,7 +116,11 @@ impl Keyring {
     }
 
     /// Decrypts a sealed value; fails unless `aad` is exactly the one it was sealed with.
-    pub fn open(&self, sealed: &SealedValue, aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    pub fn open(
+        &self,
+        sealed: &SealedValue,
+        aad: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let key = self
             .keys
             .get(&sealed.key_id)
@@ -142,7 +146,11 @@ mod tests {
     use super::*;
 
     fn keyring() -> Keyring {
-        Keyring::new("key_a", [("key_a".to_owned(), generate_data_key().unwrap())]).unwrap()
+        Keyring::new(
+            "key_a",
+            [("key_a".to_owned(), generate_data_key().unwrap())],
+        )
+        .unwrap()
     }
 
     #[test]
@@ -151,7 +159,10 @@ mod tests {
         let aad = secret_aad("tnt_a", "app/db", 1);
         let sealed = ring.seal(&aad, b"{\"password\":\"hunter2\"}").unwrap();
         assert!(!sealed.ciphertext.windows(7).any(|w| w == b"hunter2"));
-        assert_eq!(ring.open(&sealed, &aad).unwrap().as_slice(), b"{\"password\":\"hunter2\"}");
+        assert_eq!(
+            ring.open(&sealed, &aad).unwrap().as_slice(),
+            b"{\"password\":\"hunter2\"}"
+        );
     }
 
     /// Like Vault's TestAESGCMBarrier_MoveIntegrityV2: a ciphertext moved to another tenant,
@@ -167,7 +178,10 @@ mod tests {
             // Length prefixes: shifting bytes between fields must not collide.
             secret_aad("tnt_aa", "pp/db", 1),
         ] {
-            assert!(matches!(ring.open(&sealed, &aad), Err(CryptoError::OpenFailed)));
+            assert!(matches!(
+                ring.open(&sealed, &aad),
+                Err(CryptoError::OpenFailed)
+            ));
         }
     }
 
@@ -178,13 +192,25 @@ mod tests {
         let mut sealed = ring.seal(&aad, b"value").unwrap();
         let last = sealed.ciphertext.len() - 1;
         sealed.ciphertext[last] ^= 1;
-        assert!(matches!(ring.open(&sealed, &aad), Err(CryptoError::OpenFailed)));
+        assert!(matches!(
+            ring.open(&sealed, &aad),
+            Err(CryptoError::OpenFailed)
+        ));
         for junk in [vec![], vec![1u8], vec![2u8; 40], vec![1u8; 20]] {
-            let s = SealedValue { key_id: "key_a".into(), ciphertext: junk };
+            let s = SealedValue {
+                key_id: "key_a".into(),
+                ciphertext: junk,
+            };
             assert!(ring.open(&s, &aad).is_err());
         }
-        let s = SealedValue { key_id: "key_zz".into(), ciphertext: vec![1u8; 40] };
-        assert!(matches!(ring.open(&s, &aad), Err(CryptoError::UnknownKey(_))));
+        let s = SealedValue {
+            key_id: "key_zz".into(),
+            ciphertext: vec![1u8; 40],
+        };
+        assert!(matches!(
+            ring.open(&s, &aad),
+            Err(CryptoError::UnknownKey(_))
+        ));
     }
 
     #[test]

@@ -54,20 +54,23 @@ impl FileKeyProvider {
                 path.display()
             )));
         }
-        let text = Zeroizing::new(
-            fs::read_to_string(path)
-                .map_err(|e| CryptoError::RootKey(format!("cannot read {}: {e}", path.display())))?,
+        let text =
+            Zeroizing::new(fs::read_to_string(path).map_err(|e| {
+                CryptoError::RootKey(format!("cannot read {}: {e}", path.display()))
+            })?);
+        let bytes = Zeroizing::new(
+            STANDARD
+                .decode(text.trim())
+                .map_err(|_| CryptoError::RootKey(format!("{} is not base64", path.display())))?,
         );
-        let bytes = Zeroizing::new(STANDARD.decode(text.trim()).map_err(|_| {
-            CryptoError::RootKey(format!("{} is not base64", path.display()))
-        })?);
         if bytes.len() != ROOT_KEY_LEN {
             return Err(CryptoError::RootKey(format!(
                 "{} must hold {ROOT_KEY_LEN} bytes, base64-encoded",
                 path.display()
             )));
         }
-        let key = RandomizedNonceKey::new(&AES_256_GCM, &bytes).map_err(|_| CryptoError::Internal)?;
+        let key =
+            RandomizedNonceKey::new(&AES_256_GCM, &bytes).map_err(|_| CryptoError::Internal)?;
         Ok(Self {
             path: path.to_owned(),
             key,
@@ -146,15 +149,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("root.key");
         let provider = FileKeyProvider::create(&path).unwrap();
-        assert_eq!(fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
-        let wrapped = provider.wrap("key_1", b"0123456789abcdef0123456789abcdef").unwrap();
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let wrapped = provider
+            .wrap("key_1", b"0123456789abcdef0123456789abcdef")
+            .unwrap();
         let reloaded = FileKeyProvider::load(&path).unwrap();
         assert_eq!(
             reloaded.unwrap("key_1", &wrapped).unwrap().as_slice(),
             b"0123456789abcdef0123456789abcdef"
         );
         // Bound to its key id.
-        assert!(matches!(reloaded.unwrap("key_2", &wrapped), Err(CryptoError::OpenFailed)));
+        assert!(matches!(
+            reloaded.unwrap("key_2", &wrapped),
+            Err(CryptoError::OpenFailed)
+        ));
     }
 
     #[test]

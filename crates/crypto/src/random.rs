@@ -19,5 +19,8 @@ pub fn random_bytes(n: usize) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
 /// A random identifier such as `tok_3q2...` (not secret; 16 random bytes, base64url).
 pub fn random_id(prefix: &str) -> Result<String, CryptoError> {
     let bytes = random_bytes(16)?;
-    Ok(format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes.as_slice())))
+    Ok(format!(
+        "{prefix}{}",
+        URL_SAFE_NO_PAD.encode(bytes.as_slice())
+    ))
 }

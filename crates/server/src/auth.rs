@@ -39,7 +39,10 @@ impl FromRequestParts<AppState> for Authenticated {
         let token = header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::unauthenticated("expected 'Authorization: Bearer <token>'"))?;
@@ -62,7 +65,9 @@ async fn authenticate(state: &AppState, token: &str) -> Result<Principal, ApiErr
         return Err(invalid_token());
     }
     let principal = principal_from_record(&record)?;
-    state.tokens.put(digest, principal.clone(), record.expires_at);
+    state
+        .tokens
+        .put(digest, principal.clone(), record.expires_at);
     Ok(principal)
 }
 
@@ -78,7 +83,11 @@ pub fn principal_from_record(record: &TokenRecord) -> Result<Principal, ApiError
         identity_type,
         tenant_id: record.tenant_id.clone(),
         partner_id: record.partner_id.clone(),
-        scopes: record.scopes.iter().filter_map(|s| Scope::parse(s)).collect(),
+        scopes: record
+            .scopes
+            .iter()
+            .filter_map(|s| Scope::parse(s))
+            .collect(),
         is_tenant_admin: record.is_admin,
         credential_id: record.id.clone(),
     })
@@ -89,7 +98,9 @@ pub fn require_scope(principal: &Principal, scope: Scope) -> Result<(), ApiError
     if principal.has_scope(scope) {
         Ok(())
     } else {
-        Err(ApiError::access_denied(format!("the token lacks the scope {scope}")))
+        Err(ApiError::access_denied(format!(
+            "the token lacks the scope {scope}"
+        )))
     }
 }
 
@@ -98,7 +109,9 @@ pub fn require_admin(principal: &Principal, action: &str) -> Result<(), ApiError
     if principal.is_tenant_admin {
         Ok(())
     } else {
-        Err(ApiError::access_denied(format!("{action} requires a tenant admin")))
+        Err(ApiError::access_denied(format!(
+            "{action} requires a tenant admin"
+        )))
     }
 }
 

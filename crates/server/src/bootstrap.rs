@@ -26,7 +26,10 @@ pub fn prepare_data_dir(dir: &Path) -> Result<(), StartupError> {
         .map_err(|e| StartupError::Io(format!("cannot restrict {}: {e}", dir.display())))
 }
 
-pub async fn open_store(dir: &Path, read_connections: u32) -> Result<Arc<SqliteStore>, StartupError> {
+pub async fn open_store(
+    dir: &Path,
+    read_connections: u32,
+) -> Result<Arc<SqliteStore>, StartupError> {
     prepare_data_dir(dir)?;
     let store = SqliteStore::open(&dir.join(DB_FILE), read_connections)
         .await

@@ -25,7 +25,13 @@ pub struct ServerArgs {
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
     /// Dev mode: the root token to accept (default: a random skt_ token printed at start)
-    #[arg(long, value_name = "TOKEN", env = "SCAIVAULT_DEV_ROOT_TOKEN", hide_env_values = true, requires = "dev")]
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "SCAIVAULT_DEV_ROOT_TOKEN",
+        hide_env_values = true,
+        requires = "dev"
+    )]
     pub dev_root_token: Option<String>,
     /// Where state is kept; dev mode without it uses a fresh temporary directory
     #[arg(long, value_name = "DIR")]
@@ -39,7 +45,9 @@ pub struct ServerArgs {
 pub enum OperatorCommand {
     /// Initialize a production install: create the root key (if missing) and the keyring, and
     /// print a one-time bootstrap admin token
-    #[command(after_help = "Example:\n  scaivault operator init --config /etc/scaivault/scaivault.toml")]
+    #[command(
+        after_help = "Example:\n  scaivault operator init --config /etc/scaivault/scaivault.toml"
+    )]
     Init {
         /// Configuration file (TOML)
         #[arg(long, value_name = "FILE")]
@@ -48,7 +56,9 @@ pub enum OperatorCommand {
 }
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
 }
 
 /// Runs `scaivault server`; returns when the server has shut down.

@@ -157,7 +157,9 @@ impl Config {
         }
         self.retention()?;
         if self.max_body_bytes < 1024 {
-            return Err(StartupError::Config("max_body_bytes must be at least 1024".into()));
+            return Err(StartupError::Config(
+                "max_body_bytes must be at least 1024".into(),
+            ));
         }
         Ok(())
     }

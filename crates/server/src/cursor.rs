@@ -29,7 +29,9 @@ fn decode<T: for<'de> Deserialize<'de>>(cursor: &str) -> Result<T, ApiError> {
         .decode(cursor)
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| ApiError::validation("cursor is invalid; pass the cursor of a previous response"))
+        .ok_or_else(|| {
+            ApiError::validation("cursor is invalid; pass the cursor of a previous response")
+        })
 }
 
 pub fn encode_path(path: &str) -> String {

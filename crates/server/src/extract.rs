@@ -1,8 +1,8 @@
 //! Extractors whose rejections come out in the API's error envelope.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
@@ -55,22 +55,47 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let path = e.path().to_string();
         // serde_json's messages name types and fields, never the offending values.
         let inner = e.into_inner();
+        let message = strip_position(&inner.to_string());
         let what = if inner.is_syntax() || inner.is_eof() {
-            format!("request body is not valid JSON (line {}, column {})", inner.line(), inner.column())
+            format!(
+                "request body is not valid JSON (line {}, column {})",
+                inner.line(),
+                inner.column()
+            )
+        } else if path == "." && message.starts_with("invalid type") {
+            "request body must be a JSON object".to_owned()
         } else if path == "." {
-            format!("request body: {inner}")
+            format!("request body: {message}")
+        } else if path.starts_with("data") || path.starts_with("new_value") {
+            // Never echo anything of a secret payload.
+            format!("{path}: must be a JSON object")
         } else {
-            format!("{path}: {inner}")
+            format!("{path}: {}", redact_value(&message))
         };
-        ApiError::validation(strip_position(&what))
+        ApiError::validation(what)
     })
+}
+
+/// serde's type errors quote the offending value (`invalid type: string "x", expected ...`);
+/// keep the types, drop the value.
+fn redact_value(message: &str) -> String {
+    match (
+        message.strip_prefix("invalid type: "),
+        message.rfind(", expected"),
+    ) {
+        (Some(rest), Some(end)) => {
+            let kind = rest.split([' ', ',']).next().unwrap_or("value");
+            format!("invalid type: {kind}{}", &message[end..])
+        }
+        _ => message.to_owned(),
+    }
 }
 
 /// serde_json appends " at line 1 column 42" to data errors; the field path says more.
 fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
-        Some(i) if !message.starts_with("request body is not valid JSON") => message[..i].to_owned(),
-        _ => message.to_owned(),
+        Some(i) => message[..i].to_owned(),
+        None => message.to_owned(),
     }
 }
 
@@ -105,7 +130,9 @@ pub fn parse_bool(name: &str, value: &str) -> Result<bool, ApiError> {
     match value {
         "true" | "1" | "" => Ok(true),
         "false" | "0" => Ok(false),
-        _ => Err(ApiError::validation(format!("{name} must be true or false"))),
+        _ => Err(ApiError::validation(format!(
+            "{name} must be true or false"
+        ))),
     }
 }
 
@@ -114,7 +141,9 @@ pub fn parse_u64(name: &str, value: &str, min: u64, max: u64) -> Result<u64, Api
         .parse::<u64>()
         .ok()
         .filter(|n| (min..=max).contains(n))
-        .ok_or_else(|| ApiError::validation(format!("{name} must be an integer from {min} to {max}")))
+        .ok_or_else(|| {
+            ApiError::validation(format!("{name} must be an integer from {min} to {max}"))
+        })
 }
 
 pub fn truncate(s: &str) -> String {

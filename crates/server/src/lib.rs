@@ -32,7 +32,9 @@ pub enum StartupError {
     Keys(String),
     #[error("{0}")]
     Io(String),
-    #[error("this data directory is not initialized; run `scaivault operator init --config <file>` first")]
+    #[error(
+        "this data directory is not initialized; run `scaivault operator init --config <file>` first"
+    )]
     NotInitialized,
     #[error("already initialized: the keyring exists in this store")]
     AlreadyInitialized,

@@ -60,7 +60,9 @@ pub fn build_patch(
         }
         if let Some(tags) = &m.tags {
             if tags.len() > MAX_TAGS {
-                return Err(ApiError::validation(format!("metadata.tags: at most {MAX_TAGS} tags")));
+                return Err(ApiError::validation(format!(
+                    "metadata.tags: at most {MAX_TAGS} tags"
+                )));
             }
             for tag in tags {
                 check_text("metadata.tags", tag, MAX_TAG_CHARS, false)?;
@@ -97,7 +99,9 @@ pub fn build_patch(
             (None, Some(at)) => {
                 let at = at.as_offset_date_time();
                 if at <= now {
-                    return Err(ApiError::validation("options.expires_at must be in the future"));
+                    return Err(ApiError::validation(
+                        "options.expires_at must be in the future",
+                    ));
                 }
                 Some(at)
             }
@@ -119,13 +123,17 @@ pub fn build_patch(
 
 fn check_text(field: &str, value: &str, max_chars: usize, allow_newlines: bool) -> ApiResult<()> {
     if value.chars().count() > max_chars {
-        return Err(ApiError::validation(format!("{field}: at most {max_chars} characters")));
+        return Err(ApiError::validation(format!(
+            "{field}: at most {max_chars} characters"
+        )));
     }
     if value
         .chars()
         .any(|c| c.is_control() && !(allow_newlines && (c == '\n' || c == '\t')))
     {
-        return Err(ApiError::validation(format!("{field}: control characters are not allowed")));
+        return Err(ApiError::validation(format!(
+            "{field}: control characters are not allowed"
+        )));
     }
     Ok(())
 }
@@ -133,7 +141,9 @@ fn check_text(field: &str, value: &str, max_chars: usize, allow_newlines: bool) 
 fn check_id(field: &str, id: &str) -> ApiResult<()> {
     let ok = !id.is_empty()
         && id.len() <= 128
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if ok {
         Ok(())
     } else {
@@ -238,7 +248,10 @@ pub async fn read(
         .read_secret(tenant, path.as_str(), version, now)
         .await?;
     if record.expires_at.is_some_and(|e| e <= now) {
-        return Err(ApiError::new(ErrorCode::SecretExpired, "the secret has expired"));
+        return Err(ApiError::new(
+            ErrorCode::SecretExpired,
+            "the secret has expired",
+        ));
     }
     let sealed = version
         .sealed
@@ -291,7 +304,11 @@ async fn metadata_response(
         .await?;
     let (pending_count, pending_last) = state.access.pending(tenant, &record.path);
     let version_count = if record.version_count == 0 {
-        state.store.get_secret(tenant, &record.path).await?.version_count
+        state
+            .store
+            .get_secret(tenant, &record.path)
+            .await?
+            .version_count
     } else {
         record.version_count
     };
@@ -307,10 +324,13 @@ async fn metadata_response(
         expires_at: record.expires_at.map(ts),
         last_accessed_at: stored_last.max(pending_last).map(ts),
         access_count_30d: stored_count + pending_count,
-        rotation_policy: record.rotation_policy_id.clone().map(|id| RotationPolicyRef {
-            id,
-            next_rotation: None,
-        }),
+        rotation_policy: record
+            .rotation_policy_id
+            .clone()
+            .map(|id| RotationPolicyRef {
+                id,
+                next_rotation: None,
+            }),
         secret_policy_id: record.secret_policy_id.clone(),
     })
 }
@@ -323,7 +343,12 @@ pub async fn patch(
 ) -> ApiResult<SecretMetadataResponse> {
     require_scope(principal, Scope::SecretsWrite)?;
     let now = state.clock.now();
-    let patch = build_patch(None, request.metadata.as_ref(), request.options.as_ref(), now)?;
+    let patch = build_patch(
+        None,
+        request.metadata.as_ref(),
+        request.options.as_ref(),
+        now,
+    )?;
     let tenant = principal.tenant_id.as_str();
     let record = state
         .store
@@ -341,7 +366,10 @@ pub async fn list(
     require_scope(principal, Scope::SecretsRead)?;
     validate_prefix(&query.prefix)?;
     query.now = Some(state.clock.now());
-    let page = state.store.list_secrets(&principal.tenant_id, &query).await?;
+    let page = state
+        .store
+        .list_secrets(&principal.tenant_id, &query)
+        .await?;
     let cursor = match (page.has_more, page.items.last()) {
         (true, Some(last)) => Some(crate::cursor::encode_path(&last.path)),
         _ => None,
@@ -361,8 +389,12 @@ pub async fn list(
                 owner: include_metadata.then(|| r.owner.clone()).flatten(),
                 created_at: include_metadata.then(|| ts(r.created_at)),
                 max_versions: include_metadata.then_some(r.max_versions),
-                rotation_policy_id: include_metadata.then(|| r.rotation_policy_id.clone()).flatten(),
-                secret_policy_id: include_metadata.then(|| r.secret_policy_id.clone()).flatten(),
+                rotation_policy_id: include_metadata
+                    .then(|| r.rotation_policy_id.clone())
+                    .flatten(),
+                secret_policy_id: include_metadata
+                    .then(|| r.secret_policy_id.clone())
+                    .flatten(),
             })
         })
         .collect::<ApiResult<Vec<_>>>()?;
@@ -393,7 +425,10 @@ pub async fn expiring(
         after,
         limit,
     };
-    let page = state.store.list_expiring(&principal.tenant_id, &query).await?;
+    let page = state
+        .store
+        .list_expiring(&principal.tenant_id, &query)
+        .await?;
     let cursor = match (page.has_more, page.items.last()) {
         (true, Some(last)) => last
             .expires_at
@@ -429,7 +464,10 @@ pub async fn versions(
     let tenant = principal.tenant_id.as_str();
     let now = state.clock.now();
     let record = state.store.get_secret(tenant, path.as_str()).await?;
-    let versions = state.store.list_versions(tenant, path.as_str(), now).await?;
+    let versions = state
+        .store
+        .list_versions(tenant, path.as_str(), now)
+        .await?;
     Ok(VersionsResponse {
         path: path.to_string(),
         versions: versions
@@ -511,9 +549,7 @@ pub async fn rotate(
         check_text("reason", reason, MAX_DESCRIPTION_CHARS, true)?;
     }
     let new_value = request.new_value.ok_or_else(|| {
-        ApiError::validation(
-            "new_value is required: no value generator is attached to this secret",
-        )
+        ApiError::validation("new_value is required: no value generator is attached to this secret")
     })?;
     let plaintext = serialize_data(&new_value)?;
     let tenant = principal.tenant_id.as_str();

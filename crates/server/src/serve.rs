@@ -78,7 +78,9 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
             let dir = tempfile::Builder::new()
                 .prefix("scaivault-dev-")
                 .tempdir()
-                .map_err(|e| StartupError::Io(format!("cannot create a temporary directory: {e}")))?;
+                .map_err(|e| {
+                    StartupError::Io(format!("cannot create a temporary directory: {e}"))
+                })?;
             let path = dir.path().to_owned();
             _temp_dir = Some(dir);
             path
@@ -95,6 +97,9 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
     }
 
     let store = bootstrap::open_store(&data_dir, config.read_connections).await?;
+    if !args.dev && !bootstrap::is_initialized(store.as_ref()).await? {
+        return Err(StartupError::NotInitialized);
+    }
     let provider = if args.dev {
         FileKeyProvider::load_or_create(&data_dir.join(DEV_ROOT_KEY_FILE))
     } else {
@@ -110,7 +115,9 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
     if args.dev {
         let token = match &args.dev_root_token {
             Some(t) if t.trim().is_empty() || t.chars().any(char::is_whitespace) => {
-                return Err(StartupError::Config("--dev-root-token cannot be empty or contain whitespace".into()));
+                return Err(StartupError::Config(
+                    "--dev-root-token cannot be empty or contain whitespace".into(),
+                ));
             }
             Some(t) => zeroize::Zeroizing::new(t.clone()),
             None => {
@@ -151,7 +158,14 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         .local_addr()
         .map_err(|e| StartupError::Io(e.to_string()))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    print_banner(args.dev, scheme, addr, &data_dir, printed_token.as_deref().map(|t| t.as_str()), &provider);
+    print_banner(
+        args.dev,
+        scheme,
+        addr,
+        &data_dir,
+        printed_token.as_deref().map(|t| t.as_str()),
+        &provider,
+    );
     tracing::info!(%addr, %scheme, data_dir = %data_dir.display(), "ScaiVault started");
 
     let app = crate::routes::router(state.clone());
@@ -208,7 +222,10 @@ fn print_banner(
         match generated_token {
             Some(token) => {
                 let _ = writeln!(out, "  Root token: {token}");
-                let _ = writeln!(out, "              (shown once; pass --dev-root-token to choose it)");
+                let _ = writeln!(
+                    out,
+                    "              (shown once; pass --dev-root-token to choose it)"
+                );
             }
             None => {
                 let _ = writeln!(out, "  Root token: the one given with --dev-root-token");
@@ -288,7 +305,8 @@ pub async fn operator_init(config_file: Option<PathBuf>) -> Result<(), StartupEr
         .map_err(|e| StartupError::Keys(e.to_string()))?;
     bootstrap::initialize_keys(store.as_ref(), &provider, &clock).await?;
     let (_, hasher) = bootstrap::load_keys(store.as_ref(), &provider).await?;
-    let token = scaivault_crypto::token::generate_token().map_err(|e| StartupError::Keys(e.to_string()))?;
+    let token =
+        scaivault_crypto::token::generate_token().map_err(|e| StartupError::Keys(e.to_string()))?;
     let who = RootIdentity {
         token_id: "tok_bootstrap_admin",
         identity_id: "user:bootstrap-admin",
@@ -304,11 +322,18 @@ pub async fn operator_init(config_file: Option<PathBuf>) -> Result<(), StartupEr
         out,
         "  Root key:  {} ({})",
         provider.describe(),
-        if created { "created, mode 0600; back it up" } else { "existing" }
+        if created {
+            "created, mode 0600; back it up"
+        } else {
+            "existing"
+        }
     );
     let _ = writeln!(out, "  Data dir:  {}", data_dir.display());
     let _ = writeln!(out, "  Tenant:    {}", config.tenant_id);
-    let _ = writeln!(out, "Bootstrap admin token (shown once; keep it safe, create narrower tokens for daily use):");
+    let _ = writeln!(
+        out,
+        "Bootstrap admin token (shown once; keep it safe, create narrower tokens for daily use):"
+    );
     let _ = writeln!(out, "{}", token.as_str());
     let _ = out.flush();
     Ok(())

@@ -120,12 +120,23 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<Vec<VersionRecord>>;
 
     async fn soft_delete(&self, tenant_id: &str, path: &str, now: OffsetDateTime) -> Result<()>;
-    async fn restore(&self, tenant_id: &str, path: &str, now: OffsetDateTime) -> Result<SecretRecord>;
+    async fn restore(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        now: OffsetDateTime,
+    ) -> Result<SecretRecord>;
     /// Removes the secret, all its versions and counters. Works on soft-deleted secrets too.
     async fn hard_delete(&self, tenant_id: &str, path: &str) -> Result<()>;
     /// Destroys one version. The current version falls back to the newest remaining one; the
     /// only remaining version cannot be deleted this way.
-    async fn delete_version(&self, tenant_id: &str, path: &str, version: u64, now: OffsetDateTime) -> Result<()>;
+    async fn delete_version(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        version: u64,
+        now: OffsetDateTime,
+    ) -> Result<()>;
 
     /// Adds read counts (batched by the server).
     async fn record_access(&self, hits: &[AccessHit]) -> Result<()>;
@@ -139,7 +150,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Housekeeping across tenants: purges soft-deleted secrets deleted before `deleted_before`
     /// and versions retired at or before `now`. Returns (secrets purged, versions purged).
-    async fn sweep(&self, deleted_before: OffsetDateTime, now: OffsetDateTime) -> Result<(u64, u64)>;
+    async fn sweep(
+        &self,
+        deleted_before: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(u64, u64)>;
 
     // --- tokens --------------------------------------------------------------------------
 

@@ -269,10 +269,12 @@ impl Store for SqliteStore {
     }
 
     async fn get_system(&self, key: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("SELECT value FROM system WHERE key = ?1")
-            .bind(key)
-            .fetch_optional(&self.reader)
-            .await?)
+        Ok(
+            sqlx::query_scalar("SELECT value FROM system WHERE key = ?1")
+                .bind(key)
+                .fetch_optional(&self.reader)
+                .await?,
+        )
     }
 
     async fn set_system(&self, key: &str, value: &str) -> Result<()> {
@@ -333,7 +335,9 @@ impl Store for SqliteStore {
         let path = write.path.as_str();
         let existing = fetch_secret(&mut tx, tenant_id, path).await?;
         match (&existing, &write.mode) {
-            (Some(r), WriteMode::Put) if r.deleted_at.is_some() => return Err(StoreError::SoftDeleted),
+            (Some(r), WriteMode::Put) if r.deleted_at.is_some() => {
+                return Err(StoreError::SoftDeleted);
+            }
             (Some(r), WriteMode::Rotate { .. }) if r.deleted_at.is_some() => {
                 return Err(StoreError::NotFound);
             }
@@ -436,8 +440,13 @@ impl Store for SqliteStore {
         let version = version
             .map(|v| i64::try_from(v).map_err(|_| StoreError::VersionNotFound))
             .transpose()?;
+        let columns = SECRET_COLUMNS
+            .split(", ")
+            .map(|c| format!("s.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ");
         let sql = format!(
-            "SELECT {SECRET_COLUMNS}, v.version AS v_version, v.created_at AS v_created_at,
+            "SELECT {columns}, v.version AS v_version, v.created_at AS v_created_at,
                     v.retires_at AS v_retires_at, v.key_id AS v_key_id, v.ciphertext AS v_ciphertext
              FROM secrets s
              LEFT JOIN secret_versions v
@@ -526,7 +535,10 @@ impl Store for SqliteStore {
         qb.push(" ORDER BY path LIMIT ")
             .push_bind(i64::from(q.limit) + 1);
         let rows = qb.build().fetch_all(&mut *conn).await?;
-        let mut items = rows.iter().map(secret_from_row).collect::<Result<Vec<_>>>()?;
+        let mut items = rows
+            .iter()
+            .map(secret_from_row)
+            .collect::<Result<Vec<_>>>()?;
         let has_more = items.len() > q.limit as usize;
         items.truncate(q.limit as usize);
         Ok(Page {
@@ -562,7 +574,10 @@ impl Store for SqliteStore {
         qb.push(" ORDER BY expires_at, path LIMIT ")
             .push_bind(i64::from(q.limit) + 1);
         let rows = qb.build().fetch_all(&self.reader).await?;
-        let mut items = rows.iter().map(secret_from_row).collect::<Result<Vec<_>>>()?;
+        let mut items = rows
+            .iter()
+            .map(secret_from_row)
+            .collect::<Result<Vec<_>>>()?;
         let has_more = items.len() > q.limit as usize;
         items.truncate(q.limit as usize);
         Ok(Page {
@@ -621,7 +636,12 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn restore(&self, tenant_id: &str, path: &str, _now: OffsetDateTime) -> Result<SecretRecord> {
+    async fn restore(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        _now: OffsetDateTime,
+    ) -> Result<SecretRecord> {
         let mut tx = self.writer.begin().await?;
         if fetch_secret(&mut tx, tenant_id, path).await?.is_none() {
             return Err(StoreError::NotFound);
@@ -649,11 +669,13 @@ impl Store for SqliteStore {
             return Err(StoreError::NotFound);
         }
         for table in ["secret_versions", "secret_access"] {
-            sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE tenant_id = ?1 AND path = ?2")))
-                .bind(tenant_id)
-                .bind(path)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE tenant_id = ?1 AND path = ?2"
+            )))
+            .bind(tenant_id)
+            .bind(path)
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -690,20 +712,28 @@ impl Store for SqliteStore {
                 "cannot delete the only remaining version; delete the secret instead",
             ));
         }
-        sqlx::query("DELETE FROM secret_versions WHERE tenant_id = ?1 AND path = ?2 AND version = ?3")
+        sqlx::query(
+            "DELETE FROM secret_versions WHERE tenant_id = ?1 AND path = ?2 AND version = ?3",
+        )
+        .bind(tenant_id)
+        .bind(path)
+        .bind(version)
+        .execute(&mut *tx)
+        .await?;
+        if to_u64(version, "version")? == record.current_version {
+            let newest = live
+                .iter()
+                .copied()
+                .find(|v| *v != version)
+                .unwrap_or(version);
+            sqlx::query(
+                "UPDATE secrets SET current_version = ?3 WHERE tenant_id = ?1 AND path = ?2",
+            )
             .bind(tenant_id)
             .bind(path)
-            .bind(version)
+            .bind(newest)
             .execute(&mut *tx)
             .await?;
-        if to_u64(version, "version")? == record.current_version {
-            let newest = live.iter().copied().find(|v| *v != version).unwrap_or(version);
-            sqlx::query("UPDATE secrets SET current_version = ?3 WHERE tenant_id = ?1 AND path = ?2")
-                .bind(tenant_id)
-                .bind(path)
-                .bind(newest)
-                .execute(&mut *tx)
-                .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -757,7 +787,11 @@ impl Store for SqliteStore {
         ))
     }
 
-    async fn sweep(&self, deleted_before: OffsetDateTime, now: OffsetDateTime) -> Result<(u64, u64)> {
+    async fn sweep(
+        &self,
+        deleted_before: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(u64, u64)> {
         let mut tx = self.writer.begin().await?;
         for table in ["secret_versions", "secret_access"] {
             sqlx::query(AssertSqlSafe(format!(
@@ -768,16 +802,19 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
-        let secrets = sqlx::query("DELETE FROM secrets WHERE deleted_at IS NOT NULL AND deleted_at < ?1")
-            .bind(micros(deleted_before))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        let versions = sqlx::query("DELETE FROM secret_versions WHERE retires_at IS NOT NULL AND retires_at <= ?1")
-            .bind(micros(now))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+        let secrets =
+            sqlx::query("DELETE FROM secrets WHERE deleted_at IS NOT NULL AND deleted_at < ?1")
+                .bind(micros(deleted_before))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        let versions = sqlx::query(
+            "DELETE FROM secret_versions WHERE retires_at IS NOT NULL AND retires_at <= ?1",
+        )
+        .bind(micros(now))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         tx.commit().await?;
         Ok((secrets, versions))
     }
@@ -816,7 +853,10 @@ impl Store for SqliteStore {
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.reader)
         .await?;
-        let mut items = rows.iter().map(token_from_row).collect::<Result<Vec<_>>>()?;
+        let mut items = rows
+            .iter()
+            .map(token_from_row)
+            .collect::<Result<Vec<_>>>()?;
         let has_more = items.len() > limit as usize;
         items.truncate(limit as usize);
         Ok(Page {
@@ -848,8 +888,13 @@ impl Store for SqliteStore {
 }
 
 async fn insert_token(pool: &SqlitePool, t: &TokenRecord, replace: bool) -> Result<()> {
-    let verb = if replace { "INSERT OR REPLACE" } else { "INSERT" };
-    let scopes = serde_json::to_string(&t.scopes).map_err(|_| StoreError::Corrupt("scopes".into()))?;
+    let verb = if replace {
+        "INSERT OR REPLACE"
+    } else {
+        "INSERT"
+    };
+    let scopes =
+        serde_json::to_string(&t.scopes).map_err(|_| StoreError::Corrupt("scopes".into()))?;
     let result = sqlx::query(AssertSqlSafe(format!(
         "{verb} INTO tokens (id, tenant_id, partner_id, identity_id, identity_type, token_hash,
             name, scopes, is_admin, created_at, expires_at, revoked_at)

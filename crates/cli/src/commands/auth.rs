@@ -5,6 +5,7 @@ use std::io::Read;
 use clap::{Args, Subcommand};
 use scaivault_proto::auth::CreateTokenRequest;
 
+use crate::commands::next_cursor;
 use crate::context::{Context, ENV_TOKEN};
 use crate::error::CliError;
 use crate::output::{self, or_dash};
@@ -211,13 +212,14 @@ async fn tokens(command: TokensCommand, ctx: &Context) -> Result<(), CliError> {
                 let raw = client.list_tokens(cursor.as_deref(), None).raw().await?;
                 let page: scaivault_proto::auth::TokenListResponse =
                     scaivault_client::decode(&raw)?;
+                let count = page.tokens.len();
                 tokens.extend(page.tokens);
                 if first_raw.is_none() {
                     first_raw = Some(raw.body);
                 }
-                match (page.has_more, page.cursor) {
-                    (true, Some(next)) => cursor = Some(next),
-                    _ => break,
+                match next_cursor(page.has_more, page.cursor, cursor.as_deref(), count) {
+                    Some(next) => cursor = Some(next),
+                    None => break,
                 }
             }
             if json {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 use serde_json::{Map, Value};
 
-use crate::commands::export::env_vars;
+use crate::commands::secrets::export::env_vars;
 use crate::context::Context;
 use crate::error::CliError;
 

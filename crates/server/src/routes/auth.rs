@@ -54,7 +54,9 @@ pub async fn create_token(
         return Err(ApiError::validation("name: 1 to 100 printable characters"));
     }
     if request.scopes.is_empty() {
-        return Err(ApiError::validation("scopes: at least one scope is required"));
+        return Err(ApiError::validation(
+            "scopes: at least one scope is required",
+        ));
     }
     let mut scopes = Vec::new();
     for s in &request.scopes {
@@ -77,7 +79,9 @@ pub async fn create_token(
     let ttl = parse_duration(request.ttl.as_deref().unwrap_or(DEFAULT_TOKEN_TTL))
         .map_err(|e| duration_error("ttl", e))?;
     if ttl > std::time::Duration::from_secs(MAX_TOKEN_TTL_DAYS as u64 * 86_400) {
-        return Err(ApiError::validation(format!("ttl: at most {MAX_TOKEN_TTL_DAYS}d")));
+        return Err(ApiError::validation(format!(
+            "ttl: at most {MAX_TOKEN_TTL_DAYS}d"
+        )));
     }
     let now = state.clock.now();
     let token = scaivault_crypto::token::generate_token()?;

@@ -39,7 +39,10 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<ReadyResp
             false
         }
     };
-    checks.insert("store".to_owned(), if store_ok { "ok" } else { "unavailable" }.to_owned());
+    checks.insert(
+        "store".to_owned(),
+        if store_ok { "ok" } else { "unavailable" }.to_owned(),
+    );
     // The keyring is loaded before the listener opens; its presence is the check.
     checks.insert("keys".to_owned(), "ok".to_owned());
     let (status, word) = if store_ok {

@@ -48,11 +48,16 @@ async fn dispatch(
 ) -> Response {
     let rest = match rest {
         Ok(Path(rest)) => rest,
-        Err(_) => return ApiError::new(ErrorCode::InvalidPath, "invalid path: not valid UTF-8").into_response(),
+        Err(_) => {
+            return ApiError::new(ErrorCode::InvalidPath, "invalid path: not valid UTF-8")
+                .into_response();
+        }
     };
     let query = uri.query();
     let result = match method {
-        Method::GET if rest == "expiring" => expiring(&state, &auth, query).await.map(IntoResponse::into_response),
+        Method::GET if rest == "expiring" => expiring(&state, &auth, query)
+            .await
+            .map(IntoResponse::into_response),
         Method::GET => match rest.strip_prefix("metadata/") {
             Some(path) => metadata(&state, &auth, path, query).await,
             None => match rest.strip_suffix("/versions") {
@@ -74,7 +79,9 @@ async fn dispatch(
                 restore_secret(&state, &auth, path, query).await
             } else if let Some(path) = rest.strip_suffix("/rotate") {
                 match OptionalJsonBody::from_request(request, &state).await {
-                    Ok(OptionalJsonBody(body)) => rotate_secret(&state, &auth, path, query, body).await,
+                    Ok(OptionalJsonBody(body)) => {
+                        rotate_secret(&state, &auth, path, query, body).await
+                    }
                     Err(e) => Err(e),
                 }
             } else {
@@ -84,7 +91,10 @@ async fn dispatch(
                 ))
             }
         }
-        _ => Err(ApiError::new(ErrorCode::MethodNotAllowed, "method not allowed on this route")),
+        _ => Err(ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            "method not allowed on this route",
+        )),
     };
     result.unwrap_or_else(IntoResponse::into_response)
 }
@@ -112,7 +122,9 @@ fn expected_version(headers: &HeaderMap) -> ApiResult<Option<u64>> {
     if let Some(v) = headers.get(header::IF_NONE_MATCH) {
         return match v.to_str().map(str::trim) {
             Ok("*") => Ok(Some(0)),
-            _ => Err(ApiError::validation("If-None-Match supports only '*' (create only)")),
+            _ => Err(ApiError::validation(
+                "If-None-Match supports only '*' (create only)",
+            )),
         };
     }
     Ok(None)
@@ -172,7 +184,11 @@ pub async fn write_secret(
     no_query(query)?;
     let expected = expected_version(headers)?;
     let (created, response) = service::write(state, p, &path, body, expected).await?;
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     let tag = etag(response.version);
     let mut response = (status, Json(response)).into_response();
     response.headers_mut().insert(header::ETAG, tag);
@@ -224,7 +240,9 @@ pub async fn delete_secret(
             _ => DeleteKind::Version(parse_u64("version", v, 1, i64::MAX as u64)?),
         };
         if kind != DeleteKind::Soft && next != DeleteKind::Soft {
-            return Err(ApiError::validation("permanent and version cannot be combined"));
+            return Err(ApiError::validation(
+                "permanent and version cannot be combined",
+            ));
         }
         if next != DeleteKind::Soft {
             kind = next;
@@ -326,7 +344,9 @@ pub async fn expiring(
             _ => after = Some(crate::cursor::decode_expiring(&v)?),
         }
     }
-    Ok(Json(service::expiring(state, p, days, prefix, after, limit as u32).await?))
+    Ok(Json(
+        service::expiring(state, p, days, prefix, after, limit as u32).await?,
+    ))
 }
 
 /// List secrets (values are never listed).
@@ -351,8 +371,15 @@ pub async fn list_secrets(
     reject_unknown(
         &pairs,
         &[
-            "prefix", "tag", "secret_type", "expires_before", "updated_after", "include_expired",
-            "include_metadata", "limit", "cursor",
+            "prefix",
+            "tag",
+            "secret_type",
+            "expires_before",
+            "updated_after",
+            "include_expired",
+            "include_metadata",
+            "limit",
+            "cursor",
         ],
     )?;
     let mut query = ListQuery {
@@ -363,7 +390,11 @@ pub async fn list_secrets(
     let timestamp = |name: &str, v: &str| {
         Timestamp::parse(v)
             .map(Timestamp::as_offset_date_time)
-            .ok_or_else(|| ApiError::validation(format!("{name} must be an RFC 3339 timestamp such as 2026-04-23T14:30:00Z")))
+            .ok_or_else(|| {
+                ApiError::validation(format!(
+                    "{name} must be an RFC 3339 timestamp such as 2026-04-23T14:30:00Z"
+                ))
+            })
     };
     for (k, v) in pairs {
         match k.as_str() {
@@ -386,5 +417,7 @@ pub async fn list_secrets(
             _ => query.after_path = Some(crate::cursor::decode_path(&v)?),
         }
     }
-    Ok(Json(service::list(&state, &p, query, include_metadata).await?))
+    Ok(Json(
+        service::list(&state, &p, query, include_metadata).await?,
+    ))
 }

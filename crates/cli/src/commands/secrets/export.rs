@@ -6,7 +6,7 @@ use clap::{Args, ValueEnum};
 use scaivault_client::{Client, ListSecretsQuery};
 use serde_json::{Map, Value};
 
-use crate::commands::secrets::list_all;
+use super::list_all;
 use crate::error::CliError;
 use crate::output;
 

@@ -1,0 +1,230 @@
+//! Crash safety, concurrency and secrecy at rest.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::common::{TestServer, files_under};
+
+/// kill -9 during concurrent writes: every acknowledged version reads back identical.
+#[tokio::test]
+async fn acknowledged_writes_survive_kill_9() {
+    let mut server = TestServer::start();
+    let api = server.client();
+    for p in 0..4 {
+        let (status, _) = api
+            .put(
+                &format!("/v1/secrets/crash/p{p}"),
+                json!({"data": {"seed": p}, "options": {"max_versions": 100}}),
+            )
+            .await;
+        assert_eq!(status, 201);
+    }
+    let acked: Arc<Mutex<Vec<(String, u64, String)>>> = Arc::new(Mutex::new(Vec::new()));
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let api = api.clone();
+        let acked = acked.clone();
+        writers.push(tokio::spawn(async move {
+            for i in 0..60 {
+                let path = format!("crash/p{}", (w + i) % 4);
+                let value = format!("writer{w}-write{i}");
+                let req = api
+                    .request(reqwest::Method::PUT, &format!("/v1/secrets/{path}"))
+                    .timeout(Duration::from_secs(5))
+                    .json(&json!({"data": {"value": value}}));
+                match req.send().await {
+                    Ok(resp) if resp.status().is_success() => {
+                        let body: serde_json::Value = match resp.json().await {
+                            Ok(b) => b,
+                            Err(_) => return,
+                        };
+                        let version = body["version"].as_u64().expect("version");
+                        acked.lock().unwrap().push((path, version, value));
+                    }
+                    _ => return,
+                }
+            }
+        }));
+    }
+    // Let the writers get going, then pull the plug.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    server.kill();
+    for w in writers {
+        let _ = w.await;
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() >= 8,
+        "too few writes acknowledged before the kill: {}",
+        acked.len()
+    );
+
+    server.restart();
+    let api = server.client();
+    for (path, version, value) in &acked {
+        let (status, body) = api
+            .get(&format!("/v1/secrets/{path}?version={version}"))
+            .await;
+        assert_eq!(status, 200, "{path} v{version} lost after kill -9: {body}");
+        assert_eq!(body["data"]["value"], *value, "{path} v{version}");
+    }
+    // Versions are still contiguous on every path.
+    for p in 0..4 {
+        let (_, versions) = api.get(&format!("/v1/secrets/crash/p{p}/versions")).await;
+        let mut numbers: Vec<u64> = versions["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v["version"].as_u64().unwrap())
+            .collect();
+        numbers.sort_unstable();
+        let expected: Vec<u64> = (1..=numbers.len() as u64).collect();
+        assert_eq!(numbers, expected, "crash/p{p}");
+    }
+}
+
+/// Many parallel writers on one path get unique, contiguous versions.
+#[tokio::test]
+async fn parallel_writers_get_unique_contiguous_versions() {
+    let server = TestServer::start();
+    let api = server.client();
+    api.put(
+        "/v1/secrets/hot/path",
+        json!({"data": {"v": 0}, "options": {"max_versions": 100}}),
+    )
+    .await;
+    let mut tasks = Vec::new();
+    for i in 0..48 {
+        let api = api.clone();
+        tasks.push(tokio::spawn(async move {
+            let (status, body) = api
+                .put("/v1/secrets/hot/path", json!({"data": {"v": i}}))
+                .await;
+            assert_eq!(status, 200, "{body}");
+            (body["version"].as_u64().unwrap(), i)
+        }));
+    }
+    let mut versions = BTreeSet::new();
+    let mut by_version = Vec::new();
+    for t in tasks {
+        let (v, i) = t.await.unwrap();
+        assert!(versions.insert(v), "version {v} given twice");
+        by_version.push((v, i));
+    }
+    assert_eq!(versions, (2..=49).collect::<BTreeSet<u64>>());
+    for (v, i) in by_version {
+        let (_, body) = api.get(&format!("/v1/secrets/hot/path?version={v}")).await;
+        assert_eq!(body["data"]["v"], i, "version {v} holds its own write");
+    }
+}
+
+/// A marker value is in no file of the data dir and in no log line; tokens neither.
+#[tokio::test]
+async fn no_plaintext_in_data_dir_or_logs() {
+    let mut server = TestServer::start();
+    let api = server.client();
+    let marker = "MARKER-7f3c9e1b-plaintext-must-not-leak";
+    let (status, _) = api
+        .put(
+            "/v1/secrets/leak/check",
+            json!({"data": {"password": marker}, "secret_type": "kv"}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let rotated = format!("{marker}-rotated");
+    api.post(
+        "/v1/secrets/leak/check/rotate",
+        json!({"new_value": {"password": rotated}, "grace_period": "1h"}),
+    )
+    .await;
+    let (_, read) = api.get("/v1/secrets/leak/check?version=1").await;
+    assert_eq!(read["data"]["password"], marker);
+    let (_, created) = api
+        .post(
+            "/v1/auth/tokens",
+            json!({"name": "leak", "scopes": ["secrets:read"]}),
+        )
+        .await;
+    let token = created["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        api.with_token(&token).get("/v1/secrets/leak/check").await.0,
+        200
+    );
+    // Bad input that carries the marker must not echo it into logs either.
+    api.put("/v1/secrets/leak/bad", json!({"data": marker}))
+        .await;
+
+    let data_dir = server.data_dir();
+    let log_path = server.log_path();
+    let root_token = server.root_token.clone();
+    let check = |when: &str| {
+        let files = files_under(&data_dir);
+        assert!(
+            files.iter().any(|f| f.ends_with("scaivault.db")),
+            "{files:?}"
+        );
+        for file in files {
+            let bytes = std::fs::read(&file).unwrap();
+            for needle in [marker.as_bytes(), token.as_bytes(), root_token.as_bytes()] {
+                assert!(
+                    !bytes.windows(needle.len()).any(|w| w == needle),
+                    "{when}: plaintext found in {}",
+                    file.display()
+                );
+            }
+        }
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        assert!(
+            log.contains("ScaiVault started"),
+            "the log is being captured"
+        );
+        assert!(!log.contains(marker), "{when}: marker in the server log");
+        assert!(!log.contains(&token), "{when}: token in the server log");
+        assert!(
+            !log.contains(&root_token),
+            "{when}: root token in the server log"
+        );
+    };
+    check("while running");
+    assert!(server.terminate(), "clean shutdown");
+    check("after shutdown");
+}
+
+/// The data dir and its files are private to the server's user.
+#[tokio::test]
+async fn data_dir_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = TestServer::start();
+    server
+        .client()
+        .put("/v1/secrets/a/b", json!({"data": {"k": "v"}}))
+        .await;
+    let dir_mode = std::fs::metadata(server.data_dir())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(dir_mode, 0o700);
+    for file in files_under(&server.data_dir()) {
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o077, 0, "{} is mode {mode:o}", file.display());
+    }
+}
+
+/// With --data-dir, state (dev root key included) persists across restarts.
+#[tokio::test]
+async fn state_persists_across_restarts() {
+    let mut server = TestServer::start();
+    server
+        .client()
+        .put("/v1/secrets/keep/me", json!({"data": {"k": "v"}}))
+        .await;
+    assert!(server.terminate());
+    server.restart();
+    let (status, body) = server.client().get("/v1/secrets/keep/me").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["k"], "v");
+}

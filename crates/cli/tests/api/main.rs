@@ -1,0 +1,18 @@
+//! HTTP tests of the server, driven against the real binary on an ephemeral port.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed expectation should fail the test loudly"
+)]
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod auth;
+mod durability;
+mod errors;
+mod operations;
+mod quickstart;
+mod secrets;
