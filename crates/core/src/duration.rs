@@ -54,6 +54,7 @@ mod tests {
         assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
         assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
         assert_eq!(parse_duration("2w"), Ok(Duration::from_secs(14 * 86_400)));
+        assert_eq!(parse_duration("1.5h"), Ok(Duration::from_secs(5400)));
     }
 
     #[test]
@@ -67,7 +68,7 @@ mod tests {
             "1x",
             "-1h",
             "1h 30m",
-            "1.5h",
+            "1h-30m",
             "ninety days",
             "0s",
         ] {
