@@ -1,0 +1,223 @@
+#!/usr/bin/env bash
+# ScaiVault load benchmark (issue 2). See docs/benchmarks.md.
+#
+#   bash bench/run.sh
+#
+# Builds the release binary, starts a dev server on a fresh data dir, writes one ~1 KiB secret, then
+# with wrk, for each concurrency: GET /health and the authorized GET of the secret back to back in
+# the same run against the same server; then durable write throughput (PUT new versions, every one
+# an fsync'd SQLite commit). Prints a summary table and keeps the raw wrk output.
+#
+# Knobs (environment):
+#   BENCH_DURATION      seconds per case (default 10)
+#   BENCH_CONCURRENCY   read concurrencies (default "1 16 64")
+#   BENCH_WRITE_CONC    write concurrencies (default "1 16")
+#   BENCH_WRITE_PATHS   secrets written per wrk thread in the write cases (default 8)
+#   BENCH_OUT           directory for raw wrk output and summary (default bench/results)
+#   BENCH_DATA_PARENT   where the temporary data dir is created (default $TMPDIR or /tmp);
+#                       it must be a real disk for the write numbers to mean anything
+#   SCAIVAULT_BIN       use this binary instead of building one
+#   RUST_LOG            passed through to the server (default: the server's own, info)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+REPO_ROOT=$PWD
+
+DURATION=${BENCH_DURATION:-10}
+CONCURRENCY=${BENCH_CONCURRENCY:-"1 16 64"}
+WRITE_CONC=${BENCH_WRITE_CONC:-"1 16"}
+export BENCH_WRITE_PATHS=${BENCH_WRITE_PATHS:-8}
+OUT=${BENCH_OUT:-$REPO_ROOT/bench/results}
+TOKEN="skt_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+SECRET_PATH="bench/read/one-kib"
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+# --- tools -------------------------------------------------------------------------------------
+
+apt_install() {
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || die "$* is missing and I am not root; install it and rerun"
+    sudo=(sudo)
+  fi
+  command -v apt-get >/dev/null || die "$* is missing and there is no apt-get; install it and rerun"
+  log "installing $* with apt-get"
+  if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" >/dev/null; then
+    "${sudo[@]}" apt-get update >/dev/null
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "$@" >/dev/null
+  fi
+}
+command -v wrk >/dev/null || apt_install wrk
+command -v curl >/dev/null || apt_install curl
+
+# --- binary ------------------------------------------------------------------------------------
+
+if [ -n "${SCAIVAULT_BIN:-}" ]; then
+  BIN=$SCAIVAULT_BIN
+else
+  log "building the release binary (cargo build --release -p scaivault)"
+  cargo build --release -p scaivault
+  # The target dir may be redirected (.cargo/config.toml does); ask cargo where it is.
+  TARGET_DIR=$(cargo metadata --format-version 1 --no-deps \
+    | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+  BIN=${TARGET_DIR:-$REPO_ROOT/target}/release/scaivault
+fi
+[ -x "$BIN" ] || die "no executable at $BIN"
+
+# --- server ------------------------------------------------------------------------------------
+
+WORK=$(mktemp -d "${BENCH_DATA_PARENT:-${TMPDIR:-/tmp}}/scaivault-bench.XXXXXX")
+SERVER_PID=
+cleanup() {
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ "$(stat -f -c %T "$WORK")" = tmpfs ]; then
+  log "WARNING: $WORK is on tmpfs: fsync is free there, the write numbers will be meaningless"
+fi
+
+mkdir -p "$WORK/data"
+log "starting $BIN server --dev on $WORK/data"
+"$BIN" server --dev --listen 127.0.0.1:0 --data-dir "$WORK/data" --dev-root-token "$TOKEN" \
+  >"$WORK/server.out" 2>"$WORK/server.err" &
+SERVER_PID=$!
+
+URL=
+for _ in $(seq 1 300); do
+  URL=$(sed -n 's/^ScaiVault listening on \(http[^ ]*\).*/\1/p' "$WORK/server.out" | head -n1)
+  [ -n "$URL" ] && break
+  kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.err" >&2; die "the server exited"; }
+  sleep 0.1
+done
+[ -n "$URL" ] || { cat "$WORK/server.err" >&2; die "the server did not start within 30 s"; }
+log "server at $URL (pid $SERVER_PID)"
+curl -fsS "$URL/health" >/dev/null || die "GET /health failed"
+
+# One secret whose data object is exactly 1024 bytes of JSON.
+head_json='{"username":"bench","password":"'
+password=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')    # 48 hex chars
+mid_json='","blob":"'
+tail_json='"}'
+pad=$((1024 - ${#head_json} - ${#password} - ${#mid_json} - ${#tail_json}))
+blob=$(head -c 2048 /dev/urandom | od -An -tx1 | tr -d ' \n' | head -c "$pad")
+DATA="$head_json$password$mid_json$blob$tail_json"
+[ ${#DATA} -eq 1024 ] || die "secret data is ${#DATA} bytes, expected 1024"
+status=$(curl -sS -o "$WORK/put.json" -w '%{http_code}' -X PUT \
+  -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+  --data "{\"data\":$DATA}" "$URL/v1/secrets/$SECRET_PATH")
+[ "$status" = 201 ] || { cat "$WORK/put.json" >&2; die "PUT of the bench secret: HTTP $status"; }
+READ_BYTES=$(curl -fsS -H "Authorization: Bearer $TOKEN" "$URL/v1/secrets/$SECRET_PATH" | wc -c)
+log "secret $SECRET_PATH written: data 1024 B, GET response body $READ_BYTES B"
+
+# --- measuring ---------------------------------------------------------------------------------
+
+mkdir -p "$OUT"
+RESULTS="$OUT/results.tsv"
+printf 'case\tc\tthreads\treq_s\tp50_ms\tp99_ms\trequests\terrors\tserver_cpu_cores\tserver_cpu_us_per_req\n' \
+  >"$RESULTS"
+ERRORS_TOTAL=0
+CLK_TCK=$(getconf CLK_TCK)
+
+server_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
+
+# wrk latency "123.45us" / "1.23ms" / "1.00s" / "2.00m" -> milliseconds
+to_ms() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+    if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
+    printf "%.3f", n }'
+}
+
+# run_case NAME C URL [wrk args...]
+run_case() {
+  local name=$1 c=$2 url=$3
+  shift 3
+  local threads=$((c < 2 ? c : 2))
+  local raw="$OUT/$name-c$c.txt"
+  log "$name c=$c threads=$threads ${DURATION}s"
+  local t0 t1
+  t0=$(server_ticks)
+  wrk -t"$threads" -c"$c" -d"${DURATION}s" --timeout 10s --latency "$@" "$url" >"$raw"
+  t1=$(server_ticks)
+  local rps p50 p99 reqs non2xx sock errors cpu_cores cpu_us
+  rps=$(awk '/^Requests\/sec:/ {print $2}' "$raw")
+  p50=$(to_ms "$(awk '$1 == "50%" {print $2}' "$raw")")
+  p99=$(to_ms "$(awk '$1 == "99%" {print $2}' "$raw")")
+  reqs=$(awk '/requests in/ {print $1}' "$raw")
+  non2xx=$(awk '/Non-2xx or 3xx responses:/ {print $NF}' "$raw")
+  sock=$(awk -F'[ ,]+' '/Socket errors:/ {print $4 + $6 + $8 + $10}' "$raw")
+  errors=$(( ${non2xx:-0} + ${sock:-0} ))
+  ERRORS_TOTAL=$((ERRORS_TOTAL + errors))
+  cpu_cores=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v s="$DURATION" 'BEGIN {printf "%.2f", d / hz / s}')
+  cpu_us=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v r="$reqs" 'BEGIN {printf "%.0f", r ? d / hz / r * 1e6 : 0}')
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$c" "$threads" "$rps" "$p50" "$p99" \
+    "$reqs" "$errors" "$cpu_cores" "$cpu_us" >>"$RESULTS"
+  [ "$errors" -eq 0 ] || log "WARNING: $name c=$c had $errors failed requests (see $raw)"
+}
+
+AUTH=(-H "Authorization: Bearer $TOKEN")
+
+# Warm up: connections, the read pool, the token cache, the page cache.
+log "warm-up (3 s, not recorded)"
+wrk -t2 -c16 -d3s "${AUTH[@]}" "$URL/v1/secrets/$SECRET_PATH" >/dev/null
+wrk -t2 -c16 -d2s "$URL/health" >/dev/null
+
+for c in $CONCURRENCY; do
+  run_case health "$c" "$URL/health"
+  run_case secret_read "$c" "$URL/v1/secrets/$SECRET_PATH" "${AUTH[@]}"
+done
+
+export SCAIVAULT_TOKEN=$TOKEN
+for c in $WRITE_CONC; do
+  run_case secret_write "$c" "$URL" -s "$REPO_ROOT/bench/write.lua"
+done
+
+# The server must still be healthy and the secret intact.
+curl -fsS -H "Authorization: Bearer $TOKEN" "$URL/v1/secrets/$SECRET_PATH" | grep -q "$password" \
+  || die "the bench secret no longer reads back"
+
+# --- summary -----------------------------------------------------------------------------------
+
+SUMMARY="$OUT/summary.txt"
+{
+  echo "ScaiVault load benchmark  $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "host: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)," \
+    "$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) RAM;" \
+    "wrk shares the cores with the server"
+  echo "binary: $BIN"
+  echo "each case ${DURATION}s; secret data 1024 B (response body $READ_BYTES B);" \
+    "writes: PUT new versions of $BENCH_WRITE_PATHS paths per wrk thread, max_versions 100"
+  echo
+  awk -F'\t' 'NR > 1 {
+      printf "%-13s %4s %11s %9s %9s %9s %7s %10s %11s\n", $1, $2, $4, $5, $6, $7, $8, $9, $10 }
+    NR == 1 {
+      printf "%-13s %4s %11s %9s %9s %9s %7s %10s %11s\n", "case", "c", "req/s", "p50 ms", "p99 ms",
+        "requests", "errors", "srv cores", "srv us/req" }' "$RESULTS"
+  echo
+  echo "secret-read / health req/s:"
+  awk -F'\t' 'NR > 1 && $1 == "health" { h[$2] = $4 }
+    NR > 1 && $1 == "secret_read" { s[$2] = $4; order[++n] = $2 }
+    END { for (i = 1; i <= n; i++) { c = order[i]; if (h[c] > 0) printf "  c=%-3s %.2f\n", c, s[c] / h[c] } }' \
+    "$RESULTS"
+  echo
+  echo "targets (issue 2):"
+  awk -F'\t' 'NR > 1 && $1 == "health" && $2 == 64 { h = $4 }
+    NR > 1 && $1 == "secret_read" && $2 == 64 { s = $4 }
+    NR > 1 && $1 == "secret_read" && $2 == 16 { p = $6; have_p = 1 }
+    END {
+      if (h > 0) printf "  ratio at c=64 >= 0.5:     %.2f  %s\n", s / h, (s / h >= 0.5 ? "MET" : "MISSED")
+      if (have_p) printf "  p99 at c=16 < 5 ms:       %.3f ms  %s\n", p, (p < 5 ? "MET" : "MISSED")
+    }' "$RESULTS"
+  echo
+  echo "raw wrk output: $OUT"
+} | tee "$SUMMARY"
+
+[ "$ERRORS_TOTAL" -eq 0 ] || die "$ERRORS_TOTAL requests failed; the numbers above are not valid"
