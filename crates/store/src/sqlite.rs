@@ -93,6 +93,18 @@ fn to_u64(v: i64, what: &str) -> Result<u64> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative {what}")))
 }
 
+/// A page from rows fetched with `LIMIT limit + 1`: the extra row only says there is more.
+/// Without a separate count, `total_count` is the number of items on this page.
+fn page_of<T>(mut items: Vec<T>, limit: u32, total_count: Option<u64>) -> Page<T> {
+    let has_more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    Page {
+        total_count: total_count.unwrap_or(items.len() as u64),
+        items,
+        has_more,
+    }
+}
+
 /// Escapes GLOB metacharacters so a prefix matches literally.
 fn glob_prefix(prefix: &str) -> String {
     let mut out = String::with_capacity(prefix.len() + 1);
@@ -535,17 +547,11 @@ impl Store for SqliteStore {
         qb.push(" ORDER BY path LIMIT ")
             .push_bind(i64::from(q.limit) + 1);
         let rows = qb.build().fetch_all(&mut *conn).await?;
-        let mut items = rows
+        let items = rows
             .iter()
             .map(secret_from_row)
             .collect::<Result<Vec<_>>>()?;
-        let has_more = items.len() > q.limit as usize;
-        items.truncate(q.limit as usize);
-        Ok(Page {
-            items,
-            has_more,
-            total_count: to_u64(total, "count")?,
-        })
+        Ok(page_of(items, q.limit, Some(to_u64(total, "count")?)))
     }
 
     async fn list_expiring(
@@ -574,17 +580,11 @@ impl Store for SqliteStore {
         qb.push(" ORDER BY expires_at, path LIMIT ")
             .push_bind(i64::from(q.limit) + 1);
         let rows = qb.build().fetch_all(&self.reader).await?;
-        let mut items = rows
+        let items = rows
             .iter()
             .map(secret_from_row)
             .collect::<Result<Vec<_>>>()?;
-        let has_more = items.len() > q.limit as usize;
-        items.truncate(q.limit as usize);
-        Ok(Page {
-            total_count: items.len() as u64,
-            items,
-            has_more,
-        })
+        Ok(page_of(items, q.limit, None))
     }
 
     async fn list_versions(
@@ -853,17 +853,11 @@ impl Store for SqliteStore {
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.reader)
         .await?;
-        let mut items = rows
+        let items = rows
             .iter()
             .map(token_from_row)
             .collect::<Result<Vec<_>>>()?;
-        let has_more = items.len() > limit as usize;
-        items.truncate(limit as usize);
-        Ok(Page {
-            total_count: items.len() as u64,
-            items,
-            has_more,
-        })
+        Ok(page_of(items, limit, None))
     }
 
     async fn revoke_token(
