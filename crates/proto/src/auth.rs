@@ -21,12 +21,25 @@ pub struct WhoAmIResponse {
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenRequest {
+    #[schema(min_length = 1, max_length = 100, pattern = r"^\S(.*\S)?$")]
     pub name: String,
     /// Subset of the caller's own scopes, e.g. `["secrets:read"]`.
+    #[schema(min_items = 1, inline, value_type = Vec<ScopeName>)]
     pub scopes: Vec<String>,
     /// Lifetime such as `30d` or `12h`; default `30d`, at most `365d`.
     #[serde(default)]
+    #[schema(pattern = r"^([0-9]+(\.[0-9]+)?(s|m|h|d|w))+$", example = "30d")]
     pub ttl: Option<String>,
+}
+
+/// The scope catalogue, for the OpenAPI document (docs/auth.md).
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "schema only")]
+enum ScopeName {
+    #[schema(rename = "secrets:read")]
+    SecretsRead,
+    #[schema(rename = "secrets:write")]
+    SecretsWrite,
 }
 
 /// The one response that ever contains the token's plaintext.

@@ -49,9 +49,12 @@ impl SecretType {
 pub struct SecretMetadata {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// At most 50 tags of 1 to 64 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 50)]
     pub tags: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 256)]
     pub owner: Option<String>,
 }
 
@@ -61,15 +64,20 @@ pub struct SecretMetadata {
 pub struct SecretOptions {
     /// Version retention cap, 1 to 100 (default 10). Older versions are pruned on write.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 1, maximum = 100)]
     pub max_versions: Option<u32>,
     /// Relative expiration such as `90d` or `24h`; exclusive with `expires_at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^([0-9]+(\.[0-9]+)?(s|m|h|d|w))+$", example = "90d")]
     pub expires_in: Option<String>,
+    /// Absolute expiration; must be in the future; exclusive with `expires_in`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,128}$", example = "rot_quarterly")]
     pub rotation_policy_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,128}$", example = "sp_strong_password")]
     pub secret_policy_id: Option<String>,
 }
 
@@ -217,10 +225,11 @@ pub struct RotateSecretRequest {
     pub reason: Option<String>,
     /// The new payload. Required until value generators exist (rotation issue).
     #[serde(default)]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Object, required = true)]
     pub new_value: Option<Map<String, Value>>,
     /// How long the previous version stays readable, e.g. `1h`. Default: retired at once.
     #[serde(default)]
+    #[schema(pattern = r"^([0-9]+(\.[0-9]+)?(s|m|h|d|w))+$", example = "1h")]
     pub grace_period: Option<String>,
 }
 

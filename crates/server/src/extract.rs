@@ -49,22 +49,35 @@ where
     }
 }
 
+/// Request members that are documents of their own; serde would also build them from a JSON
+/// array (`"options": [null, null]`), so their shape is checked first.
+const NESTED_OBJECTS: [&str; 2] = ["metadata", "options"];
+
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::validation(format!(
+            "request body is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| ApiError::validation("request body must be a JSON object"))?;
+    for key in NESTED_OBJECTS {
+        if let Some(member) = object.get(key)
+            && !(member.is_object() || member.is_null())
+        {
+            return Err(ApiError::validation(format!(
+                "{key}: must be a JSON object"
+            )));
+        }
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        // serde_json's messages name types and fields, never the offending values.
-        let inner = e.into_inner();
-        let message = strip_position(&inner.to_string());
-        let what = if inner.is_syntax() || inner.is_eof() {
-            format!(
-                "request body is not valid JSON (line {}, column {})",
-                inner.line(),
-                inner.column()
-            )
-        } else if path == "." && message.starts_with("invalid type") {
-            "request body must be a JSON object".to_owned()
-        } else if path == "." {
+        // serde_json's messages name types and fields; values are redacted below.
+        let message = strip_position(&e.into_inner().to_string());
+        let what = if path == "." {
             format!("request body: {message}")
         } else if path.starts_with("data") || path.starts_with("new_value") {
             // Never echo anything of a secret payload.
@@ -107,9 +120,11 @@ fn body_rejection(rejection: BytesRejection) -> ApiError {
     }
 }
 
-/// Query parameters as (key, value) pairs, percent-decoded once.
+/// Query parameters as (key, value) pairs, percent-decoded once. An empty `cursor`
+/// (`?cursor=`, as clients send before the first page) counts as not given.
 pub fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
     form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .filter(|(k, v)| !(k == "cursor" && v.is_empty()))
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect()
 }
@@ -128,7 +143,7 @@ pub fn reject_unknown(pairs: &[(String, String)], known: &[&str]) -> Result<(), 
 
 pub fn parse_bool(name: &str, value: &str) -> Result<bool, ApiError> {
     match value {
-        "true" | "1" | "" => Ok(true),
+        "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
         _ => Err(ApiError::validation(format!(
             "{name} must be true or false"

@@ -83,6 +83,9 @@ async fn malformed_bodies_are_refused_and_store_nothing() {
         json!({"data": {"k": "v"}, "optionz": {}}),
         json!({"secret_type": "kv"}),
         json!(["data"]),
+        // Regression (found by schemathesis): serde builds structs from arrays too.
+        json!({"data": {"k": "v"}, "options": [null, null]}),
+        json!({"data": {"k": "v"}, "metadata": ["description"]}),
     ];
     for body in cases {
         let (status, err) = api.put(path, body.clone()).await;
@@ -104,6 +107,11 @@ async fn malformed_bodies_are_refused_and_store_nothing() {
     assert_error(status, &err, 400, "validation_error");
     let (status, body) = api.get(path).await;
     assert_error(status, &body, 404, "secret_not_found");
+    api.put(path, json!({"data": {"k": "v"}})).await;
+    for patch in [json!([null, null]), json!({"options": [null, null]})] {
+        let (status, err) = api.patch(path, patch).await;
+        assert_error(status, &err, 400, "validation_error");
+    }
 
     // Field-naming messages.
     let (_, err) = api

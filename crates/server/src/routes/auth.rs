@@ -115,7 +115,7 @@ pub async fn create_token(
 
 /// The caller's own active tokens, without their values.
 #[utoipa::path(get, path = "/v1/auth/tokens", tag = "auth",
-    params(("limit" = Option<u32>, Query, description = "1-200, default 50"),
+    params(("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "1-200, default 50"),
            ("cursor" = Option<String>, Query, description = "from a previous page")),
     responses((status = 200, body = TokenListResponse)),
     security(("bearer" = [])))]

@@ -3,7 +3,9 @@
 
 use axum::routing::get;
 use axum::{Json, Router};
+use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::state::AppState;
@@ -29,7 +31,7 @@ use crate::state::AppState;
         super::secrets::restore_secret,
         super::secrets::rotate_secret,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonErrors),
     tags((name = "secrets", description = "Read, write, version, delete and list secrets"),
          (name = "auth", description = "Identity and personal access tokens"),
          (name = "system", description = "Health"))
@@ -45,6 +47,66 @@ impl Modify for BearerAuth {
                 "bearer",
                 SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
             );
+        }
+    }
+}
+
+/// Every authenticated operation can also answer with these errors; listing them once here keeps
+/// the per-handler annotations to what is specific to each operation.
+struct CommonErrors;
+
+const COMMON_ERRORS: [(&str, &str); 5] = [
+    (
+        "400",
+        "validation_error or invalid_path: malformed input, named in the message",
+    ),
+    (
+        "401",
+        "authentication_required: no token, or unknown, revoked or expired",
+    ),
+    ("403", "access_denied: the token lacks the scope or role"),
+    ("413", "payload_too_large: body over the limit"),
+    ("500", "internal_error: nothing internal is revealed"),
+];
+
+fn add_common_errors(operation: &mut Operation) {
+    if operation.security.is_none() {
+        return;
+    }
+    for (status, description) in COMMON_ERRORS {
+        operation
+            .responses
+            .responses
+            .entry(status.to_owned())
+            .or_insert_with(|| {
+                RefOr::T(
+                    ResponseBuilder::new()
+                        .description(description)
+                        .content(
+                            "application/json",
+                            Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+                        )
+                        .build(),
+                )
+            });
+    }
+}
+
+impl Modify for CommonErrors {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                add_common_errors(operation);
+            }
         }
     }
 }

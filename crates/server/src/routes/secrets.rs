@@ -54,6 +54,12 @@ async fn dispatch(
         }
     };
     let query = uri.query();
+    // A write to a reserved or malformed path is refused before its body is read.
+    if matches!(method, Method::PUT | Method::PATCH)
+        && let Err(e) = SecretPath::parse(&rest)
+    {
+        return ApiError::from(e).into_response();
+    }
     let result = match method {
         Method::GET if rest == "expiring" => expiring(&state, &auth, query)
             .await
@@ -96,7 +102,25 @@ async fn dispatch(
             "method not allowed on this route",
         )),
     };
-    result.unwrap_or_else(IntoResponse::into_response)
+    let mut response = result.unwrap_or_else(IntoResponse::into_response);
+    if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+        response.headers_mut().insert(
+            header::ALLOW,
+            HeaderValue::from_static(allowed_methods(&rest)),
+        );
+    }
+    response
+}
+
+/// The methods the dispatch rule serves for `rest`, for the `Allow` header of a 405.
+fn allowed_methods(rest: &str) -> &'static str {
+    if rest == "expiring" || rest.starts_with("metadata/") || rest.ends_with("/versions") {
+        "GET"
+    } else if rest.ends_with("/restore") || rest.ends_with("/rotate") {
+        "POST"
+    } else {
+        "GET, PUT, PATCH, DELETE"
+    }
 }
 
 use axum::extract::FromRequest;
@@ -132,8 +156,8 @@ fn expected_version(headers: &HeaderMap) -> ApiResult<Option<u64>> {
 
 /// Read the current value, or `?version=N`.
 #[utoipa::path(get, path = "/v1/secrets/{path}", tag = "secrets",
-    params(("path" = String, Path, description = "Secret path, e.g. app/db/password (slashes allowed)"),
-           ("version" = Option<u64>, Query, description = "A specific version")),
+    params(("path" = String, Path, pattern = r"^[^\x00-\x20\x7f-\x9f%*?\[\]{}#\\]+$", description = "Secret path, e.g. app/db/password (slashes allowed; rules in docs/api.md)"),
+           ("version" = Option<u64>, Query, minimum = 1, description = "A specific version")),
     responses((status = 200, body = ReadSecretResponse),
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody, description = "secret_not_found or version_not_found"),
@@ -164,7 +188,7 @@ pub async fn read_secret(
 
 /// Create a secret (201) or add a version (200). Returns metadata only, never the data.
 #[utoipa::path(put, path = "/v1/secrets/{path}", tag = "secrets",
-    params(("path" = String, Path, description = "Secret path"),
+    params(("path" = String, Path, pattern = r"^[^\x00-\x20\x7f-\x9f%*?\[\]{}#\\]+$", description = "Secret path"),
            ("If-Match" = Option<String>, Header, description = "Only write if the current version is this one, e.g. \"3\""),
            ("If-None-Match" = Option<String>, Header, description = "'*': only create")),
     request_body = WriteSecretRequest,
@@ -197,7 +221,7 @@ pub async fn write_secret(
 
 /// Update metadata and options without creating a version.
 #[utoipa::path(patch, path = "/v1/secrets/{path}", tag = "secrets",
-    params(("path" = String, Path, description = "Secret path")),
+    params(("path" = String, Path, pattern = r"^[^\x00-\x20\x7f-\x9f%*?\[\]{}#\\]+$", description = "Secret path")),
     request_body = PatchSecretRequest,
     responses((status = 200, body = SecretMetadataResponse), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody)),
@@ -217,9 +241,9 @@ pub async fn patch_secret(
 /// Soft delete (restorable for the retention period), `?permanent=true` (tenant admins), or
 /// `?version=N` (one version).
 #[utoipa::path(delete, path = "/v1/secrets/{path}", tag = "secrets",
-    params(("path" = String, Path, description = "Secret path"),
+    params(("path" = String, Path, pattern = r"^[^\x00-\x20\x7f-\x9f%*?\[\]{}#\\]+$", description = "Secret path"),
            ("permanent" = Option<bool>, Query, description = "Hard delete; requires a tenant admin"),
-           ("version" = Option<u64>, Query, description = "Delete only this version")),
+           ("version" = Option<u64>, Query, minimum = 1, description = "Delete only this version")),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -254,7 +278,7 @@ pub async fn delete_secret(
 
 /// Restore a soft-deleted secret.
 #[utoipa::path(post, path = "/v1/secrets/{path}/restore", tag = "secrets",
-    params(("path" = String, Path, description = "Secret path")),
+    params(("path" = String, Path, pattern = r"^[^\x00-\x20\x7f-\x9f%*?\[\]{}#\\]+$", description = "Secret path")),
     responses((status = 200, body = RestoreSecretResponse), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn restore_secret(
@@ -271,7 +295,7 @@ pub async fn restore_secret(
 /// Rotate now: writes `new_value` as a new version; the previous version stays readable for
 /// `grace_period` (default: retired at once).
 #[utoipa::path(post, path = "/v1/secrets/{path}/rotate", tag = "secrets",
-    params(("path" = String, Path, description = "Secret path")),
+    params(("path" = String, Path, pattern = r"^[^\x00-\x20\x7f-\x9f%*?\[\]{}#\\]+$", description = "Secret path")),
     request_body = RotateSecretRequest,
     responses((status = 200, body = RotateSecretResponse), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody)),
@@ -290,7 +314,7 @@ pub async fn rotate_secret(
 
 /// Versions of a secret, newest first.
 #[utoipa::path(get, path = "/v1/secrets/{path}/versions", tag = "secrets",
-    params(("path" = String, Path, description = "Secret path")),
+    params(("path" = String, Path, pattern = r"^[^\x00-\x20\x7f-\x9f%*?\[\]{}#\\]+$", description = "Secret path")),
     responses((status = 200, body = VersionsResponse), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn versions(
@@ -306,7 +330,7 @@ pub async fn versions(
 
 /// Metadata without the value: versions, tags, access statistics, rotation policy.
 #[utoipa::path(get, path = "/v1/secrets/metadata/{path}", tag = "secrets",
-    params(("path" = String, Path, description = "Secret path")),
+    params(("path" = String, Path, pattern = r"^[^\x00-\x20\x7f-\x9f%*?\[\]{}#\\]+$", description = "Secret path")),
     responses((status = 200, body = SecretMetadataResponse), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn metadata(
@@ -322,9 +346,9 @@ pub async fn metadata(
 
 /// Secrets expiring within `days` (default 30), soonest first.
 #[utoipa::path(get, path = "/v1/secrets/expiring", tag = "secrets",
-    params(("days" = Option<u64>, Query, description = "Window in days, 1-3650 (default 30)"),
+    params(("days" = Option<u64>, Query, minimum = 1, maximum = 3650, description = "Window in days, 1-3650 (default 30)"),
            ("prefix" = Option<String>, Query, description = "Path prefix"),
-           ("limit" = Option<u32>, Query, description = "1-200, default 50"),
+           ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "1-200, default 50"),
            ("cursor" = Option<String>, Query, description = "From a previous page")),
     responses((status = 200, body = ExpiringSecretsResponse), (status = 400, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -358,7 +382,7 @@ pub async fn expiring(
            ("updated_after" = Option<String>, Query, description = "RFC 3339 timestamp"),
            ("include_expired" = Option<bool>, Query, description = "Include secrets past expires_at"),
            ("include_metadata" = Option<bool>, Query, description = "Full metadata per secret"),
-           ("limit" = Option<u32>, Query, description = "1-200, default 50"),
+           ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "1-200, default 50"),
            ("cursor" = Option<String>, Query, description = "From a previous page")),
     responses((status = 200, body = ListSecretsResponse), (status = 400, body = ErrorBody)),
     security(("bearer" = [])))]
