@@ -42,8 +42,14 @@ impl TokenHasher {
 
     /// Hex digest of `token`.
     pub fn digest(&self, token: &str) -> String {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let tag = hmac::sign(&self.key, token.as_bytes());
-        tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+        let mut out = String::with_capacity(tag.as_ref().len() * 2);
+        for b in tag.as_ref() {
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 0x0f)]));
+        }
+        out
     }
 }
 
@@ -67,5 +73,10 @@ mod tests {
         assert_eq!(h1.digest("skt_x"), h1.digest("skt_x"));
         assert_ne!(h1.digest("skt_x"), h2.digest("skt_x"));
         assert_eq!(h1.digest("skt_x").len(), 64);
+        assert!(
+            h1.digest("skt_x")
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use scaivault_core::{Clock, SystemClock};
 use scaivault_crypto::{FileKeyProvider, KeyProvider};
-use scaivault_store::Store;
+use scaivault_store::{CachedStore, Store, cache};
 use tokio::net::TcpListener;
 
 use crate::StartupError;
@@ -138,7 +138,9 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
     }
 
     let state = AppState(Arc::new(Inner {
-        store: store.clone() as Arc<dyn Store>,
+        // Reads of current versions are served from a coherent in-process cache of ciphertext.
+        store: Arc::new(CachedStore::new((*store).clone(), cache::DEFAULT_CAPACITY))
+            as Arc<dyn Store>,
         keyring,
         hasher,
         clock: clock.clone(),

@@ -9,9 +9,11 @@
 //! Plaintext never reaches this crate: values arrive sealed, through a callback that receives
 //! the version number assigned inside the write transaction (the version is part of the AAD).
 
+pub mod cache;
 pub mod model;
 pub mod sqlite;
 
+pub use cache::CachedStore;
 pub use model::*;
 pub use sqlite::SqliteStore;
 

@@ -583,3 +583,55 @@ async fn sqlite_store_conforms() {
         2
     );
 }
+
+#[tokio::test]
+async fn cached_sqlite_store_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("test.db"), 4)
+        .await
+        .unwrap();
+    suite(Arc::new(CachedStore::new(store, 16))).await;
+}
+
+/// Reads between and after writes always see the newest acknowledged version, through the cache.
+#[tokio::test]
+async fn cache_never_serves_a_superseded_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(CachedStore::new(
+        SqliteStore::open(&dir.path().join("test.db"), 4)
+            .await
+            .unwrap(),
+        1000,
+    ));
+    write(store.as_ref(), "t", put("c/x", T0), "v")
+        .await
+        .unwrap();
+    let reader = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            for _ in 0..300 {
+                store.read_secret("t", "c/x", None, T0).await.unwrap();
+            }
+        })
+    };
+    for expected in 2..=60u64 {
+        let out = write(store.as_ref(), "t", put("c/x", T0), "v")
+            .await
+            .unwrap();
+        assert_eq!(out.version, expected);
+        let (_, v) = store.read_secret("t", "c/x", None, T0).await.unwrap();
+        assert_eq!(v.version, expected, "read after an acknowledged write");
+    }
+    reader.await.unwrap();
+    store.soft_delete("t", "c/x", T0).await.unwrap();
+    assert!(matches!(
+        store.read_secret("t", "c/x", None, T0).await,
+        Err(StoreError::NotFound)
+    ));
+    store.restore("t", "c/x", T0).await.unwrap();
+    store.hard_delete("t", "c/x").await.unwrap();
+    assert!(matches!(
+        store.read_secret("t", "c/x", None, T0).await,
+        Err(StoreError::NotFound)
+    ));
+}

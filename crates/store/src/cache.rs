@@ -1,0 +1,288 @@
+//! A read-through cache of current secret versions in front of any [`Store`].
+//!
+//! The hot path of ScaiVault is "read the current version of one secret". Each SQLite read
+//! costs far more CPU than the rest of the request (docs/benchmarks.md), so the current
+//! version's record and *ciphertext* (never plaintext) are cached per (tenant, path).
+//!
+//! Coherence: every mutation through this store evicts the key after its commit and bumps a
+//! generation counter; a read fills the cache only if no mutation finished while it was reading
+//! the database, so a stale value can never be cached after a newer write was acknowledged.
+//! The cache is per process: it is exact for one node. With several nodes on one database (the
+//! PostgreSQL issue) other nodes' writes must evict too (LISTEN/NOTIFY), or the cache be off.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::model::*;
+use crate::{Result, SealFn, Store};
+
+/// Entries kept before the cache is emptied and refilled (a crude but bounded policy).
+pub const DEFAULT_CAPACITY: usize = 100_000;
+
+type Key = (String, String);
+
+#[derive(Debug)]
+pub struct CachedStore<S> {
+    inner: S,
+    entries: RwLock<HashMap<Key, (SecretRecord, VersionRecord)>>,
+    generation: AtomicU64,
+    capacity: usize,
+}
+
+impl<S: Store> CachedStore<S> {
+    pub fn new(inner: S, capacity: usize) -> Self {
+        Self {
+            inner,
+            entries: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+            capacity,
+        }
+    }
+
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    fn key(tenant_id: &str, path: &str) -> Key {
+        (tenant_id.to_owned(), path.to_owned())
+    }
+
+    /// Called after a mutation of (tenant, path) has committed (or failed: harmless).
+    fn evict(&self, tenant_id: &str, path: &str) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        entries.remove(&Self::key(tenant_id, path));
+    }
+
+    fn evict_all(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.entries
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    fn lookup(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        now: OffsetDateTime,
+    ) -> Option<(SecretRecord, VersionRecord)> {
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        let hit = entries.get(&Self::key(tenant_id, path))?;
+        // The current version never retires, but stay correct if that ever changes.
+        if hit.1.retires_at.is_some_and(|r| r <= now) {
+            return None;
+        }
+        Some(hit.clone())
+    }
+
+    fn fill(
+        &self,
+        generation: u64,
+        tenant_id: &str,
+        path: &str,
+        value: &(SecretRecord, VersionRecord),
+    ) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        // Checked under the lock: an eviction that finished after our database read bumped it.
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        if entries.len() >= self.capacity {
+            entries.clear();
+        }
+        entries.insert(Self::key(tenant_id, path), value.clone());
+    }
+}
+
+#[async_trait]
+impl<S: Store> Store for CachedStore<S> {
+    async fn ping(&self) -> Result<()> {
+        self.inner.ping().await
+    }
+
+    async fn get_system(&self, key: &str) -> Result<Option<String>> {
+        self.inner.get_system(key).await
+    }
+
+    async fn set_system(&self, key: &str, value: &str) -> Result<()> {
+        self.inner.set_system(key, value).await
+    }
+
+    async fn list_data_keys(&self) -> Result<Vec<StoredKey>> {
+        self.inner.list_data_keys().await
+    }
+
+    async fn insert_data_key(&self, key: &StoredKey) -> Result<()> {
+        self.inner.insert_data_key(key).await
+    }
+
+    async fn write_secret(
+        &self,
+        tenant_id: &str,
+        write: &SecretWrite,
+        seal: &SealFn<'_>,
+    ) -> Result<WriteOutcome> {
+        let result = self.inner.write_secret(tenant_id, write, seal).await;
+        self.evict(tenant_id, &write.path);
+        result
+    }
+
+    async fn read_secret(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        version: Option<u64>,
+        now: OffsetDateTime,
+    ) -> Result<(SecretRecord, VersionRecord)> {
+        if version.is_some() {
+            return self.inner.read_secret(tenant_id, path, version, now).await;
+        }
+        if let Some(hit) = self.lookup(tenant_id, path, now) {
+            return Ok(hit);
+        }
+        let generation = self.generation.load(Ordering::Acquire);
+        let value = self.inner.read_secret(tenant_id, path, None, now).await?;
+        self.fill(generation, tenant_id, path, &value);
+        Ok(value)
+    }
+
+    async fn get_secret(&self, tenant_id: &str, path: &str) -> Result<SecretRecord> {
+        self.inner.get_secret(tenant_id, path).await
+    }
+
+    async fn patch_secret(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        patch: &SecretPatch,
+        now: OffsetDateTime,
+    ) -> Result<SecretRecord> {
+        let result = self.inner.patch_secret(tenant_id, path, patch, now).await;
+        self.evict(tenant_id, path);
+        result
+    }
+
+    async fn list_secrets(&self, tenant_id: &str, query: &ListQuery) -> Result<Page<SecretRecord>> {
+        self.inner.list_secrets(tenant_id, query).await
+    }
+
+    async fn list_expiring(
+        &self,
+        tenant_id: &str,
+        query: &ExpiringQuery,
+    ) -> Result<Page<SecretRecord>> {
+        self.inner.list_expiring(tenant_id, query).await
+    }
+
+    async fn list_versions(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<VersionRecord>> {
+        self.inner.list_versions(tenant_id, path, now).await
+    }
+
+    async fn soft_delete(&self, tenant_id: &str, path: &str, now: OffsetDateTime) -> Result<()> {
+        let result = self.inner.soft_delete(tenant_id, path, now).await;
+        self.evict(tenant_id, path);
+        result
+    }
+
+    async fn restore(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        now: OffsetDateTime,
+    ) -> Result<SecretRecord> {
+        let result = self.inner.restore(tenant_id, path, now).await;
+        self.evict(tenant_id, path);
+        result
+    }
+
+    async fn hard_delete(&self, tenant_id: &str, path: &str) -> Result<()> {
+        let result = self.inner.hard_delete(tenant_id, path).await;
+        self.evict(tenant_id, path);
+        result
+    }
+
+    async fn delete_version(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        version: u64,
+        now: OffsetDateTime,
+    ) -> Result<()> {
+        let result = self
+            .inner
+            .delete_version(tenant_id, path, version, now)
+            .await;
+        self.evict(tenant_id, path);
+        result
+    }
+
+    async fn record_access(&self, hits: &[AccessHit]) -> Result<()> {
+        self.inner.record_access(hits).await
+    }
+
+    async fn access_stats(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        since: OffsetDateTime,
+    ) -> Result<(u64, Option<OffsetDateTime>)> {
+        self.inner.access_stats(tenant_id, path, since).await
+    }
+
+    async fn sweep(
+        &self,
+        deleted_before: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(u64, u64)> {
+        let result = self.inner.sweep(deleted_before, now).await;
+        self.evict_all();
+        result
+    }
+
+    async fn insert_token(&self, token: &TokenRecord) -> Result<()> {
+        self.inner.insert_token(token).await
+    }
+
+    async fn replace_token(&self, token: &TokenRecord) -> Result<()> {
+        self.inner.replace_token(token).await
+    }
+
+    async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
+        self.inner.find_token(token_hash).await
+    }
+
+    async fn list_tokens(
+        &self,
+        tenant_id: &str,
+        identity_id: &str,
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<TokenRecord>> {
+        self.inner
+            .list_tokens(tenant_id, identity_id, after_id, limit)
+            .await
+    }
+
+    async fn revoke_token(
+        &self,
+        tenant_id: &str,
+        identity_id: &str,
+        token_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool> {
+        self.inner
+            .revoke_token(tenant_id, identity_id, token_id, now)
+            .await
+    }
+}
