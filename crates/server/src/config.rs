@@ -24,8 +24,8 @@ const ENV_KEYS: [&str; 15] = [
     "root_key_file",
     "log_format",
     "log_level",
-    "tenant_id",
-    "partner_id",
+    "bootstrap_tenant_id",
+    "bootstrap_partner_id",
     "soft_delete_retention",
     "max_body_bytes",
     "read_connections",
@@ -67,11 +67,12 @@ pub struct Config {
     pub log_format: LogFormat,
     #[serde(default = "default_log_level")]
     pub log_level: String,
-    /// Tenant and partner of the bootstrap admin created by `operator init`.
+    /// Tenant and partner of the bootstrap admin created by `operator init` (named so that the
+    /// CLI's `SCAIVAULT_TENANT_ID` / `SCAIVAULT_PARTNER_ID` never configure a server by accident).
     #[serde(default = "default_tenant")]
-    pub tenant_id: String,
+    pub bootstrap_tenant_id: String,
     #[serde(default = "default_partner")]
-    pub partner_id: String,
+    pub bootstrap_partner_id: String,
     #[serde(default = "default_retention")]
     pub soft_delete_retention: String,
     #[serde(default = "default_max_body")]
@@ -136,8 +137,8 @@ impl Config {
             root_key_file: None,
             log_format: LogFormat::Text,
             log_level: default_log_level(),
-            tenant_id: "tnt_dev".to_owned(),
-            partner_id: "ptn_dev".to_owned(),
+            bootstrap_tenant_id: "tnt_dev".to_owned(),
+            bootstrap_partner_id: "ptn_dev".to_owned(),
             soft_delete_retention: default_retention(),
             max_body_bytes: default_max_body(),
             read_connections: default_read_connections(),

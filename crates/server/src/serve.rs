@@ -130,8 +130,8 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         let who = RootIdentity {
             token_id: "tok_dev_root",
             identity_id: "user:root@dev.local",
-            tenant_id: &config.tenant_id,
-            partner_id: &config.partner_id,
+            tenant_id: &config.bootstrap_tenant_id,
+            partner_id: &config.bootstrap_partner_id,
             name: "dev root token",
         };
         bootstrap::store_root_token(store.as_ref(), &hasher, clock.as_ref(), &who, &token).await?;
@@ -312,8 +312,8 @@ pub async fn operator_init(config_file: Option<PathBuf>) -> Result<(), StartupEr
     let who = RootIdentity {
         token_id: "tok_bootstrap_admin",
         identity_id: "user:bootstrap-admin",
-        tenant_id: &config.tenant_id,
-        partner_id: &config.partner_id,
+        tenant_id: &config.bootstrap_tenant_id,
+        partner_id: &config.bootstrap_partner_id,
         name: "bootstrap admin token",
     };
     bootstrap::store_root_token(store.as_ref(), &hasher, &clock, &who, &token).await?;
@@ -331,7 +331,7 @@ pub async fn operator_init(config_file: Option<PathBuf>) -> Result<(), StartupEr
         }
     );
     let _ = writeln!(out, "  Data dir:  {}", data_dir.display());
-    let _ = writeln!(out, "  Tenant:    {}", config.tenant_id);
+    let _ = writeln!(out, "  Tenant:    {}", config.bootstrap_tenant_id);
     let _ = writeln!(
         out,
         "Bootstrap admin token (shown once; keep it safe, create narrower tokens for daily use):"

@@ -108,7 +108,7 @@ fn write_config(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
     std::fs::write(
         &config,
         format!(
-            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nroot_key_file = \"{}\"\ntenant_id = \"tnt_acme_prod\"\npartner_id = \"ptn_acme\"\n{extra}",
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\nroot_key_file = \"{}\"\nbootstrap_tenant_id = \"tnt_acme_prod\"\nbootstrap_partner_id = \"ptn_acme\"\n{extra}",
             dir.join("data").display(),
             dir.join("root.key").display()
         ),
@@ -362,4 +362,78 @@ async fn serves_https_with_the_configured_certificate() {
     let (status, body) = api.with_token("skt_nope").get("/v1/auth/whoami").await;
     assert_error(status, &body, 401, "authentication_required");
     drop(child);
+}
+
+/// Every configuration key can come from a `SCAIVAULT_*` variable, which wins over the file.
+#[tokio::test]
+async fn environment_overrides_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // The file's listen address is unusable; the environment's wins.
+    let config = write_config(dir.path(), "listen = \"256.0.0.1:1\"\n");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("listen = \"127.0.0.1:0\"\n", "");
+    std::fs::write(&config, text).unwrap();
+    let init = Command::new(BIN)
+        .args(["operator", "init", "--config"])
+        .arg(&config)
+        .env("SCAIVAULT_BOOTSTRAP_TENANT_ID", "tnt_from_env")
+        .env("SCAIVAULT_TENANT_ID", "tnt_cli_context_is_not_config")
+        .output()
+        .unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let token = String::from_utf8_lossy(&init.stdout)
+        .lines()
+        .find(|l| l.starts_with("skt_"))
+        .unwrap()
+        .to_owned();
+    let mut child = Command::new(BIN)
+        .args(["server", "--config"])
+        .arg(&config)
+        .env("SCAIVAULT_LISTEN", "127.0.0.1:0")
+        .env("SCAIVAULT_ALLOW_PLAIN_HTTP", "true")
+        .env("SCAIVAULT_LOG_FORMAT", "json")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("ScaiVault listening on "));
+    let child = KillOnDrop(child);
+    let url = line
+        .expect("server started")
+        .trim_start_matches("ScaiVault listening on ")
+        .to_owned();
+    let api = crate::common::Api {
+        http: reqwest::Client::new(),
+        base: url,
+        token: Some(token),
+    };
+    let (status, me) = api.get("/v1/auth/whoami").await;
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["tenant_id"], "tnt_from_env");
+    drop(child);
+
+    // Unknown keys in the file are refused, naming the key.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "data_dri = \"/tmp/x\"\n").unwrap();
+    let out = Command::new(BIN)
+        .args(["server", "--config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("data_dri"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
