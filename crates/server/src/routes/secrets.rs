@@ -177,13 +177,19 @@ pub async fn read_secret(
         None => None,
     };
     let secret = service::read(state, p, &path, version).await?;
-    let tag = etag(secret.version);
-    let mut response = Json(secret).into_response();
-    response.headers_mut().insert(header::ETAG, tag);
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    Ok(response)
+    let body = secret.to_json()?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::ETAG, etag(secret.version)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// Create a secret (201) or add a version (200). Returns metadata only, never the data.
