@@ -19,6 +19,11 @@ use scaivault_server::cli::{OperatorCommand, ServerArgs};
 use crate::context::Context;
 use crate::error::{CliError, exit};
 
+/// mimalloc instead of the system allocator: a secret read allocates a few dozen small buffers,
+/// and allocation was ~11% of the server's CPU on the read path (docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const EXAMPLES: &str = "\
 Examples:
   scaivault config set base_url https://scaivault.scailabs.ai
