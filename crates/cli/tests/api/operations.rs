@@ -129,9 +129,18 @@ impl Drop for KillOnDrop {
 
 /// Starts `scaivault server --config`, returning the child and its URL.
 fn start_production(config: &std::path::Path) -> (KillOnDrop, String) {
+    start_production_with_env(config, &[])
+}
+
+/// The same, with extra environment variables.
+fn start_production_with_env(
+    config: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (KillOnDrop, String) {
     let mut child = Command::new(BIN)
         .args(["server", "--config"])
         .arg(config)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -391,27 +400,14 @@ async fn environment_overrides_the_config_file() {
         .find(|l| l.starts_with("skt_"))
         .unwrap()
         .to_owned();
-    let mut child = Command::new(BIN)
-        .args(["server", "--config"])
-        .arg(&config)
-        .env("SCAIVAULT_LISTEN", "127.0.0.1:0")
-        .env("SCAIVAULT_ALLOW_PLAIN_HTTP", "true")
-        .env("SCAIVAULT_LOG_FORMAT", "json")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let line = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find(|l| l.starts_with("ScaiVault listening on "));
-    let child = KillOnDrop(child);
-    let url = line
-        .expect("server started")
-        .trim_start_matches("ScaiVault listening on ")
-        .to_owned();
+    let (child, url) = start_production_with_env(
+        &config,
+        &[
+            ("SCAIVAULT_LISTEN", "127.0.0.1:0"),
+            ("SCAIVAULT_ALLOW_PLAIN_HTTP", "true"),
+            ("SCAIVAULT_LOG_FORMAT", "json"),
+        ],
+    );
     let api = crate::common::Api {
         http: reqwest::Client::new(),
         base: url,
