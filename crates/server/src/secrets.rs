@@ -7,7 +7,7 @@ use scaivault_crypto::{SealedValue, secret_aad};
 use scaivault_proto::secrets::*;
 use scaivault_proto::{ErrorCode, Timestamp};
 use scaivault_store::{
-    ExpiringQuery, ListQuery, SealedBlob, SecretPatch, SecretRecord, SecretWrite, WriteMode,
+    ExpiringQuery, ListQuery, SealFn, SealedBlob, SecretPatch, SecretRecord, SecretWrite, WriteMode,
 };
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -153,16 +153,19 @@ fn check_id(field: &str, id: &str) -> ApiResult<()> {
     }
 }
 
+/// The sealing step of a write, owning what it needs: the store calls it inside its write
+/// transaction (possibly on its writer task) with the version number it assigned.
 fn seal_value(
     state: &AppState,
     tenant_id: &str,
     path: &str,
-    plaintext: &[u8],
-) -> impl Fn(u64) -> Result<SealedBlob, ()> + Send + Sync {
-    move |version| {
+    plaintext: Zeroizing<Vec<u8>>,
+) -> Box<SealFn> {
+    let (state, tenant_id, path) = (state.clone(), tenant_id.to_owned(), path.to_owned());
+    Box::new(move |version| {
         state
             .keyring
-            .seal(&secret_aad(tenant_id, path, version), plaintext)
+            .seal(&secret_aad(&tenant_id, &path, version), &plaintext)
             .map(|s| SealedBlob {
                 key_id: s.key_id,
                 ciphertext: s.ciphertext,
@@ -170,7 +173,7 @@ fn seal_value(
             .map_err(|e| {
                 tracing::error!(error = %e, "sealing a secret value failed");
             })
-    }
+    })
 }
 
 fn serialize_data(data: &Map<String, Value>) -> ApiResult<Zeroizing<Vec<u8>>> {
@@ -204,8 +207,8 @@ pub async fn write(
         mode: WriteMode::Put,
         now,
     };
-    let seal = seal_value(state, tenant, path.as_str(), &plaintext);
-    let outcome = state.store.write_secret(tenant, &write, &seal).await?;
+    let seal = seal_value(state, tenant, path.as_str(), plaintext);
+    let outcome = state.store.write_secret(tenant, write, seal).await?;
     let record = &outcome.record;
     let response = if outcome.created {
         WriteSecretResponse {
@@ -599,8 +602,8 @@ pub async fn rotate(
         mode: WriteMode::Rotate { retire_previous_at },
         now,
     };
-    let seal = seal_value(state, tenant, path.as_str(), &plaintext);
-    let outcome = state.store.write_secret(tenant, &write, &seal).await?;
+    let seal = seal_value(state, tenant, path.as_str(), plaintext);
+    let outcome = state.store.write_secret(tenant, write, seal).await?;
     tracing::info!(path = %path, version = outcome.version, "secret rotated");
     Ok(RotateSecretResponse {
         path: outcome.record.path,

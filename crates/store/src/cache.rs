@@ -125,11 +125,12 @@ impl<S: Store> Store for CachedStore<S> {
     async fn write_secret(
         &self,
         tenant_id: &str,
-        write: &SecretWrite,
-        seal: &SealFn<'_>,
+        write: SecretWrite,
+        seal: Box<SealFn>,
     ) -> Result<WriteOutcome> {
+        let path = write.path.clone();
         let result = self.inner.write_secret(tenant_id, write, seal).await;
-        self.evict(tenant_id, &write.path);
+        self.evict(tenant_id, &path);
         result
     }
 

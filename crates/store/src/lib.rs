@@ -50,6 +50,9 @@ pub enum StoreError {
     /// The database failed. At fault: the environment (disk, locks, connectivity).
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The transaction holding this write failed to commit; the write did not happen.
+    #[error("commit failed: {0}")]
+    CommitFailed(String),
     #[error("migration error: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
 }
@@ -57,8 +60,9 @@ pub enum StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Seals a value for the version number the store assigned. Called inside the write
-/// transaction, exactly once per successful write.
-pub type SealFn<'a> = dyn Fn(u64) -> std::result::Result<SealedBlob, ()> + Send + Sync + 'a;
+/// transaction (once per attempt; an attempt rolled back may be followed by none). Owned, so a
+/// write can be handed to the store's group-commit writer.
+pub type SealFn = dyn Fn(u64) -> std::result::Result<SealedBlob, ()> + Send + Sync + 'static;
 
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug {
@@ -78,8 +82,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn write_secret(
         &self,
         tenant_id: &str,
-        write: &SecretWrite,
-        seal: &SealFn<'_>,
+        write: SecretWrite,
+        seal: Box<SealFn>,
     ) -> Result<WriteOutcome>;
 
     /// The secret's record and one version (`None`: the current one) with its ciphertext.

@@ -19,6 +19,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqliteConnection};
 use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::model::*;
 use crate::{Result, SealFn, Store, StoreError};
@@ -33,6 +34,16 @@ const SECRET_COLUMNS: &str = "path, secret_type, current_version, latest_version
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    /// Secret writes go through the group-commit writer task ([`run_writer`]).
+    writes: mpsc::Sender<WriteJob>,
+}
+
+impl std::fmt::Debug for WriteJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteJob")
+            .field("path", &self.write.path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl SqliteStore {
@@ -66,7 +77,13 @@ impl SqliteStore {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Self { writer, reader })
+        let (writes, jobs) = mpsc::channel(4 * MAX_BATCH);
+        tokio::spawn(run_writer(writer.clone(), jobs));
+        Ok(Self {
+            writer,
+            reader,
+            writes,
+        })
     }
 
     /// Closes both pools, checkpointing the WAL.
@@ -273,6 +290,172 @@ fn push_list_filters(qb: &mut QueryBuilder<Sqlite>, tenant_id: &str, q: &ListQue
     }
 }
 
+/// One write inside the batch transaction (see [`run_writer`]).
+async fn write_in(
+    tx: &mut SqliteConnection,
+    tenant_id: &str,
+    write: &SecretWrite,
+    seal: &SealFn,
+) -> Result<WriteOutcome> {
+    let path = write.path.as_str();
+    let existing = fetch_secret(tx, tenant_id, path).await?;
+    match (&existing, &write.mode) {
+        (Some(r), WriteMode::Put) if r.deleted_at.is_some() => {
+            return Err(StoreError::SoftDeleted);
+        }
+        (Some(r), WriteMode::Rotate { .. }) if r.deleted_at.is_some() => {
+            return Err(StoreError::NotFound);
+        }
+        (None, WriteMode::Rotate { .. }) => return Err(StoreError::NotFound),
+        _ => {}
+    }
+    let current = existing.as_ref().map_or(0, |r| r.current_version);
+    if let Some(expected) = write.expected_version
+        && expected != current
+    {
+        return Err(StoreError::VersionConflict { current });
+    }
+    let version = existing.as_ref().map_or(1, |r| r.latest_version + 1);
+    let version_i64 =
+        i64::try_from(version).map_err(|_| StoreError::Corrupt("version overflow".into()))?;
+    let sealed = seal(version).map_err(|()| StoreError::Seal)?;
+    let now = micros(write.now);
+
+    sqlx::query(
+        "INSERT INTO secret_versions (tenant_id, path, version, key_id, ciphertext, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .bind(tenant_id)
+    .bind(path)
+    .bind(version_i64)
+    .bind(&sealed.key_id)
+    .bind(&sealed.ciphertext)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+
+    let patch = &write.patch;
+    if existing.is_none() {
+        sqlx::query(
+            "INSERT INTO secrets (tenant_id, path, secret_type, current_version, latest_version,
+                max_versions, description, tags, owner, expires_at, rotation_policy_id,
+                secret_policy_id, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+        )
+        .bind(tenant_id)
+        .bind(path)
+        .bind(patch.secret_type.as_deref().unwrap_or("kv"))
+        .bind(version_i64)
+        .bind(i64::from(
+            patch.max_versions.unwrap_or(DEFAULT_MAX_VERSIONS),
+        ))
+        .bind(&patch.description)
+        .bind(tags_json(&patch.tags)?.unwrap_or_else(|| "[]".to_owned()))
+        .bind(&patch.owner)
+        .bind(patch.expires_at.map(micros))
+        .bind(&patch.rotation_policy_id)
+        .bind(&patch.secret_policy_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    } else {
+        sqlx::query(
+            "UPDATE secrets SET current_version = ?3, latest_version = ?3, updated_at = ?4
+             WHERE tenant_id = ?1 AND path = ?2",
+        )
+        .bind(tenant_id)
+        .bind(path)
+        .bind(version_i64)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        apply_patch(tx, tenant_id, path, patch).await?;
+    }
+    if let WriteMode::Rotate { retire_previous_at } = write.mode {
+        sqlx::query(
+            "UPDATE secret_versions SET retires_at = ?4
+             WHERE tenant_id = ?1 AND path = ?2 AND version = ?3
+               AND (retires_at IS NULL OR retires_at > ?4)",
+        )
+        .bind(tenant_id)
+        .bind(path)
+        .bind(i64::try_from(current).unwrap_or(i64::MAX))
+        .bind(micros(retire_previous_at))
+        .execute(&mut *tx)
+        .await?;
+    }
+    prune_versions(tx, tenant_id, path, write.now).await?;
+    let record = fetch_secret(tx, tenant_id, path)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("secret vanished inside its write".into()))?;
+    Ok(WriteOutcome {
+        version,
+        previous_version: existing.map(|r| r.current_version),
+        created: current == 0,
+        record,
+    })
+}
+
+/// Most writes committed in one transaction.
+const MAX_BATCH: usize = 128;
+
+/// A write waiting for the writer task.
+struct WriteJob {
+    tenant_id: String,
+    write: SecretWrite,
+    seal: Box<SealFn>,
+    reply: oneshot::Sender<Result<WriteOutcome>>,
+}
+
+/// Group commit: takes every write that is waiting (up to [`MAX_BATCH`]), applies each under its
+/// own savepoint (a failed write is rolled back alone), commits once (one fsync), and only then
+/// answers each caller. A lone write is committed at once; under load, writes that arrive during
+/// a commit share the next one, so durability no longer caps throughput at one fsync per write.
+async fn run_writer(pool: SqlitePool, mut jobs: mpsc::Receiver<WriteJob>) {
+    while let Some(first) = jobs.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let results = match commit_batch(&pool, &batch).await {
+            Ok(results) => results,
+            Err(e) => {
+                tracing::error!(error = %e, writes = batch.len(), "write batch failed to commit");
+                let message = e.to_string();
+                batch
+                    .iter()
+                    .map(|_| Err(StoreError::CommitFailed(message.clone())))
+                    .collect()
+            }
+        };
+        for (job, result) in batch.into_iter().zip(results) {
+            // The caller may have gone away (client disconnected); the write stands regardless.
+            let _ = job.reply.send(result);
+        }
+    }
+}
+
+async fn commit_batch(pool: &SqlitePool, batch: &[WriteJob]) -> Result<Vec<Result<WriteOutcome>>> {
+    let mut tx = pool.begin().await?;
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        sqlx::query("SAVEPOINT write_job").execute(&mut *tx).await?;
+        let result = write_in(&mut tx, &job.tenant_id, &job.write, job.seal.as_ref()).await;
+        if result.is_err() {
+            sqlx::query("ROLLBACK TO write_job")
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query("RELEASE write_job").execute(&mut *tx).await?;
+        results.push(result);
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
@@ -340,106 +523,23 @@ impl Store for SqliteStore {
     async fn write_secret(
         &self,
         tenant_id: &str,
-        write: &SecretWrite,
-        seal: &SealFn<'_>,
+        write: SecretWrite,
+        seal: Box<SealFn>,
     ) -> Result<WriteOutcome> {
-        let mut tx = self.writer.begin().await?;
-        let path = write.path.as_str();
-        let existing = fetch_secret(&mut tx, tenant_id, path).await?;
-        match (&existing, &write.mode) {
-            (Some(r), WriteMode::Put) if r.deleted_at.is_some() => {
-                return Err(StoreError::SoftDeleted);
-            }
-            (Some(r), WriteMode::Rotate { .. }) if r.deleted_at.is_some() => {
-                return Err(StoreError::NotFound);
-            }
-            (None, WriteMode::Rotate { .. }) => return Err(StoreError::NotFound),
-            _ => {}
-        }
-        let current = existing.as_ref().map_or(0, |r| r.current_version);
-        if let Some(expected) = write.expected_version
-            && expected != current
-        {
-            return Err(StoreError::VersionConflict { current });
-        }
-        let version = existing.as_ref().map_or(1, |r| r.latest_version + 1);
-        let version_i64 =
-            i64::try_from(version).map_err(|_| StoreError::Corrupt("version overflow".into()))?;
-        let sealed = seal(version).map_err(|()| StoreError::Seal)?;
-        let now = micros(write.now);
-
-        sqlx::query(
-            "INSERT INTO secret_versions (tenant_id, path, version, key_id, ciphertext, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )
-        .bind(tenant_id)
-        .bind(path)
-        .bind(version_i64)
-        .bind(&sealed.key_id)
-        .bind(&sealed.ciphertext)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-
-        let patch = &write.patch;
-        if existing.is_none() {
-            sqlx::query(
-                "INSERT INTO secrets (tenant_id, path, secret_type, current_version, latest_version,
-                    max_versions, description, tags, owner, expires_at, rotation_policy_id,
-                    secret_policy_id, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
-            )
-            .bind(tenant_id)
-            .bind(path)
-            .bind(patch.secret_type.as_deref().unwrap_or("kv"))
-            .bind(version_i64)
-            .bind(i64::from(patch.max_versions.unwrap_or(DEFAULT_MAX_VERSIONS)))
-            .bind(&patch.description)
-            .bind(tags_json(&patch.tags)?.unwrap_or_else(|| "[]".to_owned()))
-            .bind(&patch.owner)
-            .bind(patch.expires_at.map(micros))
-            .bind(&patch.rotation_policy_id)
-            .bind(&patch.secret_policy_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        } else {
-            sqlx::query(
-                "UPDATE secrets SET current_version = ?3, latest_version = ?3, updated_at = ?4
-                 WHERE tenant_id = ?1 AND path = ?2",
-            )
-            .bind(tenant_id)
-            .bind(path)
-            .bind(version_i64)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-            apply_patch(&mut tx, tenant_id, path, patch).await?;
-        }
-        if let WriteMode::Rotate { retire_previous_at } = write.mode {
-            sqlx::query(
-                "UPDATE secret_versions SET retires_at = ?4
-                 WHERE tenant_id = ?1 AND path = ?2 AND version = ?3
-                   AND (retires_at IS NULL OR retires_at > ?4)",
-            )
-            .bind(tenant_id)
-            .bind(path)
-            .bind(i64::try_from(current).unwrap_or(i64::MAX))
-            .bind(micros(retire_previous_at))
-            .execute(&mut *tx)
-            .await?;
-        }
-        prune_versions(&mut tx, tenant_id, path, write.now).await?;
-        let record = fetch_secret(&mut tx, tenant_id, path)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("secret vanished inside its write".into()))?;
-        tx.commit().await?;
-        Ok(WriteOutcome {
-            version,
-            previous_version: existing.map(|r| r.current_version),
-            created: current == 0,
-            record,
-        })
+        let (reply, outcome) = oneshot::channel();
+        let job = WriteJob {
+            tenant_id: tenant_id.to_owned(),
+            write,
+            seal,
+            reply,
+        };
+        self.writes
+            .send(job)
+            .await
+            .map_err(|_| StoreError::CommitFailed("the writer has stopped".into()))?;
+        outcome
+            .await
+            .map_err(|_| StoreError::CommitFailed("the writer has stopped".into()))?
     }
 
     async fn read_secret(

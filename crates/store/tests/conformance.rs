@@ -41,7 +41,9 @@ async fn write(
     w: SecretWrite,
     tag: &'static str,
 ) -> Result<WriteOutcome, StoreError> {
-    store.write_secret(tenant, &w, &seal_with(tag)).await
+    store
+        .write_secret(tenant, w, Box::new(seal_with(tag)))
+        .await
 }
 
 async fn value(
@@ -59,6 +61,7 @@ pub async fn suite(store: Arc<dyn Store>) {
     versions_and_metadata(store.as_ref()).await;
     optimistic_concurrency_and_failed_seal(store.as_ref()).await;
     concurrent_writers(store.clone()).await;
+    failed_writes_do_not_disturb_their_batch(store.clone()).await;
     tenants_are_isolated(store.as_ref()).await;
     delete_restore_purge(store.as_ref()).await;
     pruning_and_rotation(store.as_ref()).await;
@@ -151,16 +154,16 @@ async fn optimistic_concurrency_and_failed_seal(store: &dyn Store) {
     assert_eq!(write(store, "tnt_1", good, "w").await.unwrap().version, 2);
 
     // A failed seal writes nothing, and the version number is not consumed.
-    let failing = |_: u64| -> Result<SealedBlob, ()> { Err(()) };
+    let failing = || Box::new(|_: u64| -> Result<SealedBlob, ()> { Err(()) });
     assert!(matches!(
         store
-            .write_secret("tnt_1", &put("occ/x", T0), &failing)
+            .write_secret("tnt_1", put("occ/x", T0), failing())
             .await,
         Err(StoreError::Seal)
     ));
     assert!(matches!(
         store
-            .write_secret("tnt_1", &put("occ/new", T0), &failing)
+            .write_secret("tnt_1", put("occ/new", T0), failing())
             .await,
         Err(StoreError::Seal)
     ));
@@ -196,6 +199,42 @@ async fn concurrent_writers(store: Arc<dyn Store>) {
     }
     versions.sort_unstable();
     assert_eq!(versions, (1..=24).collect::<Vec<u64>>());
+}
+
+/// Writes that fail (here: a stale `expected_version`) fail alone, even when they are committed
+/// in the same group-commit batch as writes that succeed; versions stay gap-free.
+async fn failed_writes_do_not_disturb_their_batch(store: Arc<dyn Store>) {
+    let mut tasks = Vec::new();
+    for i in 0..30u64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut w = put("batch/mixed", T0);
+            w.patch.max_versions = Some(100);
+            if i % 3 == 0 {
+                w.expected_version = Some(10_000);
+            }
+            (i, write(store.as_ref(), "tnt_1", w, "m").await)
+        }));
+    }
+    let mut versions = Vec::new();
+    for t in tasks {
+        let (i, result) = t.await.unwrap();
+        match result {
+            Ok(out) => {
+                assert_ne!(i % 3, 0, "a conflicting write succeeded");
+                versions.push(out.version);
+            }
+            Err(StoreError::VersionConflict { .. }) => assert_eq!(i % 3, 0),
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=20).collect::<Vec<u64>>());
+    let listed = store
+        .list_versions("tnt_1", "batch/mixed", T0)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 20);
 }
 
 async fn tenants_are_isolated(store: &dyn Store) {
