@@ -18,7 +18,8 @@ pub struct ServerArgs {
     /// Development mode: embedded store, no configuration file, an admin root token
     #[arg(long)]
     pub dev: bool,
-    /// Configuration file (TOML); every key can also be set as SCAIVAULT_<KEY>
+    /// Configuration file (TOML); each key can also be set as an environment variable, e.g.
+    /// SCAIVAULT_LISTEN
     #[arg(long, value_name = "FILE", conflicts_with = "dev")]
     pub config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:8200]

@@ -92,12 +92,12 @@ async fn token_requests_are_validated_and_tokens_expire() {
     let (_, created) = api
         .post(
             "/v1/auth/tokens",
-            json!({"name": "short", "scopes": ["secrets:read"], "ttl": "1s"}),
+            json!({"name": "short", "scopes": ["secrets:read"], "ttl": "3s"}),
         )
         .await;
     let short = api.with_token(created["token"].as_str().unwrap());
     assert_eq!(short.get("/v1/auth/whoami").await.0, 200);
-    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3300)).await;
     let (status, body) = short.get("/v1/auth/whoami").await;
     assert_error(status, &body, 401, "authentication_required");
 }

@@ -290,7 +290,7 @@ async fn expiring_and_expired_secrets() {
     assert_error(status, &body, 400, "validation_error");
 
     // An expired secret is gone from reads and default listings.
-    let soon = time::OffsetDateTime::now_utc() + time::Duration::milliseconds(1500);
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::milliseconds(3000);
     let soon = soon
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
@@ -302,7 +302,7 @@ async fn expiring_and_expired_secrets() {
         .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(api.get("/v1/secrets/test/short").await.0, 200);
-    tokio::time::sleep(std::time::Duration::from_millis(1700)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3300)).await;
     let (status, body) = api.get("/v1/secrets/test/short").await;
     assert_error(status, &body, 410, "secret_expired");
     let (_, listing) = api.get("/v1/secrets?prefix=test/").await;
