@@ -13,7 +13,7 @@ use crate::common::{TestServer, files_under};
 async fn acknowledged_writes_survive_kill_9() {
     let mut server = TestServer::start();
     let api = server.client();
-    for p in 0..4 {
+    for p in 0..8 {
         let (status, _) = api
             .put(
                 &format!("/v1/secrets/crash/p{p}"),
@@ -28,8 +28,10 @@ async fn acknowledged_writes_survive_kill_9() {
         let api = api.clone();
         let acked = acked.clone();
         writers.push(tokio::spawn(async move {
-            for i in 0..60 {
-                let path = format!("crash/p{}", (w + i) % 4);
+            // At most 8 writers x 90 = 720 writes over 8 paths: under max_versions (100) per
+            // path, so nothing is pruned, and more than can finish before the kill.
+            for i in 0..90 {
+                let path = format!("crash/p{}", (w + i) % 8);
                 let value = format!("writer{w}-write{i}");
                 let req = api
                     .request(reqwest::Method::PUT, &format!("/v1/secrets/{path}"))
@@ -50,11 +52,15 @@ async fn acknowledged_writes_survive_kill_9() {
         }));
     }
     // Let the writers get going, then pull the plug.
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
     server.kill();
     for w in writers {
         let _ = w.await;
     }
+    assert!(
+        acked.lock().unwrap().len() < 720,
+        "every write finished before the kill; the test did not kill mid-stream"
+    );
     let acked = acked.lock().unwrap().clone();
     assert!(
         acked.len() >= 8,
@@ -72,7 +78,7 @@ async fn acknowledged_writes_survive_kill_9() {
         assert_eq!(body["data"]["value"], *value, "{path} v{version}");
     }
     // Versions are still contiguous on every path.
-    for p in 0..4 {
+    for p in 0..8 {
         let (_, versions) = api.get(&format!("/v1/secrets/crash/p{p}/versions")).await;
         let mut numbers: Vec<u64> = versions["versions"]
             .as_array()
