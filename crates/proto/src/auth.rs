@@ -43,7 +43,7 @@ enum ScopeName {
 }
 
 /// The one response that ever contains the token's plaintext.
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct CreateTokenResponse {
     /// `tok_...`, used to list and revoke the token.
     pub id: String,
@@ -70,4 +70,17 @@ pub struct TokenListResponse {
     pub tokens: Vec<TokenInfo>,
     pub cursor: Option<String>,
     pub has_more: bool,
+}
+
+impl std::fmt::Debug for CreateTokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateTokenResponse")
+            .field("id", &self.id)
+            .field("token", &"<redacted>")
+            .field("name", &self.name)
+            .field("scopes", &self.scopes)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }

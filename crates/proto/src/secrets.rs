@@ -82,7 +82,7 @@ pub struct SecretOptions {
 }
 
 /// `PUT /v1/secrets/{path}`
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WriteSecretRequest {
     /// The secret payload: a JSON object.
@@ -117,7 +117,7 @@ pub struct WriteSecretResponse {
 }
 
 /// `GET /v1/secrets/{path}[?version=N]`
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct ReadSecretResponse {
     pub path: String,
     pub secret_type: SecretType,
@@ -218,7 +218,7 @@ pub struct SecretMetadataResponse {
 }
 
 /// `POST /v1/secrets/{path}/rotate`
-#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RotateSecretRequest {
     #[serde(default)]
@@ -265,4 +265,83 @@ pub struct RestoreSecretResponse {
     pub path: String,
     pub restored: bool,
     pub current_version: u64,
+}
+
+/// Writes `field: <redacted>` so that `{:?}` of a type holding secret values never prints them.
+struct Redacted;
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl std::fmt::Debug for WriteSecretRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteSecretRequest")
+            .field("data", &Redacted)
+            .field("secret_type", &self.secret_type)
+            .field("metadata", &self.metadata)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ReadSecretResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadSecretResponse")
+            .field("path", &self.path)
+            .field("secret_type", &self.secret_type)
+            .field("version", &self.version)
+            .field("data", &Redacted)
+            .field("metadata", &self.metadata)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for RotateSecretRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RotateSecretRequest")
+            .field("reason", &self.reason)
+            .field("new_value", &self.new_value.as_ref().map(|_| Redacted))
+            .field("grace_period", &self.grace_period)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_secret_values() {
+        let data: Map<String, Value> =
+            serde_json::from_str(r#"{"password": "hunter2-debug-marker"}"#).unwrap();
+        let write = WriteSecretRequest {
+            data: data.clone(),
+            secret_type: None,
+            metadata: None,
+            options: None,
+        };
+        let rotate = RotateSecretRequest {
+            new_value: Some(data.clone()),
+            ..RotateSecretRequest::default()
+        };
+        let read: ReadSecretResponse = serde_json::from_value(serde_json::json!({
+            "path": "a/b", "secret_type": "kv", "version": 1, "data": data,
+            "metadata": {}, "created_at": "2026-04-23T14:00:00Z", "updated_at": "2026-04-23T14:00:00Z"
+        }))
+        .unwrap();
+        for text in [
+            format!("{write:?}"),
+            format!("{rotate:?}"),
+            format!("{read:?}"),
+        ] {
+            assert!(!text.contains("hunter2"), "{text}");
+            assert!(text.contains("<redacted>"), "{text}");
+        }
+    }
 }
