@@ -30,6 +30,11 @@ const SECRET_COLUMNS: &str = "path, secret_type, current_version, latest_version
      description, tags, owner, expires_at, rotation_policy_id, secret_policy_id, created_at, \
      updated_at, deleted_at";
 
+/// [`SECRET_COLUMNS`] qualified with the alias `s`, for joins (kept in the same order).
+const SECRET_COLUMNS_OF_S: &str = "s.path, s.secret_type, s.current_version, s.latest_version, \
+     s.max_versions, s.description, s.tags, s.owner, s.expires_at, s.rotation_policy_id, \
+     s.secret_policy_id, s.created_at, s.updated_at, s.deleted_at";
+
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     writer: SqlitePool,
@@ -563,13 +568,8 @@ impl Store for SqliteStore {
         let version = version
             .map(|v| i64::try_from(v).map_err(|_| StoreError::VersionNotFound))
             .transpose()?;
-        let columns = SECRET_COLUMNS
-            .split(", ")
-            .map(|c| format!("s.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ");
         let sql = format!(
-            "SELECT {columns}, v.version AS v_version, v.created_at AS v_created_at,
+            "SELECT {SECRET_COLUMNS_OF_S}, v.version AS v_version, v.created_at AS v_created_at,
                     v.retires_at AS v_retires_at, v.key_id AS v_key_id, v.ciphertext AS v_ciphertext
              FROM secrets s
              LEFT JOIN secret_versions v

@@ -117,6 +117,30 @@ fn write_config(dir: &std::path::Path, extra: &str) -> std::path::PathBuf {
     config
 }
 
+/// Runs `scaivault <args> --config <config>` to completion, with extra environment.
+fn run_with_config(
+    args: &[&str],
+    config: &std::path::Path,
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// The one-time bootstrap admin token printed by `operator init`.
+fn bootstrap_token(init: &std::process::Output) -> String {
+    String::from_utf8_lossy(&init.stdout)
+        .lines()
+        .find(|l| l.starts_with("skt_"))
+        .expect("bootstrap token printed")
+        .to_owned()
+}
+
 /// Kills the child when dropped, so a failed assertion leaves no server behind.
 struct KillOnDrop(std::process::Child);
 
@@ -168,30 +192,17 @@ async fn operator_init_then_production_server() {
     let config = write_config(dir.path(), "allow_plain_http = true\n");
 
     // Not initialized yet: the server refuses to start and says what to do.
-    let out = Command::new(BIN)
-        .args(["server", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = run_with_config(&["server"], &config, &[]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("operator init"));
 
-    let out = Command::new(BIN)
-        .args(["operator", "init", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = run_with_config(&["operator", "init"], &config, &[]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let token = stdout
-        .lines()
-        .find(|l| l.starts_with("skt_"))
-        .expect("bootstrap token printed")
-        .to_owned();
+    let token = bootstrap_token(&out);
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(dir.path().join("root.key"))
         .unwrap()
@@ -200,11 +211,7 @@ async fn operator_init_then_production_server() {
     assert_eq!(mode & 0o777, 0o600);
 
     // A second init is refused.
-    let again = Command::new(BIN)
-        .args(["operator", "init", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let again = run_with_config(&["operator", "init"], &config, &[]);
     assert!(!again.status.success());
 
     let (child, url) = start_production(&config);
@@ -229,11 +236,7 @@ async fn operator_init_then_production_server() {
         std::fs::Permissions::from_mode(0o644),
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .args(["server", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = run_with_config(&["server"], &config, &[]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("chmod 600"));
 }
@@ -242,17 +245,9 @@ async fn operator_init_then_production_server() {
 async fn production_requires_tls_unless_plain_http_is_allowed() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "");
-    let init = Command::new(BIN)
-        .args(["operator", "init", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let init = run_with_config(&["operator", "init"], &config, &[]);
     assert!(init.status.success());
-    let out = Command::new(BIN)
-        .args(["server", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let out = run_with_config(&["server"], &config, &[]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("TLS is not configured"));
 }
@@ -337,17 +332,9 @@ async fn serves_https_with_the_configured_certificate() {
             key.display()
         ),
     );
-    let init = Command::new(BIN)
-        .args(["operator", "init", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
+    let init = run_with_config(&["operator", "init"], &config, &[]);
     assert!(init.status.success());
-    let token = String::from_utf8_lossy(&init.stdout)
-        .lines()
-        .find(|l| l.starts_with("skt_"))
-        .unwrap()
-        .to_owned();
+    let token = bootstrap_token(&init);
     let (child, url) = start_production(&config);
     assert!(url.starts_with("https://"), "{url}");
     let ca = reqwest::Certificate::from_pem(&std::fs::read(&ca_cert).unwrap()).unwrap();
@@ -383,23 +370,20 @@ async fn environment_overrides_the_config_file() {
         .unwrap()
         .replace("listen = \"127.0.0.1:0\"\n", "");
     std::fs::write(&config, text).unwrap();
-    let init = Command::new(BIN)
-        .args(["operator", "init", "--config"])
-        .arg(&config)
-        .env("SCAIVAULT_BOOTSTRAP_TENANT_ID", "tnt_from_env")
-        .env("SCAIVAULT_TENANT_ID", "tnt_cli_context_is_not_config")
-        .output()
-        .unwrap();
+    let init = run_with_config(
+        &["operator", "init"],
+        &config,
+        &[
+            ("SCAIVAULT_BOOTSTRAP_TENANT_ID", "tnt_from_env"),
+            ("SCAIVAULT_TENANT_ID", "tnt_cli_context_is_not_config"),
+        ],
+    );
     assert!(
         init.status.success(),
         "{}",
         String::from_utf8_lossy(&init.stderr)
     );
-    let token = String::from_utf8_lossy(&init.stdout)
-        .lines()
-        .find(|l| l.starts_with("skt_"))
-        .unwrap()
-        .to_owned();
+    let token = bootstrap_token(&init);
     let (child, url) = start_production_with_env(
         &config,
         &[
@@ -421,11 +405,7 @@ async fn environment_overrides_the_config_file() {
     // Unknown keys in the file are refused, naming the key.
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "data_dri = \"/tmp/x\"\n").unwrap();
-    let out = Command::new(BIN)
-        .args(["server", "--config"])
-        .arg(&bad)
-        .output()
-        .unwrap();
+    let out = run_with_config(&["server"], &bad, &[]);
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("data_dri"),
