@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::audit::*;
 use crate::model::*;
 use crate::{Result, SealFn, Store};
 
@@ -163,8 +164,12 @@ impl<S: Store> Store for CachedStore<S> {
         path: &str,
         patch: &SecretPatch,
         now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
     ) -> Result<SecretRecord> {
-        let result = self.inner.patch_secret(tenant_id, path, patch, now).await;
+        let result = self
+            .inner
+            .patch_secret(tenant_id, path, patch, now, audit)
+            .await;
         self.evict(tenant_id, path);
         result
     }
@@ -190,8 +195,14 @@ impl<S: Store> Store for CachedStore<S> {
         self.inner.list_versions(tenant_id, path, now).await
     }
 
-    async fn soft_delete(&self, tenant_id: &str, path: &str, now: OffsetDateTime) -> Result<()> {
-        let result = self.inner.soft_delete(tenant_id, path, now).await;
+    async fn soft_delete(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        let result = self.inner.soft_delete(tenant_id, path, now, audit).await;
         self.evict(tenant_id, path);
         result
     }
@@ -201,14 +212,20 @@ impl<S: Store> Store for CachedStore<S> {
         tenant_id: &str,
         path: &str,
         now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
     ) -> Result<SecretRecord> {
-        let result = self.inner.restore(tenant_id, path, now).await;
+        let result = self.inner.restore(tenant_id, path, now, audit).await;
         self.evict(tenant_id, path);
         result
     }
 
-    async fn hard_delete(&self, tenant_id: &str, path: &str) -> Result<()> {
-        let result = self.inner.hard_delete(tenant_id, path).await;
+    async fn hard_delete(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        let result = self.inner.hard_delete(tenant_id, path, audit).await;
         self.evict(tenant_id, path);
         result
     }
@@ -219,10 +236,11 @@ impl<S: Store> Store for CachedStore<S> {
         path: &str,
         version: u64,
         now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
     ) -> Result<()> {
         let result = self
             .inner
-            .delete_version(tenant_id, path, version, now)
+            .delete_version(tenant_id, path, version, now, audit)
             .await;
         self.evict(tenant_id, path);
         result
@@ -251,8 +269,8 @@ impl<S: Store> Store for CachedStore<S> {
         result
     }
 
-    async fn insert_token(&self, token: &TokenRecord) -> Result<()> {
-        self.inner.insert_token(token).await
+    async fn insert_token(&self, token: &TokenRecord, audit: Option<&AuditEvent>) -> Result<()> {
+        self.inner.insert_token(token, audit).await
     }
 
     async fn replace_token(&self, token: &TokenRecord) -> Result<()> {
@@ -281,9 +299,59 @@ impl<S: Store> Store for CachedStore<S> {
         identity_id: &str,
         token_id: &str,
         now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
     ) -> Result<bool> {
         self.inner
-            .revoke_token(tenant_id, identity_id, token_id, now)
+            .revoke_token(tenant_id, identity_id, token_id, now, audit)
             .await
+    }
+
+    fn set_audit_mac(&self, mac: ChainMac) {
+        self.inner.set_audit_mac(mac);
+    }
+
+    async fn append_audit(&self, events: Vec<AuditEvent>) -> Result<()> {
+        self.inner.append_audit(events).await
+    }
+
+    async fn query_audit(&self, query: &AuditQuery) -> Result<Page<AuditEntry>> {
+        self.inner.query_audit(query).await
+    }
+
+    async fn audit_summary(&self, query: &AuditQuery, top: u32) -> Result<AuditSummary> {
+        self.inner.audit_summary(query, top).await
+    }
+
+    async fn audit_since(&self, after_seq: u64, limit: u32) -> Result<Vec<AuditEntry>> {
+        self.inner.audit_since(after_seq, limit).await
+    }
+
+    async fn audit_chains(&self) -> Result<Vec<String>> {
+        self.inner.audit_chains().await
+    }
+
+    async fn audit_chain_page(
+        &self,
+        chain: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>> {
+        self.inner.audit_chain_page(chain, after, limit).await
+    }
+
+    async fn audit_checkpoints(&self, chain: &str) -> Result<Vec<AuditCheckpoint>> {
+        self.inner.audit_checkpoints(chain).await
+    }
+
+    async fn audit_anchor(&self, chain: &str) -> Result<Option<AuditAnchor>> {
+        self.inner.audit_anchor(chain).await
+    }
+
+    async fn checkpoint_audit(&self, now: OffsetDateTime) -> Result<u64> {
+        self.inner.checkpoint_audit(now).await
+    }
+
+    async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64> {
+        self.inner.prune_audit(before).await
     }
 }

@@ -9,10 +9,15 @@
 //! Plaintext never reaches this crate: values arrive sealed, through a callback that receives
 //! the version number assigned inside the write transaction (the version is part of the AAD).
 
+pub mod audit;
 pub mod cache;
 pub mod model;
 pub mod sqlite;
 
+pub use audit::{
+    AuditAnchor, AuditCheckpoint, AuditEntry, AuditEvent, AuditQuery, AuditSummary, ChainBreak,
+    ChainMac, ChainReport, ChainVerifier,
+};
 pub use cache::CachedStore;
 pub use model::*;
 pub use sqlite::SqliteStore;
@@ -53,6 +58,9 @@ pub enum StoreError {
     /// The transaction holding this write failed to commit; the write did not happen.
     #[error("commit failed: {0}")]
     CommitFailed(String),
+    /// The audit trail cannot be written; the request it records must fail (fail closed).
+    #[error("audit trail unavailable: {0}")]
+    Audit(String),
     #[error("migration error: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
 }
@@ -106,6 +114,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         path: &str,
         patch: &SecretPatch,
         now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
     ) -> Result<SecretRecord>;
 
     async fn list_secrets(&self, tenant_id: &str, query: &ListQuery) -> Result<Page<SecretRecord>>;
@@ -125,15 +134,27 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: OffsetDateTime,
     ) -> Result<Vec<VersionRecord>>;
 
-    async fn soft_delete(&self, tenant_id: &str, path: &str, now: OffsetDateTime) -> Result<()>;
+    async fn soft_delete(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()>;
     async fn restore(
         &self,
         tenant_id: &str,
         path: &str,
         now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
     ) -> Result<SecretRecord>;
     /// Removes the secret, all its versions and counters. Works on soft-deleted secrets too.
-    async fn hard_delete(&self, tenant_id: &str, path: &str) -> Result<()>;
+    async fn hard_delete(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()>;
     /// Destroys one version. The current version falls back to the newest remaining one; the
     /// only remaining version cannot be deleted this way.
     async fn delete_version(
@@ -142,6 +163,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         path: &str,
         version: u64,
         now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
     ) -> Result<()>;
 
     /// Adds read counts (batched by the server).
@@ -164,7 +186,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     // --- tokens --------------------------------------------------------------------------
 
-    async fn insert_token(&self, token: &TokenRecord) -> Result<()>;
+    async fn insert_token(&self, token: &TokenRecord, audit: Option<&AuditEvent>) -> Result<()>;
     /// Replaces the token with the same id (used for the dev root token on each start).
     async fn replace_token(&self, token: &TokenRecord) -> Result<()>;
     async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>>;
@@ -182,5 +204,70 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         identity_id: &str,
         token_id: &str,
         now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
     ) -> Result<bool>;
+
+    // --- audit ---------------------------------------------------------------------------
+    //
+    // Every mutation above takes the audit event of the request that makes it and commits it in
+    // the same transaction (`None` only for internal housekeeping and tests). Reads, denials and
+    // failed mutations are appended on their own with `append_audit`.
+
+    /// Supplies the MAC of the audit chains (derived from the keyring once it is unwrapped).
+    /// Until then every audited mutation and append fails.
+    fn set_audit_mac(&self, mac: ChainMac);
+    /// Appends events durably (group-committed with concurrent writes) before returning.
+    async fn append_audit(&self, events: Vec<AuditEvent>) -> Result<()>;
+    /// Entries matching the filters, newest first.
+    async fn query_audit(&self, query: &AuditQuery) -> Result<Page<AuditEntry>>;
+    /// Counts by action, outcome and actor, and the `top` most used paths (cursor ignored).
+    async fn audit_summary(&self, query: &AuditQuery, top: u32) -> Result<AuditSummary>;
+    /// Entries with `seq > after_seq` in commit order, across tenants (for the SIEM sink).
+    async fn audit_since(&self, after_seq: u64, limit: u32) -> Result<Vec<AuditEntry>>;
+    /// Every chain that has entries or an anchor.
+    async fn audit_chains(&self) -> Result<Vec<String>>;
+    /// One chain's entries with `chain_seq > after`, in chain order (raw, for verification).
+    async fn audit_chain_page(
+        &self,
+        chain: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>>;
+    async fn audit_checkpoints(&self, chain: &str) -> Result<Vec<AuditCheckpoint>>;
+    async fn audit_anchor(&self, chain: &str) -> Result<Option<AuditAnchor>>;
+    /// Checkpoints every chain head that moved since its last checkpoint; returns how many.
+    async fn checkpoint_audit(&self, now: OffsetDateTime) -> Result<u64>;
+    /// Deletes entries that occurred before `before`, keeping every chain verifiable.
+    async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64>;
+}
+
+/// Walks one chain page by page and checks every link, checkpoint and the pruning anchor.
+pub async fn verify_audit_chain(
+    store: &dyn Store,
+    chain: &str,
+    mac: ChainMac,
+) -> Result<ChainReport> {
+    const PAGE: u32 = 1_000;
+    let anchor = store.audit_anchor(chain).await?;
+    let checkpoints = store.audit_checkpoints(chain).await?;
+    let wanted: std::collections::HashSet<u64> = checkpoints.iter().map(|c| c.chain_seq).collect();
+    let mut seen = std::collections::HashMap::new();
+    let mut verifier = ChainVerifier::new(chain, anchor.as_ref(), mac);
+    let mut after = anchor.as_ref().map_or(0, |a| a.chain_seq);
+    'pages: loop {
+        let page = store.audit_chain_page(chain, after, PAGE).await?;
+        for entry in &page {
+            if wanted.contains(&entry.chain_seq) {
+                seen.insert(entry.chain_seq, entry.hash);
+            }
+            if !verifier.push(entry) {
+                break 'pages;
+            }
+            after = entry.chain_seq;
+        }
+        if page.len() < PAGE as usize {
+            break;
+        }
+    }
+    Ok(verifier.finish(chain, &checkpoints, |seq| seen.get(&seq).copied()))
 }

@@ -90,6 +90,9 @@ pub struct SecretWrite {
     pub expected_version: Option<u64>,
     pub mode: WriteMode,
     pub now: OffsetDateTime,
+    /// The request's audit entry, committed with the write; its `version` is filled in with
+    /// the version the write creates.
+    pub audit: Option<crate::audit::AuditEvent>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

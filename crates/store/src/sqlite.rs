@@ -10,6 +10,7 @@ use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -21,8 +22,11 @@ use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqliteConnection};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::audit::*;
 use crate::model::*;
 use crate::{Result, SealFn, Store, StoreError};
+
+mod audit;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -35,19 +39,36 @@ const SECRET_COLUMNS_OF_S: &str = "s.path, s.secret_type, s.current_version, s.l
      s.max_versions, s.description, s.tags, s.owner, s.expires_at, s.rotation_policy_id, \
      s.secret_policy_id, s.created_at, s.updated_at, s.deleted_at";
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
-    /// Secret writes go through the group-commit writer task ([`run_writer`]).
+    /// Secret writes and audit appends go through the group-commit writer task ([`run_writer`]).
     writes: mpsc::Sender<WriteJob>,
+    /// The MAC of the audit chains, set once the keyring is unwrapped.
+    audit_mac: Arc<OnceLock<ChainMac>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("audit_key_loaded", &self.audit_mac.get().is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for WriteJob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WriteJob")
-            .field("path", &self.write.path)
-            .finish_non_exhaustive()
+        match self {
+            Self::Secret { write, .. } => f
+                .debug_struct("WriteJob::Secret")
+                .field("path", &write.path)
+                .finish_non_exhaustive(),
+            Self::Audit { events, .. } => f
+                .debug_struct("WriteJob::Audit")
+                .field("events", &events.len())
+                .finish_non_exhaustive(),
+        }
     }
 }
 
@@ -83,12 +104,35 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await?;
         let (writes, jobs) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run_writer(writer.clone(), jobs));
+        let audit_mac = Arc::new(OnceLock::new());
+        tokio::spawn(run_writer(writer.clone(), jobs, audit_mac.clone()));
         Ok(Self {
             writer,
             reader,
             writes,
+            audit_mac,
         })
+    }
+
+    fn mac(&self) -> Option<&ChainMac> {
+        self.audit_mac.get()
+    }
+
+    fn require_mac(&self) -> Result<&ChainMac> {
+        self.mac()
+            .ok_or_else(|| StoreError::Audit("the audit key is not loaded".into()))
+    }
+
+    /// Appends one mutation's audit event inside its transaction (nothing when `None`).
+    async fn audit_in(
+        &self,
+        conn: &mut SqliteConnection,
+        event: Option<&AuditEvent>,
+    ) -> Result<()> {
+        match event {
+            Some(event) => audit::append_in(conn, std::slice::from_ref(event), self.mac()).await,
+            None => Ok(()),
+        }
     }
 
     /// Closes both pools, checkpointing the WAL.
@@ -98,7 +142,7 @@ impl SqliteStore {
     }
 }
 
-fn micros(t: OffsetDateTime) -> i64 {
+pub(crate) fn micros(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000) as i64
 }
 
@@ -407,19 +451,36 @@ async fn write_in(
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 128;
 
-/// A write waiting for the writer task.
-struct WriteJob {
-    tenant_id: String,
-    write: SecretWrite,
-    seal: Box<SealFn>,
-    reply: oneshot::Sender<Result<WriteOutcome>>,
+/// Work waiting for the writer task.
+enum WriteJob {
+    Secret {
+        tenant_id: String,
+        write: SecretWrite,
+        seal: Box<SealFn>,
+        reply: oneshot::Sender<Result<WriteOutcome>>,
+    },
+    /// Audit entries of reads, denials and failed requests.
+    Audit {
+        events: Vec<AuditEvent>,
+        reply: oneshot::Sender<Result<()>>,
+    },
+}
+
+/// What one job produced, before its reply is sent.
+enum JobResult {
+    Secret(Result<WriteOutcome>),
+    Audit,
 }
 
 /// Group commit: takes every write that is waiting (up to [`MAX_BATCH`]), applies each under its
 /// own savepoint (a failed write is rolled back alone), commits once (one fsync), and only then
 /// answers each caller. A lone write is committed at once; under load, writes that arrive during
 /// a commit share the next one, so durability no longer caps throughput at one fsync per write.
-async fn run_writer(pool: SqlitePool, mut jobs: mpsc::Receiver<WriteJob>) {
+async fn run_writer(
+    pool: SqlitePool,
+    mut jobs: mpsc::Receiver<WriteJob>,
+    audit_mac: Arc<OnceLock<ChainMac>>,
+) {
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -428,46 +489,98 @@ async fn run_writer(pool: SqlitePool, mut jobs: mpsc::Receiver<WriteJob>) {
                 Err(_) => break,
             }
         }
-        let results = match commit_batch(&pool, &batch).await {
-            Ok(results) => results,
-            Err(e) => {
-                tracing::error!(error = %e, writes = batch.len(), "write batch failed to commit");
-                let message = e.to_string();
-                batch
-                    .iter()
-                    .map(|_| Err(StoreError::CommitFailed(message.clone())))
-                    .collect()
+        match commit_batch(&pool, &batch, audit_mac.get()).await {
+            Ok(results) => {
+                for (job, result) in batch.into_iter().zip(results) {
+                    // The caller may have gone away (client disconnected); the write stands.
+                    match (job, result) {
+                        (WriteJob::Secret { reply, .. }, JobResult::Secret(r)) => {
+                            let _ = reply.send(r);
+                        }
+                        (WriteJob::Audit { reply, .. }, _) => {
+                            let _ = reply.send(Ok(()));
+                        }
+                        (WriteJob::Secret { reply, .. }, JobResult::Audit) => {
+                            let _ = reply.send(Err(StoreError::CommitFailed(
+                                "internal: mismatched job result".into(),
+                            )));
+                        }
+                    }
+                }
             }
-        };
-        for (job, result) in batch.into_iter().zip(results) {
-            // The caller may have gone away (client disconnected); the write stands regardless.
-            let _ = job.reply.send(result);
+            Err(e) => {
+                tracing::error!(error = %e, jobs = batch.len(), "write batch failed to commit");
+                let message = e.to_string();
+                let fail = || match &e {
+                    StoreError::Audit(m) => StoreError::Audit(m.clone()),
+                    _ => StoreError::CommitFailed(message.clone()),
+                };
+                for job in batch {
+                    match job {
+                        WriteJob::Secret { reply, .. } => {
+                            let _ = reply.send(Err(fail()));
+                        }
+                        WriteJob::Audit { reply, .. } => {
+                            let _ = reply.send(Err(fail()));
+                        }
+                    }
+                }
+            }
         }
     }
 }
 
-async fn commit_batch(pool: &SqlitePool, batch: &[WriteJob]) -> Result<Vec<Result<WriteOutcome>>> {
+/// Applies a batch in one transaction: each secret write under its own savepoint (unless it is
+/// alone), then every audit event of the batch (those of the successful writes and the
+/// audit-only jobs) in one statement, then one commit. If the audit cannot be written, nothing
+/// in the batch commits: no change is ever acknowledged without its audit entry.
+async fn commit_batch(
+    pool: &SqlitePool,
+    batch: &[WriteJob],
+    mac: Option<&ChainMac>,
+) -> Result<Vec<JobResult>> {
     let mut tx = pool.begin().await?;
-    if let [job] = batch {
-        // Alone in the batch: the transaction itself is the unit of rollback.
-        let result = write_in(&mut tx, &job.tenant_id, &job.write, job.seal.as_ref()).await;
-        if result.is_ok() {
-            tx.commit().await?;
-        }
-        return Ok(vec![result]);
-    }
+    let alone = batch.len() == 1;
     let mut results = Vec::with_capacity(batch.len());
+    let mut events = Vec::new();
     for job in batch {
-        sqlx::query("SAVEPOINT write_job").execute(&mut *tx).await?;
-        let result = write_in(&mut tx, &job.tenant_id, &job.write, job.seal.as_ref()).await;
-        if result.is_err() {
-            sqlx::query("ROLLBACK TO write_job")
-                .execute(&mut *tx)
-                .await?;
+        match job {
+            WriteJob::Secret {
+                tenant_id,
+                write,
+                seal,
+                ..
+            } => {
+                if !alone {
+                    sqlx::query("SAVEPOINT write_job").execute(&mut *tx).await?;
+                }
+                let result = write_in(&mut tx, tenant_id, write, seal.as_ref()).await;
+                if !alone {
+                    if result.is_err() {
+                        sqlx::query("ROLLBACK TO write_job")
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    sqlx::query("RELEASE write_job").execute(&mut *tx).await?;
+                }
+                if let (Ok(outcome), Some(event)) = (&result, &write.audit) {
+                    let mut event = event.clone();
+                    event.version = Some(outcome.version);
+                    events.push(event);
+                }
+                results.push(JobResult::Secret(result));
+            }
+            WriteJob::Audit { events: more, .. } => {
+                events.extend(more.iter().cloned());
+                results.push(JobResult::Audit);
+            }
         }
-        sqlx::query("RELEASE write_job").execute(&mut *tx).await?;
-        results.push(result);
     }
+    if alone && matches!(results.first(), Some(JobResult::Secret(Err(_)))) {
+        // Alone in the batch: the transaction itself is the unit of rollback.
+        return Ok(results);
+    }
+    audit::append_in(&mut tx, &events, mac).await?;
     tx.commit().await?;
     Ok(results)
 }
@@ -543,7 +656,7 @@ impl Store for SqliteStore {
         seal: Box<SealFn>,
     ) -> Result<WriteOutcome> {
         let (reply, outcome) = oneshot::channel();
-        let job = WriteJob {
+        let job = WriteJob::Secret {
             tenant_id: tenant_id.to_owned(),
             write,
             seal,
@@ -629,6 +742,7 @@ impl Store for SqliteStore {
         path: &str,
         patch: &SecretPatch,
         now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
     ) -> Result<SecretRecord> {
         let mut tx = self.writer.begin().await?;
         match fetch_secret(&mut tx, tenant_id, path).await? {
@@ -637,6 +751,7 @@ impl Store for SqliteStore {
         }
         let record = update_secret(&mut tx, tenant_id, path, patch, None).await?;
         prune_versions(&mut tx, tenant_id, path, now).await?;
+        self.audit_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -728,7 +843,14 @@ impl Store for SqliteStore {
             .collect()
     }
 
-    async fn soft_delete(&self, tenant_id: &str, path: &str, now: OffsetDateTime) -> Result<()> {
+    async fn soft_delete(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query(
             "UPDATE secrets SET deleted_at = ?3
              WHERE tenant_id = ?1 AND path = ?2 AND deleted_at IS NULL",
@@ -736,11 +858,13 @@ impl Store for SqliteStore {
         .bind(tenant_id)
         .bind(path)
         .bind(micros(now))
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -749,6 +873,7 @@ impl Store for SqliteStore {
         tenant_id: &str,
         path: &str,
         _now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
     ) -> Result<SecretRecord> {
         let mut tx = self.writer.begin().await?;
         if fetch_secret(&mut tx, tenant_id, path).await?.is_none() {
@@ -762,11 +887,17 @@ impl Store for SqliteStore {
         let record = fetch_secret(&mut tx, tenant_id, path)
             .await?
             .ok_or(StoreError::NotFound)?;
+        self.audit_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(record)
     }
 
-    async fn hard_delete(&self, tenant_id: &str, path: &str) -> Result<()> {
+    async fn hard_delete(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
         let mut tx = self.writer.begin().await?;
         let done = sqlx::query("DELETE FROM secrets WHERE tenant_id = ?1 AND path = ?2")
             .bind(tenant_id)
@@ -785,6 +916,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
+        self.audit_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -795,6 +927,7 @@ impl Store for SqliteStore {
         path: &str,
         version: u64,
         now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
     ) -> Result<()> {
         let version = i64::try_from(version).map_err(|_| StoreError::VersionNotFound)?;
         let mut tx = self.writer.begin().await?;
@@ -843,6 +976,7 @@ impl Store for SqliteStore {
             .execute(&mut *tx)
             .await?;
         }
+        self.audit_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -927,12 +1061,17 @@ impl Store for SqliteStore {
         Ok((secrets, versions))
     }
 
-    async fn insert_token(&self, t: &TokenRecord) -> Result<()> {
-        insert_token(&self.writer, t, false).await
+    async fn insert_token(&self, t: &TokenRecord, audit: Option<&AuditEvent>) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        insert_token(&mut tx, t, false).await?;
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn replace_token(&self, t: &TokenRecord) -> Result<()> {
-        insert_token(&self.writer, t, true).await
+        let mut conn = self.writer.acquire().await?;
+        insert_token(&mut conn, t, true).await
     }
 
     async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
@@ -974,7 +1113,9 @@ impl Store for SqliteStore {
         identity_id: &str,
         token_id: &str,
         now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
     ) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query(
             "UPDATE tokens SET revoked_at = ?4
              WHERE tenant_id = ?1 AND identity_id = ?2 AND id = ?3 AND revoked_at IS NULL",
@@ -983,13 +1124,135 @@ impl Store for SqliteStore {
         .bind(identity_id)
         .bind(token_id)
         .bind(micros(now))
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
-        Ok(done.rows_affected() == 1)
+        if done.rows_affected() != 1 {
+            return Ok(false);
+        }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    fn set_audit_mac(&self, mac: ChainMac) {
+        // Set once per process; a second call (same keyring) changes nothing.
+        let _ = self.audit_mac.set(mac);
+    }
+
+    async fn append_audit(&self, events: Vec<AuditEvent>) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.require_mac()?;
+        let (reply, done) = oneshot::channel();
+        self.writes
+            .send(WriteJob::Audit { events, reply })
+            .await
+            .map_err(|_| StoreError::Audit("the writer has stopped".into()))?;
+        done.await
+            .map_err(|_| StoreError::Audit("the writer has stopped".into()))?
+    }
+
+    async fn query_audit(&self, q: &AuditQuery) -> Result<Page<AuditEntry>> {
+        let mut qb =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {} FROM audit_log", audit::ENTRY_COLUMNS));
+        audit::push_filters(&mut qb, q);
+        if let Some(before) = q.before_seq {
+            qb.push(" AND seq < ")
+                .push_bind(i64::try_from(before).unwrap_or(i64::MAX));
+        }
+        qb.push(" ORDER BY seq DESC LIMIT ")
+            .push_bind(i64::from(q.limit) + 1);
+        let rows = qb.build().fetch_all(&self.reader).await?;
+        let items = rows
+            .iter()
+            .map(audit::entry_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(page_of(items, q.limit, None))
+    }
+
+    async fn audit_summary(&self, q: &AuditQuery, top: u32) -> Result<AuditSummary> {
+        let mut conn = self.reader.acquire().await?;
+        audit::summary(&mut conn, q, top).await
+    }
+
+    async fn audit_since(&self, after_seq: u64, limit: u32) -> Result<Vec<AuditEntry>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            audit::ENTRY_COLUMNS
+        )))
+        .bind(i64::try_from(after_seq).unwrap_or(i64::MAX))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(audit::entry_from_row).collect()
+    }
+
+    async fn audit_chains(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT chain FROM audit_log UNION SELECT chain FROM audit_anchors ORDER BY 1",
+        )
+        .fetch_all(&self.reader)
+        .await?)
+    }
+
+    async fn audit_chain_page(
+        &self,
+        chain: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {} FROM audit_log WHERE chain = ?1 AND chain_seq > ?2
+             ORDER BY chain_seq LIMIT ?3",
+            audit::ENTRY_COLUMNS
+        )))
+        .bind(chain)
+        .bind(i64::try_from(after).unwrap_or(i64::MAX))
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(audit::entry_from_row).collect()
+    }
+
+    async fn audit_checkpoints(&self, chain: &str) -> Result<Vec<AuditCheckpoint>> {
+        let rows = sqlx::query(
+            "SELECT chain, chain_seq, hash, created_at, mac FROM audit_checkpoints
+             WHERE chain = ?1 ORDER BY chain_seq",
+        )
+        .bind(chain)
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(audit::checkpoint_from_row).collect()
+    }
+
+    async fn audit_anchor(&self, chain: &str) -> Result<Option<AuditAnchor>> {
+        let row =
+            sqlx::query("SELECT chain, chain_seq, hash, mac FROM audit_anchors WHERE chain = ?1")
+                .bind(chain)
+                .fetch_optional(&self.reader)
+                .await?;
+        row.as_ref().map(audit::anchor_from_row).transpose()
+    }
+
+    async fn checkpoint_audit(&self, now: OffsetDateTime) -> Result<u64> {
+        let mac = self.require_mac()?;
+        let mut tx = self.writer.begin().await?;
+        let written = audit::checkpoint_in(&mut tx, mac, now).await?;
+        tx.commit().await?;
+        Ok(written)
+    }
+
+    async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64> {
+        let mac = self.require_mac()?;
+        let mut tx = self.writer.begin().await?;
+        let pruned = audit::prune_in(&mut tx, mac, before).await?;
+        tx.commit().await?;
+        Ok(pruned)
     }
 }
 
-async fn insert_token(pool: &SqlitePool, t: &TokenRecord, replace: bool) -> Result<()> {
+async fn insert_token(conn: &mut SqliteConnection, t: &TokenRecord, replace: bool) -> Result<()> {
     let verb = if replace {
         "INSERT OR REPLACE"
     } else {
@@ -1014,7 +1277,7 @@ async fn insert_token(pool: &SqlitePool, t: &TokenRecord, replace: bool) -> Resu
     .bind(micros(t.created_at))
     .bind(t.expires_at.map(micros))
     .bind(t.revoked_at.map(micros))
-    .execute(pool)
+    .execute(&mut *conn)
     .await;
     match result {
         Ok(_) => Ok(()),

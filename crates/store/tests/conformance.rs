@@ -32,6 +32,7 @@ fn put(path: &str, now: OffsetDateTime) -> SecretWrite {
         expected_version: None,
         mode: WriteMode::Put,
         now,
+        audit: None,
     }
 }
 
@@ -68,6 +69,217 @@ pub async fn suite(store: Arc<dyn Store>) {
     listing(store.as_ref()).await;
     tokens(store.as_ref()).await;
     access_counts(store.as_ref()).await;
+    audit_trail(store.as_ref()).await;
+}
+
+/// A keyed stand-in for the server's HMAC (the store only needs a deterministic MAC).
+fn test_mac() -> ChainMac {
+    Arc::new(|bytes: &[u8]| {
+        let mut out = [42u8; 32];
+        for (i, b) in bytes.iter().enumerate() {
+            out[i % 32] = out[i % 32].rotate_left(3) ^ b.wrapping_add(i as u8);
+        }
+        out
+    })
+}
+
+fn event(tenant: &str, action: &str, path: &str, at: OffsetDateTime) -> AuditEvent {
+    AuditEvent {
+        id: format!("aud_{tenant}_{action}_{path}_{}", at.unix_timestamp()),
+        occurred_at: at,
+        request_id: "req_1".into(),
+        actor_id: "user:alice@acme.example".into(),
+        actor_type: "user".into(),
+        actor_tenant_id: Some(tenant.into()),
+        target_tenant_id: Some(tenant.into()),
+        partner_id: Some("ptn_1".into()),
+        credential_id: Some("tok_1".into()),
+        action: action.into(),
+        resource_type: "secret".into(),
+        resource_path: Some(path.into()),
+        version: None,
+        outcome: "success".into(),
+        error_code: None,
+        client_ip: Some("127.0.0.1".into()),
+        user_agent: Some("test".into()),
+    }
+}
+
+async fn verify_all(store: &dyn Store) -> Vec<ChainReport> {
+    let mut reports = Vec::new();
+    for chain in store.audit_chains().await.unwrap() {
+        reports.push(verify_audit_chain(store, &chain, test_mac()).await.unwrap());
+    }
+    reports
+}
+
+async fn audit_trail(store: &dyn Store) {
+    store.set_audit_mac(test_mac());
+    let t = "tnt_audit";
+    // A write's entry commits with it and records the version it created.
+    let mut w = put("aud/db", T0);
+    w.audit = Some(event(t, "write", "aud/db", T0));
+    write(store, t, w, "v").await.unwrap();
+    // A failed write leaves no success entry behind.
+    let mut conflict = put("aud/db", T0);
+    conflict.expected_version = Some(7);
+    conflict.audit = Some(event(t, "write", "aud/db", T0 + Duration::seconds(1)));
+    assert!(write(store, t, conflict, "v").await.is_err());
+    // Reads and denials are appended on their own.
+    let mut denied = event(t, "read", "aud/other", T0 + Duration::seconds(2));
+    denied.outcome = "denied".into();
+    denied.error_code = Some("access_denied".into());
+    store
+        .append_audit(vec![
+            event(t, "read", "aud/db", T0 + Duration::seconds(2)),
+            denied,
+            event(
+                "tnt_audit_other",
+                "read",
+                "aud/db",
+                T0 + Duration::seconds(3),
+            ),
+        ])
+        .await
+        .unwrap();
+    store
+        .soft_delete(
+            t,
+            "aud/db",
+            T0 + Duration::seconds(4),
+            Some(&event(t, "delete", "aud/db", T0 + Duration::seconds(4))),
+        )
+        .await
+        .unwrap();
+
+    let all = AuditQuery {
+        tenants: vec![t.into()],
+        limit: 50,
+        ..Default::default()
+    };
+    let page = store.query_audit(&all).await.unwrap();
+    let actions: Vec<_> = page.items.iter().map(|e| e.event.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["delete", "read", "read", "write"],
+        "newest first, one tenant only"
+    );
+    assert_eq!(page.items[3].event.version, Some(1));
+    assert_eq!(page.items[3].chain_seq, 1);
+    assert_eq!(page.items[0].chain_seq, 4);
+
+    // Filters and the cursor.
+    let denied_only = store
+        .query_audit(&AuditQuery {
+            outcome: Some("denied".into()),
+            ..all.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(denied_only.items.len(), 1);
+    assert_eq!(
+        denied_only.items[0].event.resource_path.as_deref(),
+        Some("aud/other")
+    );
+    let trail = store
+        .query_audit(&AuditQuery {
+            path: Some("aud/db".into()),
+            ..all.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(trail.items.len(), 3);
+    let window = store
+        .query_audit(&AuditQuery {
+            start: Some(T0 + Duration::seconds(2)),
+            end: Some(T0 + Duration::seconds(4)),
+            ..all.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(window.items.len(), 2);
+    let first = store
+        .query_audit(&AuditQuery {
+            limit: 3,
+            ..all.clone()
+        })
+        .await
+        .unwrap();
+    assert!(first.has_more);
+    let rest = store
+        .query_audit(&AuditQuery {
+            before_seq: Some(first.items[2].seq),
+            ..all.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert!(!rest.has_more);
+    let nothing = store
+        .query_audit(&AuditQuery {
+            tenants: vec![],
+            ..all.clone()
+        })
+        .await
+        .unwrap();
+    assert!(nothing.items.is_empty(), "an empty reach sees nothing");
+
+    let summary = store.audit_summary(&all, 10).await.unwrap();
+    assert_eq!(summary.total, 4);
+    assert_eq!(summary.by_action[0], ("read".to_owned(), 2));
+    assert_eq!(summary.top_paths[0], ("aud/db".to_owned(), 3));
+
+    // Chains verify; checkpoints and pruning keep them verifiable.
+    for report in verify_all(store).await {
+        assert_eq!(report.broken, None, "chain {}", report.chain);
+    }
+    assert!(
+        store
+            .checkpoint_audit(T0 + Duration::seconds(5))
+            .await
+            .unwrap()
+            >= 2
+    );
+    assert_eq!(
+        store
+            .checkpoint_audit(T0 + Duration::seconds(6))
+            .await
+            .unwrap(),
+        0,
+        "nothing moved"
+    );
+    store
+        .append_audit(vec![event(t, "read", "aud/late", T0 + Duration::days(40))])
+        .await
+        .unwrap();
+    let pruned = store.prune_audit(T0 + Duration::days(30)).await.unwrap();
+    assert!(pruned >= 4);
+    let after = store.query_audit(&all).await.unwrap();
+    assert_eq!(after.items.len(), 1);
+    assert_eq!(
+        after.items[0].chain_seq, 5,
+        "numbering continues after pruning"
+    );
+    for report in verify_all(store).await {
+        assert_eq!(report.broken, None, "chain {} after pruning", report.chain);
+    }
+    // Appending after everything was pruned continues from the anchor.
+    store
+        .append_audit(vec![event(
+            "tnt_audit_other",
+            "read",
+            "aud/db",
+            T0 + Duration::days(41),
+        )])
+        .await
+        .unwrap();
+    for report in verify_all(store).await {
+        assert_eq!(
+            report.broken, None,
+            "chain {} after re-anchoring",
+            report.chain
+        );
+    }
 }
 
 async fn versions_and_metadata(store: &dyn Store) {
@@ -129,6 +341,7 @@ async fn versions_and_metadata(store: &dyn Store) {
                 ..Default::default()
             },
             T0,
+            None,
         )
         .await
         .unwrap();
@@ -265,18 +478,18 @@ async fn tenants_are_isolated(store: &dyn Store) {
         0
     );
     assert!(matches!(
-        store.soft_delete("tnt_c", "shared/name", T0).await,
+        store.soft_delete("tnt_c", "shared/name", T0, None).await,
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.hard_delete("tnt_c", "shared/name").await,
+        store.hard_delete("tnt_c", "shared/name", None).await,
         Err(StoreError::NotFound)
     ));
 }
 
 async fn delete_restore_purge(store: &dyn Store) {
     write(store, "tnt_1", put("del/x", T0), "v").await.unwrap();
-    store.soft_delete("tnt_1", "del/x", T0).await.unwrap();
+    store.soft_delete("tnt_1", "del/x", T0, None).await.unwrap();
     assert!(matches!(
         value(store, "tnt_1", "del/x", None, T0).await,
         Err(StoreError::NotFound)
@@ -286,10 +499,10 @@ async fn delete_restore_purge(store: &dyn Store) {
         Err(StoreError::SoftDeleted)
     ));
     assert!(matches!(
-        store.soft_delete("tnt_1", "del/x", T0).await,
+        store.soft_delete("tnt_1", "del/x", T0, None).await,
         Err(StoreError::NotFound)
     ));
-    store.restore("tnt_1", "del/x", T0).await.unwrap();
+    store.restore("tnt_1", "del/x", T0, None).await.unwrap();
     assert_eq!(
         value(store, "tnt_1", "del/x", None, T0).await.unwrap(),
         "v@1"
@@ -299,12 +512,15 @@ async fn delete_restore_purge(store: &dyn Store) {
     write(store, "tnt_1", put("del/old", T0), "v")
         .await
         .unwrap();
-    store.soft_delete("tnt_1", "del/old", T0).await.unwrap();
+    store
+        .soft_delete("tnt_1", "del/old", T0, None)
+        .await
+        .unwrap();
     write(store, "tnt_1", put("del/recent", T0), "v")
         .await
         .unwrap();
     store
-        .soft_delete("tnt_1", "del/recent", T0 + Duration::days(20))
+        .soft_delete("tnt_1", "del/recent", T0 + Duration::days(20), None)
         .await
         .unwrap();
     let (purged, _) = store
@@ -325,7 +541,7 @@ async fn delete_restore_purge(store: &dyn Store) {
             .is_some()
     );
 
-    store.hard_delete("tnt_1", "del/x").await.unwrap();
+    store.hard_delete("tnt_1", "del/x", None).await.unwrap();
     assert_eq!(
         write(store, "tnt_1", put("del/x", T0), "n")
             .await
@@ -389,11 +605,11 @@ async fn pruning_and_rotation(store: &dyn Store) {
     // Deleting versions: never the last one.
     write(store, "tnt_1", put("dv/x", T0), "v").await.unwrap();
     assert!(matches!(
-        store.delete_version("tnt_1", "dv/x", 1, T0).await,
+        store.delete_version("tnt_1", "dv/x", 1, T0, None).await,
         Err(StoreError::Invalid(_))
     ));
     assert!(matches!(
-        store.delete_version("tnt_1", "dv/x", 9, T0).await,
+        store.delete_version("tnt_1", "dv/x", 9, T0, None).await,
         Err(StoreError::VersionNotFound)
     ));
 }
@@ -522,13 +738,16 @@ async fn tokens(store: &dyn Store) {
         expires_at: Some(T0 + Duration::days(1)),
         revoked_at: None,
     };
-    store.insert_token(&token).await.unwrap();
+    store.insert_token(&token, None).await.unwrap();
     assert!(matches!(
         store
-            .insert_token(&TokenRecord {
-                id: "tok_2".into(),
-                ..token.clone()
-            })
+            .insert_token(
+                &TokenRecord {
+                    id: "tok_2".into(),
+                    ..token.clone()
+                },
+                None
+            )
             .await,
         Err(StoreError::Duplicate)
     ));
@@ -541,21 +760,21 @@ async fn tokens(store: &dyn Store) {
     assert_eq!(page.items.len(), 1);
     assert!(
         !store
-            .revoke_token("tnt_2", "user:a", "tok_1", T0)
+            .revoke_token("tnt_2", "user:a", "tok_1", T0, None)
             .await
             .unwrap(),
         "other tenant"
     );
     assert!(
         !store
-            .revoke_token("tnt_1", "user:b", "tok_1", T0)
+            .revoke_token("tnt_1", "user:b", "tok_1", T0, None)
             .await
             .unwrap(),
         "other identity"
     );
     assert!(
         store
-            .revoke_token("tnt_1", "user:a", "tok_1", T0)
+            .revoke_token("tnt_1", "user:a", "tok_1", T0, None)
             .await
             .unwrap()
     );
@@ -623,6 +842,136 @@ async fn sqlite_store_conforms() {
     );
 }
 
+/// Without the audit key, audited work is refused and nothing is written (fail closed).
+#[tokio::test]
+async fn audited_work_fails_closed_without_the_audit_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("test.db"), 2)
+        .await
+        .unwrap();
+    let t = "tnt_x";
+    assert!(matches!(
+        store.append_audit(vec![event(t, "read", "a", T0)]).await,
+        Err(StoreError::Audit(_))
+    ));
+    let mut w = put("a/b", T0);
+    w.audit = Some(event(t, "write", "a/b", T0));
+    assert!(write(&store, t, w, "v").await.is_err());
+    assert!(matches!(
+        store.get_secret(t, "a/b").await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+/// Editing, deleting or reordering rows by hand is detected and named.
+#[tokio::test]
+async fn tampering_with_audit_rows_is_detected() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("test.db");
+    let store = SqliteStore::open(&file, 2).await.unwrap();
+    store.set_audit_mac(test_mac());
+    let t = "tnt_t";
+    for i in 0..6 {
+        store
+            .append_audit(vec![event(
+                t,
+                "read",
+                &format!("p/{i}"),
+                T0 + Duration::seconds(i),
+            )])
+            .await
+            .unwrap();
+    }
+    store.checkpoint_audit(T0).await.unwrap();
+    let url = format!("sqlite://{}", file.display());
+    let mut raw = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let check = |expect: &'static str| {
+        let store = store.clone();
+        async move {
+            let report = verify_audit_chain(&store, t, test_mac()).await.unwrap();
+            let broken = report.broken.expect(expect);
+            broken.to_string()
+        }
+    };
+
+    // Edit: the actor of entry 3 is changed.
+    sqlx::query(
+        "UPDATE audit_log SET actor_id = 'user:mallory' WHERE chain = ?1 AND chain_seq = 3",
+    )
+    .bind(t)
+    .execute(&mut raw)
+    .await
+    .unwrap();
+    let msg = check("an edit").await;
+    assert!(msg.contains("#3") && msg.contains("altered"), "{msg}");
+    sqlx::query("UPDATE audit_log SET actor_id = 'user:alice@acme.example' WHERE chain = ?1 AND chain_seq = 3")
+        .bind(t)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(
+        verify_audit_chain(&store, t, test_mac())
+            .await
+            .unwrap()
+            .broken,
+        None
+    );
+
+    // Reorder: entries 2 and 4 swap positions.
+    sqlx::query(
+        "UPDATE audit_log SET chain_seq = CASE chain_seq WHEN 2 THEN -4 WHEN 4 THEN -2 END
+         WHERE chain = ?1 AND chain_seq IN (2, 4)",
+    )
+    .bind(t)
+    .execute(&mut raw)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE audit_log SET chain_seq = -chain_seq WHERE chain = ?1 AND chain_seq < 0")
+        .bind(t)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let msg = check("a reorder").await;
+    assert!(msg.contains("#2"), "{msg}");
+    sqlx::query(
+        "UPDATE audit_log SET chain_seq = CASE chain_seq WHEN 2 THEN -4 WHEN 4 THEN -2 END
+         WHERE chain = ?1 AND chain_seq IN (2, 4)",
+    )
+    .bind(t)
+    .execute(&mut raw)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE audit_log SET chain_seq = -chain_seq WHERE chain = ?1 AND chain_seq < 0")
+        .bind(t)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(
+        verify_audit_chain(&store, t, test_mac())
+            .await
+            .unwrap()
+            .broken,
+        None
+    );
+
+    // Delete from the middle, then from the end (caught by the checkpoint).
+    sqlx::query("DELETE FROM audit_log WHERE chain = ?1 AND chain_seq = 6")
+        .bind(t)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let msg = check("a truncation").await;
+    assert!(msg.contains("ends at #5"), "{msg}");
+    sqlx::query("DELETE FROM audit_log WHERE chain = ?1 AND chain_seq = 2")
+        .bind(t)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let msg = check("a deletion").await;
+    assert!(msg.contains("#3") && msg.contains("expected #2"), "{msg}");
+}
+
 #[tokio::test]
 async fn cached_sqlite_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
@@ -662,13 +1011,13 @@ async fn cache_never_serves_a_superseded_version() {
         assert_eq!(v.version, expected, "read after an acknowledged write");
     }
     reader.await.unwrap();
-    store.soft_delete("t", "c/x", T0).await.unwrap();
+    store.soft_delete("t", "c/x", T0, None).await.unwrap();
     assert!(matches!(
         store.read_secret("t", "c/x", None, T0).await,
         Err(StoreError::NotFound)
     ));
-    store.restore("t", "c/x", T0).await.unwrap();
-    store.hard_delete("t", "c/x").await.unwrap();
+    store.restore("t", "c/x", T0, None).await.unwrap();
+    store.hard_delete("t", "c/x", None).await.unwrap();
     assert!(matches!(
         store.read_secret("t", "c/x", None, T0).await,
         Err(StoreError::NotFound)

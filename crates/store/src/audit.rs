@@ -1,0 +1,530 @@
+//! The audit trail's records and its tamper evidence, independent of any database.
+//!
+//! Entries form one chain per target tenant (`chain` = the tenant id, `""` for requests that
+//! target no tenant). Each entry carries the hash of the previous entry of its chain, and its own
+//! hash is a MAC (HMAC-SHA256 under a key derived from the server's keyring, supplied as a
+//! [`ChainMac`]) over a canonical encoding of every field plus that previous hash. Someone who
+//! can edit the database but does not hold the key cannot re-forge the chain after editing,
+//! deleting or reordering a row, and [`verify_chain`] names the first broken link.
+//!
+//! Tail truncation (deleting the newest rows) is caught by MAC'd checkpoints of each chain's head
+//! written periodically; retention pruning leaves a MAC'd anchor (the last pruned entry's
+//! sequence number and hash) from which verification resumes.
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+/// MAC over the canonical bytes of an entry, checkpoint or anchor. Supplied by the server.
+pub type ChainMac = Arc<dyn Fn(&[u8]) -> [u8; 32] + Send + Sync>;
+
+/// The all-zero hash that precedes the first entry of a chain.
+pub const GENESIS: [u8; 32] = [0; 32];
+
+/// What the server records about one request. Never a secret value or a token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// `aud_...`
+    pub id: String,
+    pub occurred_at: OffsetDateTime,
+    pub request_id: String,
+    /// e.g. `user:alice@acme.example`; `anonymous` when the caller could not be authenticated.
+    pub actor_id: String,
+    pub actor_type: String,
+    pub actor_tenant_id: Option<String>,
+    /// The tenant whose resource was targeted; names the chain.
+    pub target_tenant_id: Option<String>,
+    pub partner_id: Option<String>,
+    /// The credential used (`tok_...`, `key_...`): an id, never the token itself.
+    pub credential_id: Option<String>,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_path: Option<String>,
+    pub version: Option<u64>,
+    /// `success`, `denied` or `error`.
+    pub outcome: String,
+    pub error_code: Option<String>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl AuditEvent {
+    /// The chain this event belongs to.
+    pub fn chain(&self) -> &str {
+        self.target_tenant_id.as_deref().unwrap_or("")
+    }
+}
+
+/// A stored entry: the event plus its place in the global order and in its chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Global, increasing order of commit (the cursor of queries).
+    pub seq: u64,
+    /// Position in its chain, from 1, without gaps.
+    pub chain_seq: u64,
+    pub event: AuditEvent,
+    pub prev_hash: [u8; 32],
+    pub hash: [u8; 32],
+}
+
+/// Filters of an audit query. `tenants` is always set by the server from the caller's reach.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Target tenants the caller may see (one for a tenant, all of a partner's for its admins).
+    pub tenants: Vec<String>,
+    pub action: Option<String>,
+    pub actor_id: Option<String>,
+    pub resource_type: Option<String>,
+    /// Entries whose resource path starts with this.
+    pub path_prefix: Option<String>,
+    /// Entries for exactly this resource path (the trail of one secret).
+    pub path: Option<String>,
+    pub outcome: Option<String>,
+    pub start: Option<OffsetDateTime>,
+    pub end: Option<OffsetDateTime>,
+    /// Exclusive upper bound on `seq` (the cursor; results are newest first).
+    pub before_seq: Option<u64>,
+    pub limit: u32,
+}
+
+/// Counts over a window.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditSummary {
+    pub total: u64,
+    pub by_action: Vec<(String, u64)>,
+    pub by_outcome: Vec<(String, u64)>,
+    pub by_actor: Vec<(String, u64)>,
+    pub top_paths: Vec<(String, u64)>,
+}
+
+/// A MAC'd record of a chain's head at some moment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditCheckpoint {
+    pub chain: String,
+    pub chain_seq: u64,
+    pub hash: [u8; 32],
+    pub created_at: OffsetDateTime,
+    pub mac: [u8; 32],
+}
+
+/// Where a pruned chain resumes: the last pruned entry's position and hash, MAC'd.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditAnchor {
+    pub chain: String,
+    pub chain_seq: u64,
+    pub hash: [u8; 32],
+    pub mac: [u8; 32],
+}
+
+/// Appends `bytes` with a length prefix, so field boundaries are unambiguous.
+fn put(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.extend_from_slice(&(bytes.len() as u64).to_be_bytes());
+    out.extend_from_slice(bytes);
+}
+
+fn put_opt(out: &mut Vec<u8>, value: Option<&str>) {
+    match value {
+        None => out.push(0),
+        Some(v) => {
+            out.push(1);
+            put(out, v.as_bytes());
+        }
+    }
+}
+
+fn micros(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000) as i64
+}
+
+/// The bytes an entry's hash covers: every field, its chain position and the previous hash.
+pub fn entry_bytes(chain_seq: u64, event: &AuditEvent, prev_hash: &[u8; 32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
+    out.extend_from_slice(b"scaivault-audit-entry-v1");
+    put(&mut out, event.chain().as_bytes());
+    out.extend_from_slice(&chain_seq.to_be_bytes());
+    put(&mut out, event.id.as_bytes());
+    out.extend_from_slice(&micros(event.occurred_at).to_be_bytes());
+    put(&mut out, event.request_id.as_bytes());
+    put(&mut out, event.actor_id.as_bytes());
+    put(&mut out, event.actor_type.as_bytes());
+    put_opt(&mut out, event.actor_tenant_id.as_deref());
+    put_opt(&mut out, event.target_tenant_id.as_deref());
+    put_opt(&mut out, event.partner_id.as_deref());
+    put_opt(&mut out, event.credential_id.as_deref());
+    put(&mut out, event.action.as_bytes());
+    put(&mut out, event.resource_type.as_bytes());
+    put_opt(&mut out, event.resource_path.as_deref());
+    match event.version {
+        None => out.push(0),
+        Some(v) => {
+            out.push(1);
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+    }
+    put(&mut out, event.outcome.as_bytes());
+    put_opt(&mut out, event.error_code.as_deref());
+    put_opt(&mut out, event.client_ip.as_deref());
+    put_opt(&mut out, event.user_agent.as_deref());
+    out.extend_from_slice(prev_hash);
+    out
+}
+
+pub fn checkpoint_bytes(
+    chain: &str,
+    chain_seq: u64,
+    hash: &[u8; 32],
+    created_at: OffsetDateTime,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(96);
+    out.extend_from_slice(b"scaivault-audit-checkpoint-v1");
+    put(&mut out, chain.as_bytes());
+    out.extend_from_slice(&chain_seq.to_be_bytes());
+    out.extend_from_slice(hash);
+    out.extend_from_slice(&micros(created_at).to_be_bytes());
+    out
+}
+
+pub fn anchor_bytes(chain: &str, chain_seq: u64, hash: &[u8; 32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(96);
+    out.extend_from_slice(b"scaivault-audit-anchor-v1");
+    put(&mut out, chain.as_bytes());
+    out.extend_from_slice(&chain_seq.to_be_bytes());
+    out.extend_from_slice(hash);
+    out
+}
+
+/// The first problem found in a chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChainBreak {
+    /// The entry's content no longer matches its hash (edited).
+    Altered { chain_seq: u64, entry_id: String },
+    /// The entry does not follow the one before it (deleted, inserted or reordered rows).
+    Unlinked {
+        chain_seq: u64,
+        entry_id: String,
+        expected_chain_seq: u64,
+    },
+    /// Entries covered by a checkpoint are missing from the end of the chain.
+    Truncated { checkpoint_seq: u64, last_seq: u64 },
+    /// A checkpoint's recorded hash differs from the entry now at its position.
+    CheckpointMismatch { chain_seq: u64 },
+    /// A checkpoint or the pruning anchor carries a bad MAC (forged).
+    ForgedMarker { what: &'static str, chain_seq: u64 },
+}
+
+impl std::fmt::Display for ChainBreak {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Altered {
+                chain_seq,
+                entry_id,
+            } => write!(
+                f,
+                "entry {entry_id} (#{chain_seq}) was altered: its content does not match its hash"
+            ),
+            Self::Unlinked {
+                chain_seq,
+                entry_id,
+                expected_chain_seq,
+            } => write!(
+                f,
+                "entry {entry_id} (#{chain_seq}) does not follow the previous entry: expected #{expected_chain_seq} linked to it (rows deleted, inserted or reordered)"
+            ),
+            Self::Truncated {
+                checkpoint_seq,
+                last_seq,
+            } => write!(
+                f,
+                "the chain ends at #{last_seq} but a checkpoint covers #{checkpoint_seq}: newest entries were deleted"
+            ),
+            Self::CheckpointMismatch { chain_seq } => write!(
+                f,
+                "entry #{chain_seq} differs from the checkpoint taken of it"
+            ),
+            Self::ForgedMarker { what, chain_seq } => {
+                write!(f, "the {what} at #{chain_seq} has an invalid MAC")
+            }
+        }
+    }
+}
+
+/// Incremental verification of one chain, fed its entries in `chain_seq` order (pages of any
+/// size), so a long chain is verified without loading it whole.
+pub struct ChainVerifier {
+    mac: ChainMac,
+    expected_seq: u64,
+    prev_hash: [u8; 32],
+    checked: u64,
+    broken: Option<ChainBreak>,
+}
+
+impl std::fmt::Debug for ChainVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChainVerifier")
+            .field("expected_seq", &self.expected_seq)
+            .field("checked", &self.checked)
+            .field("broken", &self.broken)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChainVerifier {
+    /// Starts at the chain's genesis, or after its pruning anchor.
+    pub fn new(chain: &str, anchor: Option<&AuditAnchor>, mac: ChainMac) -> Self {
+        let mut verifier = Self {
+            mac,
+            expected_seq: 1,
+            prev_hash: GENESIS,
+            checked: 0,
+            broken: None,
+        };
+        if let Some(anchor) = anchor {
+            let expected = (verifier.mac)(&anchor_bytes(chain, anchor.chain_seq, &anchor.hash));
+            if expected != anchor.mac {
+                verifier.broken = Some(ChainBreak::ForgedMarker {
+                    what: "pruning anchor",
+                    chain_seq: anchor.chain_seq,
+                });
+            }
+            verifier.expected_seq = anchor.chain_seq + 1;
+            verifier.prev_hash = anchor.hash;
+        }
+        verifier
+    }
+
+    /// Checks the next entry; returns false once the chain is broken (the rest is not checked).
+    pub fn push(&mut self, entry: &AuditEntry) -> bool {
+        if self.broken.is_some() {
+            return false;
+        }
+        if entry.chain_seq != self.expected_seq || entry.prev_hash != self.prev_hash {
+            self.broken = Some(ChainBreak::Unlinked {
+                chain_seq: entry.chain_seq,
+                entry_id: entry.event.id.clone(),
+                expected_chain_seq: self.expected_seq,
+            });
+            return false;
+        }
+        let hash = (self.mac)(&entry_bytes(
+            entry.chain_seq,
+            &entry.event,
+            &entry.prev_hash,
+        ));
+        if hash != entry.hash {
+            self.broken = Some(ChainBreak::Altered {
+                chain_seq: entry.chain_seq,
+                entry_id: entry.event.id.clone(),
+            });
+            return false;
+        }
+        self.checked += 1;
+        self.expected_seq += 1;
+        self.prev_hash = hash;
+        true
+    }
+
+    /// Checks the checkpoints against what was walked and ends the verification.
+    /// `hash_at` returns the stored hash of the entry at a chain position, if any.
+    pub fn finish(
+        mut self,
+        chain: &str,
+        checkpoints: &[AuditCheckpoint],
+        hash_at: impl Fn(u64) -> Option<[u8; 32]>,
+    ) -> ChainReport {
+        let last_seq = self.expected_seq - 1;
+        if self.broken.is_none() {
+            for cp in checkpoints {
+                let mac = (self.mac)(&checkpoint_bytes(
+                    chain,
+                    cp.chain_seq,
+                    &cp.hash,
+                    cp.created_at,
+                ));
+                if mac != cp.mac {
+                    self.broken = Some(ChainBreak::ForgedMarker {
+                        what: "checkpoint",
+                        chain_seq: cp.chain_seq,
+                    });
+                    break;
+                }
+                if cp.chain_seq > last_seq {
+                    self.broken = Some(ChainBreak::Truncated {
+                        checkpoint_seq: cp.chain_seq,
+                        last_seq,
+                    });
+                    break;
+                }
+                // Checkpoints older than a pruning anchor refer to pruned entries.
+                if let Some(hash) = hash_at(cp.chain_seq)
+                    && hash != cp.hash
+                {
+                    self.broken = Some(ChainBreak::CheckpointMismatch {
+                        chain_seq: cp.chain_seq,
+                    });
+                    break;
+                }
+            }
+        }
+        ChainReport {
+            chain: chain.to_owned(),
+            entries_checked: self.checked,
+            last_chain_seq: last_seq,
+            broken: self.broken,
+        }
+    }
+}
+
+/// The outcome of verifying one chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainReport {
+    pub chain: String,
+    pub entries_checked: u64,
+    pub last_chain_seq: u64,
+    pub broken: Option<ChainBreak>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mac() -> ChainMac {
+        // A keyed stand-in for HMAC; the real one comes from the crypto crate.
+        Arc::new(|bytes: &[u8]| {
+            let mut out = [7u8; 32];
+            for (i, b) in bytes.iter().enumerate() {
+                out[i % 32] = out[i % 32].wrapping_mul(31).wrapping_add(*b);
+            }
+            out
+        })
+    }
+
+    fn event(n: u64) -> AuditEvent {
+        AuditEvent {
+            id: format!("aud_{n}"),
+            occurred_at: OffsetDateTime::UNIX_EPOCH,
+            request_id: "req".into(),
+            actor_id: "user:a".into(),
+            actor_type: "user".into(),
+            actor_tenant_id: Some("t".into()),
+            target_tenant_id: Some("t".into()),
+            partner_id: None,
+            credential_id: None,
+            action: "read".into(),
+            resource_type: "secret".into(),
+            resource_path: Some(format!("p/{n}")),
+            version: Some(n),
+            outcome: "success".into(),
+            error_code: None,
+            client_ip: None,
+            user_agent: None,
+        }
+    }
+
+    fn chain(n: u64) -> Vec<AuditEntry> {
+        let mac = mac();
+        let mut prev = GENESIS;
+        (1..=n)
+            .map(|i| {
+                let event = event(i);
+                let hash = mac(&entry_bytes(i, &event, &prev));
+                let entry = AuditEntry {
+                    seq: i,
+                    chain_seq: i,
+                    event,
+                    prev_hash: prev,
+                    hash,
+                };
+                prev = hash;
+                entry
+            })
+            .collect()
+    }
+
+    fn verify(entries: &[AuditEntry]) -> ChainReport {
+        let mut v = ChainVerifier::new("t", None, mac());
+        for e in entries {
+            if !v.push(e) {
+                break;
+            }
+        }
+        v.finish("t", &[], |_| None)
+    }
+
+    #[test]
+    fn intact_chain_verifies() {
+        let report = verify(&chain(5));
+        assert_eq!(report.broken, None);
+        assert_eq!(report.entries_checked, 5);
+    }
+
+    #[test]
+    fn edits_deletions_and_reorders_are_named() {
+        let mut edited = chain(5);
+        edited[2].event.actor_id = "user:mallory".into();
+        assert!(matches!(
+            verify(&edited).broken,
+            Some(ChainBreak::Altered { chain_seq: 3, .. })
+        ));
+
+        let mut deleted = chain(5);
+        deleted.remove(1);
+        assert!(matches!(
+            verify(&deleted).broken,
+            Some(ChainBreak::Unlinked { chain_seq: 3, .. })
+        ));
+
+        let mut reordered = chain(5);
+        reordered.swap(1, 3);
+        assert!(matches!(
+            verify(&reordered).broken,
+            Some(ChainBreak::Unlinked { .. })
+        ));
+    }
+
+    #[test]
+    fn truncation_is_caught_by_a_checkpoint() {
+        let entries = chain(5);
+        let mac = mac();
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let cp = AuditCheckpoint {
+            chain: "t".into(),
+            chain_seq: 5,
+            hash: entries[4].hash,
+            created_at: at,
+            mac: mac(&checkpoint_bytes("t", 5, &entries[4].hash, at)),
+        };
+        let mut v = ChainVerifier::new("t", None, mac.clone());
+        for e in &entries[..3] {
+            v.push(e);
+        }
+        let report = v.finish("t", &[cp], |_| None);
+        assert_eq!(
+            report.broken,
+            Some(ChainBreak::Truncated {
+                checkpoint_seq: 5,
+                last_seq: 3
+            })
+        );
+    }
+
+    #[test]
+    fn a_forged_anchor_is_refused() {
+        let entries = chain(3);
+        let anchor = AuditAnchor {
+            chain: "t".into(),
+            chain_seq: 1,
+            hash: entries[0].hash,
+            mac: [0; 32],
+        };
+        let mut v = ChainVerifier::new("t", Some(&anchor), mac());
+        v.push(&entries[1]);
+        let report = v.finish("t", &[], |_| None);
+        assert!(matches!(
+            report.broken,
+            Some(ChainBreak::ForgedMarker {
+                what: "pruning anchor",
+                ..
+            })
+        ));
+    }
+}
