@@ -6,6 +6,7 @@ pub mod clock;
 pub mod duration;
 pub mod identity;
 pub mod path;
+pub mod policy;
 pub mod scope;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -10,15 +10,18 @@ pub enum Scope {
     SecretsRead,
     /// Write, patch, delete, restore and rotate secrets.
     SecretsWrite,
+    /// Query, summarise and verify the audit trail (tenant and partner admins only).
+    AuditRead,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 2] = [Scope::SecretsRead, Scope::SecretsWrite];
+    pub const ALL: [Scope; 3] = [Scope::SecretsRead, Scope::SecretsWrite, Scope::AuditRead];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::SecretsRead => "secrets:read",
             Scope::SecretsWrite => "secrets:write",
+            Scope::AuditRead => "audit:read",
         }
     }
 

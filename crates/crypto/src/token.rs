@@ -51,6 +51,14 @@ impl TokenHasher {
         }
         out
     }
+
+    /// A separate HMAC key for another purpose (e.g. the audit chains), derived from the pepper
+    /// as HMAC(pepper, label): keys for different labels are independent, and none reveals the
+    /// pepper.
+    pub fn derive_key(&self, label: &[u8]) -> hmac::Key {
+        let material = hmac::sign(&self.key, label);
+        hmac::Key::new(hmac::HMAC_SHA256, material.as_ref())
+    }
 }
 
 #[cfg(test)]

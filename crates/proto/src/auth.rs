@@ -40,6 +40,8 @@ enum ScopeName {
     SecretsRead,
     #[schema(rename = "secrets:write")]
     SecretsWrite,
+    #[schema(rename = "audit:read")]
+    AuditRead,
 }
 
 /// The one response that ever contains the token's plaintext.

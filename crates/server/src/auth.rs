@@ -46,7 +46,9 @@ impl FromRequestParts<AppState> for Authenticated {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| ApiError::unauthenticated("expected 'Authorization: Bearer <token>'"))?;
-        authenticate(state, token).await.map(Authenticated)
+        let principal = authenticate(state, token).await?;
+        crate::audit::note_actor(&principal);
+        Ok(Authenticated(principal))
     }
 }
 

@@ -13,7 +13,7 @@ use crate::StartupError;
 
 /// Keys that may come from the environment (so unrelated `SCAIVAULT_*` variables of the CLI,
 /// such as `SCAIVAULT_TOKEN`, are never mistaken for configuration).
-const ENV_KEYS: [&str; 15] = [
+const ENV_KEYS: [&str; 21] = [
     "listen",
     "data_dir",
     "storage",
@@ -29,6 +29,12 @@ const ENV_KEYS: [&str; 15] = [
     "soft_delete_retention",
     "max_body_bytes",
     "read_connections",
+    "audit_retention",
+    "audit_checkpoint_interval",
+    "audit_log_file",
+    "audit_log_file_max_bytes",
+    "audit_log_file_keep",
+    "audit_syslog",
 ];
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -79,6 +85,18 @@ pub struct Config {
     pub max_body_bytes: usize,
     #[serde(default = "default_read_connections")]
     pub read_connections: u32,
+    /// Audit entries older than this are pruned (chains stay verifiable); unset: kept forever.
+    pub audit_retention: Option<String>,
+    #[serde(default = "default_checkpoint_interval")]
+    pub audit_checkpoint_interval: String,
+    /// SIEM sink: append every audit entry as a JSON line to this file.
+    pub audit_log_file: Option<PathBuf>,
+    #[serde(default = "default_audit_file_max")]
+    pub audit_log_file_max_bytes: u64,
+    #[serde(default = "default_audit_file_keep")]
+    pub audit_log_file_keep: u32,
+    /// SIEM sink: send every audit entry to this syslog receiver (`host:port`, UDP, RFC 5424).
+    pub audit_syslog: Option<String>,
 }
 
 fn default_listen() -> String {
@@ -101,6 +119,15 @@ fn default_max_body() -> usize {
 }
 fn default_read_connections() -> u32 {
     4
+}
+fn default_checkpoint_interval() -> String {
+    "60s".to_owned()
+}
+fn default_audit_file_max() -> u64 {
+    100 * 1024 * 1024
+}
+fn default_audit_file_keep() -> u32 {
+    5
 }
 
 impl Config {
@@ -142,6 +169,12 @@ impl Config {
             soft_delete_retention: default_retention(),
             max_body_bytes: default_max_body(),
             read_connections: default_read_connections(),
+            audit_retention: None,
+            audit_checkpoint_interval: default_checkpoint_interval(),
+            audit_log_file: None,
+            audit_log_file_max_bytes: default_audit_file_max(),
+            audit_log_file_keep: default_audit_file_keep(),
+            audit_syslog: None,
         }
     }
 
@@ -157,6 +190,8 @@ impl Config {
             ));
         }
         self.retention()?;
+        self.audit_retention()?;
+        self.audit_checkpoint_interval()?;
         if self.max_body_bytes < 1024 {
             return Err(StartupError::Config(
                 "max_body_bytes must be at least 1024".into(),
@@ -168,6 +203,36 @@ impl Config {
     pub fn retention(&self) -> Result<Duration, StartupError> {
         scaivault_core::parse_duration(&self.soft_delete_retention)
             .map_err(|e| StartupError::Config(format!("soft_delete_retention: {e}")))
+    }
+
+    pub fn audit_retention(&self) -> Result<Option<Duration>, StartupError> {
+        self.audit_retention
+            .as_deref()
+            .map(|r| {
+                scaivault_core::parse_duration(r)
+                    .map_err(|e| StartupError::Config(format!("audit_retention: {e}")))
+            })
+            .transpose()
+    }
+
+    pub fn audit_checkpoint_interval(&self) -> Result<Duration, StartupError> {
+        let d = scaivault_core::parse_duration(&self.audit_checkpoint_interval)
+            .map_err(|e| StartupError::Config(format!("audit_checkpoint_interval: {e}")))?;
+        if d < Duration::from_secs(1) {
+            return Err(StartupError::Config(
+                "audit_checkpoint_interval must be at least 1s".into(),
+            ));
+        }
+        Ok(d)
+    }
+
+    pub fn audit_sink(&self) -> crate::audit_sink::SinkConfig {
+        crate::audit_sink::SinkConfig {
+            file: self.audit_log_file.clone(),
+            file_max_bytes: self.audit_log_file_max_bytes,
+            file_keep: self.audit_log_file_keep,
+            syslog: self.audit_syslog.clone(),
+        }
     }
 
     pub fn tls(&self) -> Option<(PathBuf, PathBuf)> {

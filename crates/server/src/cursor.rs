@@ -55,3 +55,16 @@ pub fn decode_expiring(cursor: &str) -> Result<(OffsetDateTime, String), ApiErro
         .map_err(|_| ApiError::validation("cursor is invalid"))?;
     Ok((at, c.p))
 }
+
+#[derive(Serialize, Deserialize)]
+struct SeqCursor {
+    s: u64,
+}
+
+pub fn encode_seq(seq: u64) -> String {
+    encode(&SeqCursor { s: seq })
+}
+
+pub fn decode_seq(cursor: &str) -> Result<u64, ApiError> {
+    decode::<SeqCursor>(cursor).map(|c| c.s)
+}

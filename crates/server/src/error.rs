@@ -67,6 +67,8 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, Json(body)).into_response();
+        // For the audit trail's outcome of this request.
+        response.extensions_mut().insert(self.code);
         if self.code == ErrorCode::AuthenticationRequired {
             response
                 .headers_mut()

@@ -5,6 +5,8 @@
 //! service function (`secrets`) -> the store, through the crypto barrier -> the response.
 
 pub mod access;
+pub mod audit;
+pub mod audit_sink;
 pub mod auth;
 pub mod bootstrap;
 pub mod cli;

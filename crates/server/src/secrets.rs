@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+use crate::audit;
 use crate::auth::{require_admin, require_scope};
 use crate::error::{ApiError, ApiResult, duration_error};
 use crate::state::AppState;
@@ -206,9 +207,11 @@ pub async fn write(
         expected_version,
         mode: WriteMode::Put,
         now,
+        audit: audit::success_event(state),
     };
     let seal = seal_value(state, tenant, path.as_str(), plaintext);
     let outcome = state.store.write_secret(tenant, write, seal).await?;
+    audit::committed();
     let record = &outcome.record;
     let response = if outcome.created {
         WriteSecretResponse {
@@ -312,6 +315,7 @@ pub async fn read(
         .keyring
         .open(&sealed, &secret_aad(tenant, path.as_str(), version.version))?;
     state.access.record(tenant, path.as_str(), now);
+    audit::note_version(version.version);
     Ok(SecretValue {
         record,
         version: version.version,
@@ -393,8 +397,15 @@ pub async fn patch(
     let tenant = principal.tenant_id.as_str();
     let record = state
         .store
-        .patch_secret(tenant, path.as_str(), &patch, now)
+        .patch_secret(
+            tenant,
+            path.as_str(),
+            &patch,
+            now,
+            audit::success_event(state).as_ref(),
+        )
         .await?;
+    audit::committed();
     metadata_response(state, tenant, record).await
 }
 
@@ -541,18 +552,33 @@ pub async fn delete(
     let tenant = principal.tenant_id.as_str();
     let now = state.clock.now();
     match kind {
-        DeleteKind::Soft => state.store.soft_delete(tenant, path.as_str(), now).await?,
-        DeleteKind::Permanent => {
-            require_admin(principal, "permanent deletion")?;
-            state.store.hard_delete(tenant, path.as_str()).await?;
-        }
-        DeleteKind::Version(v) => {
+        DeleteKind::Soft => {
+            let event = audit::success_event(state);
             state
                 .store
-                .delete_version(tenant, path.as_str(), v, now)
+                .soft_delete(tenant, path.as_str(), now, event.as_ref())
+                .await?
+        }
+        DeleteKind::Permanent => {
+            audit::note_action("destroy");
+            require_admin(principal, "permanent deletion")?;
+            let event = audit::success_event(state);
+            state
+                .store
+                .hard_delete(tenant, path.as_str(), event.as_ref())
+                .await?;
+        }
+        DeleteKind::Version(v) => {
+            audit::note_action("delete_version");
+            audit::note_version(v);
+            let event = audit::success_event(state);
+            state
+                .store
+                .delete_version(tenant, path.as_str(), v, now, event.as_ref())
                 .await?
         }
     }
+    audit::committed();
     Ok(())
 }
 
@@ -565,8 +591,14 @@ pub async fn restore(
     let now = state.clock.now();
     let record = state
         .store
-        .restore(&principal.tenant_id, path.as_str(), now)
+        .restore(
+            &principal.tenant_id,
+            path.as_str(),
+            now,
+            audit::success_event(state).as_ref(),
+        )
         .await?;
+    audit::committed();
     Ok(RestoreSecretResponse {
         path: record.path,
         restored: true,
@@ -601,9 +633,11 @@ pub async fn rotate(
         expected_version: None,
         mode: WriteMode::Rotate { retire_previous_at },
         now,
+        audit: audit::success_event(state),
     };
     let seal = seal_value(state, tenant, path.as_str(), plaintext);
     let outcome = state.store.write_secret(tenant, write, seal).await?;
+    audit::committed();
     tracing::info!(path = %path, version = outcome.version, "secret rotated");
     Ok(RotateSecretResponse {
         path: outcome.record.path,

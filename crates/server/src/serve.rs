@@ -110,6 +110,8 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         bootstrap::initialize_keys(store.as_ref(), &provider, clock.as_ref()).await?;
     }
     let (keyring, hasher) = bootstrap::load_keys(store.as_ref(), &provider).await?;
+    let audit_mac = crate::audit::chain_mac(&hasher);
+    store.set_audit_mac(audit_mac.clone());
 
     let mut printed_token = None;
     if args.dev {
@@ -149,9 +151,20 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         limits: Limits {
             soft_delete_retention: config.retention()?,
             max_body_bytes: config.max_body_bytes,
+            operator_tenant_id: config.bootstrap_tenant_id.clone(),
         },
+        audit_mac,
     }));
     let background = spawn_background(state.clone());
+    let audit_maintenance = crate::audit_sink::spawn_maintenance(
+        state.clone(),
+        config.audit_checkpoint_interval()?,
+        config.audit_retention()?,
+    );
+    let sink = config.audit_sink();
+    let audit_sink = sink
+        .enabled()
+        .then(|| crate::audit_sink::spawn(state.clone(), sink));
 
     let listener = TcpListener::bind(&config.listen)
         .await
@@ -188,20 +201,31 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
             axum_server::from_tcp_rustls(std_listener, rustls)
                 .map_err(|e| StartupError::Io(e.to_string()))?
                 .handle(handle)
-                .serve(app.into_make_service())
+                .serve(app.into_make_service_with_connect_info::<SocketAddr>())
                 .await
                 .map_err(|e| StartupError::Io(e.to_string()))?;
         }
         None => {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown_signal())
-                .await
-                .map_err(|e| StartupError::Io(e.to_string()))?;
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(|e| StartupError::Io(e.to_string()))?;
         }
     }
 
     tracing::info!("shutting down");
     background.abort();
+    audit_maintenance.abort();
+    if let Some(sink) = audit_sink {
+        sink.abort();
+    }
+    // A last checkpoint, so the newest entries are covered across the restart.
+    if let Err(e) = state.store.checkpoint_audit(state.clock.now()).await {
+        tracing::warn!(error = %e, "final audit checkpoint failed");
+    }
     flush_access(&state).await;
     store.close().await;
     Ok(())

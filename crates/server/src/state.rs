@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use scaivault_core::Clock;
 use scaivault_crypto::{Keyring, TokenHasher};
-use scaivault_store::Store;
+use scaivault_store::{ChainMac, Store};
 
 use crate::access::AccessTracker;
 use crate::auth::TokenCache;
@@ -13,7 +13,6 @@ use crate::auth::TokenCache;
 #[derive(Clone, Debug)]
 pub struct AppState(pub Arc<Inner>);
 
-#[derive(Debug)]
 pub struct Inner {
     pub store: Arc<dyn Store>,
     pub keyring: Keyring,
@@ -22,6 +21,8 @@ pub struct Inner {
     pub tokens: TokenCache,
     pub access: AccessTracker,
     pub limits: Limits,
+    /// The MAC of the audit chains (also held by the store, which appends).
+    pub audit_mac: ChainMac,
 }
 
 /// Tunables that handlers need.
@@ -30,11 +31,23 @@ pub struct Limits {
     /// How long a soft-deleted secret stays restorable.
     pub soft_delete_retention: Duration,
     pub max_body_bytes: usize,
+    /// The operators' tenant (the bootstrap tenant): its admins also see the audit entries of
+    /// requests that reached no tenant (unauthenticated ones).
+    pub operator_tenant_id: String,
 }
 
 impl std::ops::Deref for AppState {
     type Target = Inner;
     fn deref(&self) -> &Inner {
         &self.0
+    }
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner")
+            .field("store", &self.store)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
     }
 }

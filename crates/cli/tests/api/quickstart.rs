@@ -18,7 +18,11 @@ async fn quickstart_end_to_end() {
     assert_eq!(me["identity_type"], "user");
     assert_eq!(me["tenant_id"], "tnt_dev");
     assert_eq!(me["partner_id"], "ptn_dev");
-    assert_eq!(me["scopes"], json!(["secrets:read", "secrets:write"]));
+    assert_eq!(
+        me["scopes"],
+        json!(["secrets:read", "secrets:write", "audit:read"]),
+        "the dev root token has every scope"
+    );
 
     // 3. write
     let (status, created) = api

@@ -99,7 +99,11 @@ pub async fn create_token(
         expires_at: Some(now + ttl),
         revoked_at: None,
     };
-    state.store.insert_token(&record).await?;
+    state
+        .store
+        .insert_token(&record, crate::audit::success_event(&state).as_ref())
+        .await?;
+    crate::audit::committed();
     Ok((
         StatusCode::CREATED,
         Json(CreateTokenResponse {
@@ -173,11 +177,18 @@ pub async fn revoke_token(
     let now = state.clock.now();
     if !state
         .store
-        .revoke_token(&p.tenant_id, &p.identity_id, &id, now)
+        .revoke_token(
+            &p.tenant_id,
+            &p.identity_id,
+            &id,
+            now,
+            crate::audit::success_event(&state).as_ref(),
+        )
         .await?
     {
         return Err(ApiError::new(ErrorCode::NotFound, "no such token"));
     }
+    crate::audit::committed();
     state.tokens.evict_credential(&id);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,7 @@
 //! The HTTP surface: one module per resource, each exporting its router; this module adds the
 //! cross-cutting layers (request id, logging, body limit, panics, fallbacks).
 
+pub mod audit;
 pub mod auth;
 pub mod health;
 pub mod openapi;
@@ -24,6 +25,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(auth::router())
+        .merge(audit::router())
         .merge(secrets::router())
         .merge(openapi::router())
         .fallback(not_found)
@@ -32,6 +34,10 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new(ErrorCode::InternalError, "internal error").into_response()
         }))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::audit::record,
+        ))
         .layer(middleware::from_fn(request_context))
         .with_state(state)
 }

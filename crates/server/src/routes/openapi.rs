@@ -30,10 +30,15 @@ use crate::state::AppState;
         super::secrets::versions,
         super::secrets::restore_secret,
         super::secrets::rotate_secret,
+        super::audit::query,
+        super::audit::trail,
+        super::audit::summary,
+        super::audit::verify,
     ),
     modifiers(&BearerAuth, &CommonErrors),
     tags((name = "secrets", description = "Read, write, version, delete and list secrets"),
          (name = "auth", description = "Identity and personal access tokens"),
+         (name = "audit", description = "The tamper-evident audit trail"),
          (name = "system", description = "Health"))
 )]
 pub struct ApiDoc;

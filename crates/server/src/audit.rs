@@ -1,0 +1,310 @@
+//! One audit entry per request that touches a resource, allowed or denied.
+//!
+//! The [`record`] middleware classifies the request by method and route before anything else
+//! runs, opens a per-request draft (a task-local), lets authentication and the handler fill in
+//! who acted and on what, and after the handler:
+//! - if the handler already committed the entry with its mutation (same transaction, see
+//!   [`success_event`] and [`committed`]), does nothing more;
+//! - otherwise (reads, listings, denials, validation errors, failed mutations) appends the entry
+//!   durably and only then lets the response go. If the entry cannot be written the response is
+//!   replaced by a 500: nothing is served unaudited (fail closed).
+//!
+//! Entries never contain secret values, tokens or request bodies: only ids, paths, versions,
+//! outcomes and error codes.
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use scaivault_core::Principal;
+use scaivault_proto::ErrorCode;
+use scaivault_store::AuditEvent;
+use std::net::SocketAddr;
+
+use crate::error::{ApiError, current_request_id};
+use crate::state::AppState;
+
+tokio::task_local! {
+    static DRAFT: Arc<Mutex<Draft>>;
+}
+
+/// What is known about the request so far.
+#[derive(Debug, Default, Clone)]
+struct Draft {
+    action: String,
+    resource_type: &'static str,
+    resource_path: Option<String>,
+    version: Option<u64>,
+    actor: Option<Actor>,
+    target_tenant_id: Option<String>,
+    client_ip: Option<String>,
+    user_agent: Option<String>,
+    /// The entry was committed together with the request's mutation.
+    committed: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Actor {
+    id: String,
+    kind: &'static str,
+    tenant_id: String,
+    partner_id: String,
+    credential_id: String,
+}
+
+fn with_draft(f: impl FnOnce(&mut Draft)) {
+    let _ = DRAFT.try_with(|draft| f(&mut draft.lock().unwrap_or_else(|p| p.into_inner())));
+}
+
+/// The authenticated caller (called by authentication). The target tenant defaults to the
+/// caller's own; cross-tenant routes override it with [`note_target_tenant`].
+pub fn note_actor(p: &Principal) {
+    with_draft(|d| {
+        d.actor = Some(Actor {
+            id: p.identity_id.clone(),
+            kind: p.identity_type.as_str(),
+            tenant_id: p.tenant_id.clone(),
+            partner_id: p.partner_id.clone(),
+            credential_id: p.credential_id.clone(),
+        });
+        if d.target_tenant_id.is_none() {
+            d.target_tenant_id = Some(p.tenant_id.clone());
+        }
+    });
+}
+
+pub fn note_target_tenant(tenant_id: &str) {
+    with_draft(|d| d.target_tenant_id = Some(tenant_id.to_owned()));
+}
+
+/// Refines the action the route implies (e.g. a permanent delete is `destroy`).
+pub fn note_action(action: &str) {
+    with_draft(|d| d.action = action.to_owned());
+}
+
+pub fn note_version(version: u64) {
+    with_draft(|d| d.version = Some(version));
+}
+
+/// The entry a mutation commits in its own transaction, as a success. `None` outside an audited
+/// request (internal calls).
+pub fn success_event(state: &AppState) -> Option<AuditEvent> {
+    DRAFT
+        .try_with(|draft| {
+            let d = draft.lock().unwrap_or_else(|p| p.into_inner());
+            build(&d, state, "success", None)
+        })
+        .ok()
+        .flatten()
+}
+
+/// Says the mutation committed the entry from [`success_event`].
+pub fn committed() {
+    with_draft(|d| d.committed = true);
+}
+
+fn build(
+    d: &Draft,
+    state: &AppState,
+    outcome: &str,
+    error_code: Option<ErrorCode>,
+) -> Option<AuditEvent> {
+    let id = scaivault_crypto::random::random_id("aud_").ok()?;
+    let (actor_id, actor_type, actor_tenant, partner, credential) = match &d.actor {
+        Some(a) => (
+            a.id.clone(),
+            a.kind,
+            Some(a.tenant_id.clone()),
+            Some(a.partner_id.clone()),
+            Some(a.credential_id.clone()),
+        ),
+        None => ("anonymous".to_owned(), "anonymous", None, None, None),
+    };
+    Some(AuditEvent {
+        id,
+        occurred_at: state.clock.now(),
+        request_id: current_request_id(),
+        actor_id,
+        actor_type: actor_type.to_owned(),
+        actor_tenant_id: actor_tenant,
+        target_tenant_id: d.target_tenant_id.clone(),
+        partner_id: partner,
+        credential_id: credential,
+        action: d.action.clone(),
+        resource_type: d.resource_type.to_owned(),
+        resource_path: d.resource_path.clone(),
+        version: d.version,
+        outcome: outcome.to_owned(),
+        error_code: error_code.map(|c| c.as_str().to_owned()),
+        client_ip: d.client_ip.clone(),
+        user_agent: d.user_agent.clone(),
+    })
+}
+
+/// (action, resource type, resource path) of an audited route; `None` for routes that touch
+/// no resource (health, the OpenAPI document, whoami, unknown routes).
+pub fn classify(
+    method: &Method,
+    path: &str,
+) -> Option<(&'static str, &'static str, Option<String>)> {
+    let decoded = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    if path == "/v1/secrets" || path == "/v1/secrets/" {
+        return (method == Method::GET).then_some(("list", "secret", None));
+    }
+    if let Some(rest) = path.strip_prefix("/v1/secrets/") {
+        let rest = decoded(rest);
+        let (action, p) = match *method {
+            Method::GET if rest == "expiring" => ("list_expiring", None),
+            Method::GET => match rest.strip_prefix("metadata/") {
+                Some(p) => ("read_metadata", Some(p.to_owned())),
+                None => match rest.strip_suffix("/versions") {
+                    Some(p) => ("list_versions", Some(p.to_owned())),
+                    None => ("read", Some(rest)),
+                },
+            },
+            Method::PUT => ("write", Some(rest)),
+            Method::PATCH => ("update", Some(rest)),
+            Method::DELETE => ("delete", Some(rest)),
+            Method::POST => match (rest.strip_suffix("/restore"), rest.strip_suffix("/rotate")) {
+                (Some(p), _) => ("restore", Some(p.to_owned())),
+                (_, Some(p)) => ("rotate", Some(p.to_owned())),
+                _ => ("write", Some(rest)),
+            },
+            _ => return None,
+        };
+        return Some((action, "secret", p));
+    }
+    if path == "/v1/auth/tokens" {
+        return match *method {
+            Method::GET => Some(("list", "token", None)),
+            Method::POST => Some(("create", "token", None)),
+            _ => None,
+        };
+    }
+    if let Some(id) = path.strip_prefix("/v1/auth/tokens/") {
+        return (method == Method::DELETE).then(|| ("revoke", "token", Some(decoded(id))));
+    }
+    if path == "/v1/audit" || path == "/v1/audit/" {
+        return Some(("query", "audit", None));
+    }
+    if let Some(rest) = path.strip_prefix("/v1/audit/") {
+        return Some(match rest.split_once('/') {
+            Some(("trail", p)) => ("trail", "audit", Some(decoded(p))),
+            _ => match rest {
+                "summary" => ("summary", "audit", None),
+                "verify" => ("verify", "audit", None),
+                _ => ("query", "audit", None),
+            },
+        });
+    }
+    None
+}
+
+/// The audit middleware (see the module docs).
+pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Some((action, resource_type, resource_path)) =
+        classify(request.method(), request.uri().path())
+    else {
+        return next.run(request).await;
+    };
+    let draft = Arc::new(Mutex::new(Draft {
+        action: action.to_owned(),
+        resource_type,
+        resource_path,
+        client_ip: request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string()),
+        user_agent: request
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(256).collect()),
+        ..Draft::default()
+    }));
+    let response = DRAFT.scope(draft.clone(), next.run(request)).await;
+    let d = draft.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if d.committed {
+        return response;
+    }
+    let status = response.status();
+    let (outcome, code) = if status.is_success() || status.is_redirection() {
+        ("success", None)
+    } else if status.as_u16() == 401 || status.as_u16() == 403 {
+        ("denied", response.extensions().get::<ErrorCode>().copied())
+    } else {
+        ("error", response.extensions().get::<ErrorCode>().copied())
+    };
+    let Some(event) = build(&d, &state, outcome, code) else {
+        return ApiError::internal("could not create an audit entry id").into_response();
+    };
+    match state.store.append_audit(vec![event]).await {
+        Ok(()) => response,
+        Err(e) => {
+            // Fail closed: the response (maybe a secret value) is dropped unsent.
+            ApiError::internal(format!("audit entry could not be written: {e}")).into_response()
+        }
+    }
+}
+
+/// The HMAC of the audit chains, under a key derived from the token pepper (HKDF), so the key
+/// lives (wrapped by the root key) wherever the keyring does.
+pub fn chain_mac(hasher: &scaivault_crypto::TokenHasher) -> scaivault_store::ChainMac {
+    let key = hasher.derive_key(b"scaivault audit chain v1");
+    Arc::new(move |bytes: &[u8]| {
+        let tag = aws_lc_rs::hmac::sign(&key, bytes);
+        let mut out = [0u8; 32];
+        out.copy_from_slice(tag.as_ref());
+        out
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_are_classified() {
+        let c = |m: Method, p: &str| classify(&m, p);
+        assert_eq!(
+            c(Method::GET, "/v1/secrets"),
+            Some(("list", "secret", None))
+        );
+        assert_eq!(
+            c(Method::GET, "/v1/secrets/a/b"),
+            Some(("read", "secret", Some("a/b".into())))
+        );
+        assert_eq!(
+            c(Method::GET, "/v1/secrets/metadata/a/b"),
+            Some(("read_metadata", "secret", Some("a/b".into())))
+        );
+        assert_eq!(
+            c(Method::GET, "/v1/secrets/a/versions"),
+            Some(("list_versions", "secret", Some("a".into())))
+        );
+        assert_eq!(
+            c(Method::POST, "/v1/secrets/a/rotate"),
+            Some(("rotate", "secret", Some("a".into())))
+        );
+        assert_eq!(
+            c(Method::PUT, "/v1/secrets/caf%C3%A9/x"),
+            Some(("write", "secret", Some("café/x".into())))
+        );
+        assert_eq!(
+            c(Method::DELETE, "/v1/auth/tokens/tok_1"),
+            Some(("revoke", "token", Some("tok_1".into())))
+        );
+        assert_eq!(
+            c(Method::GET, "/v1/audit/trail/a/b"),
+            Some(("trail", "audit", Some("a/b".into())))
+        );
+        assert_eq!(c(Method::GET, "/health"), None);
+        assert_eq!(c(Method::GET, "/v1/auth/whoami"), None);
+    }
+}
