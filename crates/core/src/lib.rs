@@ -7,10 +7,12 @@ pub mod duration;
 pub mod identity;
 pub mod path;
 pub mod policy;
+pub mod role;
 pub mod scope;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use duration::{DurationError, parse_duration};
 pub use identity::{IdentityType, Principal};
 pub use path::{PathError, SecretPath, validate_prefix};
+pub use role::Role;
 pub use scope::Scope;

@@ -13,11 +13,23 @@ use crate::random::random_bytes;
 /// Prefix of personal access tokens, as in the docs.
 pub const TOKEN_PREFIX: &str = "skt_";
 
+/// Prefix of service-account API keys.
+pub const API_KEY_PREFIX: &str = "svk_";
+
 /// A new random token: `skt_` + 32 random bytes, base64url.
 pub fn generate_token() -> Result<Zeroizing<String>, CryptoError> {
+    generate_with_prefix(TOKEN_PREFIX)
+}
+
+/// A new random service-account API key: `svk_` + 32 random bytes, base64url.
+pub fn generate_api_key() -> Result<Zeroizing<String>, CryptoError> {
+    generate_with_prefix(API_KEY_PREFIX)
+}
+
+fn generate_with_prefix(prefix: &str) -> Result<Zeroizing<String>, CryptoError> {
     let bytes = random_bytes(32)?;
     Ok(Zeroizing::new(format!(
-        "{TOKEN_PREFIX}{}",
+        "{prefix}{}",
         URL_SAFE_NO_PAD.encode(bytes.as_slice())
     )))
 }

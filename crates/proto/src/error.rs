@@ -37,6 +37,8 @@ pub enum ErrorCode {
     ServiceUnavailable,
     /// 500: something failed inside the server; the message says nothing more.
     InternalError,
+    /// An object with this id or unique name already exists (tenants, partners, ...).
+    Conflict,
 }
 
 impl ErrorCode {
@@ -48,7 +50,7 @@ impl ErrorCode {
             Self::AccessDenied => 403,
             Self::SecretNotFound | Self::VersionNotFound | Self::NotFound => 404,
             Self::MethodNotAllowed => 405,
-            Self::SecretExists | Self::VersionConflict => 409,
+            Self::SecretExists | Self::VersionConflict | Self::Conflict => 409,
             Self::SecretExpired => 410,
             Self::PayloadTooLarge => 413,
             Self::RateLimited => 429,
@@ -75,6 +77,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::ServiceUnavailable => "service_unavailable",
             Self::InternalError => "internal_error",
+            Self::Conflict => "conflict",
         }
     }
 }

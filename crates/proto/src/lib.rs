@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod health;
+pub mod identity;
 pub mod secrets;
 pub mod timestamp;
 

@@ -84,6 +84,11 @@ pub fn note_action(action: &str) {
     with_draft(|d| d.action = action.to_owned());
 }
 
+/// The id or path of the resource, when the route does not name it (e.g. a created object).
+pub fn note_resource(id: &str) {
+    with_draft(|d| d.resource_path = Some(id.to_owned()));
+}
+
 pub fn note_version(version: u64) {
     with_draft(|d| d.version = Some(version));
 }
@@ -189,6 +194,69 @@ pub fn classify(
     }
     if let Some(id) = path.strip_prefix("/v1/auth/tokens/") {
         return (method == Method::DELETE).then(|| ("revoke", "token", Some(decoded(id))));
+    }
+    if let Some(rest) = path.strip_prefix("/v1/identity/") {
+        let read = *method == Method::GET;
+        let (segment, id) = match rest.split_once('/') {
+            Some((s, id)) => (s, Some(decoded(id))),
+            None => (rest, None),
+        };
+        return Some(match (segment, read) {
+            ("partners", true) => ("list", "partner", None),
+            ("partners", false) => ("create", "partner", None),
+            ("tenants", true) => (if id.is_some() { "read" } else { "list" }, "tenant", id),
+            ("tenants", false) => ("create", "tenant", None),
+            ("users", true) => (
+                "read",
+                "groups",
+                id.map(|i| i.trim_end_matches("/groups").to_owned()),
+            ),
+            ("users", false) => (
+                "update",
+                "groups",
+                id.map(|i| i.trim_end_matches("/groups").to_owned()),
+            ),
+            ("register", _) => ("register", "tenant", None),
+            _ => return None,
+        });
+    }
+    if let Some(rest) = path
+        .strip_prefix("/v1/service-accounts")
+        .filter(|r| r.is_empty() || r.starts_with('/'))
+    {
+        let parts: Vec<String> = rest
+            .trim_start_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(decoded)
+            .collect();
+        let action = |read: &'static str, list: &'static str, one: bool| match *method {
+            Method::GET if one => read,
+            Method::GET => list,
+            Method::POST => "create",
+            Method::DELETE => "delete",
+            _ => "update",
+        };
+        return Some(match parts.as_slice() {
+            [] => (action("read", "list", false), "service_account", None),
+            [id] => (
+                action("read", "list", true),
+                "service_account",
+                Some(id.clone()),
+            ),
+            [id, keys] if keys == "keys" => {
+                (action("read", "list", false), "api_key", Some(id.clone()))
+            }
+            [id, keys, key] if keys == "keys" => (
+                action("read", "list", true),
+                "api_key",
+                Some(format!("{id}/{key}")),
+            ),
+            _ => return None,
+        });
+    }
+    if path == "/v1/auth/exchange" {
+        return Some(("exchange", "token", None));
     }
     if path == "/v1/audit" || path == "/v1/audit/" {
         return Some(("query", "audit", None));

@@ -1,10 +1,18 @@
-//! Authentication: bearer token -> [`Principal`].
+//! Authentication: bearer credential -> [`Principal`], then the tenant the request acts on.
 //!
-//! Personal access tokens (`skt_...`) are looked up by HMAC-SHA256 under the server pepper.
-//! Verified tokens are cached for a short time so a hot client does not cost a database read
-//! per request; revoking a token through this node evicts it at once, and other nodes (when
-//! there are several, PostgreSQL issue) see a revocation within [`CACHE_TTL`].
-//! ScaiKey JWTs, service accounts and API keys plug in here in the identities issue.
+//! Credentials:
+//! - ScaiVault tokens (`skt_...` personal and exchanged tokens, `svk_...` service-account API
+//!   keys) are looked up by HMAC-SHA256 under the server pepper.
+//! - Anything shaped like a JWT is verified against the configured ScaiKey issuers
+//!   (`scaivault-jwt`: signature, `iss`, `aud`, `exp`, `nbf`).
+//!
+//! Verified credentials are cached for a short time under the HMAC of the token, so a hot client
+//! pays neither a database read nor a signature check per request (an ES256 verification costs
+//! more than the rest of a read). Revoking a token through this node evicts it at once; other
+//! nodes see a revocation within [`CACHE_TTL`].
+//!
+//! Tenancy (see `tenancy.rs`): the token's tenant, unless the route was `/v1/t/{tenant_id}/...`
+//! (partner admins of that tenant's partner only) or `/v1/partner/secrets/...`.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -13,18 +21,22 @@ use std::time::{Duration, Instant};
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use scaivault_core::{IdentityType, Principal, Scope};
-use scaivault_store::TokenRecord;
+use scaivault_core::role::scopes_of;
+use scaivault_core::{IdentityType, Principal, Role, Scope};
+use scaivault_jwt::VerifiedClaims;
+use scaivault_store::{PartnerRecord, TenantRecord, TokenRecord};
 use time::OffsetDateTime;
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use crate::tenancy::TenantRoute;
 
 /// How long a verified token stays cached.
 pub const CACHE_TTL: Duration = Duration::from_secs(30);
 const CACHE_MAX_ENTRIES: usize = 10_000;
 
-/// The authenticated caller; extracting it rejects the request with 401 when there is none.
+/// The authenticated caller, with the tenant this request acts on resolved; extracting it
+/// rejects the request with 401 (no valid credential) or 403 (tenant out of reach).
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Principal);
 
@@ -32,44 +44,100 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthenticated("missing bearer token"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::unauthenticated("expected 'Authorization: Bearer <token>'"))?;
-        let principal = authenticate(state, token).await?;
+        let client_ip = crate::extract::client_ip(parts);
+        if let Some(ip) = client_ip
+            && let Some(refusal) = state.rate_limits.auth_failures_exhausted(ip)
+        {
+            return Err(ApiError::rate_limited(refusal));
+        }
+        let token = match bearer(parts) {
+            Ok(token) => token,
+            Err(e) => {
+                if let Some(ip) = client_ip {
+                    state
+                        .rate_limits
+                        .check_unauthenticated(ip)
+                        .map_err(ApiError::rate_limited)?;
+                }
+                return Err(e);
+            }
+        };
+        let principal = match authenticate(state, token).await {
+            Ok(p) => p,
+            Err(e) => {
+                if let Some(ip) = client_ip
+                    && let Err(refusal) = state.rate_limits.record_auth_failure(ip)
+                {
+                    return Err(ApiError::rate_limited(refusal));
+                }
+                return Err(e);
+            }
+        };
+        let route = parts.extensions.get::<TenantRoute>().cloned();
         crate::audit::note_actor(&principal);
+        let principal =
+            crate::tenancy::resolve(state, principal, route.as_ref(), &parts.method).await?;
+        crate::audit::note_target_tenant(&principal.tenant_id);
+        state
+            .rate_limits
+            .check_authenticated(&principal.tenant_id, &principal.identity_id)
+            .map_err(ApiError::rate_limited)?;
         Ok(Authenticated(principal))
     }
 }
 
-async fn authenticate(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let header = parts
+        .headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| ApiError::unauthenticated("missing bearer token"))?;
+    header
+        .to_str()
+        .ok()
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::unauthenticated("expected 'Authorization: Bearer <token>'"))
+}
+
+/// The identity behind a credential, acting in its own tenant.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, ApiError> {
     let digest = state.hasher.digest(token);
     let now = state.clock.now();
     if let Some(principal) = state.tokens.get(&digest, now) {
         return Ok(principal);
     }
-    let record = state
-        .store
-        .find_token(&digest)
-        .await?
-        .ok_or_else(invalid_token)?;
-    if record.revoked_at.is_some() || record.expires_at.is_some_and(|e| e <= now) {
-        return Err(invalid_token());
-    }
-    let principal = principal_from_record(&record)?;
-    state
-        .tokens
-        .put(digest, principal.clone(), record.expires_at);
+    let (principal, expires_at) = if scaivault_jwt::looks_like_jwt(token) {
+        let verifier = state
+            .jwt
+            .as_ref()
+            .ok_or_else(|| ApiError::unauthenticated("no JWT issuer is configured"))?;
+        let claims = verifier.verify(token).await.map_err(|e| {
+            tracing::debug!(error = %e, "JWT refused");
+            ApiError::unauthenticated(format!("the JWT is not valid here: {e}"))
+        })?;
+        let expires_at = OffsetDateTime::from_unix_timestamp(claims.expires_at).ok();
+        (principal_from_jwt(state, claims).await?, expires_at)
+    } else {
+        let record = state
+            .store
+            .find_token(&digest)
+            .await?
+            .ok_or_else(invalid_token)?;
+        if record.revoked_at.is_some() || record.expires_at.is_some_and(|e| e <= now) {
+            return Err(invalid_token());
+        }
+        let mut principal = principal_from_record(&record)?;
+        principal.groups = state
+            .store
+            .identity_groups(&record.tenant_id, &record.identity_id)
+            .await?;
+        (principal, record.expires_at)
+    };
+    state.tokens.put(digest, principal.clone(), expires_at);
     Ok(principal)
 }
 
@@ -80,19 +148,148 @@ fn invalid_token() -> ApiError {
 pub fn principal_from_record(record: &TokenRecord) -> Result<Principal, ApiError> {
     let identity_type = IdentityType::parse(&record.identity_type)
         .ok_or_else(|| ApiError::internal("token record has an unknown identity type"))?;
+    let mut roles = Vec::new();
+    if record.is_admin {
+        roles.push(Role::TenantAdmin);
+    }
+    if record.is_partner_admin {
+        roles.push(Role::PartnerAdmin);
+    }
     Ok(Principal {
         identity_id: record.identity_id.clone(),
         identity_type,
         tenant_id: record.tenant_id.clone(),
+        home_tenant_id: record.tenant_id.clone(),
         partner_id: record.partner_id.clone(),
         scopes: record
             .scopes
             .iter()
             .filter_map(|s| Scope::parse(s))
             .collect(),
-        is_tenant_admin: record.is_admin,
+        groups: Vec::new(),
+        roles,
+        is_tenant_admin: record.is_admin || record.is_partner_admin,
+        is_partner_admin: record.is_partner_admin,
         credential_id: record.id.clone(),
     })
+}
+
+/// Maps verified ScaiKey claims to a principal. The tenant must be named; its partner comes
+/// from the token or from the tenant's record. Tenants first seen in a token are registered
+/// (ScaiKey is their source of truth); a token whose partner does not own its tenant is refused.
+async fn principal_from_jwt(state: &AppState, c: VerifiedClaims) -> Result<Principal, ApiError> {
+    let identity_type = match c.identity_type.as_deref() {
+        None => IdentityType::User,
+        Some(t) => IdentityType::parse(t)
+            .filter(|t| *t != IdentityType::Group)
+            .ok_or_else(|| ApiError::unauthenticated("the JWT's identity_type is not supported"))?,
+    };
+    let tenant_id = c
+        .tenant_id
+        .filter(|t| valid_id(t))
+        .ok_or_else(|| ApiError::unauthenticated("the JWT has no valid tenant_id claim"))?;
+    let partner_id = resolve_partner(state, &tenant_id, c.partner_id.as_deref()).await?;
+    let identity_id = if c.subject.contains(':') {
+        c.subject.clone()
+    } else {
+        format!("{}:{}", identity_type.as_str(), c.subject)
+    };
+    let roles: Vec<Role> = c.roles.iter().filter_map(|r| Role::parse(r)).collect();
+    let mut scopes: Vec<Scope> = c.scopes.iter().filter_map(|s| Scope::parse(s)).collect();
+    if c.scopes.is_empty() {
+        scopes = scopes_of(&roles);
+    }
+    let groups = c
+        .groups
+        .iter()
+        .map(|g| {
+            if g.starts_with("group:") {
+                g.clone()
+            } else {
+                format!("group:{g}")
+            }
+        })
+        .collect();
+    let is_partner_admin = roles.contains(&Role::PartnerAdmin);
+    Ok(Principal {
+        identity_id,
+        identity_type,
+        home_tenant_id: tenant_id.clone(),
+        tenant_id,
+        partner_id,
+        scopes,
+        groups,
+        is_tenant_admin: is_partner_admin || roles.contains(&Role::TenantAdmin),
+        is_partner_admin,
+        roles,
+        credential_id: format!("jwt:{}", c.jwt_id.unwrap_or(c.issuer)),
+    })
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+async fn resolve_partner(
+    state: &AppState,
+    tenant_id: &str,
+    claimed: Option<&str>,
+) -> Result<String, ApiError> {
+    if let Some(known) = state.store.get_tenant(tenant_id).await? {
+        return match claimed {
+            Some(p) if p != known.partner_id => Err(ApiError::unauthenticated(
+                "the JWT's partner_id does not own its tenant_id",
+            )),
+            _ => Ok(known.partner_id),
+        };
+    }
+    let partner_id = claimed
+        .filter(|p| valid_id(p))
+        .ok_or_else(|| ApiError::unauthenticated("the JWT names an unknown tenant and no partner"))?
+        .to_owned();
+    let now = state.clock.now();
+    if state.store.get_partner(&partner_id).await?.is_none() {
+        let partner = PartnerRecord {
+            id: partner_id.clone(),
+            name: partner_id.clone(),
+            created_at: now,
+        };
+        match state.store.insert_partner(&partner, None).await {
+            Ok(()) | Err(scaivault_store::StoreError::Duplicate) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let tenant = TenantRecord {
+        id: tenant_id.to_owned(),
+        partner_id: partner_id.clone(),
+        slug: tenant_id.to_owned(),
+        name: tenant_id.to_owned(),
+        created_at: now,
+    };
+    match state.store.insert_tenant(&tenant, None).await {
+        Ok(()) => {
+            tracing::info!(
+                tenant_id,
+                partner_id,
+                "registered a tenant first seen in a JWT"
+            );
+            Ok(partner_id)
+        }
+        // A concurrent request registered it (or the slug is taken): trust the stored record.
+        Err(scaivault_store::StoreError::Duplicate) => {
+            match state.store.get_tenant(tenant_id).await? {
+                Some(t) if t.partner_id == partner_id => Ok(partner_id),
+                _ => Err(ApiError::unauthenticated(
+                    "the JWT's tenant cannot be registered under its partner",
+                )),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Requires a token scope.
@@ -106,13 +303,24 @@ pub fn require_scope(principal: &Principal, scope: Scope) -> Result<(), ApiError
     }
 }
 
-/// Requires the tenant admin role.
+/// Requires the tenant admin role (partner admins have it in every tenant of their partner).
 pub fn require_admin(principal: &Principal, action: &str) -> Result<(), ApiError> {
     if principal.is_tenant_admin {
         Ok(())
     } else {
         Err(ApiError::access_denied(format!(
             "{action} requires a tenant admin"
+        )))
+    }
+}
+
+/// Requires the partner admin role.
+pub fn require_partner_admin(principal: &Principal, action: &str) -> Result<(), ApiError> {
+    if principal.is_partner_admin {
+        Ok(())
+    } else {
+        Err(ApiError::access_denied(format!(
+            "{action} requires a partner admin"
         )))
     }
 }
@@ -156,5 +364,13 @@ impl TokenCache {
     pub fn evict_credential(&self, credential_id: &str) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         entries.retain(|_, e| e.principal.credential_id != credential_id);
+    }
+
+    /// Evicts every cached entry of one identity (on group or account changes).
+    pub fn evict_identity(&self, tenant_id: &str, identity_id: &str) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        entries.retain(|_, e| {
+            e.principal.identity_id != identity_id || e.principal.home_tenant_id != tenant_id
+        });
     }
 }

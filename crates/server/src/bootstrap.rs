@@ -117,6 +117,43 @@ pub async fn load_keys(
     Ok((keyring, TokenHasher::new(&pepper)))
 }
 
+/// Makes sure the bootstrap partner and tenant exist (the operators' own), for data
+/// directories created before tenants were recorded and for fresh ones alike.
+pub async fn ensure_tenancy(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    tenant_id: &str,
+    partner_id: &str,
+) -> Result<(), StartupError> {
+    let err = |e: scaivault_store::StoreError| StartupError::Store(e.to_string());
+    let now = clock.now();
+    if store.get_partner(partner_id).await.map_err(err)?.is_none() {
+        let partner = scaivault_store::PartnerRecord {
+            id: partner_id.to_owned(),
+            name: partner_id.to_owned(),
+            created_at: now,
+        };
+        store.insert_partner(&partner, None).await.map_err(err)?;
+    }
+    match store.get_tenant(tenant_id).await.map_err(err)? {
+        Some(t) if t.partner_id != partner_id => Err(StartupError::Config(format!(
+            "bootstrap_tenant_id {tenant_id} belongs to partner {}, not bootstrap_partner_id {partner_id}",
+            t.partner_id
+        ))),
+        Some(_) => Ok(()),
+        None => {
+            let tenant = scaivault_store::TenantRecord {
+                id: tenant_id.to_owned(),
+                partner_id: partner_id.to_owned(),
+                slug: tenant_id.replace('_', "-"),
+                name: tenant_id.to_owned(),
+                created_at: now,
+            };
+            store.insert_tenant(&tenant, None).await.map_err(err)
+        }
+    }
+}
+
 /// The identity a bootstrap or dev root token acts as.
 pub struct RootIdentity<'a> {
     pub token_id: &'a str,
@@ -144,6 +181,8 @@ pub async fn store_root_token(
         name: who.name.to_owned(),
         scopes: Scope::ALL.iter().map(|s| s.as_str().to_owned()).collect(),
         is_admin: true,
+        is_partner_admin: true,
+        kind: "personal".to_owned(),
         created_at: clock.now(),
         expires_at: None,
         revoked_at: None,

@@ -97,6 +97,12 @@ pub struct Config {
     pub audit_log_file_keep: u32,
     /// SIEM sink: send every audit entry to this syslog receiver (`host:port`, UDP, RFC 5424).
     pub audit_syslog: Option<String>,
+    /// Trusted ScaiKey issuers (`[[jwt_issuers]]` tables); none: JWTs are refused.
+    #[serde(default)]
+    pub jwt_issuers: Vec<scaivault_jwt::IssuerConfig>,
+    /// `[rate_limits]`: per identity, per tenant, per client IP (docs/configuration.md).
+    #[serde(default)]
+    pub rate_limits: crate::ratelimit::RateLimitConfig,
 }
 
 fn default_listen() -> String {
@@ -175,6 +181,8 @@ impl Config {
             audit_log_file_max_bytes: default_audit_file_max(),
             audit_log_file_keep: default_audit_file_keep(),
             audit_syslog: None,
+            jwt_issuers: Vec::new(),
+            rate_limits: crate::ratelimit::RateLimitConfig::default(),
         }
     }
 

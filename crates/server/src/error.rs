@@ -24,6 +24,8 @@ pub fn current_request_id() -> String {
 pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
+    /// Set for 429s: becomes `Retry-After` and `X-RateLimit-*`.
+    refusal: Option<crate::ratelimit::Refusal>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
@@ -33,6 +35,16 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            refusal: None,
+        }
+    }
+
+    /// 429 `rate_limited`, with the headers that say when to retry.
+    pub fn rate_limited(refusal: crate::ratelimit::Refusal) -> Self {
+        Self {
+            code: ErrorCode::RateLimited,
+            message: String::new(),
+            refusal: Some(refusal),
         }
     }
 
@@ -57,6 +69,9 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let Some(refusal) = self.refusal {
+            return crate::ratelimit::refusal_response(refusal);
+        }
         let status = StatusCode::from_u16(self.code.http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let body = ErrorBody {

@@ -164,3 +164,12 @@ pub fn parse_u64(name: &str, value: &str, min: u64, max: u64) -> Result<u64, Api
 pub fn truncate(s: &str) -> String {
     s.chars().take(64).collect()
 }
+
+/// The TCP peer's address (the server sees no proxy headers: put it behind a proxy that
+/// connects from a trusted address, and rate limits apply to that address).
+pub fn client_ip(parts: &axum::http::request::Parts) -> Option<std::net::IpAddr> {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}

@@ -14,10 +14,12 @@ pub mod config;
 pub mod cursor;
 pub mod error;
 pub mod extract;
+pub mod ratelimit;
 pub mod routes;
 pub mod secrets;
 pub mod serve;
 pub mod state;
+pub mod tenancy;
 
 /// Why the server or an operator command could not start. Printed to stderr; never contains
 /// key material or tokens.

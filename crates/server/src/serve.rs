@@ -112,6 +112,23 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
     let (keyring, hasher) = bootstrap::load_keys(store.as_ref(), &provider).await?;
     let audit_mac = crate::audit::chain_mac(&hasher);
     store.set_audit_mac(audit_mac.clone());
+    bootstrap::ensure_tenancy(
+        store.as_ref(),
+        clock.as_ref(),
+        &config.bootstrap_tenant_id,
+        &config.bootstrap_partner_id,
+    )
+    .await?;
+    let jwt = if config.jwt_issuers.is_empty() {
+        None
+    } else {
+        let verifier = scaivault_jwt::JwtVerifier::new(
+            config.jwt_issuers.clone(),
+            scaivault_jwt::VerifierOptions::default(),
+        )
+        .map_err(|e| StartupError::Config(format!("jwt_issuers: {e}")))?;
+        Some(Arc::new(verifier))
+    };
 
     let mut printed_token = None;
     if args.dev {
@@ -152,8 +169,11 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
             soft_delete_retention: config.retention()?,
             max_body_bytes: config.max_body_bytes,
             operator_tenant_id: config.bootstrap_tenant_id.clone(),
+            operator_partner_id: config.bootstrap_partner_id.clone(),
         },
         audit_mac,
+        jwt,
+        rate_limits: crate::ratelimit::RateLimiter::new(&config.rate_limits),
     }));
     let background = spawn_background(state.clone());
     let audit_maintenance = crate::audit_sink::spawn_maintenance(
@@ -183,7 +203,8 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
     );
     tracing::info!(%addr, %scheme, data_dir = %data_dir.display(), "ScaiVault started");
 
-    let app = crate::routes::router(state.clone());
+    let router = crate::routes::router(state.clone());
+    // The tenant prefixes are stripped before routing (see tenancy.rs).
     match tls {
         Some((cert, key)) => {
             let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
@@ -201,14 +222,24 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
             axum_server::from_tcp_rustls(std_listener, rustls)
                 .map_err(|e| StartupError::Io(e.to_string()))?
                 .handle(handle)
-                .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+                .serve(axum::ServiceExt::into_make_service_with_connect_info::<
+                    SocketAddr,
+                >(tower::Layer::layer(
+                    &tower::util::MapRequestLayer::new(crate::tenancy::rewrite),
+                    router,
+                )))
                 .await
                 .map_err(|e| StartupError::Io(e.to_string()))?;
         }
         None => {
             axum::serve(
                 listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
+                axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                    SocketAddr,
+                >(tower::Layer::layer(
+                    &tower::util::MapRequestLayer::new(crate::tenancy::rewrite),
+                    router,
+                )),
             )
             .with_graceful_shutdown(shutdown_signal())
             .await
@@ -287,7 +318,10 @@ fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
         let mut sweep = tokio::time::interval(SWEEP_EVERY);
         loop {
             tokio::select! {
-                _ = flush.tick() => flush_access(&state).await,
+                _ = flush.tick() => {
+                    flush_access(&state).await;
+                    state.rate_limits.housekeeping();
+                }
                 _ = sweep.tick() => {
                     let now = state.clock.now();
                     let cutoff = now - state.limits.soft_delete_retention;

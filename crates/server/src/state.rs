@@ -23,6 +23,9 @@ pub struct Inner {
     pub limits: Limits,
     /// The MAC of the audit chains (also held by the store, which appends).
     pub audit_mac: ChainMac,
+    /// ScaiKey JWT verification; `None` when no issuer is configured.
+    pub jwt: Option<std::sync::Arc<scaivault_jwt::JwtVerifier>>,
+    pub rate_limits: crate::ratelimit::RateLimiter,
 }
 
 /// Tunables that handlers need.
@@ -34,6 +37,8 @@ pub struct Limits {
     /// The operators' tenant (the bootstrap tenant): its admins also see the audit entries of
     /// requests that reached no tenant (unauthenticated ones).
     pub operator_tenant_id: String,
+    /// The operators' partner: its partner admins manage partners and every tenant.
+    pub operator_partner_id: String,
 }
 
 impl std::ops::Deref for AppState {

@@ -306,6 +306,90 @@ impl<S: Store> Store for CachedStore<S> {
             .await
     }
 
+    async fn insert_partner(&self, p: &PartnerRecord, audit: Option<&AuditEvent>) -> Result<()> {
+        self.inner.insert_partner(p, audit).await
+    }
+
+    async fn get_partner(&self, id: &str) -> Result<Option<PartnerRecord>> {
+        self.inner.get_partner(id).await
+    }
+
+    async fn list_partners(&self, after: Option<&str>, limit: u32) -> Result<Page<PartnerRecord>> {
+        self.inner.list_partners(after, limit).await
+    }
+
+    async fn insert_tenant(&self, t: &TenantRecord, audit: Option<&AuditEvent>) -> Result<()> {
+        self.inner.insert_tenant(t, audit).await
+    }
+
+    async fn get_tenant(&self, id: &str) -> Result<Option<TenantRecord>> {
+        self.inner.get_tenant(id).await
+    }
+
+    async fn list_tenants(
+        &self,
+        partner_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<TenantRecord>> {
+        self.inner.list_tenants(partner_id, after, limit).await
+    }
+
+    async fn insert_service_account(
+        &self,
+        sa: &ServiceAccountRecord,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        self.inner.insert_service_account(sa, audit).await
+    }
+
+    async fn get_service_account(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<ServiceAccountRecord>> {
+        self.inner.get_service_account(tenant_id, id).await
+    }
+
+    async fn list_service_accounts(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<ServiceAccountRecord>> {
+        self.inner
+            .list_service_accounts(tenant_id, after, limit)
+            .await
+    }
+
+    async fn delete_service_account(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        self.inner
+            .delete_service_account(tenant_id, id, now, audit)
+            .await
+    }
+
+    async fn set_identity_groups(
+        &self,
+        tenant_id: &str,
+        identity_id: &str,
+        groups: &[String],
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        self.inner
+            .set_identity_groups(tenant_id, identity_id, groups, audit)
+            .await
+    }
+
+    async fn identity_groups(&self, tenant_id: &str, identity_id: &str) -> Result<Vec<String>> {
+        self.inner.identity_groups(tenant_id, identity_id).await
+    }
+
     fn set_audit_mac(&self, mac: ChainMac) {
         self.inner.set_audit_mac(mac);
     }

@@ -207,6 +207,58 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         audit: Option<&AuditEvent>,
     ) -> Result<bool>;
 
+    // --- partners, tenants, service accounts, groups --------------------------------------
+
+    async fn insert_partner(
+        &self,
+        partner: &PartnerRecord,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()>;
+    async fn get_partner(&self, id: &str) -> Result<Option<PartnerRecord>>;
+    async fn list_partners(&self, after: Option<&str>, limit: u32) -> Result<Page<PartnerRecord>>;
+    /// `Duplicate` when the id or the slug is taken.
+    async fn insert_tenant(&self, tenant: &TenantRecord, audit: Option<&AuditEvent>) -> Result<()>;
+    async fn get_tenant(&self, id: &str) -> Result<Option<TenantRecord>>;
+    async fn list_tenants(
+        &self,
+        partner_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<TenantRecord>>;
+    async fn insert_service_account(
+        &self,
+        account: &ServiceAccountRecord,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()>;
+    async fn get_service_account(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<ServiceAccountRecord>>;
+    async fn list_service_accounts(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<ServiceAccountRecord>>;
+    /// Deletes the account and revokes all its keys; false when there is no such account.
+    async fn delete_service_account(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool>;
+    /// Replaces an identity's synced group membership.
+    async fn set_identity_groups(
+        &self,
+        tenant_id: &str,
+        identity_id: &str,
+        groups: &[String],
+        audit: Option<&AuditEvent>,
+    ) -> Result<()>;
+    async fn identity_groups(&self, tenant_id: &str, identity_id: &str) -> Result<Vec<String>>;
+
     // --- audit ---------------------------------------------------------------------------
     //
     // Every mutation above takes the audit event of the request that makes it and commits it in

@@ -160,7 +160,38 @@ pub struct TokenRecord {
     pub name: String,
     pub scopes: Vec<String>,
     pub is_admin: bool,
+    /// Partner admins may act on every tenant of their partner and write partner secrets.
+    pub is_partner_admin: bool,
+    /// `personal`, `api_key` or `exchanged`.
+    pub kind: String,
     pub created_at: OffsetDateTime,
     pub expires_at: Option<OffsetDateTime>,
     pub revoked_at: Option<OffsetDateTime>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PartnerRecord {
+    pub id: String,
+    pub name: String,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantRecord {
+    pub id: String,
+    pub partner_id: String,
+    /// Unique, URL-friendly name (`acme`).
+    pub slug: String,
+    pub name: String,
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceAccountRecord {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub roles: Vec<String>,
+    pub created_at: OffsetDateTime,
 }

@@ -27,6 +27,7 @@ use crate::model::*;
 use crate::{Result, SealFn, Store, StoreError};
 
 mod audit;
+mod identity;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -222,6 +223,8 @@ fn token_from_row(row: &SqliteRow) -> Result<TokenRecord> {
         name: row.try_get("name")?,
         scopes: serde_json::from_str(&scopes).map_err(|_| StoreError::Corrupt("scopes".into()))?,
         is_admin: row.try_get::<i64, _>("is_admin")? != 0,
+        is_partner_admin: row.try_get::<i64, _>("is_partner_admin")? != 0,
+        kind: row.try_get("kind")?,
         created_at: from_micros(row.try_get("created_at")?)?,
         expires_at: opt_from_micros(row.try_get("expires_at")?)?,
         revoked_at: opt_from_micros(row.try_get("revoked_at")?)?,
@@ -1134,6 +1137,106 @@ impl Store for SqliteStore {
         Ok(true)
     }
 
+    async fn insert_partner(&self, p: &PartnerRecord, audit: Option<&AuditEvent>) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        identity::insert_partner(&mut tx, p).await?;
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_partner(&self, id: &str) -> Result<Option<PartnerRecord>> {
+        identity::get_partner(&self.reader, id).await
+    }
+
+    async fn list_partners(&self, after: Option<&str>, limit: u32) -> Result<Page<PartnerRecord>> {
+        identity::list_partners(&self.reader, after, limit).await
+    }
+
+    async fn insert_tenant(&self, t: &TenantRecord, audit: Option<&AuditEvent>) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        identity::insert_tenant(&mut tx, t).await?;
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_tenant(&self, id: &str) -> Result<Option<TenantRecord>> {
+        identity::get_tenant(&self.reader, id).await
+    }
+
+    async fn list_tenants(
+        &self,
+        partner_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<TenantRecord>> {
+        identity::list_tenants(&self.reader, partner_id, after, limit).await
+    }
+
+    async fn insert_service_account(
+        &self,
+        sa: &ServiceAccountRecord,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        identity::insert_service_account(&mut tx, sa).await?;
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_service_account(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<ServiceAccountRecord>> {
+        identity::get_service_account(&self.reader, tenant_id, id).await
+    }
+
+    async fn list_service_accounts(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<ServiceAccountRecord>> {
+        identity::list_service_accounts(&self.reader, tenant_id, after, limit).await
+    }
+
+    async fn delete_service_account(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        if !identity::delete_service_account(&mut tx, tenant_id, id, micros(now)).await? {
+            return Ok(false);
+        }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn set_identity_groups(
+        &self,
+        tenant_id: &str,
+        identity_id: &str,
+        groups: &[String],
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        identity::set_groups(&mut tx, tenant_id, identity_id, groups).await?;
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn identity_groups(&self, tenant_id: &str, identity_id: &str) -> Result<Vec<String>> {
+        identity::groups_of(&self.reader, tenant_id, identity_id).await
+    }
+
     fn set_audit_mac(&self, mac: ChainMac) {
         // Set once per process; a second call (same keyring) changes nothing.
         let _ = self.audit_mac.set(mac);
@@ -1262,8 +1365,8 @@ async fn insert_token(conn: &mut SqliteConnection, t: &TokenRecord, replace: boo
         serde_json::to_string(&t.scopes).map_err(|_| StoreError::Corrupt("scopes".into()))?;
     let result = sqlx::query(AssertSqlSafe(format!(
         "{verb} INTO tokens (id, tenant_id, partner_id, identity_id, identity_type, token_hash,
-            name, scopes, is_admin, created_at, expires_at, revoked_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+            name, scopes, is_admin, created_at, expires_at, revoked_at, is_partner_admin, kind)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
     )))
     .bind(&t.id)
     .bind(&t.tenant_id)
@@ -1277,6 +1380,8 @@ async fn insert_token(conn: &mut SqliteConnection, t: &TokenRecord, replace: boo
     .bind(micros(t.created_at))
     .bind(t.expires_at.map(micros))
     .bind(t.revoked_at.map(micros))
+    .bind(i64::from(t.is_partner_admin))
+    .bind(&t.kind)
     .execute(&mut *conn)
     .await;
     match result {

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use scaivault_core::{Principal, Scope};
+use scaivault_core::{Principal, Role, Scope};
 use scaivault_proto::audit::*;
 use scaivault_proto::{ErrorBody, Timestamp};
 use scaivault_store::{AuditQuery, ChainBreak};
@@ -32,13 +32,35 @@ pub fn router() -> Router<AppState> {
         .route("/v1/audit/trail/{*path}", get(trail))
 }
 
-/// The chains whose entries the caller may see: its tenant's, and for the operators' tenant
-/// also the chain of requests that reached no tenant (`""`: unauthenticated ones).
-fn reach(state: &AppState, p: &Principal) -> ApiResult<Vec<String>> {
+/// The chains whose entries the caller may see. A tenant's admins and auditors: their tenant.
+/// A partner admin (not acting through `/v1/t/`): every tenant of the partner and the partner's
+/// own chain (partner-scoped secrets). The operators' tenant also sees the chain of requests
+/// that reached no tenant (`""`: unauthenticated ones).
+async fn reach(state: &AppState, p: &Principal) -> ApiResult<Vec<String>> {
     require_scope(p, Scope::AuditRead)?;
-    require_admin(p, "reading the audit trail")?;
+    if !p.has_role(Role::Auditor) {
+        require_admin(p, "reading the audit trail")?;
+    }
+    let at_home = p.tenant_id == p.home_tenant_id;
     let mut chains = vec![p.tenant_id.clone()];
-    if p.tenant_id == state.limits.operator_tenant_id {
+    if p.is_partner_admin && at_home {
+        let mut after: Option<String> = None;
+        loop {
+            let page = state
+                .store
+                .list_tenants(&p.partner_id, after.as_deref(), 200)
+                .await?;
+            after = page.items.last().map(|t| t.id.clone());
+            chains.extend(page.items.into_iter().map(|t| t.id));
+            if !page.has_more {
+                break;
+            }
+        }
+        chains.push(p.partner_id.clone());
+        chains.sort();
+        chains.dedup();
+    }
+    if at_home && p.home_tenant_id == state.limits.operator_tenant_id {
         chains.push(String::new());
     }
     Ok(chains)
@@ -92,7 +114,7 @@ pub fn entry_dto(e: scaivault_store::AuditEntry) -> AuditEntry {
 }
 
 /// Applies the filters common to query, trail and summary; returns the query and the limit.
-fn parse_filters(
+async fn parse_filters(
     state: &AppState,
     p: &Principal,
     uri: &Uri,
@@ -101,7 +123,7 @@ fn parse_filters(
     let pairs = query_pairs(uri.query());
     reject_unknown(&pairs, known)?;
     let mut q = AuditQuery {
-        tenants: reach(state, p)?,
+        tenants: reach(state, p).await?,
         limit: DEFAULT_LIMIT as u32,
         ..AuditQuery::default()
     };
@@ -196,7 +218,8 @@ pub async fn query(
             "limit",
             "cursor",
         ],
-    )?;
+    )
+    .await?;
     Ok(Json(list(&state, q, cursor).await?))
 }
 
@@ -213,7 +236,8 @@ pub async fn trail(
     Path(path): Path<String>,
     uri: Uri,
 ) -> ApiResult<Json<AuditListResponse>> {
-    let (mut q, cursor) = parse_filters(&state, &p, &uri, &["limit", "cursor", "tenant_id"])?;
+    let (mut q, cursor) =
+        parse_filters(&state, &p, &uri, &["limit", "cursor", "tenant_id"]).await?;
     q.path = Some(path);
     q.resource_type = Some("secret".to_owned());
     Ok(Json(list(&state, q, cursor).await?))
@@ -232,7 +256,7 @@ pub async fn summary(
     Authenticated(p): Authenticated,
     uri: Uri,
 ) -> ApiResult<Json<AuditSummaryResponse>> {
-    let (mut q, _) = parse_filters(&state, &p, &uri, &["start", "end", "tenant_id"])?;
+    let (mut q, _) = parse_filters(&state, &p, &uri, &["start", "end", "tenant_id"]).await?;
     if q.start.is_none() && q.end.is_none() {
         q.start = Some(state.clock.now() - time::Duration::days(1));
     }
@@ -261,7 +285,7 @@ pub async fn verify(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
 ) -> ApiResult<Json<AuditVerifyResponse>> {
-    let tenants = reach(&state, &p)?;
+    let tenants = reach(&state, &p).await?;
     let mut chains = Vec::new();
     for tenant in tenants {
         let report = scaivault_store::verify_audit_chain(

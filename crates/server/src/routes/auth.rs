@@ -2,10 +2,11 @@
 
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use scaivault_core::{Scope, parse_duration};
 use scaivault_proto::auth::*;
+use scaivault_proto::identity::ExchangeRequest;
 use scaivault_proto::{ErrorBody, ErrorCode, Timestamp};
 use scaivault_store::TokenRecord;
 
@@ -22,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/auth/whoami", get(whoami))
         .route("/v1/auth/tokens", get(list_tokens).post(create_token))
         .route("/v1/auth/tokens/{id}", delete(revoke_token))
+        .route("/v1/auth/exchange", post(exchange))
 }
 
 /// The identity behind the bearer token.
@@ -87,7 +89,7 @@ pub async fn create_token(
     let token = scaivault_crypto::token::generate_token()?;
     let record = TokenRecord {
         id: scaivault_crypto::random::random_id("tok_")?,
-        tenant_id: p.tenant_id.clone(),
+        tenant_id: p.home_tenant_id.clone(),
         partner_id: p.partner_id.clone(),
         identity_id: p.identity_id.clone(),
         identity_type: p.identity_type.as_str().to_owned(),
@@ -95,6 +97,8 @@ pub async fn create_token(
         name: name.to_owned(),
         scopes: scopes.iter().map(|s| s.as_str().to_owned()).collect(),
         is_admin: false,
+        is_partner_admin: false,
+        kind: "personal".to_owned(),
         created_at: now,
         expires_at: Some(now + ttl),
         revoked_at: None,
@@ -140,7 +144,7 @@ pub async fn list_tokens(
     }
     let page = state
         .store
-        .list_tokens(&p.tenant_id, &p.identity_id, after.as_deref(), limit)
+        .list_tokens(&p.home_tenant_id, &p.identity_id, after.as_deref(), limit)
         .await?;
     let cursor = match (page.has_more, page.items.last()) {
         (true, Some(last)) => Some(crate::cursor::encode_path(&last.id)),
@@ -178,7 +182,7 @@ pub async fn revoke_token(
     if !state
         .store
         .revoke_token(
-            &p.tenant_id,
+            &p.home_tenant_id,
             &p.identity_id,
             &id,
             now,
@@ -191,4 +195,66 @@ pub async fn revoke_token(
     crate::audit::committed();
     state.tokens.evict_credential(&id);
     Ok(StatusCode::NO_CONTENT)
+}
+
+const EXCHANGE_DEFAULT_TTL: &str = "15m";
+const EXCHANGE_MAX_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Exchanges the service-account API key given as the bearer for a short-lived token with the
+/// same identity and scopes, so the long-lived key need not travel with every request.
+#[utoipa::path(post, path = "/v1/auth/exchange", tag = "auth", request_body = ExchangeRequest,
+    responses((status = 201, body = CreateTokenResponse), (status = 400, body = ErrorBody),
+              (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn exchange(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    body: crate::extract::OptionalJsonBody<ExchangeRequest>,
+) -> ApiResult<(StatusCode, Json<CreateTokenResponse>)> {
+    if !p.credential_id.starts_with("key_") {
+        return Err(ApiError::access_denied(
+            "only a service-account API key can be exchanged",
+        ));
+    }
+    let request = body.0;
+    let ttl = parse_duration(request.ttl.as_deref().unwrap_or(EXCHANGE_DEFAULT_TTL))
+        .map_err(|e| duration_error("ttl", e))?;
+    if ttl > EXCHANGE_MAX_TTL {
+        return Err(ApiError::validation("ttl: at most 1h"));
+    }
+    let now = state.clock.now();
+    let token = scaivault_crypto::token::generate_token()?;
+    let record = TokenRecord {
+        id: scaivault_crypto::random::random_id("tok_")?,
+        tenant_id: p.home_tenant_id.clone(),
+        partner_id: p.partner_id.clone(),
+        identity_id: p.identity_id.clone(),
+        identity_type: p.identity_type.as_str().to_owned(),
+        token_hash: state.hasher.digest(&token),
+        name: format!("exchanged from {}", p.credential_id),
+        scopes: p.scopes.iter().map(|s| s.as_str().to_owned()).collect(),
+        is_admin: p.has_role(scaivault_core::Role::TenantAdmin),
+        is_partner_admin: false,
+        kind: "exchanged".to_owned(),
+        created_at: now,
+        expires_at: Some(now + ttl),
+        revoked_at: None,
+    };
+    crate::audit::note_resource(&record.id);
+    state
+        .store
+        .insert_token(&record, crate::audit::success_event(&state).as_ref())
+        .await?;
+    crate::audit::committed();
+    Ok((
+        StatusCode::CREATED,
+        Json(CreateTokenResponse {
+            id: record.id,
+            token: token.to_string(),
+            name: record.name,
+            scopes: record.scopes,
+            created_at: Timestamp::new(now),
+            expires_at: record.expires_at.map(Timestamp::new),
+        }),
+    ))
 }

@@ -4,8 +4,10 @@
 pub mod audit;
 pub mod auth;
 pub mod health;
+pub mod identity;
 pub mod openapi;
 pub mod secrets;
+pub mod service_accounts;
 
 use std::time::Instant;
 
@@ -26,6 +28,8 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(auth::router())
         .merge(audit::router())
+        .merge(identity::router())
+        .merge(service_accounts::router())
         .merge(secrets::router())
         .merge(openapi::router())
         .fallback(not_found)

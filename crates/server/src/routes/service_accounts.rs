@@ -1,0 +1,356 @@
+//! `/v1/service-accounts`: machine identities of a tenant and their API keys.
+//!
+//! A service account (`sva_...`) acts as the identity `service_account:sva_...` with the scopes
+//! of its roles. Its API keys (`key_...` ids, `svk_...` plaintext shown once) are used directly
+//! as bearer tokens or exchanged for a short-lived token (`POST /v1/auth/exchange`). Keys are
+//! stored as HMACs like every other token. Managing accounts and keys needs a tenant admin.
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use scaivault_core::role::scopes_of;
+use scaivault_core::{Principal, Role, parse_duration};
+use scaivault_proto::identity::*;
+use scaivault_proto::{ErrorBody, ErrorCode, Timestamp};
+use scaivault_store::{ServiceAccountRecord, TokenRecord};
+
+use crate::audit;
+use crate::auth::{Authenticated, require_admin};
+use crate::error::{ApiError, ApiResult, duration_error};
+use crate::extract::{JsonBody, parse_u64, query_pairs, reject_unknown};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/v1/service-accounts",
+            get(list_accounts).post(create_account),
+        )
+        .route(
+            "/v1/service-accounts/{id}",
+            get(get_account).delete(delete_account),
+        )
+        .route(
+            "/v1/service-accounts/{id}/keys",
+            get(list_keys).post(create_key),
+        )
+        .route(
+            "/v1/service-accounts/{id}/keys/{key_id}",
+            delete(delete_key),
+        )
+}
+
+fn identity_of(id: &str) -> String {
+    format!("service_account:{id}")
+}
+
+fn parse_roles(roles: &[String]) -> ApiResult<Vec<Role>> {
+    if roles.is_empty() {
+        return Err(ApiError::validation("roles: at least one role is required"));
+    }
+    let mut out = Vec::new();
+    for (i, r) in roles.iter().enumerate() {
+        let role = Role::parse(r)
+            .filter(|r| *r != Role::PartnerAdmin)
+            .ok_or_else(|| {
+                ApiError::validation(format!(
+                    "roles[{i}]: unknown role '{}' (known: secrets-reader, secrets-writer, auditor, tenant-admin)",
+                    crate::extract::truncate(r)
+                ))
+            })?;
+        if !out.contains(&role) {
+            out.push(role);
+        }
+    }
+    Ok(out)
+}
+
+fn roles_of(record: &ServiceAccountRecord) -> Vec<Role> {
+    record.roles.iter().filter_map(|r| Role::parse(r)).collect()
+}
+
+fn account_dto(record: ServiceAccountRecord) -> ServiceAccount {
+    let scopes = scopes_of(&roles_of(&record))
+        .into_iter()
+        .map(|s| s.as_str().to_owned())
+        .collect();
+    ServiceAccount {
+        identity_id: identity_of(&record.id),
+        id: record.id,
+        name: record.name,
+        description: record.description,
+        roles: record.roles,
+        scopes,
+        created_at: Timestamp::new(record.created_at),
+    }
+}
+
+fn page_params(uri: &Uri) -> ApiResult<(u32, Option<String>)> {
+    let pairs = query_pairs(uri.query());
+    reject_unknown(&pairs, &["limit", "cursor"])?;
+    let mut limit = 50;
+    let mut after = None;
+    for (k, v) in &pairs {
+        match k.as_str() {
+            "limit" => limit = parse_u64("limit", v, 1, 200)? as u32,
+            _ => after = Some(crate::cursor::decode_path(v)?),
+        }
+    }
+    Ok((limit, after))
+}
+
+async fn account(state: &AppState, p: &Principal, id: &str) -> ApiResult<ServiceAccountRecord> {
+    state
+        .store
+        .get_service_account(&p.tenant_id, id)
+        .await?
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such service account"))
+}
+
+/// Creates a service account with roles.
+#[utoipa::path(post, path = "/v1/service-accounts", tag = "service-accounts",
+    request_body = CreateServiceAccountRequest,
+    responses((status = 201, body = ServiceAccount), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create_account(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    JsonBody(request): JsonBody<CreateServiceAccountRequest>,
+) -> ApiResult<(StatusCode, Json<ServiceAccount>)> {
+    require_admin(&p, "creating a service account")?;
+    let name = request.name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::validation("name: 1 to 100 printable characters"));
+    }
+    if request
+        .description
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > 1000)
+    {
+        return Err(ApiError::validation("description: at most 1000 characters"));
+    }
+    let roles = parse_roles(&request.roles)?;
+    let record = ServiceAccountRecord {
+        id: scaivault_crypto::random::random_id("sva_")?,
+        tenant_id: p.tenant_id.clone(),
+        name: name.to_owned(),
+        description: request.description,
+        roles: roles.iter().map(|r| r.as_str().to_owned()).collect(),
+        created_at: state.clock.now(),
+    };
+    audit::note_resource(&record.id);
+    state
+        .store
+        .insert_service_account(&record, audit::success_event(&state).as_ref())
+        .await?;
+    audit::committed();
+    Ok((StatusCode::CREATED, Json(account_dto(record))))
+}
+
+/// The tenant's service accounts.
+#[utoipa::path(get, path = "/v1/service-accounts", tag = "service-accounts",
+    params(("limit" = Option<u32>, Query, minimum = 1, maximum = 200), ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = ServiceAccountList), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_accounts(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    uri: Uri,
+) -> ApiResult<Json<ServiceAccountList>> {
+    require_admin(&p, "listing service accounts")?;
+    let (limit, after) = page_params(&uri)?;
+    let page = state
+        .store
+        .list_service_accounts(&p.tenant_id, after.as_deref(), limit)
+        .await?;
+    let cursor = match (page.has_more, page.items.last()) {
+        (true, Some(last)) => Some(crate::cursor::encode_path(&last.id)),
+        _ => None,
+    };
+    Ok(Json(ServiceAccountList {
+        service_accounts: page.items.into_iter().map(account_dto).collect(),
+        cursor,
+        has_more: page.has_more,
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/service-accounts/{id}", tag = "service-accounts",
+    params(("id" = String, Path, description = "sva_...")),
+    responses((status = 200, body = ServiceAccount), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn get_account(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ServiceAccount>> {
+    require_admin(&p, "reading a service account")?;
+    Ok(Json(account_dto(account(&state, &p, &id).await?)))
+}
+
+/// Deletes the account; its keys stop working at once.
+#[utoipa::path(delete, path = "/v1/service-accounts/{id}", tag = "service-accounts",
+    params(("id" = String, Path, description = "sva_...")),
+    responses((status = 204), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete_account(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    require_admin(&p, "deleting a service account")?;
+    let now = state.clock.now();
+    if !state
+        .store
+        .delete_service_account(
+            &p.tenant_id,
+            &id,
+            now,
+            audit::success_event(&state).as_ref(),
+        )
+        .await?
+    {
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            "no such service account",
+        ));
+    }
+    audit::committed();
+    state.tokens.evict_identity(&p.tenant_id, &identity_of(&id));
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Creates an API key for the account; the plaintext is in this response only.
+#[utoipa::path(post, path = "/v1/service-accounts/{id}/keys", tag = "service-accounts",
+    params(("id" = String, Path, description = "sva_...")),
+    request_body = CreateApiKeyRequest,
+    responses((status = 201, body = CreateApiKeyResponse), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create_key(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path(id): Path<String>,
+    JsonBody(request): JsonBody<CreateApiKeyRequest>,
+) -> ApiResult<(StatusCode, Json<CreateApiKeyResponse>)> {
+    require_admin(&p, "creating an API key")?;
+    let sa = account(&state, &p, &id).await?;
+    let name = request.name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::validation("name: 1 to 100 printable characters"));
+    }
+    let now = state.clock.now();
+    let expires_at = match &request.ttl {
+        Some(ttl) => Some(now + parse_duration(ttl).map_err(|e| duration_error("ttl", e))?),
+        None => None,
+    };
+    let key = scaivault_crypto::token::generate_api_key()?;
+    let roles = roles_of(&sa);
+    let record = TokenRecord {
+        id: scaivault_crypto::random::random_id("key_")?,
+        tenant_id: sa.tenant_id.clone(),
+        // The partner of the tenant the account lives in (a partner admin may be acting on it).
+        partner_id: p.partner_id.clone(),
+        identity_id: identity_of(&sa.id),
+        identity_type: "service_account".to_owned(),
+        token_hash: state.hasher.digest(&key),
+        name: name.to_owned(),
+        scopes: scopes_of(&roles)
+            .into_iter()
+            .map(|s| s.as_str().to_owned())
+            .collect(),
+        is_admin: roles.contains(&Role::TenantAdmin),
+        is_partner_admin: false,
+        kind: "api_key".to_owned(),
+        created_at: now,
+        expires_at,
+        revoked_at: None,
+    };
+    audit::note_resource(&format!("{}/{}", sa.id, record.id));
+    state
+        .store
+        .insert_token(&record, audit::success_event(&state).as_ref())
+        .await?;
+    audit::committed();
+    Ok((
+        StatusCode::CREATED,
+        Json(CreateApiKeyResponse {
+            id: record.id,
+            key: key.to_string(),
+            name: record.name,
+            service_account_id: sa.id,
+            created_at: Timestamp::new(now),
+            expires_at: expires_at.map(Timestamp::new),
+        }),
+    ))
+}
+
+/// The account's active keys, without their values.
+#[utoipa::path(get, path = "/v1/service-accounts/{id}/keys", tag = "service-accounts",
+    params(("id" = String, Path, description = "sva_..."),
+           ("limit" = Option<u32>, Query, minimum = 1, maximum = 200), ("cursor" = Option<String>, Query)),
+    responses((status = 200, body = ApiKeyList), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn list_keys(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path(id): Path<String>,
+    uri: Uri,
+) -> ApiResult<Json<ApiKeyList>> {
+    require_admin(&p, "listing API keys")?;
+    let sa = account(&state, &p, &id).await?;
+    let (limit, after) = page_params(&uri)?;
+    let page = state
+        .store
+        .list_tokens(&p.tenant_id, &identity_of(&sa.id), after.as_deref(), limit)
+        .await?;
+    let cursor = match (page.has_more, page.items.last()) {
+        (true, Some(last)) => Some(crate::cursor::encode_path(&last.id)),
+        _ => None,
+    };
+    Ok(Json(ApiKeyList {
+        keys: page
+            .items
+            .into_iter()
+            .filter(|t| t.kind == "api_key")
+            .map(|t| ApiKeyInfo {
+                id: t.id,
+                name: t.name,
+                created_at: Timestamp::new(t.created_at),
+                expires_at: t.expires_at.map(Timestamp::new),
+            })
+            .collect(),
+        cursor,
+        has_more: page.has_more,
+    }))
+}
+
+/// Deletes (revokes) one key; it is refused from the next request on.
+#[utoipa::path(delete, path = "/v1/service-accounts/{id}/keys/{key_id}", tag = "service-accounts",
+    params(("id" = String, Path, description = "sva_..."), ("key_id" = String, Path, description = "key_...")),
+    responses((status = 204), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete_key(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path((id, key_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    require_admin(&p, "deleting an API key")?;
+    let sa = account(&state, &p, &id).await?;
+    let now = state.clock.now();
+    if !state
+        .store
+        .revoke_token(
+            &p.tenant_id,
+            &identity_of(&sa.id),
+            &key_id,
+            now,
+            audit::success_event(&state).as_ref(),
+        )
+        .await?
+    {
+        return Err(ApiError::new(ErrorCode::NotFound, "no such API key"));
+    }
+    audit::committed();
+    state.tokens.evict_credential(&key_id);
+    Ok(StatusCode::NO_CONTENT)
+}
