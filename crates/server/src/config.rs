@@ -100,6 +100,9 @@ pub struct Config {
     /// Trusted ScaiKey issuers (`[[jwt_issuers]]` tables); none: JWTs are refused.
     #[serde(default)]
     pub jwt_issuers: Vec<scaivault_jwt::IssuerConfig>,
+    /// Fetch an issuer's JWKS at most this often (first fetch, refresh on an unknown `kid`).
+    #[serde(default = "default_jwks_min_refresh")]
+    pub jwt_jwks_min_refresh: String,
     /// `[rate_limits]`: per identity, per tenant, per client IP (docs/configuration.md).
     #[serde(default)]
     pub rate_limits: crate::ratelimit::RateLimitConfig,
@@ -125,6 +128,9 @@ fn default_max_body() -> usize {
 }
 fn default_read_connections() -> u32 {
     4
+}
+fn default_jwks_min_refresh() -> String {
+    "10s".to_owned()
 }
 fn default_checkpoint_interval() -> String {
     "60s".to_owned()
@@ -182,6 +188,7 @@ impl Config {
             audit_log_file_keep: default_audit_file_keep(),
             audit_syslog: None,
             jwt_issuers: Vec::new(),
+            jwt_jwks_min_refresh: default_jwks_min_refresh(),
             rate_limits: crate::ratelimit::RateLimitConfig::default(),
         }
     }
@@ -200,6 +207,7 @@ impl Config {
         self.retention()?;
         self.audit_retention()?;
         self.audit_checkpoint_interval()?;
+        self.jwt_options()?;
         if self.max_body_bytes < 1024 {
             return Err(StartupError::Config(
                 "max_body_bytes must be at least 1024".into(),
@@ -232,6 +240,15 @@ impl Config {
             ));
         }
         Ok(d)
+    }
+
+    pub fn jwt_options(&self) -> Result<scaivault_jwt::VerifierOptions, StartupError> {
+        let min_refresh = scaivault_core::parse_duration(&self.jwt_jwks_min_refresh)
+            .map_err(|e| StartupError::Config(format!("jwt_jwks_min_refresh: {e}")))?;
+        Ok(scaivault_jwt::VerifierOptions {
+            unknown_kid_refresh_min_interval: min_refresh,
+            ..scaivault_jwt::VerifierOptions::default()
+        })
     }
 
     pub fn audit_sink(&self) -> crate::audit_sink::SinkConfig {

@@ -122,11 +122,9 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
     let jwt = if config.jwt_issuers.is_empty() {
         None
     } else {
-        let verifier = scaivault_jwt::JwtVerifier::new(
-            config.jwt_issuers.clone(),
-            scaivault_jwt::VerifierOptions::default(),
-        )
-        .map_err(|e| StartupError::Config(format!("jwt_issuers: {e}")))?;
+        let verifier =
+            scaivault_jwt::JwtVerifier::new(config.jwt_issuers.clone(), config.jwt_options()?)
+                .map_err(|e| StartupError::Config(format!("jwt_issuers: {e}")))?;
         Some(Arc::new(verifier))
     };
 

@@ -14,6 +14,7 @@ mod audit;
 mod auth;
 mod durability;
 mod errors;
+mod identity;
 mod operations;
 mod quickstart;
 mod secrets;

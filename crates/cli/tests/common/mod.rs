@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod idp;
+pub mod prod;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,471 @@
+//! Identities and tenancy over HTTP: ScaiKey JWTs against a real JWKS endpoint, service
+//! accounts and API keys, the cross-tenant isolation matrix, rate limits.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::common::assert_error;
+use crate::common::idp::{self, Idp, SigningKey, claims};
+use crate::common::prod::ProdServer;
+
+/// Creates partner `id` and a tenant `slug` in it as the operator; returns the tenant id.
+async fn tenant(admin: &crate::common::Api, partner: &str, slug: &str) -> String {
+    let (s, _) = admin
+        .post(
+            "/v1/identity/partners",
+            json!({"id": partner, "name": partner}),
+        )
+        .await;
+    assert!(s == 201 || s == 409, "partner {partner}: {s}");
+    let (s, t) = admin
+        .post(
+            "/v1/identity/tenants",
+            json!({"slug": slug, "partner_id": partner}),
+        )
+        .await;
+    assert_eq!(s, 201, "{t}");
+    assert!(t["id"].as_str().unwrap().starts_with("tnt_"));
+    t["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn scaikey_jwts_are_verified_against_the_issuers_jwks() {
+    let key_a = SigningKey::generate("key-a");
+    let idp = Idp::start(&[&key_a]);
+    let server = ProdServer::start(&idp.config());
+    let t = tenant(&server.admin(), "ptn_jwt", "jwt-co").await;
+
+    // A valid token: the identity, tenant, partner and groups come from its claims.
+    let mut c = claims("alice@jwt.example", &t, "ptn_jwt");
+    c["groups"] = json!(["developers"]);
+    let alice = server.client(&key_a.sign(&c));
+    let (s, me) = alice.get("/v1/auth/whoami").await;
+    assert_eq!(s, 200, "{me}");
+    assert_eq!(me["identity_id"], "user:alice@jwt.example");
+    assert_eq!(me["tenant_id"], t);
+    assert_eq!(me["partner_id"], "ptn_jwt");
+    assert_eq!(me["scopes"], json!(["secrets:read", "secrets:write"]));
+    assert_eq!(
+        alice
+            .put("/v1/secrets/jwt/hello", json!({"data": {"v": 1}}))
+            .await
+            .0,
+        201
+    );
+
+    // Every kind of bad token is a 401 authentication_required.
+    let refused = |name: &'static str, token: String| {
+        let server = &server;
+        async move {
+            let (s, body) = server.client(&token).get("/v1/auth/whoami").await;
+            assert_eq!(s, 401, "{name}: {body}");
+            assert_eq!(body["error"]["code"], "authentication_required", "{name}");
+        }
+    };
+    let mut expired = claims("alice@jwt.example", &t, "ptn_jwt");
+    expired["exp"] = json!(idp::now() - 3600);
+    refused("expired", key_a.sign(&expired)).await;
+    let mut wrong_aud = claims("alice@jwt.example", &t, "ptn_jwt");
+    wrong_aud["aud"] = json!("another-service");
+    refused("wrong audience", key_a.sign(&wrong_aud)).await;
+    let mut wrong_iss = claims("alice@jwt.example", &t, "ptn_jwt");
+    wrong_iss["iss"] = json!("https://evil.example");
+    refused("wrong issuer", key_a.sign(&wrong_iss)).await;
+    let b64 = |v: &Value| {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let none_token = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "JWT"})),
+        b64(&claims("alice@jwt.example", &t, "ptn_jwt"))
+    );
+    refused("alg none", none_token).await;
+    let mut hs_header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
+    hs_header.kid = Some("key-a".into());
+    let confused = jsonwebtoken::encode(
+        &hs_header,
+        &claims("alice@jwt.example", &t, "ptn_jwt"),
+        &jsonwebtoken::EncodingKey::from_secret(&key_a.public_bytes),
+    )
+    .unwrap();
+    refused("HS256 with the public key as secret", confused).await;
+    let stranger = SigningKey::generate("key-unknown");
+    refused(
+        "unknown kid",
+        stranger.sign(&claims("alice@jwt.example", &t, "ptn_jwt")),
+    )
+    .await;
+    let forged = SigningKey::generate("key-a");
+    refused(
+        "known kid, other key",
+        forged.sign(&claims("alice@jwt.example", &t, "ptn_jwt")),
+    )
+    .await;
+    let mut other_partner = claims("alice@jwt.example", &t, "ptn_somebody_else");
+    other_partner["jti"] = json!("other-partner");
+    refused(
+        "partner that does not own the tenant",
+        key_a.sign(&other_partner),
+    )
+    .await;
+
+    // Key rotation at the IdP, without restarting ScaiVault: the new key's tokens work after
+    // one JWKS refresh, the retired key's tokens stop working.
+    let key_b = SigningKey::generate("key-b");
+    idp.publish(&[&key_b]);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let mut c = claims("bob@jwt.example", &t, "ptn_jwt");
+    c["jti"] = json!("after-rotation-b");
+    let (s, me) = server.client(&key_b.sign(&c)).get("/v1/auth/whoami").await;
+    assert_eq!(s, 200, "{me}");
+    assert_eq!(me["identity_id"], "user:bob@jwt.example");
+    let mut c = claims("carol@jwt.example", &t, "ptn_jwt");
+    c["jti"] = json!("after-rotation-a");
+    refused("retired key", key_a.sign(&c)).await;
+    assert!(
+        !server.log().contains(&key_b.sign(&c)),
+        "tokens are never logged"
+    );
+}
+
+#[tokio::test]
+async fn api_keys_are_shown_once_used_listed_and_revoked() {
+    let server = ProdServer::start("");
+    let admin = server.admin();
+    let (s, sa) = admin
+        .post(
+            "/v1/service-accounts",
+            json!({"name": "CI Pipeline", "roles": ["secrets-reader"]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{sa}");
+    let sa_id = sa["id"].as_str().unwrap();
+    assert!(sa_id.starts_with("sva_"));
+    assert_eq!(sa["identity_id"], format!("service_account:{sa_id}"));
+    assert_eq!(sa["scopes"], json!(["secrets:read"]));
+    let (s, body) = admin
+        .post(
+            "/v1/service-accounts",
+            json!({"name": "x", "roles": ["root"]}),
+        )
+        .await;
+    assert_error(s, &body, 400, "validation_error");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("roles[0]")
+    );
+
+    let (s, created) = admin
+        .post(
+            &format!("/v1/service-accounts/{sa_id}/keys"),
+            json!({"name": "Production Key"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{created}");
+    let key = created["key"].as_str().unwrap().to_owned();
+    let key_id = created["id"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("svk_") && key_id.starts_with("key_"));
+
+    // Used directly as a bearer: reads allowed, writes not (secrets-reader).
+    assert_eq!(
+        admin
+            .put("/v1/secrets/ci/token", json!({"data": {"t": "x"}}))
+            .await
+            .0,
+        201
+    );
+    let ci = server.client(&key);
+    let (s, me) = ci.get("/v1/auth/whoami").await;
+    assert_eq!(s, 200);
+    assert_eq!(me["identity_type"], "service_account");
+    assert_eq!(me["tenant_id"], "tnt_ops");
+    assert_eq!(ci.get("/v1/secrets/ci/token").await.0, 200);
+    let (s, body) = ci.put("/v1/secrets/ci/token", json!({"data": {}})).await;
+    assert_error(s, &body, 403, "access_denied");
+
+    // Exchanged for a short-lived token with the same identity.
+    let (s, exchanged) = ci.post("/v1/auth/exchange", json!({"ttl": "5m"})).await;
+    assert_eq!(s, 201, "{exchanged}");
+    let short = server.client(exchanged["token"].as_str().unwrap());
+    assert_eq!(short.get("/v1/secrets/ci/token").await.0, 200);
+    let (s, body) = admin.post("/v1/auth/exchange", json!({})).await;
+    assert_error(s, &body, 403, "access_denied");
+
+    // Listed without plaintext.
+    let (s, keys) = admin
+        .get(&format!("/v1/service-accounts/{sa_id}/keys"))
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(keys["keys"][0]["id"], key_id);
+    assert!(!keys.to_string().contains(&key));
+
+    // Deleted: refused from the next request on.
+    assert_eq!(
+        admin
+            .delete(&format!("/v1/service-accounts/{sa_id}/keys/{key_id}"))
+            .await
+            .0,
+        204
+    );
+    let (s, body) = ci.get("/v1/secrets/ci/token").await;
+    assert_error(s, &body, 401, "authentication_required");
+    let (s, body) = admin
+        .delete(&format!("/v1/service-accounts/{sa_id}/keys/{key_id}"))
+        .await;
+    assert_error(s, &body, 404, "not_found");
+
+    // The plaintext is nowhere in the database file.
+    let db = std::fs::read(server.data_dir().join("scaivault.db")).unwrap();
+    let needle = key.as_bytes();
+    assert!(!db.windows(needle.len()).any(|w| w == needle));
+}
+
+/// Who (row) may do what (column) where: the full expected table, asserted over HTTP.
+#[tokio::test]
+async fn isolation_matrix_across_partners_tenants_and_roles() {
+    let signing = SigningKey::generate("matrix");
+    let idp = Idp::start(&[&signing]);
+    let server = ProdServer::start(&idp.config());
+    let admin = server.admin();
+    // Partner one has tenants a and b; partner two has tenant c.
+    let ta = tenant(&admin, "ptn_one", "one-a").await;
+    let tb = tenant(&admin, "ptn_one", "one-b").await;
+    let tc = tenant(&admin, "ptn_two", "two-c").await;
+
+    let jwt = |sub: &str, tenant: &str, partner: &str, roles: &[&str], groups: &[&str]| {
+        let mut c = claims(sub, tenant, partner);
+        c["roles"] = json!(roles);
+        c["groups"] = json!(groups);
+        if !roles.is_empty() {
+            c.as_object_mut().unwrap().remove("scopes");
+        }
+        server.client(&signing.sign(&c))
+    };
+    let mut actors: BTreeMap<&str, crate::common::Api> = BTreeMap::new();
+    actors.insert(
+        "user_a",
+        jwt("ann@one.example", &ta, "ptn_one", &[], &["developers"]),
+    );
+    actors.insert("user_b", jwt("ben@one.example", &tb, "ptn_one", &[], &[]));
+    actors.insert("user_c", jwt("cat@two.example", &tc, "ptn_two", &[], &[]));
+    actors.insert(
+        "admin_a",
+        jwt("ada@one.example", &ta, "ptn_one", &["tenant-admin"], &[]),
+    );
+    actors.insert(
+        "padmin_1",
+        jwt("pat@one.example", &ta, "ptn_one", &["partner-admin"], &[]),
+    );
+    actors.insert(
+        "padmin_2",
+        jwt("pia@two.example", &tc, "ptn_two", &["partner-admin"], &[]),
+    );
+    // A service account of tenant a, created by its partner admin through /t/.
+    let (s, sa) = actors["padmin_1"]
+        .post(
+            &format!("/v1/t/{ta}/service-accounts"),
+            json!({"name": "deployer", "roles": ["secrets-writer"]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{sa}");
+    let (s, key) = actors["padmin_1"]
+        .post(
+            &format!(
+                "/v1/t/{ta}/service-accounts/{}/keys",
+                sa["id"].as_str().unwrap()
+            ),
+            json!({"name": "k"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{key}");
+    actors.insert("sa_a", server.client(key["key"].as_str().unwrap()));
+
+    // Each tenant has a secret at the same path, written by its own people.
+    for (who, t) in [("user_a", &ta), ("user_b", &tb), ("user_c", &tc)] {
+        let (s, _) = actors[who]
+            .put("/v1/secrets/app/db", json!({"data": {"owner": t}}))
+            .await;
+        assert_eq!(s, 201);
+    }
+    // Partner secrets: written by each partner's admin.
+    for (who, partner) in [("padmin_1", "ptn_one"), ("padmin_2", "ptn_two")] {
+        let (s, body) = actors[who]
+            .put(
+                "/v1/partner/secrets/shared/ca",
+                json!({"data": {"partner": partner}, "secret_type": "certificate"}),
+            )
+            .await;
+        assert_eq!(s, 201, "{who}: {body}");
+    }
+
+    // Home: through /v1/secrets, everyone reads their own tenant's value.
+    let home = [
+        ("user_a", &ta),
+        ("user_b", &tb),
+        ("user_c", &tc),
+        ("admin_a", &ta),
+        ("padmin_1", &ta),
+        ("padmin_2", &tc),
+        ("sa_a", &ta),
+    ];
+    for (who, t) in home {
+        let (s, body) = actors[who].get("/v1/secrets/app/db").await;
+        assert_eq!(s, 200, "{who}");
+        assert_eq!(body["data"]["owner"], **t, "{who} reads its own tenant");
+    }
+
+    // Cross-tenant through /v1/t/{tenant}/: allowed for the own tenant, and for partner admins
+    // on their partner's tenants; 403 otherwise, whether the tenant exists or not.
+    let targets = [
+        ("a", ta.as_str()),
+        ("b", tb.as_str()),
+        ("c", tc.as_str()),
+        ("ghost", "tnt_does_not_exist"),
+    ];
+    let allowed: BTreeMap<&str, &[&str]> = BTreeMap::from([
+        ("user_a", &["a"][..]),
+        ("user_b", &["b"][..]),
+        ("user_c", &["c"][..]),
+        ("admin_a", &["a"][..]),
+        ("sa_a", &["a"][..]),
+        ("padmin_1", &["a", "b"][..]),
+        ("padmin_2", &["c"][..]),
+    ]);
+    let mut table = Vec::new();
+    for (who, api) in &actors {
+        for (name, t) in targets {
+            let base = format!("/v1/t/{t}/secrets");
+            let read = api.get(&format!("{base}/app/db")).await;
+            let list = api.get(&format!("{base}?prefix=app/")).await;
+            let write = api
+                .put(
+                    &format!("{base}/matrix/{who}"),
+                    json!({"data": {"by": who}}),
+                )
+                .await;
+            let meta = api.get(&format!("{base}/metadata/app/db")).await;
+            let delete = api.delete(&format!("{base}/matrix/{who}")).await;
+            let expect_ok = allowed[who].contains(&name);
+            for (op, (status, body), ok_status) in [
+                ("read", &read, 200),
+                ("list", &list, 200),
+                ("write", &write, 201),
+                ("metadata", &meta, 200),
+                ("delete", &delete, 204),
+            ] {
+                let want = if expect_ok { ok_status } else { 403 };
+                table.push(format!("{who} {op} {name}: {status}"));
+                assert_eq!(*status, want, "{who} {op} on tenant {name}: {body}");
+                if !expect_ok {
+                    assert_eq!(body["error"]["code"], "access_denied");
+                }
+            }
+            if expect_ok {
+                assert_eq!(
+                    read.1["data"]["owner"], t,
+                    "{who} reads tenant {name}'s value"
+                );
+                assert_eq!(list.1["total_count"], 1);
+            }
+        }
+    }
+    assert_eq!(table.len(), actors.len() * targets.len() * 5);
+
+    // Partner-scoped secrets: every identity of the partner reads its partner's value; only
+    // partner admins write.
+    for (who, api) in &actors {
+        let partner = if ["user_c", "padmin_2"].contains(who) {
+            "ptn_two"
+        } else {
+            "ptn_one"
+        };
+        let (s, body) = api.get("/v1/partner/secrets/shared/ca").await;
+        assert_eq!(s, 200, "{who}");
+        assert_eq!(body["data"]["partner"], partner, "{who}");
+    }
+    for (who, api) in &actors {
+        let (s, body) = api
+            .put(
+                "/v1/partner/secrets/shared/ca",
+                json!({"data": {"partner": "overwritten"}}),
+            )
+            .await;
+        if who.starts_with("padmin") {
+            assert_eq!(s, 200, "{who}: {body}");
+        } else {
+            assert_error(s, &body, 403, "access_denied");
+        }
+    }
+    // The partner's secrets are not a tenant's secrets.
+    let (s, body) = actors["user_a"].get("/v1/secrets/shared/ca").await;
+    assert_error(s, &body, 404, "secret_not_found");
+
+    // Audit entries record the acting identity and tenant and the target tenant.
+    let (s, entries) = actors["padmin_1"]
+        .get(&format!("/v1/audit?tenant_id={tb}&action=write"))
+        .await;
+    assert_eq!(s, 200, "{entries}");
+    let by_padmin: Vec<&Value> = entries["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["identity_id"] == "user:pat@one.example")
+        .collect();
+    assert!(!by_padmin.is_empty());
+    assert_eq!(by_padmin[0]["actor_tenant_id"], ta);
+    assert_eq!(by_padmin[0]["tenant_id"], tb);
+    let (s, body) = actors["padmin_1"]
+        .get(&format!("/v1/audit?tenant_id={tc}"))
+        .await;
+    assert_error(s, &body, 403, "access_denied");
+}
+
+#[tokio::test]
+async fn rate_limits_answer_429_with_headers_and_recover() {
+    let server = ProdServer::start(
+        "[rate_limits]\nidentity = { per_second = 2, burst = 3 }\nauth_failures = { per_second = 1, burst = 2 }\n",
+    );
+    let admin = server.admin();
+    let mut statuses = Vec::new();
+    let mut refused = None;
+    for _ in 0..6 {
+        let response = admin
+            .request(reqwest::Method::GET, "/v1/auth/whoami")
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 {
+            refused = Some(response);
+            break;
+        }
+    }
+    let refused = refused.unwrap_or_else(|| panic!("never limited: {statuses:?}"));
+    assert_eq!(&statuses[..3], &[200, 200, 200], "the burst is served");
+    let retry_after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry_after));
+    assert_eq!(refused.headers()["x-ratelimit-limit"], "3");
+    assert_eq!(refused.headers()["x-ratelimit-remaining"], "0");
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+
+    tokio::time::sleep(std::time::Duration::from_secs(retry_after)).await;
+    assert_eq!(admin.get("/v1/auth/whoami").await.0, 200, "recovers");
+
+    // Failed authentications from one address are slowed down: 401, 401, then 429.
+    let guesser = server.client("skt_guess");
+    let mut codes = Vec::new();
+    for _ in 0..3 {
+        codes.push(guesser.get("/v1/auth/whoami").await.0);
+    }
+    assert_eq!(codes, [401, 401, 429]);
+}

@@ -1,0 +1,116 @@
+//! A production-mode server (config file, `operator init`, bootstrap admin token), for tests
+//! that need configuration dev mode does not take (JWT issuers, rate limits, audit sinks).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use super::{Api, BIN};
+
+pub struct ProdServer {
+    pub base_url: String,
+    /// The bootstrap admin: tenant and partner admin of `tnt_ops` / `ptn_ops` (an operator).
+    pub admin_token: String,
+    pub dir: tempfile::TempDir,
+    child: Child,
+}
+
+impl ProdServer {
+    /// Writes a config with `extra` TOML appended, runs `operator init`, starts the server.
+    pub fn start(extra: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = write_config(dir.path(), extra);
+        let init = Command::new(BIN)
+            .args(["operator", "init", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        assert!(
+            init.status.success(),
+            "operator init: {}",
+            String::from_utf8_lossy(&init.stderr)
+        );
+        let admin_token = String::from_utf8_lossy(&init.stdout)
+            .lines()
+            .find(|l| l.starts_with("skt_"))
+            .expect("bootstrap token printed")
+            .to_owned();
+        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+        let mut child = Command::new(BIN)
+            .args(["server", "--config"])
+            .arg(&config)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("ScaiVault listening on ") {
+                    let _ = tx.send(url.trim().to_owned());
+                }
+            }
+        });
+        let base_url = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "server did not start: {}",
+                    std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default()
+                );
+            }
+        };
+        Self {
+            base_url,
+            admin_token,
+            dir,
+            child,
+        }
+    }
+
+    pub fn client(&self, token: &str) -> Api {
+        Api {
+            http: reqwest::Client::new(),
+            base: self.base_url.clone(),
+            token: Some(token.to_owned()),
+        }
+    }
+
+    pub fn admin(&self) -> Api {
+        self.client(&self.admin_token)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for ProdServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn write_config(dir: &Path, extra: &str) -> PathBuf {
+    let config = dir.join("scaivault.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\nallow_plain_http = true\ndata_dir = \"{}\"\nroot_key_file = \"{}\"\nbootstrap_tenant_id = \"tnt_ops\"\nbootstrap_partner_id = \"ptn_ops\"\n{extra}",
+            dir.join("data").display(),
+            dir.join("root.key").display()
+        ),
+    )
+    .unwrap();
+    config
+}
