@@ -77,6 +77,10 @@ enum Command {
     #[command(subcommand, after_help = commands::secrets::EXAMPLES)]
     Secrets(commands::secrets::SecretsCommand),
 
+    /// Query, summarise and verify the audit trail (needs the audit:read scope)
+    #[command(subcommand, after_help = commands::audit::EXAMPLES)]
+    Audit(commands::audit::AuditCommand),
+
     /// Show whether the server is up and ready (no token needed)
     #[command(after_help = commands::status::EXAMPLES)]
     Status(commands::status::StatusArgs),
@@ -112,6 +116,11 @@ fn main() -> ExitCode {
         }),
         Command::Secrets(cmd) => client_command(|ctx| async move {
             commands::secrets::run(cmd, &ctx)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }),
+        Command::Audit(cmd) => client_command(|ctx| async move {
+            commands::audit::run(cmd, &ctx)
                 .await
                 .map(|()| ExitCode::SUCCESS)
         }),

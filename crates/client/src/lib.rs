@@ -11,9 +11,10 @@
 //!
 //! Every method returns a [`Call`]: awaiting it yields the decoded proto type, while
 //! [`Call::raw`] yields the body unchanged (what `scaivault ... --json` prints). Methods are
-//! grouped per API area in their own modules (`auth`, `secrets`, ...), each an `impl Client`
-//! block, so that adding an area is adding a module.
+//! grouped per API area in their own modules (`audit`, `auth`, `secrets`, ...), each an
+//! `impl Client` block, so that adding an area is adding a module.
 
+mod audit;
 mod auth;
 mod error;
 pub mod redact;
@@ -28,6 +29,7 @@ use reqwest::Method;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use audit::AuditFilter;
 pub use error::Error;
 pub use scaivault_proto as proto;
 pub use secrets::{DeleteMode, ExpiringQuery, ListSecretsQuery};

@@ -12,16 +12,28 @@ pub enum Scope {
     SecretsWrite,
     /// Query, summarise and verify the audit trail (tenant and partner admins only).
     AuditRead,
+    /// List, read and test path policies and their bindings.
+    PoliciesRead,
+    /// Create, change, bind and delete path policies (tenant admins only).
+    PoliciesWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 3] = [Scope::SecretsRead, Scope::SecretsWrite, Scope::AuditRead];
+    pub const ALL: [Scope; 5] = [
+        Scope::SecretsRead,
+        Scope::SecretsWrite,
+        Scope::AuditRead,
+        Scope::PoliciesRead,
+        Scope::PoliciesWrite,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::SecretsRead => "secrets:read",
             Scope::SecretsWrite => "secrets:write",
             Scope::AuditRead => "audit:read",
+            Scope::PoliciesRead => "policies:read",
+            Scope::PoliciesWrite => "policies:write",
         }
     }
 

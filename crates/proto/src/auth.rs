@@ -42,6 +42,10 @@ enum ScopeName {
     SecretsWrite,
     #[schema(rename = "audit:read")]
     AuditRead,
+    #[schema(rename = "policies:read")]
+    PoliciesRead,
+    #[schema(rename = "policies:write")]
+    PoliciesWrite,
 }
 
 /// The one response that ever contains the token's plaintext.

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod error;
 pub mod health;
 pub mod identity;
+pub mod policies;
 pub mod secrets;
 pub mod timestamp;
 

@@ -255,6 +255,34 @@ pub fn classify(
             _ => return None,
         });
     }
+    if let Some(rest) = path
+        .strip_prefix("/v1/policies")
+        .filter(|r| r.is_empty() || r.starts_with('/'))
+    {
+        let parts: Vec<String> = rest
+            .trim_start_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(decoded)
+            .collect();
+        let m = method.clone();
+        return Some(match (parts.as_slice(), m) {
+            ([], Method::GET) => ("list", "policy", None),
+            ([], _) => ("create", "policy", None),
+            ([t], Method::POST) if t == "test" => ("test", "policy", None),
+            ([id], Method::GET) => ("read", "policy", Some(id.clone())),
+            ([id], Method::DELETE) => ("delete", "policy", Some(id.clone())),
+            ([id], _) => ("update", "policy", Some(id.clone())),
+            ([id, b], Method::GET) if b == "bindings" => {
+                ("list_bindings", "policy", Some(id.clone()))
+            }
+            ([id, b], _) if b == "bindings" => ("bind", "policy", Some(id.clone())),
+            ([id, b, who], _) if b == "bindings" => {
+                ("unbind", "policy", Some(format!("{id}/{who}")))
+            }
+            _ => return None,
+        });
+    }
     if path == "/v1/auth/exchange" {
         return Some(("exchange", "token", None));
     }

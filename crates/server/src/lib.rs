@@ -8,6 +8,7 @@ pub mod access;
 pub mod audit;
 pub mod audit_sink;
 pub mod auth;
+pub mod authz;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;

@@ -14,9 +14,11 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use crate::audit;
-use crate::auth::{require_admin, require_scope};
+use crate::auth::require_scope;
+use crate::authz;
 use crate::error::{ApiError, ApiResult, duration_error};
 use crate::state::AppState;
+use scaivault_core::policy::Permission;
 
 pub const MAX_TAGS: usize = 50;
 pub const MAX_TAG_CHARS: usize = 64;
@@ -192,6 +194,7 @@ pub async fn write(
     expected_version: Option<u64>,
 ) -> ApiResult<(bool, WriteSecretResponse)> {
     require_scope(principal, Scope::SecretsWrite)?;
+    authz::authorize(state, principal, path.as_str(), Permission::Write).await?;
     let now = state.clock.now();
     let patch = build_patch(
         request.secret_type,
@@ -292,6 +295,7 @@ pub async fn read(
     version: Option<u64>,
 ) -> ApiResult<SecretValue> {
     require_scope(principal, Scope::SecretsRead)?;
+    authz::authorize(state, principal, path.as_str(), Permission::Read).await?;
     let tenant = principal.tenant_id.as_str();
     let now = state.clock.now();
     let (record, version) = state
@@ -329,6 +333,7 @@ pub async fn metadata(
     path: &SecretPath,
 ) -> ApiResult<SecretMetadataResponse> {
     require_scope(principal, Scope::SecretsRead)?;
+    authz::authorize(state, principal, path.as_str(), Permission::Read).await?;
     let tenant = principal.tenant_id.as_str();
     let record = state.store.get_secret(tenant, path.as_str()).await?;
     if record.deleted_at.is_some() {
@@ -387,6 +392,7 @@ pub async fn patch(
     request: PatchSecretRequest,
 ) -> ApiResult<SecretMetadataResponse> {
     require_scope(principal, Scope::SecretsWrite)?;
+    authz::authorize(state, principal, path.as_str(), Permission::Write).await?;
     let now = state.clock.now();
     let patch = build_patch(
         None,
@@ -418,10 +424,20 @@ pub async fn list(
     require_scope(principal, Scope::SecretsRead)?;
     validate_prefix(&query.prefix)?;
     query.now = Some(state.clock.now());
-    let page = state
-        .store
-        .list_secrets(&principal.tenant_id, &query)
-        .await?;
+    let page = match authz::caller_policies(state, principal).await? {
+        None => {
+            state
+                .store
+                .list_secrets(&principal.tenant_id, &query)
+                .await?
+        }
+        Some(set) => {
+            visible_page(state, &principal.tenant_id, &query, |path| {
+                set.allows(path, Permission::List)
+            })
+            .await?
+        }
+    };
     let cursor = match (page.has_more, page.items.last()) {
         (true, Some(last)) => Some(crate::cursor::encode_path(&last.path)),
         _ => None,
@@ -458,6 +474,56 @@ pub async fn list(
     })
 }
 
+/// Rows fetched per store call while filtering a listing through policies.
+const SCAN_PAGE: u32 = 500;
+
+/// A page of only the secrets the caller may list. Scans every match of the query (from the
+/// start, to count them), so `total_count`, `has_more` and the cursor (the last *visible*
+/// path) reveal nothing about secrets the caller cannot see. Costs one pass over the matches.
+async fn visible_page(
+    state: &AppState,
+    tenant: &str,
+    query: &ListQuery,
+    visible: impl Fn(&str) -> bool,
+) -> ApiResult<scaivault_store::Page<SecretRecord>> {
+    let mut scan = query.clone();
+    scan.after_path = None;
+    scan.limit = SCAN_PAGE;
+    let mut items = Vec::new();
+    let mut total = 0;
+    let mut has_more = false;
+    loop {
+        let page = state.store.list_secrets(tenant, &scan).await?;
+        let last = page.items.last().map(|r| r.path.clone());
+        for record in page.items {
+            if !visible(&record.path) {
+                continue;
+            }
+            total += 1;
+            let past_cursor = query
+                .after_path
+                .as_deref()
+                .is_none_or(|after| record.path.as_str() > after);
+            if past_cursor {
+                if items.len() < query.limit as usize {
+                    items.push(record);
+                } else {
+                    has_more = true;
+                }
+            }
+        }
+        match (page.has_more, last) {
+            (true, Some(last)) => scan.after_path = Some(last),
+            _ => break,
+        }
+    }
+    Ok(scaivault_store::Page {
+        items,
+        has_more,
+        total_count: total,
+    })
+}
+
 pub async fn expiring(
     state: &AppState,
     principal: &Principal,
@@ -477,10 +543,49 @@ pub async fn expiring(
         after,
         limit,
     };
-    let page = state
-        .store
-        .list_expiring(&principal.tenant_id, &query)
-        .await?;
+    let page = match authz::caller_policies(state, principal).await? {
+        None => {
+            state
+                .store
+                .list_expiring(&principal.tenant_id, &query)
+                .await?
+        }
+        Some(set) => {
+            // Scan until a page of visible entries is found (the cursor is the last one shown).
+            let mut scan = query.clone();
+            scan.limit = SCAN_PAGE;
+            let mut items = Vec::new();
+            let mut has_more = false;
+            loop {
+                let page = state
+                    .store
+                    .list_expiring(&principal.tenant_id, &scan)
+                    .await?;
+                let last = page
+                    .items
+                    .last()
+                    .and_then(|r| r.expires_at.map(|at| (at, r.path.clone())));
+                for record in page.items {
+                    if set.allows(&record.path, Permission::List) {
+                        if items.len() < query.limit as usize {
+                            items.push(record);
+                        } else {
+                            has_more = true;
+                        }
+                    }
+                }
+                match (page.has_more && !has_more, last) {
+                    (true, Some(last)) => scan.after = Some(last),
+                    _ => break,
+                }
+            }
+            scaivault_store::Page {
+                total_count: items.len() as u64,
+                items,
+                has_more,
+            }
+        }
+    };
     let cursor = match (page.has_more, page.items.last()) {
         (true, Some(last)) => last
             .expires_at
@@ -513,6 +618,7 @@ pub async fn versions(
     path: &SecretPath,
 ) -> ApiResult<VersionsResponse> {
     require_scope(principal, Scope::SecretsRead)?;
+    authz::authorize(state, principal, path.as_str(), Permission::Read).await?;
     let tenant = principal.tenant_id.as_str();
     let now = state.clock.now();
     let record = state.store.get_secret(tenant, path.as_str()).await?;
@@ -549,6 +655,7 @@ pub async fn delete(
     kind: DeleteKind,
 ) -> ApiResult<()> {
     require_scope(principal, Scope::SecretsWrite)?;
+    authz::authorize(state, principal, path.as_str(), Permission::Delete).await?;
     let tenant = principal.tenant_id.as_str();
     let now = state.clock.now();
     match kind {
@@ -561,7 +668,14 @@ pub async fn delete(
         }
         DeleteKind::Permanent => {
             audit::note_action("destroy");
-            require_admin(principal, "permanent deletion")?;
+            // Tenant admins, or a policy granting `admin` on the path.
+            authz::authorize(state, principal, path.as_str(), Permission::Admin)
+                .await
+                .map_err(|_| {
+                    ApiError::access_denied(
+                        "permanent deletion requires a tenant admin or the admin permission on the path",
+                    )
+                })?;
             let event = audit::success_event(state);
             state
                 .store
@@ -588,6 +702,7 @@ pub async fn restore(
     path: &SecretPath,
 ) -> ApiResult<RestoreSecretResponse> {
     require_scope(principal, Scope::SecretsWrite)?;
+    authz::authorize(state, principal, path.as_str(), Permission::Write).await?;
     let now = state.clock.now();
     let record = state
         .store
@@ -613,6 +728,7 @@ pub async fn rotate(
     request: RotateSecretRequest,
 ) -> ApiResult<RotateSecretResponse> {
     require_scope(principal, Scope::SecretsWrite)?;
+    authz::authorize(state, principal, path.as_str(), Permission::Rotate).await?;
     let now = state.clock.now();
     let grace = match &request.grace_period {
         Some(g) => parse_duration(g).map_err(|e| duration_error("grace_period", e))?,

@@ -172,6 +172,7 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         audit_mac,
         jwt,
         rate_limits: crate::ratelimit::RateLimiter::new(&config.rate_limits),
+        policies: crate::authz::PolicyCache::default(),
     }));
     let background = spawn_background(state.clone());
     let audit_maintenance = crate::audit_sink::spawn_maintenance(

@@ -26,6 +26,7 @@ pub struct Inner {
     /// ScaiKey JWT verification; `None` when no issuer is configured.
     pub jwt: Option<std::sync::Arc<scaivault_jwt::JwtVerifier>>,
     pub rate_limits: crate::ratelimit::RateLimiter,
+    pub policies: crate::authz::PolicyCache,
 }
 
 /// Tunables that handlers need.

@@ -390,6 +390,73 @@ impl<S: Store> Store for CachedStore<S> {
         self.inner.identity_groups(tenant_id, identity_id).await
     }
 
+    async fn insert_policy(&self, p: &PolicyRecord, audit: Option<&AuditEvent>) -> Result<()> {
+        self.inner.insert_policy(p, audit).await
+    }
+
+    async fn update_policy(&self, p: &PolicyRecord, audit: Option<&AuditEvent>) -> Result<bool> {
+        self.inner.update_policy(p, audit).await
+    }
+
+    async fn get_policy(&self, tenant_id: &str, id: &str) -> Result<Option<PolicyRecord>> {
+        self.inner.get_policy(tenant_id, id).await
+    }
+
+    async fn list_policies(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<PolicyRecord>> {
+        self.inner.list_policies(tenant_id, after, limit).await
+    }
+
+    async fn delete_policy(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        self.inner.delete_policy(tenant_id, id, audit).await
+    }
+
+    async fn bind_policy(
+        &self,
+        tenant_id: &str,
+        binding: &PolicyBinding,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        self.inner.bind_policy(tenant_id, binding, audit).await
+    }
+
+    async fn unbind_policy(
+        &self,
+        tenant_id: &str,
+        policy_id: &str,
+        identity_id: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        self.inner
+            .unbind_policy(tenant_id, policy_id, identity_id, audit)
+            .await
+    }
+
+    async fn policy_bindings(
+        &self,
+        tenant_id: &str,
+        policy_id: &str,
+    ) -> Result<Vec<PolicyBinding>> {
+        self.inner.policy_bindings(tenant_id, policy_id).await
+    }
+
+    async fn policies_bound_to(
+        &self,
+        tenant_id: &str,
+        identities: &[String],
+    ) -> Result<Vec<PolicyRecord>> {
+        self.inner.policies_bound_to(tenant_id, identities).await
+    }
+
     fn set_audit_mac(&self, mac: ChainMac) {
         self.inner.set_audit_mac(mac);
     }

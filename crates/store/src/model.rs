@@ -195,3 +195,24 @@ pub struct ServiceAccountRecord {
     pub roles: Vec<String>,
     pub created_at: OffsetDateTime,
 }
+
+/// A path policy. `rules` is the JSON array of rules, validated by the server before storing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyRecord {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub rules: String,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyBinding {
+    pub policy_id: String,
+    pub identity_id: String,
+    /// `user`, `group` or `service_account`.
+    pub identity_type: String,
+    pub created_at: OffsetDateTime,
+}

@@ -28,6 +28,7 @@ use crate::{Result, SealFn, Store, StoreError};
 
 mod audit;
 mod identity;
+mod policies;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -1235,6 +1236,97 @@ impl Store for SqliteStore {
 
     async fn identity_groups(&self, tenant_id: &str, identity_id: &str) -> Result<Vec<String>> {
         identity::groups_of(&self.reader, tenant_id, identity_id).await
+    }
+
+    async fn insert_policy(&self, p: &PolicyRecord, audit: Option<&AuditEvent>) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        policies::insert(&mut tx, p).await?;
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_policy(&self, p: &PolicyRecord, audit: Option<&AuditEvent>) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        if !policies::update(&mut tx, p).await? {
+            return Ok(false);
+        }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn get_policy(&self, tenant_id: &str, id: &str) -> Result<Option<PolicyRecord>> {
+        policies::get(&self.reader, tenant_id, id).await
+    }
+
+    async fn list_policies(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<PolicyRecord>> {
+        policies::list(&self.reader, tenant_id, after, limit).await
+    }
+
+    async fn delete_policy(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        if !policies::delete(&mut tx, tenant_id, id).await? {
+            return Ok(false);
+        }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn bind_policy(
+        &self,
+        tenant_id: &str,
+        binding: &PolicyBinding,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        policies::bind(&mut tx, tenant_id, binding).await?;
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn unbind_policy(
+        &self,
+        tenant_id: &str,
+        policy_id: &str,
+        identity_id: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        if !policies::unbind(&mut tx, tenant_id, policy_id, identity_id).await? {
+            return Ok(false);
+        }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn policy_bindings(
+        &self,
+        tenant_id: &str,
+        policy_id: &str,
+    ) -> Result<Vec<PolicyBinding>> {
+        policies::bindings(&self.reader, tenant_id, policy_id).await
+    }
+
+    async fn policies_bound_to(
+        &self,
+        tenant_id: &str,
+        identities: &[String],
+    ) -> Result<Vec<PolicyRecord>> {
+        policies::bound_to(&self.reader, tenant_id, identities).await
     }
 
     fn set_audit_mac(&self, mac: ChainMac) {

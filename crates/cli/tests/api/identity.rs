@@ -39,6 +39,7 @@ async fn scaikey_jwts_are_verified_against_the_issuers_jwks() {
     // A valid token: the identity, tenant, partner and groups come from its claims.
     let mut c = claims("alice@jwt.example", &t, "ptn_jwt");
     c["groups"] = json!(["developers"]);
+    c["roles"] = json!(["tenant-admin"]);
     let alice = server.client(&key_a.sign(&c));
     let (s, me) = alice.get("/v1/auth/whoami").await;
     assert_eq!(s, 200, "{me}");
@@ -178,6 +179,21 @@ async fn api_keys_are_shown_once_used_listed_and_revoked() {
             .0,
         201
     );
+    // Its reads are allowed by a policy on ci/**, bound to the account.
+    let (s, policy) = admin
+        .post(
+            "/v1/policies",
+            json!({"name": "ci-read", "path": "ci/**", "permissions": ["read", "list"]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{policy}");
+    let (s, _) = admin
+        .post(
+            &format!("/v1/policies/{}/bindings", policy["id"].as_str().unwrap()),
+            json!({"identity_type": "service_account", "identity_id": sa["identity_id"]}),
+        )
+        .await;
+    assert_eq!(s, 201);
     let ci = server.client(&key);
     let (s, me) = ci.get("/v1/auth/whoami").await;
     assert_eq!(s, 200);
@@ -284,6 +300,45 @@ async fn isolation_matrix_across_partners_tenants_and_roles() {
         .await;
     assert_eq!(s, 201, "{key}");
     actors.insert("sa_a", server.client(key["key"].as_str().unwrap()));
+
+    // In each tenant a policy lets its people work on app/** and matrix/**: bound to a user,
+    // to a group (developers, from the JWT), and to the service account.
+    let sa_identity = sa["identity_id"].as_str().unwrap().to_owned();
+    for (padmin, t, members) in [
+        (
+            "padmin_1",
+            &ta,
+            vec![
+                ("group", "group:developers"),
+                ("service_account", sa_identity.as_str()),
+            ],
+        ),
+        ("padmin_1", &tb, vec![("user", "user:ben@one.example")]),
+        ("padmin_2", &tc, vec![("user", "user:cat@two.example")]),
+    ] {
+        let (s, policy) = actors[padmin]
+            .post(
+                &format!("/v1/t/{t}/policies"),
+                json!({"name": "team", "rules": [
+                    {"path": "app/**", "permissions": ["read", "list", "write", "delete"]},
+                    {"path": "matrix/**", "permissions": ["read", "list", "write", "delete"]}
+                ]}),
+            )
+            .await;
+        assert_eq!(s, 201, "{policy}");
+        for (kind, id) in members {
+            let (s, body) = actors[padmin]
+                .post(
+                    &format!(
+                        "/v1/t/{t}/policies/{}/bindings",
+                        policy["id"].as_str().unwrap()
+                    ),
+                    json!({"identity_type": kind, "identity_id": id}),
+                )
+                .await;
+            assert_eq!(s, 201, "{body}");
+        }
+    }
 
     // Each tenant has a secret at the same path, written by its own people.
     for (who, t) in [("user_a", &ta), ("user_b", &tb), ("user_c", &tc)] {
@@ -402,8 +457,13 @@ async fn isolation_matrix_across_partners_tenants_and_roles() {
         }
     }
     // The partner's secrets are not a tenant's secrets.
-    let (s, body) = actors["user_a"].get("/v1/secrets/shared/ca").await;
+    let (s, body) = actors["admin_a"].get("/v1/secrets/shared/ca").await;
     assert_error(s, &body, 404, "secret_not_found");
+    // Without a policy on the path, a non-admin gets 403 whether the secret exists or not.
+    let (s, body) = actors["user_a"].get("/v1/secrets/shared/ca").await;
+    assert_error(s, &body, 403, "access_denied");
+    let (s, body) = actors["user_a"].get("/v1/secrets/app/db").await;
+    assert_eq!(s, 200, "{body}");
 
     // Audit entries record the acting identity and tenant and the target tenant.
     let (s, entries) = actors["padmin_1"]

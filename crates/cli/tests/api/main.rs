@@ -16,5 +16,6 @@ mod durability;
 mod errors;
 mod identity;
 mod operations;
+mod policies;
 mod quickstart;
 mod secrets;

@@ -20,7 +20,13 @@ async fn quickstart_end_to_end() {
     assert_eq!(me["partner_id"], "ptn_dev");
     assert_eq!(
         me["scopes"],
-        json!(["secrets:read", "secrets:write", "audit:read"]),
+        json!([
+            "secrets:read",
+            "secrets:write",
+            "audit:read",
+            "policies:read",
+            "policies:write"
+        ]),
         "the dev root token has every scope"
     );
 

@@ -149,19 +149,55 @@ async fn permanent_delete_requires_an_admin() {
     let api = server.client();
     api.put("/v1/secrets/app/x", json!({"data": {"k": "v"}}))
         .await;
-    let (_, token) = api
+    // A non-admin identity: a service account whose policy allows everything but `admin`.
+    let (_, sa) = api
         .post(
-            "/v1/auth/tokens",
-            json!({"name": "writer", "scopes": ["secrets:read", "secrets:write"]}),
+            "/v1/service-accounts",
+            json!({"name": "writer", "roles": ["secrets-writer"]}),
         )
         .await;
-    let writer = api.with_token(token["token"].as_str().unwrap());
+    let sa_id = sa["id"].as_str().unwrap();
+    let (_, key) = api
+        .post(
+            &format!("/v1/service-accounts/{sa_id}/keys"),
+            json!({"name": "k"}),
+        )
+        .await;
+    let (_, policy) = api
+        .post(
+            "/v1/policies",
+            json!({"name": "app-writer", "path": "app/**",
+                   "permissions": ["read", "list", "write", "delete"]}),
+        )
+        .await;
+    let policy_id = policy["id"].as_str().unwrap();
+    let (status, _) = api
+        .post(
+            &format!("/v1/policies/{policy_id}/bindings"),
+            json!({"identity_type": "service_account", "identity_id": sa_id}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let writer = api.with_token(key["key"].as_str().unwrap());
     let (status, body) = writer.delete("/v1/secrets/app/x?permanent=true").await;
     assert_error(status, &body, 403, "access_denied");
     assert_eq!(
         writer.get("/v1/secrets/app/x").await.0,
         200,
         "nothing was deleted"
+    );
+    // The admin permission on the path is enough.
+    let (status, _) = api
+        .put(
+            &format!("/v1/policies/{policy_id}"),
+            json!({"name": "app-writer", "path": "app/**",
+                   "permissions": ["read", "list", "write", "delete", "admin"]}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        writer.delete("/v1/secrets/app/x?permanent=true").await.0,
+        204
     );
 }
 

@@ -5,6 +5,7 @@
 // Test helpers outside `#[test]` functions fail loudly on purpose.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod audit;
 #[path = "../common/mod.rs"]
 mod common;
 

@@ -96,8 +96,9 @@ pub async fn create_token(
         token_hash: state.hasher.digest(&token),
         name: name.to_owned(),
         scopes: scopes.iter().map(|s| s.as_str().to_owned()).collect(),
-        is_admin: false,
-        is_partner_admin: false,
+        // A personal token acts as its identity (its roles included), narrowed by its scopes.
+        is_admin: p.has_role(scaivault_core::Role::TenantAdmin),
+        is_partner_admin: p.is_partner_admin,
         kind: "personal".to_owned(),
         created_at: now,
         expires_at: Some(now + ttl),

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod health;
 pub mod identity;
 pub mod openapi;
+pub mod policies;
 pub mod secrets;
 pub mod service_accounts;
 
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .merge(audit::router())
         .merge(identity::router())
         .merge(service_accounts::router())
+        .merge(policies::router())
         .merge(secrets::router())
         .merge(openapi::router())
         .fallback(not_found)

@@ -46,6 +46,15 @@ use crate::state::AppState;
         super::service_accounts::create_key,
         super::service_accounts::list_keys,
         super::service_accounts::delete_key,
+        super::policies::create_policy,
+        super::policies::list_policies,
+        super::policies::get_policy,
+        super::policies::update_policy,
+        super::policies::delete_policy,
+        super::policies::bind,
+        super::policies::list_bindings,
+        super::policies::unbind,
+        super::policies::test_policy,
         super::audit::query,
         super::audit::trail,
         super::audit::summary,
@@ -57,6 +66,7 @@ use crate::state::AppState;
          (name = "audit", description = "The tamper-evident audit trail"),
          (name = "identity", description = "Partners, tenants, groups and ScaiKey registration"),
          (name = "service-accounts", description = "Service accounts and their API keys"),
+         (name = "policies", description = "Path policies, bindings and explain"),
          (name = "system", description = "Health"))
 )]
 pub struct ApiDoc;

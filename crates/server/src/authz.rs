@@ -1,0 +1,144 @@
+//! Authorization over paths: token scopes AND path policies, default deny, deny wins.
+//!
+//! Tenant admins (and partner admins acting on their partner's tenants) may do everything in
+//! the tenant; their requests are still audited. Everyone else needs a policy bound to them
+//! (directly, or to one of their groups) that allows the permission on the path.
+//!
+//! Compiled policy sets are cached per (tenant, identity, groups). Any policy or binding change
+//! through this node bumps a generation and empties the cache, so it takes effect on the next
+//! request. With several nodes on one database (the PostgreSQL issue) the other nodes need a
+//! change notification (LISTEN/NOTIFY); until then the cache is exact for one node.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use scaivault_core::Principal;
+use scaivault_core::policy::{Permission, PolicyInput, PolicyRule, PolicySet};
+use scaivault_store::PolicyRecord;
+
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+const CACHE_MAX_ENTRIES: usize = 10_000;
+
+type Key = (String, String, Vec<String>);
+
+#[derive(Debug, Default)]
+pub struct PolicyCache {
+    generation: AtomicU64,
+    entries: RwLock<HashMap<Key, (u64, Arc<PolicySet>)>>,
+}
+
+impl PolicyCache {
+    /// After any change to policies or bindings.
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.entries
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    fn get(&self, key: &Key) -> Option<Arc<PolicySet>> {
+        let generation = self.generation.load(Ordering::Acquire);
+        let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(key)
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, set)| set.clone())
+    }
+
+    fn put(&self, key: Key, generation: u64, set: Arc<PolicySet>) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        // Filled only if no change happened while the policies were being read.
+        if self.generation.load(Ordering::Acquire) != generation {
+            return;
+        }
+        if entries.len() >= CACHE_MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(key, (generation, set));
+    }
+}
+
+/// The stored rules of a policy (validated when they were written).
+pub fn rules_of(record: &PolicyRecord) -> ApiResult<Vec<PolicyRule>> {
+    serde_json::from_str(&record.rules)
+        .map_err(|_| ApiError::internal(format!("policy {} has unreadable rules", record.id)))
+}
+
+/// The compiled policies bound to an identity or any of its groups in a tenant.
+pub async fn policy_set(
+    state: &AppState,
+    tenant_id: &str,
+    identity_id: &str,
+    groups: &[String],
+) -> ApiResult<Arc<PolicySet>> {
+    let key = (
+        tenant_id.to_owned(),
+        identity_id.to_owned(),
+        groups.to_vec(),
+    );
+    if let Some(set) = state.policies.get(&key) {
+        return Ok(set);
+    }
+    let generation = state.policies.generation.load(Ordering::Acquire);
+    let mut identities = Vec::with_capacity(groups.len() + 1);
+    identities.push(identity_id.to_owned());
+    identities.extend(groups.iter().cloned());
+    let records = state
+        .store
+        .policies_bound_to(tenant_id, &identities)
+        .await?;
+    let inputs = records
+        .iter()
+        .map(|r| {
+            Ok(PolicyInput {
+                id: r.id.clone(),
+                name: r.name.clone(),
+                rules: rules_of(r)?,
+            })
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    let set = Arc::new(PolicySet::compile(inputs).map_err(ApiError::internal)?);
+    state.policies.put(key, generation, set.clone());
+    Ok(set)
+}
+
+/// Whether policies need to be consulted for this caller at all.
+pub fn is_unrestricted(p: &Principal) -> bool {
+    // Tenant admins own their tenant; partner-scoped secrets follow the partner rules
+    // (every identity of the partner reads, partner admins write: see tenancy.rs).
+    p.is_tenant_admin || p.tenant_id == p.partner_id
+}
+
+/// The caller's policy set, or `None` when the caller is not restricted by policies.
+pub async fn caller_policies(state: &AppState, p: &Principal) -> ApiResult<Option<Arc<PolicySet>>> {
+    if is_unrestricted(p) {
+        return Ok(None);
+    }
+    policy_set(state, &p.tenant_id, &p.identity_id, &p.groups)
+        .await
+        .map(Some)
+}
+
+/// Requires `permission` on `path` (after the scope check done by the caller).
+pub async fn authorize(
+    state: &AppState,
+    p: &Principal,
+    path: &str,
+    permission: Permission,
+) -> ApiResult<()> {
+    match caller_policies(state, p).await? {
+        None => Ok(()),
+        Some(set) if set.allows(path, permission) => Ok(()),
+        Some(_) => Err(denied(path, permission)),
+    }
+}
+
+pub fn denied(path: &str, permission: Permission) -> ApiError {
+    ApiError::access_denied(format!(
+        "no policy allows {permission} on {path} (see `scaivault policies test {path} {permission}`)"
+    ))
+}
