@@ -459,7 +459,7 @@ const MAX_BATCH: usize = 128;
 enum WriteJob {
     Secret {
         tenant_id: String,
-        write: SecretWrite,
+        write: Box<SecretWrite>,
         seal: Box<SealFn>,
         reply: oneshot::Sender<Result<WriteOutcome>>,
     },
@@ -472,7 +472,7 @@ enum WriteJob {
 
 /// What one job produced, before its reply is sent.
 enum JobResult {
-    Secret(Result<WriteOutcome>),
+    Secret(Box<Result<WriteOutcome>>),
     Audit,
 }
 
@@ -499,7 +499,7 @@ async fn run_writer(
                     // The caller may have gone away (client disconnected); the write stands.
                     match (job, result) {
                         (WriteJob::Secret { reply, .. }, JobResult::Secret(r)) => {
-                            let _ = reply.send(r);
+                            let _ = reply.send(*r);
                         }
                         (WriteJob::Audit { reply, .. }, _) => {
                             let _ = reply.send(Ok(()));
@@ -572,7 +572,7 @@ async fn commit_batch(
                     event.version = Some(outcome.version);
                     events.push(event);
                 }
-                results.push(JobResult::Secret(result));
+                results.push(JobResult::Secret(Box::new(result)));
             }
             WriteJob::Audit { events: more, .. } => {
                 events.extend(more.iter().cloned());
@@ -580,7 +580,7 @@ async fn commit_batch(
             }
         }
     }
-    if alone && matches!(results.first(), Some(JobResult::Secret(Err(_)))) {
+    if alone && matches!(results.first(), Some(JobResult::Secret(r)) if r.is_err()) {
         // Alone in the batch: the transaction itself is the unit of rollback.
         return Ok(results);
     }
@@ -662,7 +662,7 @@ impl Store for SqliteStore {
         let (reply, outcome) = oneshot::channel();
         let job = WriteJob::Secret {
             tenant_id: tenant_id.to_owned(),
-            write,
+            write: Box::new(write),
             seal,
             reply,
         };

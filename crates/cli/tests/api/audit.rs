@@ -69,13 +69,16 @@ fn sql(server: &TestServer, statement: &str) {
     );
 }
 
+/// (request id, action, outcome, error code, version) of one request's expected entry.
+type Expected = (String, &'static str, &'static str, Option<&'static str>, Option<u64>);
+
 #[tokio::test]
 async fn every_request_writes_exactly_one_entry_with_the_right_fields() {
     let server = TestServer::start();
     let api = server.client();
     let marker = "AUDIT-MARKER-7f3a9c";
     let path = "/v1/secrets/apps/billing/db";
-    let mut expected: Vec<(String, &str, &str, Option<&str>, Option<u64>)> = Vec::new();
+    let mut expected: Vec<Expected> = Vec::new();
     use reqwest::Method as M;
 
     let (s, _, id) = call(
