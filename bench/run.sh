@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
-# ScaiVault load benchmark (issue 2). See docs/benchmarks.md.
+# ScaiVault load benchmark. See docs/benchmarks.md.
 #
 #   bash bench/run.sh
 #
-# Builds the release binary, starts a dev server on a fresh data dir, writes one ~1 KiB secret, then
-# with wrk, for each concurrency: GET /health and the authorized GET of the secret back to back in
-# the same run against the same server; then durable write throughput (PUT new versions, every one
-# an fsync'd SQLite commit). Prints a summary table and keeps the raw wrk output.
+# Builds the release binary, initialises and starts a production-mode server (plain HTTP on
+# 127.0.0.1, a fresh data dir, a ScaiKey issuer whose RS256 key this script generates) and writes
+# one ~1 KiB secret. Then with wrk: for each concurrency, GET /health and the authorized GET of
+# the secret with a personal token (every read writes a durable audit entry before it answers);
+# at c=64 the same read with a ScaiKey JWT, and by a service account whose bound policy has 1,
+# 100 and 10,000 rules; then durable write throughput. Prints a summary table with the targets
+# of the issues and keeps the raw wrk output.
 #
 # Knobs (environment):
 #   BENCH_DURATION      seconds per case (default 10)
 #   BENCH_CONCURRENCY   read concurrencies (default "1 16 64")
+#   BENCH_AUTH_CONC     concurrency of the JWT and policy cases (default 64)
 #   BENCH_WRITE_CONC    write concurrencies (default "1 16")
 #   BENCH_WRITE_PATHS   secrets written per wrk thread in the write cases (default 8)
 #   BENCH_OUT           directory for raw wrk output and summary (default bench/results)
@@ -54,6 +58,7 @@ apt_install() {
 }
 command -v wrk >/dev/null || apt_install wrk
 command -v curl >/dev/null || apt_install curl
+command -v openssl >/dev/null || apt_install openssl
 
 # --- binary ------------------------------------------------------------------------------------
 
@@ -87,10 +92,49 @@ if [ "$(stat -f -c %T "$WORK")" = tmpfs ]; then
   log "WARNING: $WORK is on tmpfs: fsync is free there, the write numbers will be meaningless"
 fi
 
+# --- a ScaiKey issuer: an RS256 key pair made here, its public key pinned in the config -------------
+
+b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$WORK/idp.key" 2>/dev/null
+openssl pkey -in "$WORK/idp.key" -pubout -out "$WORK/idp.pub"
+ISSUER="https://scaikey.bench/realms/bench"
+mint_jwt() { # mint_jwt SUB EXTRA_CLAIMS_JSON_FRAGMENT
+  local header payload sig
+  header=$(printf '{"alg":"RS256","typ":"JWT"}' | b64url)
+  payload=$(printf '{"iss":"%s","aud":"scaivault","sub":"%s","tenant_id":"tnt_bench","partner_id":"ptn_bench","exp":%d%s}' \
+    "$ISSUER" "$1" $(( $(date +%s) + 7200 )) "$2" | b64url)
+  sig=$(printf '%s.%s' "$header" "$payload" | openssl dgst -sha256 -sign "$WORK/idp.key" -binary | b64url)
+  printf '%s.%s.%s' "$header" "$payload" "$sig"
+}
+
 mkdir -p "$WORK/data"
-log "starting $BIN server --dev on $WORK/data"
-"$BIN" server --dev --listen 127.0.0.1:0 --data-dir "$WORK/data" --dev-root-token "$TOKEN" \
-  >"$WORK/server.out" 2>"$WORK/server.err" &
+cat >"$WORK/scaivault.toml" <<TOML
+listen = "127.0.0.1:0"
+allow_plain_http = true
+data_dir = "$WORK/data"
+root_key_file = "$WORK/root.key"
+bootstrap_tenant_id = "tnt_bench"
+bootstrap_partner_id = "ptn_bench"
+max_body_bytes = 4194304
+
+[rate_limits]
+unauthenticated = { per_second = 0 }
+auth_failures = { per_second = 0 }
+
+[[jwt_issuers]]
+issuer = "$ISSUER"
+audiences = ["scaivault"]
+
+[jwt_issuers.key_source.public_key_pem]
+algorithm = "RS256"
+pem = """
+$(cat "$WORK/idp.pub")
+"""
+TOML
+TOKEN=$("$BIN" operator init --config "$WORK/scaivault.toml" | grep '^skt_') \
+  || die "operator init failed"
+log "starting $BIN server --config $WORK/scaivault.toml"
+"$BIN" server --config "$WORK/scaivault.toml" >"$WORK/server.out" 2>"$WORK/server.err" &
 SERVER_PID=$!
 
 URL=
@@ -119,6 +163,36 @@ status=$(curl -sS -o "$WORK/put.json" -w '%{http_code}' -X PUT \
 [ "$status" = 201 ] || { cat "$WORK/put.json" >&2; die "PUT of the bench secret: HTTP $status"; }
 READ_BYTES=$(curl -fsS -H "Authorization: Bearer $TOKEN" "$URL/v1/secrets/$SECRET_PATH" | wc -c)
 log "secret $SECRET_PATH written: data 1024 B, GET response body $READ_BYTES B"
+
+# A ScaiKey user (tenant admin, like the personal token's owner) for the JWT case.
+JWT=$(mint_jwt "bench@bench.example" ',"roles":["tenant-admin"]')
+curl -fsS -H "Authorization: Bearer $JWT" "$URL/v1/secrets/$SECRET_PATH" >/dev/null \
+  || die "the JWT is refused"
+
+api() { # api METHOD PATH BODY -> response body; fails on HTTP errors
+  # The body goes through a pipe (printf is a builtin): a 10,000-rule policy is larger than
+  # the kernel allows for one command-line argument.
+  printf '%s' "$3" | curl -fsS -X "$1" -H "Authorization: Bearer $TOKEN" \
+    -H 'Content-Type: application/json' --data-binary @- "$URL$2"
+}
+json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
+# Service accounts whose only policy has N rules, the matching one last: the authorization
+# cost of a read as the number of rules bound to the caller grows.
+declare -A POLICY_KEY
+for n in 1 100 10000; do
+  rules=$(awk -v n="$n" 'BEGIN {
+    printf "["
+    for (i = 1; i < n; i++) printf "{\"path\":\"bench/area-%d/**\",\"permissions\":[\"read\"]},", i
+    printf "{\"path\":\"bench/read/*\",\"permissions\":[\"read\"]}]" }')
+  sa=$(api POST /v1/service-accounts "{\"name\":\"bench-$n\",\"roles\":[\"secrets-reader\"]}" | json_field id)
+  key=$(api POST "/v1/service-accounts/$sa/keys" '{"name":"bench"}' | json_field key)
+  pol=$(api POST /v1/policies "{\"name\":\"bench-$n-rules\",\"rules\":$rules}" | json_field id)
+  api POST "/v1/policies/$pol/bindings" "{\"identity_type\":\"service_account\",\"identity_id\":\"$sa\"}" >/dev/null
+  curl -fsS -H "Authorization: Bearer $key" "$URL/v1/secrets/$SECRET_PATH" >/dev/null \
+    || die "the $n-rule service account cannot read the secret"
+  POLICY_KEY[$n]=$key
+done
+log "JWT user and service accounts with 1, 100 and 10000 policy rules ready"
 
 # --- measuring ---------------------------------------------------------------------------------
 
@@ -219,6 +293,12 @@ for c in $CONCURRENCY; do
   run_case health "$c" "$URL/health"
   run_case secret_read "$c" "$URL/v1/secrets/$SECRET_PATH" "${AUTH[@]}"
 done
+AUTH_CONC=${BENCH_AUTH_CONC:-64}
+run_case jwt_read "$AUTH_CONC" "$URL/v1/secrets/$SECRET_PATH" -H "Authorization: Bearer $JWT"
+for n in 1 100 10000; do
+  run_case "policy_${n}_read" "$AUTH_CONC" "$URL/v1/secrets/$SECRET_PATH" \
+    -H "Authorization: Bearer ${POLICY_KEY[$n]}"
+done
 
 export SCAIVAULT_TOKEN=$TOKEN
 for c in $WRITE_CONC; do
@@ -253,6 +333,21 @@ SUMMARY="$OUT/summary.txt"
     END { for (i = 1; i <= n; i++) { c = order[i]; if (h[c] > 0) printf "  c=%-3s %.3f\n", c, s[c] / h[c] } }' \
     "$RESULTS"
   echo
+  echo "targets:"
+  awk -F'\t' -v ac="${BENCH_AUTH_CONC:-64}" '
+    NR > 1 && $1 == "secret_read" && $2 == 64 { r64 = $4; p99 = $6 }
+    NR > 1 && $1 == "secret_read" && $2 == 1 { p50 = $5; have1 = 1 }
+    NR > 1 && $1 == "secret_read" && $2 == ac { pat = $4 }
+    NR > 1 && $1 == "jwt_read" { jwt = $4 }
+    NR > 1 && $1 == "policy_1_read" { p1 = $4 }
+    NR > 1 && $1 == "policy_10000_read" { p10k = $4 }
+    END {
+      if (r64 > 0) printf "  audited read c=64 >= 10000 req/s:  %.0f  %s\n", r64, (r64 >= 10000 ? "MET" : "MISSED")
+      if (r64 > 0) printf "  audited read c=64 p99 < 15 ms:     %.3f ms  %s\n", p99, (p99 < 15 ? "MET" : "MISSED")
+      if (have1) printf "  audited read c=1 p50 < 1 ms:       %.3f ms  %s\n", p50, (p50 < 1 ? "MET" : "MISSED")
+      if (pat > 0 && jwt > 0) printf "  JWT read within 15%% of token read: %.3f  %s\n", jwt / pat, (jwt / pat >= 0.85 ? "MET" : "MISSED")
+      if (p1 > 0 && p10k > 0) printf "  10000 rules within 20%% of 1 rule:  %.3f  %s\n", p10k / p1, (p10k / p1 >= 0.8 ? "MET" : "MISSED")
+    }' "$RESULTS"
   echo "targets (issue 2):"
   awk -F'\t' 'NR > 1 && $1 == "health" && $2 == 64 { h = $4 }
     NR > 1 && $1 == "secret_read" && $2 == 64 { s = $4 }

@@ -189,7 +189,12 @@ impl Config {
             audit_syslog: None,
             jwt_issuers: Vec::new(),
             jwt_jwks_min_refresh: default_jwks_min_refresh(),
-            rate_limits: crate::ratelimit::RateLimitConfig::default(),
+            // Dev servers are hammered locally by tests and tools: no per-IP limits there.
+            rate_limits: crate::ratelimit::RateLimitConfig {
+                unauthenticated: crate::ratelimit::Limit::OFF,
+                auth_failures: crate::ratelimit::Limit::OFF,
+                ..crate::ratelimit::RateLimitConfig::default()
+            },
         }
     }
 

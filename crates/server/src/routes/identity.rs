@@ -227,7 +227,8 @@ pub async fn list_tenants(
     }))
 }
 
-/// One tenant in reach (404 for any other, existing or not).
+/// One tenant in reach: operators see every tenant, partner admins their partner's, tenant
+/// admins their own (404 for any other, existing or not).
 #[utoipa::path(get, path = "/v1/identity/tenants/{id}", tag = "identity",
     params(("id" = String, Path, description = "tnt_...")),
     responses((status = 200, body = Tenant), (status = 404, body = ErrorBody)),
@@ -240,7 +241,8 @@ pub async fn get_tenant(
     let tenant = state.store.get_tenant(&id).await?;
     match tenant {
         Some(t)
-            if (p.is_partner_admin && t.partner_id == p.partner_id)
+            if is_operator(&state, &p)
+                || (p.is_partner_admin && t.partner_id == p.partner_id)
                 || (p.is_tenant_admin && t.id == p.home_tenant_id) =>
         {
             Ok(Json(tenant_dto(t)))

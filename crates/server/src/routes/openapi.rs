@@ -88,7 +88,7 @@ impl Modify for BearerAuth {
 /// the per-handler annotations to what is specific to each operation.
 struct CommonErrors;
 
-const COMMON_ERRORS: [(&str, &str); 5] = [
+const COMMON_ERRORS: [(&str, &str); 6] = [
     (
         "400",
         "validation_error or invalid_path: malformed input, named in the message",
@@ -99,6 +99,10 @@ const COMMON_ERRORS: [(&str, &str); 5] = [
     ),
     ("403", "access_denied: the token lacks the scope or role"),
     ("413", "payload_too_large: body over the limit"),
+    (
+        "429",
+        "rate_limited: too many requests; Retry-After says when to retry",
+    ),
     ("500", "internal_error: nothing internal is revealed"),
 ];
 
