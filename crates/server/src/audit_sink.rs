@@ -94,21 +94,32 @@ pub async fn deliver_once(state: &AppState, config: &SinkConfig) -> Result<usize
     Ok(lines.len())
 }
 
+/// Appends the lines, starting a new file (after rotating) whenever the current one would grow
+/// past `max_bytes`; every file written to is fsync'd before this returns.
 fn append_lines(file: &Path, lines: &[String], max_bytes: u64, keep: u32) -> std::io::Result<()> {
-    let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-    let incoming: u64 = lines.iter().map(|l| l.len() as u64 + 1).sum();
-    if size > 0 && size + incoming > max_bytes {
-        rotate(file, keep)?;
-    }
-    let mut out = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(file)?;
-    let mut buf = Vec::with_capacity(incoming as usize);
+    let open = || {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(file)
+    };
+    let mut size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    let mut out = open()?;
+    let mut buf = Vec::new();
     for line in lines {
+        let len = line.len() as u64 + 1;
+        if size > 0 && size + len > max_bytes {
+            out.write_all(&buf)?;
+            out.sync_data()?;
+            buf.clear();
+            rotate(file, keep)?;
+            out = open()?;
+            size = 0;
+        }
         buf.extend_from_slice(line.as_bytes());
         buf.push(b'\n');
+        size += len;
     }
     out.write_all(&buf)?;
     out.sync_data()

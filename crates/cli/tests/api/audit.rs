@@ -70,7 +70,13 @@ fn sql(server: &TestServer, statement: &str) {
 }
 
 /// (request id, action, outcome, error code, version) of one request's expected entry.
-type Expected = (String, &'static str, &'static str, Option<&'static str>, Option<u64>);
+type Expected = (
+    String,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<u64>,
+);
 
 #[tokio::test]
 async fn every_request_writes_exactly_one_entry_with_the_right_fields() {
@@ -405,4 +411,58 @@ async fn tampering_with_the_database_is_named_by_verify() {
     let (_, report) = api.post("/v1/audit/verify", json!({})).await;
     assert_eq!(report["intact"], false);
     assert_eq!(report["chains"][0]["broken_at_chain_sequence"], 3);
+}
+
+#[tokio::test]
+async fn entries_stream_to_the_siem_file_at_least_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let sink = dir.path().join("audit.jsonl");
+    let server = crate::common::prod::ProdServer::start(&format!(
+        "audit_log_file = \"{}\"\naudit_log_file_max_bytes = 4096\naudit_log_file_keep = 2\n",
+        sink.display()
+    ));
+    let admin = server.admin();
+    let marker = "SIEM-MARKER-c0ffee";
+    let mut request_ids = Vec::new();
+    for i in 0..20 {
+        let (s, _, id) = call(
+            &admin,
+            reqwest::Method::PUT,
+            &format!("/v1/secrets/siem/s{i}"),
+            Some(json!({"data": {"v": marker}})),
+        )
+        .await;
+        assert_eq!(s, 201);
+        request_ids.push(id);
+    }
+    // Delivered in the background: wait for the last request's line.
+    let read_all = || {
+        let mut text = String::new();
+        for name in ["audit.jsonl.2", "audit.jsonl.1", "audit.jsonl"] {
+            text.push_str(&std::fs::read_to_string(dir.path().join(name)).unwrap_or_default());
+        }
+        text
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !read_all().contains(request_ids.last().unwrap()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not delivered: {}",
+            server.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let text = read_all();
+    assert!(!text.contains(marker), "no secret value in the SIEM stream");
+    assert!(!text.contains(&server.admin_token));
+    for line in text.lines() {
+        let entry: Value = serde_json::from_str(line).unwrap();
+        assert!(entry["id"].as_str().unwrap().starts_with("aud_"));
+    }
+    // The file rotated (4 KiB) and kept at most two old files; the newest entries are there.
+    assert!(dir.path().join("audit.jsonl.1").exists());
+    assert!(!dir.path().join("audit.jsonl.3").exists());
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&sink).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
 }
