@@ -81,6 +81,18 @@ enum Command {
     #[command(subcommand, after_help = commands::audit::EXAMPLES)]
     Audit(commands::audit::AuditCommand),
 
+    /// Manage path policies and their bindings; explain access decisions
+    #[command(subcommand, after_help = commands::policies::EXAMPLES)]
+    Policies(commands::policies::PoliciesCommand),
+
+    /// Manage service accounts and their API keys
+    #[command(subcommand, after_help = commands::service_accounts::EXAMPLES)]
+    ServiceAccounts(commands::service_accounts::ServiceAccountsCommand),
+
+    /// Onboard tenants (ScaiKey registration) and show identity status
+    #[command(subcommand, after_help = commands::scaikey::EXAMPLES)]
+    Scaikey(commands::scaikey::ScaikeyCommand),
+
     /// Show whether the server is up and ready (no token needed)
     #[command(after_help = commands::status::EXAMPLES)]
     Status(commands::status::StatusArgs),
@@ -121,6 +133,19 @@ fn main() -> ExitCode {
         }),
         Command::Audit(cmd) => client_command(|ctx| async move {
             commands::audit::run(cmd, &ctx)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }),
+        Command::Policies(cmd) => {
+            client_command(|ctx| async move { commands::policies::run(cmd, &ctx).await })
+        }
+        Command::ServiceAccounts(cmd) => client_command(|ctx| async move {
+            commands::service_accounts::run(cmd, &ctx)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }),
+        Command::Scaikey(cmd) => client_command(|ctx| async move {
+            commands::scaikey::run(cmd, &ctx)
                 .await
                 .map(|()| ExitCode::SUCCESS)
         }),

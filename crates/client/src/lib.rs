@@ -17,6 +17,8 @@
 mod audit;
 mod auth;
 mod error;
+mod identity;
+mod policies;
 pub mod redact;
 mod secrets;
 
@@ -182,6 +184,17 @@ impl Client {
             encode_segment(segment, &mut url);
         }
         Ok(url)
+    }
+
+    /// The URL of a tenant-scoped route (policies, service accounts): `/v1/...`, or
+    /// `/v1/t/{tenant}/...` when the client acts as a tenant ([`Client::with_tenant_id`]).
+    pub(crate) fn tenant_url(&self, fixed: &[&str]) -> Result<String, Error> {
+        let mut segments: Vec<&str> = vec!["v1"];
+        if let Some(tenant) = self.tenant_id.as_deref() {
+            segments.extend(["t", tenant]);
+        }
+        segments.extend(fixed);
+        self.url(&segments, &[])
     }
 
     /// The URL of a secret-area route: `/v1/secrets/...` or `/v1/t/{tenant}/secrets/...`,

@@ -5,8 +5,12 @@ pub mod audit;
 pub mod auth;
 pub mod completions;
 pub mod config;
+pub mod pages;
+pub mod policies;
 pub mod run;
+pub mod scaikey;
 pub mod secrets;
+pub mod service_accounts;
 pub mod status;
 
 /// The cursor to fetch next, or `None` to stop: stops at the last page, and also on a page

@@ -8,6 +8,9 @@
 mod audit;
 #[path = "../common/mod.rs"]
 mod common;
+mod policies;
+mod scaikey;
+mod service_accounts;
 
 use std::io::Write;
 use std::path::Path;
