@@ -11,6 +11,7 @@ pub mod health;
 pub mod identity;
 pub mod policies;
 pub mod secrets;
+pub mod subscriptions;
 pub mod timestamp;
 
 pub use error::{ErrorBody, ErrorCode, ErrorDetail};

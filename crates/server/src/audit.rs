@@ -283,6 +283,27 @@ pub fn classify(
             _ => return None,
         });
     }
+    if let Some(rest) = path
+        .strip_prefix("/v1/subscriptions")
+        .filter(|r| r.is_empty() || r.starts_with('/'))
+    {
+        let parts: Vec<String> = rest
+            .trim_start_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(decoded)
+            .collect();
+        let m = method.clone();
+        return Some(match (parts.as_slice(), m) {
+            ([], Method::GET) => ("list", "subscription", None),
+            ([], _) => ("create", "subscription", None),
+            ([id], Method::GET) => ("read", "subscription", Some(id.clone())),
+            ([id], _) => ("delete", "subscription", Some(id.clone())),
+            ([id, what], _) if what == "poll" => ("poll", "subscription", Some(id.clone())),
+            ([id, _], _) => ("dead_letters", "subscription", Some(id.clone())),
+            _ => return None,
+        });
+    }
     if path == "/v1/auth/exchange" {
         return Some(("exchange", "token", None));
     }
@@ -327,6 +348,8 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     let response = DRAFT.scope(draft.clone(), next.run(request)).await;
     let d = draft.lock().unwrap_or_else(|p| p.into_inner()).clone();
     if d.committed {
+        // A change committed (with its outbox event): wake long-polls and webhook delivery.
+        state.events.committed();
         return response;
     }
     let status = response.status();

@@ -103,6 +103,17 @@ pub struct Config {
     /// Fetch an issuer's JWKS at most this often (first fetch, refresh on an unknown `kid`).
     #[serde(default = "default_jwks_min_refresh")]
     pub jwt_jwks_min_refresh: String,
+    /// Networks webhooks may point into although they are internal (`["10.0.0.0/8"]`).
+    #[serde(default)]
+    pub webhook_allowed_networks: Vec<String>,
+    #[serde(default = "default_webhook_timeout")]
+    pub webhook_timeout: String,
+    /// First retry delay of a failing webhook (doubling, capped at 1h, with jitter).
+    #[serde(default = "default_webhook_retry_base")]
+    pub webhook_retry_base: String,
+    /// How long a failing event is retried before it is dead-lettered.
+    #[serde(default = "default_webhook_retry_window")]
+    pub webhook_retry_window: String,
     /// `[rate_limits]`: per identity, per tenant, per client IP (docs/configuration.md).
     #[serde(default)]
     pub rate_limits: crate::ratelimit::RateLimitConfig,
@@ -128,6 +139,15 @@ fn default_max_body() -> usize {
 }
 fn default_read_connections() -> u32 {
     4
+}
+fn default_webhook_timeout() -> String {
+    "10s".to_owned()
+}
+fn default_webhook_retry_base() -> String {
+    "1s".to_owned()
+}
+fn default_webhook_retry_window() -> String {
+    "24h".to_owned()
 }
 fn default_jwks_min_refresh() -> String {
     "10s".to_owned()
@@ -188,6 +208,10 @@ impl Config {
             audit_log_file_keep: default_audit_file_keep(),
             audit_syslog: None,
             jwt_issuers: Vec::new(),
+            webhook_allowed_networks: Vec::new(),
+            webhook_timeout: default_webhook_timeout(),
+            webhook_retry_base: default_webhook_retry_base(),
+            webhook_retry_window: default_webhook_retry_window(),
             jwt_jwks_min_refresh: default_jwks_min_refresh(),
             // Dev servers are hammered locally by tests and tools: no per-IP limits there.
             rate_limits: crate::ratelimit::RateLimitConfig {
@@ -213,6 +237,7 @@ impl Config {
         self.audit_retention()?;
         self.audit_checkpoint_interval()?;
         self.jwt_options()?;
+        self.webhooks()?;
         if self.max_body_bytes < 1024 {
             return Err(StartupError::Config(
                 "max_body_bytes must be at least 1024".into(),
@@ -254,6 +279,45 @@ impl Config {
             unknown_kid_refresh_min_interval: min_refresh,
             ..scaivault_jwt::VerifierOptions::default()
         })
+    }
+
+    /// The webhook client and delivery settings.
+    pub fn webhooks(
+        &self,
+    ) -> Result<
+        (
+            crate::webhooks::WebhookClient,
+            crate::events::DeliveryConfig,
+        ),
+        StartupError,
+    > {
+        let duration = |key: &str, v: &str| {
+            scaivault_core::parse_duration(v)
+                .map_err(|e| StartupError::Config(format!("{key}: {e}")))
+        };
+        let allowed = self
+            .webhook_allowed_networks
+            .iter()
+            .map(|n| {
+                n.parse::<ipnet::IpNet>()
+                    .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        StartupError::Config(format!(
+                            "webhook_allowed_networks: '{n}' is not a network such as 10.0.0.0/8"
+                        ))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((
+            crate::webhooks::WebhookClient::new(
+                duration("webhook_timeout", &self.webhook_timeout)?,
+                allowed,
+            ),
+            crate::events::DeliveryConfig {
+                retry_base: duration("webhook_retry_base", &self.webhook_retry_base)?,
+                retry_window: duration("webhook_retry_window", &self.webhook_retry_window)?,
+            },
+        ))
     }
 
     pub fn audit_sink(&self) -> crate::audit_sink::SinkConfig {

@@ -14,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod cursor;
 pub mod error;
+pub mod events;
 pub mod extract;
 pub mod ratelimit;
 pub mod routes;
@@ -21,6 +22,7 @@ pub mod secrets;
 pub mod serve;
 pub mod state;
 pub mod tenancy;
+pub mod webhooks;
 
 /// Why the server or an operator command could not start. Printed to stderr; never contains
 /// key material or tokens.

@@ -154,6 +154,7 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         bootstrap::store_root_token(store.as_ref(), &hasher, clock.as_ref(), &who, &token).await?;
     }
 
+    let (webhook_client, delivery) = config.webhooks()?;
     let state = AppState(Arc::new(Inner {
         // Reads of current versions are served from a coherent in-process cache of ciphertext.
         store: Arc::new(CachedStore::new((*store).clone(), cache::DEFAULT_CAPACITY))
@@ -173,6 +174,8 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         jwt,
         rate_limits: crate::ratelimit::RateLimiter::new(&config.rate_limits),
         policies: crate::authz::PolicyCache::default(),
+        events: crate::events::EventBus::default(),
+        webhooks: webhook_client,
     }));
     let background = spawn_background(state.clone());
     let audit_maintenance = crate::audit_sink::spawn_maintenance(
@@ -180,6 +183,7 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         config.audit_checkpoint_interval()?,
         config.audit_retention()?,
     );
+    let webhook_worker = crate::events::spawn_worker(state.clone(), delivery);
     let sink = config.audit_sink();
     let audit_sink = sink
         .enabled()
@@ -249,6 +253,7 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
     tracing::info!("shutting down");
     background.abort();
     audit_maintenance.abort();
+    webhook_worker.abort();
     if let Some(sink) = audit_sink {
         sink.abort();
     }

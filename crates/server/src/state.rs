@@ -27,6 +27,8 @@ pub struct Inner {
     pub jwt: Option<std::sync::Arc<scaivault_jwt::JwtVerifier>>,
     pub rate_limits: crate::ratelimit::RateLimiter,
     pub policies: crate::authz::PolicyCache,
+    pub events: crate::events::EventBus,
+    pub webhooks: crate::webhooks::WebhookClient,
 }
 
 /// Tunables that handlers need.

@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::audit::*;
+use crate::events::{DeadLetter, DeliveryState, EventRecord, SubscriptionRecord};
 use crate::model::*;
 use crate::{Result, SealFn, Store};
 
@@ -455,6 +456,65 @@ impl<S: Store> Store for CachedStore<S> {
         identities: &[String],
     ) -> Result<Vec<PolicyRecord>> {
         self.inner.policies_bound_to(tenant_id, identities).await
+    }
+
+    async fn events_after(
+        &self,
+        tenants: &[String],
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>> {
+        self.inner.events_after(tenants, after_seq, limit).await
+    }
+
+    async fn last_event_seq(&self) -> Result<u64> {
+        self.inner.last_event_seq().await
+    }
+
+    async fn insert_subscription(
+        &self,
+        s: &SubscriptionRecord,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        self.inner.insert_subscription(s, audit).await
+    }
+
+    async fn get_subscription(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<SubscriptionRecord>> {
+        self.inner.get_subscription(tenant_id, id).await
+    }
+
+    async fn list_subscriptions(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<SubscriptionRecord>> {
+        self.inner.list_subscriptions(tenant_id, after, limit).await
+    }
+
+    async fn delete_subscription(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        self.inner.delete_subscription(tenant_id, id, audit).await
+    }
+
+    async fn webhook_subscriptions(&self) -> Result<Vec<SubscriptionRecord>> {
+        self.inner.webhook_subscriptions().await
+    }
+
+    async fn record_delivery(&self, state: &DeliveryState<'_>) -> Result<()> {
+        self.inner.record_delivery(state).await
+    }
+
+    async fn dead_letters(&self, subscription_id: &str) -> Result<Vec<DeadLetter>> {
+        self.inner.dead_letters(subscription_id).await
     }
 
     fn set_audit_mac(&self, mac: ChainMac) {

@@ -11,6 +11,7 @@
 
 pub mod audit;
 pub mod cache;
+pub mod events;
 pub mod model;
 pub mod sqlite;
 
@@ -19,6 +20,7 @@ pub use audit::{
     ChainMac, ChainReport, ChainVerifier,
 };
 pub use cache::CachedStore;
+pub use events::{DeadLetter, DeliveryState, EventRecord, NewEvent, SubscriptionRecord};
 pub use model::*;
 pub use sqlite::SqliteStore;
 
@@ -61,6 +63,9 @@ pub enum StoreError {
     /// The audit trail cannot be written; the request it records must fail (fail closed).
     #[error("audit trail unavailable: {0}")]
     Audit(String),
+    /// This store does not implement the operation yet.
+    #[error("not supported by this store: {0}")]
+    Unsupported(&'static str),
     #[error("migration error: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
 }
@@ -305,6 +310,66 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         tenant_id: &str,
         identities: &[String],
     ) -> Result<Vec<PolicyRecord>>;
+
+    // --- events and subscriptions --------------------------------------------------------
+    //
+    // Mutations insert their events (see `events::event_for`) in their own transaction. The
+    // defaults refuse, so a store that has not implemented events yet fails loudly.
+
+    /// Events of `tenants` with `seq > after_seq`, oldest first.
+    async fn events_after(
+        &self,
+        _tenants: &[String],
+        _after_seq: u64,
+        _limit: u32,
+    ) -> Result<Vec<EventRecord>> {
+        Err(StoreError::Unsupported("events"))
+    }
+    /// The newest event's `seq` (0 when there is none): where a new subscription starts.
+    async fn last_event_seq(&self) -> Result<u64> {
+        Err(StoreError::Unsupported("events"))
+    }
+    async fn insert_subscription(
+        &self,
+        _subscription: &SubscriptionRecord,
+        _audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        Err(StoreError::Unsupported("subscriptions"))
+    }
+    async fn get_subscription(
+        &self,
+        _tenant_id: &str,
+        _id: &str,
+    ) -> Result<Option<SubscriptionRecord>> {
+        Err(StoreError::Unsupported("subscriptions"))
+    }
+    async fn list_subscriptions(
+        &self,
+        _tenant_id: &str,
+        _after: Option<&str>,
+        _limit: u32,
+    ) -> Result<Page<SubscriptionRecord>> {
+        Err(StoreError::Unsupported("subscriptions"))
+    }
+    async fn delete_subscription(
+        &self,
+        _tenant_id: &str,
+        _id: &str,
+        _audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        Err(StoreError::Unsupported("subscriptions"))
+    }
+    /// Every subscription with a webhook, across tenants (for the delivery worker).
+    async fn webhook_subscriptions(&self) -> Result<Vec<SubscriptionRecord>> {
+        Err(StoreError::Unsupported("subscriptions"))
+    }
+    /// Records a delivery attempt's outcome (and a dead letter when the event is given up).
+    async fn record_delivery(&self, _state: &DeliveryState<'_>) -> Result<()> {
+        Err(StoreError::Unsupported("subscriptions"))
+    }
+    async fn dead_letters(&self, _subscription_id: &str) -> Result<Vec<DeadLetter>> {
+        Err(StoreError::Unsupported("subscriptions"))
+    }
 
     // --- audit ---------------------------------------------------------------------------
     //

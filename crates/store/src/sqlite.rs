@@ -23,10 +23,12 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::*;
+use crate::events::{DeadLetter, DeliveryState, EventRecord, NewEvent, SubscriptionRecord};
 use crate::model::*;
 use crate::{Result, SealFn, Store, StoreError};
 
 mod audit;
+mod events;
 mod identity;
 mod policies;
 
@@ -131,10 +133,15 @@ impl SqliteStore {
         conn: &mut SqliteConnection,
         event: Option<&AuditEvent>,
     ) -> Result<()> {
-        match event {
-            Some(event) => audit::append_in(conn, std::slice::from_ref(event), self.mac()).await,
-            None => Ok(()),
+        let Some(event) = event else {
+            return Ok(());
+        };
+        audit::append_in(conn, std::slice::from_ref(event), self.mac()).await?;
+        // The change's event rides in the same transaction (the outbox).
+        if let Some(outbox) = crate::events::event_for(event, None) {
+            events::insert_in(conn, std::slice::from_ref(&outbox)).await?;
         }
+        Ok(())
     }
 
     /// Closes both pools, checkpointing the WAL.
@@ -547,6 +554,7 @@ async fn commit_batch(
     let alone = batch.len() == 1;
     let mut results = Vec::with_capacity(batch.len());
     let mut events = Vec::new();
+    let mut outbox: Vec<NewEvent> = Vec::new();
     for job in batch {
         match job {
             WriteJob::Secret {
@@ -570,6 +578,7 @@ async fn commit_batch(
                 if let (Ok(outcome), Some(event)) = (&result, &write.audit) {
                     let mut event = event.clone();
                     event.version = Some(outcome.version);
+                    outbox.extend(crate::events::event_for(&event, outcome.previous_version));
                     events.push(event);
                 }
                 results.push(JobResult::Secret(Box::new(result)));
@@ -585,6 +594,7 @@ async fn commit_batch(
         return Ok(results);
     }
     audit::append_in(&mut tx, &events, mac).await?;
+    events::insert_in(&mut tx, &outbox).await?;
     tx.commit().await?;
     Ok(results)
 }
@@ -1327,6 +1337,78 @@ impl Store for SqliteStore {
         identities: &[String],
     ) -> Result<Vec<PolicyRecord>> {
         policies::bound_to(&self.reader, tenant_id, identities).await
+    }
+
+    async fn events_after(
+        &self,
+        tenants: &[String],
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>> {
+        events::after(&self.reader, tenants, after_seq, limit).await
+    }
+
+    async fn last_event_seq(&self) -> Result<u64> {
+        events::last_seq(&self.reader).await
+    }
+
+    async fn insert_subscription(
+        &self,
+        s: &SubscriptionRecord,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        events::insert_subscription(&mut tx, s).await?;
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_subscription(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<SubscriptionRecord>> {
+        events::get_subscription(&self.reader, tenant_id, id).await
+    }
+
+    async fn list_subscriptions(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<SubscriptionRecord>> {
+        events::list_subscriptions(&self.reader, tenant_id, after, limit).await
+    }
+
+    async fn delete_subscription(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        if !events::delete_subscription(&mut tx, tenant_id, id).await? {
+            return Ok(false);
+        }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn webhook_subscriptions(&self) -> Result<Vec<SubscriptionRecord>> {
+        events::webhook_subscriptions(&self.reader).await
+    }
+
+    async fn record_delivery(&self, state: &DeliveryState<'_>) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        events::record_delivery(&mut tx, state).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn dead_letters(&self, subscription_id: &str) -> Result<Vec<DeadLetter>> {
+        events::dead_letters(&self.reader, subscription_id).await
     }
 
     fn set_audit_mac(&self, mac: ChainMac) {

@@ -14,6 +14,7 @@ mod audit;
 mod auth;
 mod durability;
 mod errors;
+mod events;
 mod identity;
 mod operations;
 mod policies;

@@ -9,6 +9,7 @@ pub mod openapi;
 pub mod policies;
 pub mod secrets;
 pub mod service_accounts;
+pub mod subscriptions;
 
 use std::time::Instant;
 
@@ -32,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .merge(identity::router())
         .merge(service_accounts::router())
         .merge(policies::router())
+        .merge(subscriptions::router())
         .merge(secrets::router())
         .merge(openapi::router())
         .fallback(not_found)

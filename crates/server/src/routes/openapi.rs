@@ -55,6 +55,12 @@ use crate::state::AppState;
         super::policies::list_bindings,
         super::policies::unbind,
         super::policies::test_policy,
+        super::subscriptions::create_subscription,
+        super::subscriptions::list_subscriptions,
+        super::subscriptions::get_subscription,
+        super::subscriptions::delete_subscription,
+        super::subscriptions::poll,
+        super::subscriptions::dead_letters,
         super::audit::query,
         super::audit::trail,
         super::audit::summary,
@@ -67,6 +73,7 @@ use crate::state::AppState;
          (name = "identity", description = "Partners, tenants, groups and ScaiKey registration"),
          (name = "service-accounts", description = "Service accounts and their API keys"),
          (name = "policies", description = "Path policies, bindings and explain"),
+         (name = "subscriptions", description = "Event subscriptions: webhooks and long-poll"),
          (name = "system", description = "Health"))
 )]
 pub struct ApiDoc;
