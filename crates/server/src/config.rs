@@ -13,7 +13,7 @@ use crate::StartupError;
 
 /// Keys that may come from the environment (so unrelated `SCAIVAULT_*` variables of the CLI,
 /// such as `SCAIVAULT_TOKEN`, are never mistaken for configuration).
-const ENV_KEYS: [&str; 21] = [
+const ENV_KEYS: [&str; 25] = [
     "listen",
     "data_dir",
     "storage",
@@ -35,6 +35,10 @@ const ENV_KEYS: [&str; 21] = [
     "audit_log_file_max_bytes",
     "audit_log_file_keep",
     "audit_syslog",
+    "jwt_jwks_min_refresh",
+    "webhook_timeout",
+    "webhook_retry_base",
+    "webhook_retry_window",
 ];
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]

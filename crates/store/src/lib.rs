@@ -13,6 +13,7 @@ pub mod audit;
 pub mod cache;
 pub mod events;
 pub mod model;
+pub mod postgres;
 pub mod sqlite;
 
 pub use audit::{
@@ -22,6 +23,7 @@ pub use audit::{
 pub use cache::CachedStore;
 pub use events::{DeadLetter, DeliveryState, EventRecord, NewEvent, SubscriptionRecord};
 pub use model::*;
+pub use postgres::{PgOptions, PgStore};
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;

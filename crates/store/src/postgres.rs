@@ -1,0 +1,737 @@
+//! The PostgreSQL store, for several ScaiVault nodes sharing one database.
+//!
+//! Unlike the embedded store, correctness cannot rest on one in-process writer: every invariant
+//! is enforced by the database, inside the transaction that needs it.
+//!
+//! - Versions: a write locks its secret's row (`SELECT ... FOR UPDATE`, or claims a new path with
+//!   `INSERT ... ON CONFLICT DO NOTHING`) before computing the next version, so concurrent
+//!   writers on any node get unique, gap-free versions.
+//! - Audit chains: an append locks the chain's row in `audit_heads` (in chain order, so two
+//!   multi-chain appends cannot deadlock) in the same transaction as the entries and the
+//!   mutation they record; heads are always the last locks a transaction takes.
+//! - `seq`, the global audit cursor, is an identity column: it is the cursor order, not strictly
+//!   the commit order. `audit_since` therefore reads only below a high-water mark under which
+//!   every appending transaction has finished (see [`audit`]), so a cursor never skips an entry
+//!   that commits late.
+//!
+//! Timestamps are BIGINT microseconds since the Unix epoch, as in SQLite (the audit MACs cover
+//! microseconds; one representation keeps both stores identical). Text that is ordered or used
+//! as a cursor is `COLLATE "C"`, so ordering is bytewise like SQLite's. Prefixes are matched with
+//! `LIKE` on an escaped pattern (case-sensitive). Tags, scopes and roles are `TEXT[]`.
+
+use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Connection, PgConnection};
+use time::OffsetDateTime;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::audit::*;
+use crate::model::*;
+use crate::{Result, SealFn, Store, StoreError};
+
+mod audit;
+mod identity;
+mod policies;
+mod secrets;
+mod tokens;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Connection settings of [`PgStore::connect`].
+#[derive(Clone, Debug)]
+pub struct PgOptions {
+    /// Size of the pool (per node).
+    pub max_connections: u32,
+    /// Server-side limit on every statement (`statement_timeout`); `None`: the server's default.
+    pub statement_timeout: Option<Duration>,
+    /// How long connecting (and later, waiting for a pooled connection) may take.
+    pub connect_timeout: Duration,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            statement_timeout: Some(Duration::from_secs(30)),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    /// Audit-only appends go through the batching task ([`audit::run_appender`]).
+    appends: mpsc::Sender<audit::AppendJob>,
+    /// The MAC of the audit chains, set once the keyring is unwrapped.
+    audit_mac: Arc<OnceLock<ChainMac>>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("audit_key_loaded", &self.audit_mac.get().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects, refuses a schema newer than this binary, applies pending migrations (sqlx
+    /// serialises concurrent migrators with an advisory lock) and opens the pool.
+    pub async fn connect(url: &str, options: PgOptions) -> Result<Self> {
+        let mut connect = PgConnectOptions::from_str(url)?.application_name("scaivault");
+        if let Some(timeout) = options.statement_timeout {
+            connect = connect.options([(
+                "statement_timeout",
+                format!("{}ms", timeout.as_millis().max(1)),
+            )]);
+        }
+        // A direct first connection reports why the server is unreachable (the pool would
+        // retry a refused connection until its timeout and only say that it timed out).
+        let mut conn = first_connection(&connect, options.connect_timeout).await?;
+        refuse_newer_schema(&mut conn).await?;
+        MIGRATOR.run(&mut conn).await?;
+        let _ = conn.close().await;
+
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.connect_timeout)
+            .connect_with(connect)
+            .await?;
+        let (appends, jobs) = mpsc::channel(audit::QUEUED_JOBS);
+        let audit_mac = Arc::new(OnceLock::new());
+        tokio::spawn(audit::run_appender(pool.clone(), jobs, audit_mac.clone()));
+        Ok(Self {
+            pool,
+            appends,
+            audit_mac,
+        })
+    }
+
+    /// Closes the pool (waits for connections in use to be returned).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    fn require_mac(&self) -> Result<&ChainMac> {
+        self.audit_mac
+            .get()
+            .ok_or_else(|| StoreError::Audit("the audit key is not loaded".into()))
+    }
+
+    /// Appends one mutation's audit event inside its transaction (nothing when `None`).
+    async fn audit_in(&self, conn: &mut PgConnection, event: Option<&AuditEvent>) -> Result<()> {
+        match event {
+            Some(event) => {
+                audit::append_in(conn, std::slice::from_ref(event), self.require_mac()?).await
+            }
+            None => Ok(()),
+        }
+    }
+}
+
+async fn first_connection(options: &PgConnectOptions, timeout: Duration) -> Result<PgConnection> {
+    let target = format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or(options.get_username())
+    );
+    let unreachable = |kind, cause: String| {
+        StoreError::Database(sqlx::Error::Io(std::io::Error::new(
+            kind,
+            format!("cannot connect to PostgreSQL at {target}: {cause}"),
+        )))
+    };
+    match tokio::time::timeout(timeout, PgConnection::connect_with(options)).await {
+        Ok(Ok(conn)) => Ok(conn),
+        Ok(Err(sqlx::Error::Io(e))) => Err(unreachable(e.kind(), e.to_string())),
+        Ok(Err(e)) => Err(unreachable(std::io::ErrorKind::Other, e.to_string())),
+        Err(_) => Err(unreachable(
+            std::io::ErrorKind::TimedOut,
+            format!("no connection within {timeout:?}"),
+        )),
+    }
+}
+
+/// A database migrated by a newer ScaiVault has versions this binary does not know: refuse it
+/// rather than run old code against a schema it was not written for.
+async fn refuse_newer_schema(conn: &mut PgConnection) -> Result<()> {
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await?;
+    if !exists {
+        return Ok(());
+    }
+    let applied: Vec<i64> =
+        sqlx::query_scalar("SELECT version FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(&mut *conn)
+            .await?;
+    let known = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
+    if let Some(unknown) = applied.iter().find(|v| !MIGRATOR.version_exists(**v)) {
+        let message = format!(
+            "the database schema has migration {unknown}, which this ScaiVault binary does not \
+             know (it knows up to {known}); a newer ScaiVault migrated this database: upgrade \
+             this node"
+        );
+        return Err(StoreError::Migration(sqlx::migrate::MigrateError::Source(
+            message.into(),
+        )));
+    }
+    Ok(())
+}
+
+fn micros(t: OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000) as i64
+}
+
+fn from_micros(v: i64) -> Result<OffsetDateTime> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(v) * 1_000)
+        .map_err(|_| StoreError::Corrupt(format!("timestamp out of range: {v}")))
+}
+
+fn opt_from_micros(v: Option<i64>) -> Result<Option<OffsetDateTime>> {
+    v.map(from_micros).transpose()
+}
+
+fn to_u64(v: i64, what: &str) -> Result<u64> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative {what}")))
+}
+
+/// For binding a u64 (versions, sequence numbers) to a BIGINT.
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+/// A page from rows fetched with `LIMIT limit + 1`: the extra row only says there is more.
+/// Without a separate count, `total_count` is the number of items on this page.
+fn page_of<T>(mut items: Vec<T>, limit: u32, total_count: Option<u64>) -> Page<T> {
+    let has_more = items.len() > limit as usize;
+    items.truncate(limit as usize);
+    Page {
+        total_count: total_count.unwrap_or(items.len() as u64),
+        items,
+        has_more,
+    }
+}
+
+/// A `LIKE` pattern matching `prefix` literally (`\` is LIKE's default escape character).
+fn like_prefix(prefix: &str) -> String {
+    let mut out = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// Unique violations are the caller's `Duplicate`; anything else is a database error.
+fn unique(e: sqlx::Error) -> StoreError {
+    match e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Duplicate,
+        e => e.into(),
+    }
+}
+
+fn commit_failed(e: sqlx::Error) -> StoreError {
+    StoreError::CommitFailed(e.to_string())
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn get_system(&self, key: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM system WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn set_system(&self, key: &str, value: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO system (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn list_data_keys(&self) -> Result<Vec<StoredKey>> {
+        tokens::list_data_keys(&self.pool).await
+    }
+
+    async fn insert_data_key(&self, key: &StoredKey) -> Result<()> {
+        tokens::insert_data_key(&self.pool, key).await
+    }
+
+    async fn write_secret(
+        &self,
+        tenant_id: &str,
+        write: SecretWrite,
+        seal: Box<SealFn>,
+    ) -> Result<WriteOutcome> {
+        let mut tx = self.pool.begin().await?;
+        let outcome = secrets::write_in(&mut tx, tenant_id, &write, seal.as_ref()).await?;
+        if let Some(event) = &write.audit {
+            let mut event = event.clone();
+            event.version = Some(outcome.version);
+            self.audit_in(&mut tx, Some(&event)).await?;
+        }
+        tx.commit().await.map_err(commit_failed)?;
+        Ok(outcome)
+    }
+
+    async fn read_secret(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        version: Option<u64>,
+        now: OffsetDateTime,
+    ) -> Result<(SecretRecord, VersionRecord)> {
+        secrets::read(&self.pool, tenant_id, path, version, now).await
+    }
+
+    async fn get_secret(&self, tenant_id: &str, path: &str) -> Result<SecretRecord> {
+        secrets::get(&self.pool, tenant_id, path).await
+    }
+
+    async fn patch_secret(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        patch: &SecretPatch,
+        now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
+    ) -> Result<SecretRecord> {
+        let mut tx = self.pool.begin().await?;
+        let record = secrets::patch(&mut tx, tenant_id, path, patch, now).await?;
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn list_secrets(&self, tenant_id: &str, q: &ListQuery) -> Result<Page<SecretRecord>> {
+        secrets::list(&self.pool, tenant_id, q).await
+    }
+
+    async fn list_expiring(
+        &self,
+        tenant_id: &str,
+        q: &ExpiringQuery,
+    ) -> Result<Page<SecretRecord>> {
+        secrets::list_expiring(&self.pool, tenant_id, q).await
+    }
+
+    async fn list_versions(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<VersionRecord>> {
+        secrets::list_versions(&self.pool, tenant_id, path, now).await
+    }
+
+    async fn soft_delete(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        secrets::soft_delete(&mut tx, tenant_id, path, now).await?;
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn restore(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        _now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
+    ) -> Result<SecretRecord> {
+        let mut tx = self.pool.begin().await?;
+        let record = secrets::restore(&mut tx, tenant_id, path).await?;
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn hard_delete(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        secrets::hard_delete(&mut tx, tenant_id, path).await?;
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_version(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        version: u64,
+        now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        secrets::delete_version(&mut tx, tenant_id, path, version, now).await?;
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn record_access(&self, hits: &[AccessHit]) -> Result<()> {
+        secrets::record_access(&self.pool, hits).await
+    }
+
+    async fn access_stats(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        since: OffsetDateTime,
+    ) -> Result<(u64, Option<OffsetDateTime>)> {
+        secrets::access_stats(&self.pool, tenant_id, path, since).await
+    }
+
+    async fn sweep(
+        &self,
+        deleted_before: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<(u64, u64)> {
+        secrets::sweep(&self.pool, deleted_before, now).await
+    }
+
+    async fn insert_token(&self, t: &TokenRecord, audit: Option<&AuditEvent>) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        tokens::insert(&mut tx, t).await?;
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn replace_token(&self, t: &TokenRecord) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        tokens::replace(&mut tx, t).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
+        tokens::find(&self.pool, token_hash).await
+    }
+
+    async fn list_tokens(
+        &self,
+        tenant_id: &str,
+        identity_id: &str,
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<TokenRecord>> {
+        tokens::list(&self.pool, tenant_id, identity_id, after_id, limit).await
+    }
+
+    async fn revoke_token(
+        &self,
+        tenant_id: &str,
+        identity_id: &str,
+        token_id: &str,
+        now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        if !tokens::revoke(&mut tx, tenant_id, identity_id, token_id, now).await? {
+            return Ok(false);
+        }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn insert_partner(&self, p: &PartnerRecord, audit: Option<&AuditEvent>) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        identity::insert_partner(&mut tx, p).await?;
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_partner(&self, id: &str) -> Result<Option<PartnerRecord>> {
+        identity::get_partner(&self.pool, id).await
+    }
+
+    async fn list_partners(&self, after: Option<&str>, limit: u32) -> Result<Page<PartnerRecord>> {
+        identity::list_partners(&self.pool, after, limit).await
+    }
+
+    async fn insert_tenant(&self, t: &TenantRecord, audit: Option<&AuditEvent>) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        identity::insert_tenant(&mut tx, t).await?;
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_tenant(&self, id: &str) -> Result<Option<TenantRecord>> {
+        identity::get_tenant(&self.pool, id).await
+    }
+
+    async fn list_tenants(
+        &self,
+        partner_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<TenantRecord>> {
+        identity::list_tenants(&self.pool, partner_id, after, limit).await
+    }
+
+    async fn insert_service_account(
+        &self,
+        sa: &ServiceAccountRecord,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        identity::insert_service_account(&mut tx, sa).await?;
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_service_account(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<ServiceAccountRecord>> {
+        identity::get_service_account(&self.pool, tenant_id, id).await
+    }
+
+    async fn list_service_accounts(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<ServiceAccountRecord>> {
+        identity::list_service_accounts(&self.pool, tenant_id, after, limit).await
+    }
+
+    async fn delete_service_account(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        if !identity::delete_service_account(&mut tx, tenant_id, id, micros(now)).await? {
+            return Ok(false);
+        }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn set_identity_groups(
+        &self,
+        tenant_id: &str,
+        identity_id: &str,
+        groups: &[String],
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        identity::set_groups(&mut tx, tenant_id, identity_id, groups).await?;
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn identity_groups(&self, tenant_id: &str, identity_id: &str) -> Result<Vec<String>> {
+        identity::groups_of(&self.pool, tenant_id, identity_id).await
+    }
+
+    async fn insert_policy(&self, p: &PolicyRecord, audit: Option<&AuditEvent>) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        policies::insert(&mut tx, p).await?;
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_policy(&self, p: &PolicyRecord, audit: Option<&AuditEvent>) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        if !policies::update(&mut tx, p).await? {
+            return Ok(false);
+        }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn get_policy(&self, tenant_id: &str, id: &str) -> Result<Option<PolicyRecord>> {
+        policies::get(&self.pool, tenant_id, id).await
+    }
+
+    async fn list_policies(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<PolicyRecord>> {
+        policies::list(&self.pool, tenant_id, after, limit).await
+    }
+
+    async fn delete_policy(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        if !policies::delete(&mut tx, tenant_id, id).await? {
+            return Ok(false);
+        }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn bind_policy(
+        &self,
+        tenant_id: &str,
+        binding: &PolicyBinding,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        policies::bind(&mut tx, tenant_id, binding).await?;
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn unbind_policy(
+        &self,
+        tenant_id: &str,
+        policy_id: &str,
+        identity_id: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        if !policies::unbind(&mut tx, tenant_id, policy_id, identity_id).await? {
+            return Ok(false);
+        }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn policy_bindings(
+        &self,
+        tenant_id: &str,
+        policy_id: &str,
+    ) -> Result<Vec<PolicyBinding>> {
+        policies::bindings(&self.pool, tenant_id, policy_id).await
+    }
+
+    async fn policies_bound_to(
+        &self,
+        tenant_id: &str,
+        identities: &[String],
+    ) -> Result<Vec<PolicyRecord>> {
+        policies::bound_to(&self.pool, tenant_id, identities).await
+    }
+
+    fn set_audit_mac(&self, mac: ChainMac) {
+        // Set once per process; a second call (same keyring) changes nothing.
+        let _ = self.audit_mac.set(mac);
+    }
+
+    async fn append_audit(&self, events: Vec<AuditEvent>) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.require_mac()?;
+        let stopped = || StoreError::Audit("the audit appender has stopped".into());
+        let (reply, done) = oneshot::channel();
+        self.appends
+            .send(audit::AppendJob { events, reply })
+            .await
+            .map_err(|_| stopped())?;
+        done.await.map_err(|_| stopped())?
+    }
+
+    async fn query_audit(&self, q: &AuditQuery) -> Result<Page<AuditEntry>> {
+        audit::query(&self.pool, q).await
+    }
+
+    async fn audit_summary(&self, q: &AuditQuery, top: u32) -> Result<AuditSummary> {
+        audit::summary(&self.pool, q, top).await
+    }
+
+    async fn audit_since(&self, after_seq: u64, limit: u32) -> Result<Vec<AuditEntry>> {
+        audit::since(&self.pool, after_seq, limit).await
+    }
+
+    async fn audit_chains(&self) -> Result<Vec<String>> {
+        audit::chains(&self.pool).await
+    }
+
+    async fn audit_chain_page(
+        &self,
+        chain: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>> {
+        audit::chain_page(&self.pool, chain, after, limit).await
+    }
+
+    async fn audit_checkpoints(&self, chain: &str) -> Result<Vec<AuditCheckpoint>> {
+        audit::checkpoints(&self.pool, chain).await
+    }
+
+    async fn audit_anchor(&self, chain: &str) -> Result<Option<AuditAnchor>> {
+        audit::anchor(&self.pool, chain).await
+    }
+
+    async fn checkpoint_audit(&self, now: OffsetDateTime) -> Result<u64> {
+        let mac = self.require_mac()?;
+        audit::checkpoint(&self.pool, mac, now).await
+    }
+
+    async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64> {
+        let mac = self.require_mac()?;
+        audit::prune(&self.pool, mac, before).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_prefix;
+
+    #[test]
+    fn like_prefix_escapes_metacharacters() {
+        assert_eq!(like_prefix("a/b"), "a/b%");
+        assert_eq!(like_prefix("50%_off\\x"), "50\\%\\_off\\\\x%");
+        assert_eq!(like_prefix(""), "%");
+    }
+}

@@ -1,0 +1,970 @@
+//! Store conformance suite: the behaviour every `Store` implementation must have, shared by the
+//! SQLite runner (`tests/conformance.rs`) and the PostgreSQL runner (`tests/postgres.rs`).
+//! Time is passed explicitly, so expiry and grace are tested without sleeping.
+
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code; each test binary uses a different subset of the helpers"
+)]
+
+use std::sync::Arc;
+
+use scaivault_store::*;
+use time::{Duration, OffsetDateTime, macros::datetime};
+
+pub const T0: OffsetDateTime = datetime!(2026-04-23 14:00:00 UTC);
+
+pub fn seal_with(tag: &'static str) -> impl Fn(u64) -> Result<SealedBlob, ()> + Send + Sync {
+    move |version| {
+        Ok(SealedBlob {
+            key_id: "dek_test".into(),
+            ciphertext: format!("{tag}@{version}").into_bytes(),
+        })
+    }
+}
+
+pub fn put(path: &str, now: OffsetDateTime) -> SecretWrite {
+    SecretWrite {
+        path: path.to_owned(),
+        patch: SecretPatch::default(),
+        expected_version: None,
+        mode: WriteMode::Put,
+        now,
+        audit: None,
+    }
+}
+
+pub async fn write(
+    store: &dyn Store,
+    tenant: &str,
+    w: SecretWrite,
+    tag: &'static str,
+) -> Result<WriteOutcome, StoreError> {
+    store
+        .write_secret(tenant, w, Box::new(seal_with(tag)))
+        .await
+}
+
+pub async fn value(
+    store: &dyn Store,
+    tenant: &str,
+    path: &str,
+    version: Option<u64>,
+    now: OffsetDateTime,
+) -> Result<String, StoreError> {
+    let (_, v) = store.read_secret(tenant, path, version, now).await?;
+    Ok(String::from_utf8(v.sealed.unwrap().ciphertext).unwrap())
+}
+
+pub async fn suite(store: Arc<dyn Store>) {
+    versions_and_metadata(store.as_ref()).await;
+    optimistic_concurrency_and_failed_seal(store.as_ref()).await;
+    concurrent_writers(store.clone()).await;
+    failed_writes_do_not_disturb_their_batch(store.clone()).await;
+    tenants_are_isolated(store.as_ref()).await;
+    delete_restore_purge(store.as_ref()).await;
+    pruning_and_rotation(store.as_ref()).await;
+    listing(store.as_ref()).await;
+    tokens(store.as_ref()).await;
+    access_counts(store.as_ref()).await;
+    audit_trail(store.as_ref()).await;
+    identities(store.as_ref()).await;
+}
+
+async fn identities(store: &dyn Store) {
+    let partner = PartnerRecord {
+        id: "ptn_id".into(),
+        name: "Partner".into(),
+        created_at: T0,
+    };
+    store.insert_partner(&partner, None).await.unwrap();
+    assert!(matches!(
+        store.insert_partner(&partner, None).await,
+        Err(StoreError::Duplicate)
+    ));
+    assert_eq!(store.get_partner("ptn_id").await.unwrap(), Some(partner));
+    for (id, slug) in [("tnt_id_b", "beta"), ("tnt_id_a", "alpha")] {
+        store
+            .insert_tenant(
+                &TenantRecord {
+                    id: id.into(),
+                    partner_id: "ptn_id".into(),
+                    slug: slug.into(),
+                    name: slug.into(),
+                    created_at: T0,
+                },
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    let taken_slug = TenantRecord {
+        id: "tnt_id_c".into(),
+        partner_id: "ptn_other".into(),
+        slug: "alpha".into(),
+        name: "x".into(),
+        created_at: T0,
+    };
+    assert!(matches!(
+        store.insert_tenant(&taken_slug, None).await,
+        Err(StoreError::Duplicate)
+    ));
+    let page = store.list_tenants("ptn_id", None, 1).await.unwrap();
+    assert_eq!(page.items[0].id, "tnt_id_a");
+    assert!(page.has_more);
+    let page = store
+        .list_tenants("ptn_id", Some("tnt_id_a"), 10)
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert!(
+        store
+            .list_tenants("ptn_other", None, 10)
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+
+    let sa = ServiceAccountRecord {
+        id: "sva_1".into(),
+        tenant_id: "tnt_id_a".into(),
+        name: "CI".into(),
+        description: None,
+        roles: vec!["secrets-reader".into()],
+        created_at: T0,
+    };
+    store.insert_service_account(&sa, None).await.unwrap();
+    assert_eq!(
+        store
+            .get_service_account("tnt_id_a", "sva_1")
+            .await
+            .unwrap(),
+        Some(sa.clone())
+    );
+    assert_eq!(
+        store
+            .get_service_account("tnt_id_b", "sva_1")
+            .await
+            .unwrap(),
+        None,
+        "tenant-scoped"
+    );
+    let key = TokenRecord {
+        id: "key_1".into(),
+        tenant_id: "tnt_id_a".into(),
+        partner_id: "ptn_id".into(),
+        identity_id: "service_account:sva_1".into(),
+        identity_type: "service_account".into(),
+        token_hash: "sa-key-hash".into(),
+        name: "k".into(),
+        scopes: vec!["secrets:read".into()],
+        is_admin: false,
+        is_partner_admin: false,
+        kind: "api_key".into(),
+        created_at: T0,
+        expires_at: None,
+        revoked_at: None,
+    };
+    store.insert_token(&key, None).await.unwrap();
+    assert!(
+        !store
+            .delete_service_account("tnt_id_b", "sva_1", T0, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .delete_service_account("tnt_id_a", "sva_1", T0, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .find_token("sa-key-hash")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some(),
+        "deleting an account revokes its keys"
+    );
+
+    store
+        .set_identity_groups(
+            "tnt_id_a",
+            "user:a",
+            &["group:dev".into(), "group:ops".into()],
+            None,
+        )
+        .await
+        .unwrap();
+    store
+        .set_identity_groups("tnt_id_a", "user:a", &["group:dev".into()], None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.identity_groups("tnt_id_a", "user:a").await.unwrap(),
+        vec!["group:dev".to_owned()]
+    );
+    assert!(
+        store
+            .identity_groups("tnt_id_b", "user:a")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A keyed stand-in for the server's HMAC (the store only needs a deterministic MAC).
+pub fn test_mac() -> ChainMac {
+    Arc::new(|bytes: &[u8]| {
+        let mut out = [42u8; 32];
+        for (i, b) in bytes.iter().enumerate() {
+            out[i % 32] = out[i % 32].rotate_left(3) ^ b.wrapping_add(i as u8);
+        }
+        out
+    })
+}
+
+pub fn event(tenant: &str, action: &str, path: &str, at: OffsetDateTime) -> AuditEvent {
+    AuditEvent {
+        id: format!("aud_{tenant}_{action}_{path}_{}", at.unix_timestamp()),
+        occurred_at: at,
+        request_id: "req_1".into(),
+        actor_id: "user:alice@acme.example".into(),
+        actor_type: "user".into(),
+        actor_tenant_id: Some(tenant.into()),
+        target_tenant_id: Some(tenant.into()),
+        partner_id: Some("ptn_1".into()),
+        credential_id: Some("tok_1".into()),
+        action: action.into(),
+        resource_type: "secret".into(),
+        resource_path: Some(path.into()),
+        version: None,
+        outcome: "success".into(),
+        error_code: None,
+        client_ip: Some("127.0.0.1".into()),
+        user_agent: Some("test".into()),
+    }
+}
+
+pub async fn verify_all(store: &dyn Store) -> Vec<ChainReport> {
+    let mut reports = Vec::new();
+    for chain in store.audit_chains().await.unwrap() {
+        reports.push(verify_audit_chain(store, &chain, test_mac()).await.unwrap());
+    }
+    reports
+}
+
+async fn audit_trail(store: &dyn Store) {
+    store.set_audit_mac(test_mac());
+    let t = "tnt_audit";
+    // A write's entry commits with it and records the version it created.
+    let mut w = put("aud/db", T0);
+    w.audit = Some(event(t, "write", "aud/db", T0));
+    write(store, t, w, "v").await.unwrap();
+    // A failed write leaves no success entry behind.
+    let mut conflict = put("aud/db", T0);
+    conflict.expected_version = Some(7);
+    conflict.audit = Some(event(t, "write", "aud/db", T0 + Duration::seconds(1)));
+    assert!(write(store, t, conflict, "v").await.is_err());
+    // Reads and denials are appended on their own.
+    let mut denied = event(t, "read", "aud/other", T0 + Duration::seconds(2));
+    denied.outcome = "denied".into();
+    denied.error_code = Some("access_denied".into());
+    store
+        .append_audit(vec![
+            event(t, "read", "aud/db", T0 + Duration::seconds(2)),
+            denied,
+            event(
+                "tnt_audit_other",
+                "read",
+                "aud/db",
+                T0 + Duration::seconds(3),
+            ),
+        ])
+        .await
+        .unwrap();
+    store
+        .soft_delete(
+            t,
+            "aud/db",
+            T0 + Duration::seconds(4),
+            Some(&event(t, "delete", "aud/db", T0 + Duration::seconds(4))),
+        )
+        .await
+        .unwrap();
+
+    let all = AuditQuery {
+        tenants: vec![t.into()],
+        limit: 50,
+        ..Default::default()
+    };
+    let page = store.query_audit(&all).await.unwrap();
+    let actions: Vec<_> = page.items.iter().map(|e| e.event.action.as_str()).collect();
+    assert_eq!(
+        actions,
+        ["delete", "read", "read", "write"],
+        "newest first, one tenant only"
+    );
+    assert_eq!(page.items[3].event.version, Some(1));
+    assert_eq!(page.items[3].chain_seq, 1);
+    assert_eq!(page.items[0].chain_seq, 4);
+
+    // Filters and the cursor.
+    let denied_only = store
+        .query_audit(&AuditQuery {
+            outcome: Some("denied".into()),
+            ..all.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(denied_only.items.len(), 1);
+    assert_eq!(
+        denied_only.items[0].event.resource_path.as_deref(),
+        Some("aud/other")
+    );
+    let trail = store
+        .query_audit(&AuditQuery {
+            path: Some("aud/db".into()),
+            ..all.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(trail.items.len(), 3);
+    let window = store
+        .query_audit(&AuditQuery {
+            start: Some(T0 + Duration::seconds(2)),
+            end: Some(T0 + Duration::seconds(4)),
+            ..all.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(window.items.len(), 2);
+    let first = store
+        .query_audit(&AuditQuery {
+            limit: 3,
+            ..all.clone()
+        })
+        .await
+        .unwrap();
+    assert!(first.has_more);
+    let rest = store
+        .query_audit(&AuditQuery {
+            before_seq: Some(first.items[2].seq),
+            ..all.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert!(!rest.has_more);
+    let nothing = store
+        .query_audit(&AuditQuery {
+            tenants: vec![],
+            ..all.clone()
+        })
+        .await
+        .unwrap();
+    assert!(nothing.items.is_empty(), "an empty reach sees nothing");
+
+    let summary = store.audit_summary(&all, 10).await.unwrap();
+    assert_eq!(summary.total, 4);
+    assert_eq!(summary.by_action[0], ("read".to_owned(), 2));
+    assert_eq!(summary.top_paths[0], ("aud/db".to_owned(), 3));
+
+    // Chains verify; checkpoints and pruning keep them verifiable.
+    for report in verify_all(store).await {
+        assert_eq!(report.broken, None, "chain {}", report.chain);
+    }
+    assert!(
+        store
+            .checkpoint_audit(T0 + Duration::seconds(5))
+            .await
+            .unwrap()
+            >= 2
+    );
+    assert_eq!(
+        store
+            .checkpoint_audit(T0 + Duration::seconds(6))
+            .await
+            .unwrap(),
+        0,
+        "nothing moved"
+    );
+    store
+        .append_audit(vec![event(t, "read", "aud/late", T0 + Duration::days(40))])
+        .await
+        .unwrap();
+    let pruned = store.prune_audit(T0 + Duration::days(30)).await.unwrap();
+    assert!(pruned >= 4);
+    let after = store.query_audit(&all).await.unwrap();
+    assert_eq!(after.items.len(), 1);
+    assert_eq!(
+        after.items[0].chain_seq, 5,
+        "numbering continues after pruning"
+    );
+    for report in verify_all(store).await {
+        assert_eq!(report.broken, None, "chain {} after pruning", report.chain);
+    }
+    // Appending after everything was pruned continues from the anchor.
+    store
+        .append_audit(vec![event(
+            "tnt_audit_other",
+            "read",
+            "aud/db",
+            T0 + Duration::days(41),
+        )])
+        .await
+        .unwrap();
+    for report in verify_all(store).await {
+        assert_eq!(
+            report.broken, None,
+            "chain {} after re-anchoring",
+            report.chain
+        );
+    }
+}
+
+async fn versions_and_metadata(store: &dyn Store) {
+    let mut w = put("app/db", T0);
+    w.patch.secret_type = Some("json".into());
+    w.patch.tags = Some(vec!["a".into(), "b".into()]);
+    w.patch.description = Some("db".into());
+    let first = write(store, "tnt_1", w, "one").await.unwrap();
+    assert_eq!(
+        (first.version, first.created, first.previous_version),
+        (1, true, None)
+    );
+    assert_eq!(first.record.secret_type, "json");
+    assert_eq!(first.record.max_versions, DEFAULT_MAX_VERSIONS);
+
+    let second = write(
+        store,
+        "tnt_1",
+        put("app/db", T0 + Duration::minutes(5)),
+        "two",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (second.version, second.created, second.previous_version),
+        (2, false, Some(1))
+    );
+    // Unset fields keep their values; updated_at moves, created_at does not.
+    assert_eq!(second.record.tags, vec!["a".to_string(), "b".to_string()]);
+    assert_eq!(second.record.secret_type, "json");
+    assert_eq!(second.record.created_at, T0);
+    assert_eq!(second.record.updated_at, T0 + Duration::minutes(5));
+
+    assert_eq!(
+        value(store, "tnt_1", "app/db", None, T0).await.unwrap(),
+        "two@2"
+    );
+    assert_eq!(
+        value(store, "tnt_1", "app/db", Some(1), T0).await.unwrap(),
+        "one@1"
+    );
+    assert!(matches!(
+        value(store, "tnt_1", "app/db", Some(3), T0).await,
+        Err(StoreError::VersionNotFound)
+    ));
+    assert!(matches!(
+        value(store, "tnt_1", "app/nope", None, T0).await,
+        Err(StoreError::NotFound)
+    ));
+
+    let record = store.get_secret("tnt_1", "app/db").await.unwrap();
+    assert_eq!(record.version_count, 2);
+    let patched = store
+        .patch_secret(
+            "tnt_1",
+            "app/db",
+            &SecretPatch {
+                owner: Some("group:dba".into()),
+                ..Default::default()
+            },
+            T0,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.owner.as_deref(), Some("group:dba"));
+    assert_eq!(patched.current_version, 2, "patch creates no version");
+    let versions = store.list_versions("tnt_1", "app/db", T0).await.unwrap();
+    assert_eq!(
+        versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+        vec![2, 1]
+    );
+}
+
+async fn optimistic_concurrency_and_failed_seal(store: &dyn Store) {
+    write(store, "tnt_1", put("occ/x", T0), "v").await.unwrap();
+    let mut stale = put("occ/x", T0);
+    stale.expected_version = Some(0);
+    assert!(matches!(
+        write(store, "tnt_1", stale, "w").await,
+        Err(StoreError::VersionConflict { current: 1 })
+    ));
+    let mut good = put("occ/x", T0);
+    good.expected_version = Some(1);
+    assert_eq!(write(store, "tnt_1", good, "w").await.unwrap().version, 2);
+
+    // A failed seal writes nothing, and the version number is not consumed.
+    let failing = || Box::new(|_: u64| -> Result<SealedBlob, ()> { Err(()) });
+    assert!(matches!(
+        store
+            .write_secret("tnt_1", put("occ/x", T0), failing())
+            .await,
+        Err(StoreError::Seal)
+    ));
+    assert!(matches!(
+        store
+            .write_secret("tnt_1", put("occ/new", T0), failing())
+            .await,
+        Err(StoreError::Seal)
+    ));
+    assert!(matches!(
+        store.get_secret("tnt_1", "occ/new").await,
+        Err(StoreError::NotFound)
+    ));
+    assert_eq!(
+        write(store, "tnt_1", put("occ/x", T0), "w")
+            .await
+            .unwrap()
+            .version,
+        3
+    );
+}
+
+async fn concurrent_writers(store: Arc<dyn Store>) {
+    let mut tasks = Vec::new();
+    for _ in 0..24 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut w = put("hot/one", T0);
+            w.patch.max_versions = Some(100);
+            write(store.as_ref(), "tnt_1", w, "c")
+                .await
+                .unwrap()
+                .version
+        }));
+    }
+    let mut versions = Vec::new();
+    for t in tasks {
+        versions.push(t.await.unwrap());
+    }
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=24).collect::<Vec<u64>>());
+}
+
+/// Writes that fail (here: a stale `expected_version`) fail alone, even when they are committed
+/// in the same group-commit batch as writes that succeed; versions stay gap-free.
+async fn failed_writes_do_not_disturb_their_batch(store: Arc<dyn Store>) {
+    let mut tasks = Vec::new();
+    for i in 0..30u64 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut w = put("batch/mixed", T0);
+            w.patch.max_versions = Some(100);
+            if i % 3 == 0 {
+                w.expected_version = Some(10_000);
+            }
+            (i, write(store.as_ref(), "tnt_1", w, "m").await)
+        }));
+    }
+    let mut versions = Vec::new();
+    for t in tasks {
+        let (i, result) = t.await.unwrap();
+        match result {
+            Ok(out) => {
+                assert_ne!(i % 3, 0, "a conflicting write succeeded");
+                versions.push(out.version);
+            }
+            Err(StoreError::VersionConflict { .. }) => assert_eq!(i % 3, 0),
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=20).collect::<Vec<u64>>());
+    let listed = store
+        .list_versions("tnt_1", "batch/mixed", T0)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 20);
+}
+
+async fn tenants_are_isolated(store: &dyn Store) {
+    write(store, "tnt_a", put("shared/name", T0), "a")
+        .await
+        .unwrap();
+    assert!(matches!(
+        value(store, "tnt_b", "shared/name", None, T0).await,
+        Err(StoreError::NotFound)
+    ));
+    let created = write(store, "tnt_b", put("shared/name", T0), "b")
+        .await
+        .unwrap();
+    assert_eq!(created.version, 1, "same path, other tenant, own history");
+    assert_eq!(
+        value(store, "tnt_a", "shared/name", None, T0)
+            .await
+            .unwrap(),
+        "a@1"
+    );
+    let q = ListQuery {
+        prefix: "shared/".into(),
+        limit: 50,
+        ..Default::default()
+    };
+    assert_eq!(
+        store.list_secrets("tnt_c", &q).await.unwrap().total_count,
+        0
+    );
+    assert!(matches!(
+        store.soft_delete("tnt_c", "shared/name", T0, None).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.hard_delete("tnt_c", "shared/name", None).await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn delete_restore_purge(store: &dyn Store) {
+    write(store, "tnt_1", put("del/x", T0), "v").await.unwrap();
+    store.soft_delete("tnt_1", "del/x", T0, None).await.unwrap();
+    assert!(matches!(
+        value(store, "tnt_1", "del/x", None, T0).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        write(store, "tnt_1", put("del/x", T0), "w").await,
+        Err(StoreError::SoftDeleted)
+    ));
+    assert!(matches!(
+        store.soft_delete("tnt_1", "del/x", T0, None).await,
+        Err(StoreError::NotFound)
+    ));
+    store.restore("tnt_1", "del/x", T0, None).await.unwrap();
+    assert_eq!(
+        value(store, "tnt_1", "del/x", None, T0).await.unwrap(),
+        "v@1"
+    );
+
+    // The sweep purges soft deletes older than the cutoff, and only those.
+    write(store, "tnt_1", put("del/old", T0), "v")
+        .await
+        .unwrap();
+    store
+        .soft_delete("tnt_1", "del/old", T0, None)
+        .await
+        .unwrap();
+    write(store, "tnt_1", put("del/recent", T0), "v")
+        .await
+        .unwrap();
+    store
+        .soft_delete("tnt_1", "del/recent", T0 + Duration::days(20), None)
+        .await
+        .unwrap();
+    let (purged, _) = store
+        .sweep(T0 + Duration::days(10), T0 + Duration::days(40))
+        .await
+        .unwrap();
+    assert_eq!(purged, 1);
+    assert!(matches!(
+        store.get_secret("tnt_1", "del/old").await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        store
+            .get_secret("tnt_1", "del/recent")
+            .await
+            .unwrap()
+            .deleted_at
+            .is_some()
+    );
+
+    store.hard_delete("tnt_1", "del/x", None).await.unwrap();
+    assert_eq!(
+        write(store, "tnt_1", put("del/x", T0), "n")
+            .await
+            .unwrap()
+            .version,
+        1
+    );
+}
+
+async fn pruning_and_rotation(store: &dyn Store) {
+    let mut w = put("prune/x", T0);
+    w.patch.max_versions = Some(2);
+    write(store, "tnt_1", w, "v").await.unwrap();
+    for _ in 0..3 {
+        write(store, "tnt_1", put("prune/x", T0), "v")
+            .await
+            .unwrap();
+    }
+    let versions = store.list_versions("tnt_1", "prune/x", T0).await.unwrap();
+    assert_eq!(
+        versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+        vec![4, 3]
+    );
+
+    // Rotation: the previous version stays readable until its grace ends, even past the cap.
+    let rotate = SecretWrite {
+        mode: WriteMode::Rotate {
+            retire_previous_at: T0 + Duration::hours(1),
+        },
+        ..put("prune/x", T0)
+    };
+    assert_eq!(write(store, "tnt_1", rotate, "r").await.unwrap().version, 5);
+    assert_eq!(
+        value(
+            store,
+            "tnt_1",
+            "prune/x",
+            Some(4),
+            T0 + Duration::minutes(59)
+        )
+        .await
+        .unwrap(),
+        "v@4"
+    );
+    assert!(matches!(
+        value(store, "tnt_1", "prune/x", Some(4), T0 + Duration::hours(1)).await,
+        Err(StoreError::VersionNotFound)
+    ));
+    let (_, retired) = store.sweep(T0, T0 + Duration::hours(2)).await.unwrap();
+    assert_eq!(retired, 1);
+    let rotate_missing = SecretWrite {
+        mode: WriteMode::Rotate {
+            retire_previous_at: T0,
+        },
+        ..put("prune/missing", T0)
+    };
+    assert!(matches!(
+        write(store, "tnt_1", rotate_missing, "r").await,
+        Err(StoreError::NotFound)
+    ));
+    // Deleting versions: never the last one.
+    write(store, "tnt_1", put("dv/x", T0), "v").await.unwrap();
+    assert!(matches!(
+        store.delete_version("tnt_1", "dv/x", 1, T0, None).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        store.delete_version("tnt_1", "dv/x", 9, T0, None).await,
+        Err(StoreError::VersionNotFound)
+    ));
+}
+
+async fn listing(store: &dyn Store) {
+    for i in 0..5 {
+        let mut w = put(&format!("list/s{i}"), T0 + Duration::seconds(i));
+        w.patch.tags = Some(if i % 2 == 0 {
+            vec!["even".into()]
+        } else {
+            vec!["odd".into()]
+        });
+        w.patch.expires_at = Some(T0 + Duration::days(i + 1));
+        write(store, "tnt_l", w, "v").await.unwrap();
+    }
+    // A prefix with GLOB characters matches literally.
+    write(store, "tnt_l", put("list*/x", T0), "v")
+        .await
+        .unwrap();
+    let mut q = ListQuery {
+        prefix: "list/".into(),
+        limit: 2,
+        now: Some(T0),
+        ..Default::default()
+    };
+    let mut seen = Vec::new();
+    loop {
+        let page = store.list_secrets("tnt_l", &q).await.unwrap();
+        assert_eq!(page.total_count, 5);
+        seen.extend(page.items.iter().map(|r| r.path.clone()));
+        if !page.has_more {
+            break;
+        }
+        q.after_path = page.items.last().map(|r| r.path.clone());
+    }
+    assert_eq!(
+        seen,
+        (0..5).map(|i| format!("list/s{i}")).collect::<Vec<_>>()
+    );
+    let q = ListQuery {
+        prefix: "list".into(),
+        tags: vec!["even".into()],
+        limit: 50,
+        now: Some(T0),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.list_secrets("tnt_l", &q).await.unwrap().total_count,
+        3
+    );
+    let q = ListQuery {
+        prefix: "list*".into(),
+        limit: 50,
+        now: Some(T0),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.list_secrets("tnt_l", &q).await.unwrap().total_count,
+        1
+    );
+    // Expired ones drop out unless asked for.
+    let later = T0 + Duration::days(2) + Duration::hours(1);
+    let q = ListQuery {
+        prefix: "list/".into(),
+        limit: 50,
+        now: Some(later),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.list_secrets("tnt_l", &q).await.unwrap().total_count,
+        3
+    );
+    let q = ListQuery {
+        include_expired: true,
+        ..q
+    };
+    assert_eq!(
+        store.list_secrets("tnt_l", &q).await.unwrap().total_count,
+        5
+    );
+
+    let eq = ExpiringQuery {
+        prefix: "list/".into(),
+        now: T0,
+        before: T0 + Duration::days(3),
+        after: None,
+        limit: 2,
+    };
+    let page = store.list_expiring("tnt_l", &eq).await.unwrap();
+    assert_eq!(
+        page.items
+            .iter()
+            .map(|r| r.path.as_str())
+            .collect::<Vec<_>>(),
+        vec!["list/s0", "list/s1"]
+    );
+    assert!(page.has_more);
+    let last = page.items.last().unwrap();
+    let eq = ExpiringQuery {
+        after: Some((last.expires_at.unwrap(), last.path.clone())),
+        ..eq
+    };
+    let page = store.list_expiring("tnt_l", &eq).await.unwrap();
+    assert_eq!(
+        page.items
+            .iter()
+            .map(|r| r.path.as_str())
+            .collect::<Vec<_>>(),
+        vec!["list/s2"]
+    );
+    assert!(!page.has_more);
+}
+
+async fn tokens(store: &dyn Store) {
+    let token = TokenRecord {
+        id: "tok_1".into(),
+        tenant_id: "tnt_1".into(),
+        partner_id: "ptn_1".into(),
+        identity_id: "user:a".into(),
+        identity_type: "user".into(),
+        token_hash: "h1".into(),
+        name: "n".into(),
+        scopes: vec!["secrets:read".into()],
+        is_admin: false,
+        is_partner_admin: true,
+        kind: "api_key".into(),
+        created_at: T0,
+        expires_at: Some(T0 + Duration::days(1)),
+        revoked_at: None,
+    };
+    store.insert_token(&token, None).await.unwrap();
+    assert!(matches!(
+        store
+            .insert_token(
+                &TokenRecord {
+                    id: "tok_2".into(),
+                    ..token.clone()
+                },
+                None
+            )
+            .await,
+        Err(StoreError::Duplicate)
+    ));
+    assert_eq!(store.find_token("h1").await.unwrap(), Some(token.clone()));
+    assert_eq!(store.find_token("h2").await.unwrap(), None);
+    let page = store
+        .list_tokens("tnt_1", "user:a", None, 10)
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+    assert!(
+        !store
+            .revoke_token("tnt_2", "user:a", "tok_1", T0, None)
+            .await
+            .unwrap(),
+        "other tenant"
+    );
+    assert!(
+        !store
+            .revoke_token("tnt_1", "user:b", "tok_1", T0, None)
+            .await
+            .unwrap(),
+        "other identity"
+    );
+    assert!(
+        store
+            .revoke_token("tnt_1", "user:a", "tok_1", T0, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .find_token("h1")
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at
+            .is_some()
+    );
+    store
+        .replace_token(&TokenRecord {
+            token_hash: "h3".into(),
+            ..token
+        })
+        .await
+        .unwrap();
+    assert!(store.find_token("h1").await.unwrap().is_none());
+}
+
+async fn access_counts(store: &dyn Store) {
+    let hit = |n, at| AccessHit {
+        tenant_id: "tnt_1".into(),
+        path: "app/db".into(),
+        count: n,
+        last_at: at,
+    };
+    store
+        .record_access(&[hit(3, T0 - Duration::days(40))])
+        .await
+        .unwrap();
+    store
+        .record_access(&[hit(2, T0 - Duration::days(1)), hit(5, T0)])
+        .await
+        .unwrap();
+    let (count, last) = store
+        .access_stats("tnt_1", "app/db", T0 - Duration::days(29))
+        .await
+        .unwrap();
+    assert_eq!(count, 7, "only the last 30 days count");
+    assert_eq!(last, Some(T0));
+}

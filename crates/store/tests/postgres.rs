@@ -1,0 +1,533 @@
+//! The PostgreSQL store: the shared conformance suite (`common/mod.rs`), plus what only a shared
+//! database has: several nodes (stores with their own pools) writing the same secret and the same
+//! audit chain, the audit cursor under late commits, and schema/connection errors.
+//!
+//! Needs a PostgreSQL server: `SCAIVAULT_TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`) names a database where the user may
+//! `CREATE DATABASE`; each test creates a throwaway database and drops it at the end. Without a
+//! server these tests fail (they never skip silently).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code"
+)]
+
+mod common;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, SystemTime, UNIX_EPOCH};
+
+use common::*;
+use scaivault_store::*;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use time::Duration;
+
+const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A database of its own for one test, dropped when the test ends (passing or not).
+struct TestDb {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl TestDb {
+    async fn create() -> Self {
+        let admin_url =
+            std::env::var("SCAIVAULT_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned());
+        let options = PgConnectOptions::from_str(&admin_url)
+            .unwrap_or_else(|e| panic!("SCAIVAULT_TEST_DATABASE_URL is not a PostgreSQL URL: {e}"));
+        let mut admin = match PgConnection::connect_with(&options).await {
+            Ok(conn) => conn,
+            Err(e) => panic!(
+                "the PostgreSQL tests need a server: cannot connect to {}:{} as {:?} ({e}). \
+                 Start PostgreSQL or set SCAIVAULT_TEST_DATABASE_URL to a database where the \
+                 user may CREATE DATABASE (default {DEFAULT_URL}).",
+                options.get_host(),
+                options.get_port(),
+                options.get_username(),
+            ),
+        };
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let name = format!("scaivault_test_{}_{nanos}", std::process::id());
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|e| panic!("cannot create the test database {name}: {e}"));
+        let _ = admin.close().await;
+        let url = with_database(&admin_url, &name);
+        Self {
+            admin_url,
+            name,
+            url,
+        }
+    }
+
+    async fn store(&self) -> PgStore {
+        PgStore::connect(
+            &self.url,
+            PgOptions {
+                max_connections: 8,
+                ..PgOptions::default()
+            },
+        )
+        .await
+        .unwrap()
+    }
+
+    async fn raw(&self) -> PgConnection {
+        PgConnection::connect(&self.url).await.unwrap()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Drop cannot await; a thread with its own runtime works inside or outside a runtime,
+        // and also while a failed test unwinds. FORCE ends the stores' pooled connections.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect(&admin_url)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                sqlx::query(AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                )))
+                .execute(&mut admin)
+                .await
+                .map_err(|e| e.to_string())?;
+                Ok::<_, String>(())
+            })
+        })
+        .join();
+        if let Ok(Err(e)) = dropped {
+            eprintln!("could not drop test database {}: {e}", self.name);
+        }
+    }
+}
+
+/// `url` with its database replaced by `name` (query parameters kept).
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+#[test]
+fn database_names_are_swapped_in_urls() {
+    assert_eq!(
+        with_database("postgres://u:p@h:5432/postgres?sslmode=disable", "x"),
+        "postgres://u:p@h:5432/x?sslmode=disable"
+    );
+    assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_store_conforms() {
+    let db = TestDb::create().await;
+    let store = db.store().await;
+    suite(Arc::new(store.clone())).await;
+    store.close().await;
+    // Reconnecting runs migrations idempotently and keeps the data.
+    let reopened = db.store().await;
+    assert_eq!(
+        reopened
+            .get_secret("tnt_1", "app/db")
+            .await
+            .unwrap()
+            .current_version,
+        2
+    );
+    reopened.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cached_postgres_store_conforms() {
+    let db = TestDb::create().await;
+    let store = db.store().await;
+    suite(Arc::new(CachedStore::new(store.clone(), 16))).await;
+    store.close().await;
+}
+
+/// Without the audit key, audited work is refused and nothing is written (fail closed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audited_work_fails_closed_without_the_audit_key() {
+    let db = TestDb::create().await;
+    let store = db.store().await;
+    let t = "tnt_x";
+    assert!(matches!(
+        store.append_audit(vec![event(t, "read", "a", T0)]).await,
+        Err(StoreError::Audit(_))
+    ));
+    let mut w = put("a/b", T0);
+    w.audit = Some(event(t, "write", "a/b", T0));
+    assert!(matches!(
+        write(&store, t, w, "v").await,
+        Err(StoreError::Audit(_))
+    ));
+    assert!(matches!(
+        store.get_secret(t, "a/b").await,
+        Err(StoreError::NotFound)
+    ));
+    // An unaudited write goes through; audited mutations of it are refused and change nothing.
+    write(&store, t, put("a/b", T0), "v").await.unwrap();
+    assert!(matches!(
+        store
+            .soft_delete(t, "a/b", T0, Some(&event(t, "delete", "a/b", T0)))
+            .await,
+        Err(StoreError::Audit(_))
+    ));
+    assert!(
+        store
+            .get_secret(t, "a/b")
+            .await
+            .unwrap()
+            .deleted_at
+            .is_none()
+    );
+    let partner = PartnerRecord {
+        id: "ptn_x".into(),
+        name: "x".into(),
+        created_at: T0,
+    };
+    assert!(matches!(
+        store
+            .insert_partner(&partner, Some(&event(t, "create", "p", T0)))
+            .await,
+        Err(StoreError::Audit(_))
+    ));
+    assert_eq!(store.get_partner("ptn_x").await.unwrap(), None);
+
+    let mut raw = db.raw().await;
+    let entries: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log")
+        .fetch_one(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(entries, 0);
+    let _ = raw.close().await;
+    store.close().await;
+}
+
+/// Editing, deleting or reordering rows by hand is detected and named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tampering_with_audit_rows_is_detected() {
+    let db = TestDb::create().await;
+    let store = db.store().await;
+    store.set_audit_mac(test_mac());
+    let t = "tnt_t";
+    for i in 0..6 {
+        store
+            .append_audit(vec![event(
+                t,
+                "read",
+                &format!("p/{i}"),
+                T0 + Duration::seconds(i),
+            )])
+            .await
+            .unwrap();
+    }
+    store.checkpoint_audit(T0).await.unwrap();
+    let mut raw = db.raw().await;
+    let check = |expect: &'static str| {
+        let store = store.clone();
+        async move {
+            let report = verify_audit_chain(&store, t, test_mac()).await.unwrap();
+            let broken = report.broken.expect(expect);
+            broken.to_string()
+        }
+    };
+    let intact = || {
+        let store = store.clone();
+        async move {
+            verify_audit_chain(&store, t, test_mac())
+                .await
+                .unwrap()
+                .broken
+        }
+    };
+    assert_eq!(intact().await, None);
+
+    // Edit: the actor of entry 3 is changed.
+    sqlx::query(
+        "UPDATE audit_log SET actor_id = 'user:mallory' WHERE chain = $1 AND chain_seq = 3",
+    )
+    .bind(t)
+    .execute(&mut raw)
+    .await
+    .unwrap();
+    let msg = check("an edit").await;
+    assert!(msg.contains("#3") && msg.contains("altered"), "{msg}");
+    sqlx::query(
+        "UPDATE audit_log SET actor_id = 'user:alice@acme.example'
+         WHERE chain = $1 AND chain_seq = 3",
+    )
+    .bind(t)
+    .execute(&mut raw)
+    .await
+    .unwrap();
+    assert_eq!(intact().await, None);
+
+    // Reorder: entries 2 and 4 swap positions (through negative numbers: the positions stay
+    // unique after each statement).
+    let swap = || async {
+        let mut raw = db.raw().await;
+        sqlx::query(
+            "UPDATE audit_log SET chain_seq = CASE chain_seq WHEN 2 THEN -4 WHEN 4 THEN -2 END
+             WHERE chain = $1 AND chain_seq IN (2, 4)",
+        )
+        .bind(t)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+        sqlx::query(
+            "UPDATE audit_log SET chain_seq = -chain_seq WHERE chain = $1 AND chain_seq < 0",
+        )
+        .bind(t)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+        let _ = raw.close().await;
+    };
+    swap().await;
+    let msg = check("a reorder").await;
+    assert!(msg.contains("#2"), "{msg}");
+    swap().await;
+    assert_eq!(intact().await, None);
+
+    // Delete from the end (caught by the checkpoint), then from the middle.
+    sqlx::query("DELETE FROM audit_log WHERE chain = $1 AND chain_seq = 6")
+        .bind(t)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let msg = check("a truncation").await;
+    assert!(msg.contains("ends at #5"), "{msg}");
+    sqlx::query("DELETE FROM audit_log WHERE chain = $1 AND chain_seq = 2")
+        .bind(t)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let msg = check("a deletion").await;
+    assert!(msg.contains("#3") && msg.contains("expected #2"), "{msg}");
+
+    // A forged checkpoint MAC is named too.
+    sqlx::query("UPDATE audit_checkpoints SET mac = decode(repeat('00', 32), 'hex')")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM audit_log WHERE chain = $1 AND chain_seq > 1")
+        .bind(t)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let msg = check("a forged checkpoint").await;
+    assert!(
+        msg.contains("checkpoint") && msg.contains("invalid MAC"),
+        "{msg}"
+    );
+    let _ = raw.close().await;
+    store.close().await;
+}
+
+/// Three nodes (three stores, three pools) on one database: concurrent writes to one path get
+/// unique, gap-free versions, and concurrent audit appends to one chain keep it verifiable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+async fn nodes_sharing_a_database_serialise_versions_and_the_audit_chain() {
+    const NODES: usize = 3;
+    const WRITES: usize = 30;
+    let db = TestDb::create().await;
+    let mut nodes = Vec::new();
+    for _ in 0..NODES {
+        let store = db.store().await;
+        store.set_audit_mac(test_mac());
+        nodes.push(Arc::new(store));
+    }
+    let t = "tnt_nodes";
+    let mut tasks = Vec::new();
+    for (n, store) in nodes.iter().enumerate() {
+        for i in 0..WRITES {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                // Every write also appends its audit entry to the tenant's chain, and every
+                // node appends a read entry (through the batching appender) at the same time.
+                let mut w = put("hot/shared", T0);
+                w.patch.max_versions = Some(1_000);
+                let mut audit = event(t, "write", "hot/shared", T0);
+                audit.id = format!("aud_w_{n}_{i}");
+                w.audit = Some(audit);
+                let mut read = event(t, "read", "hot/shared", T0);
+                read.id = format!("aud_r_{n}_{i}");
+                let (written, appended) = tokio::join!(
+                    write(store.as_ref(), t, w, "n"),
+                    store.append_audit(vec![read])
+                );
+                appended.unwrap();
+                written.unwrap().version
+            }));
+        }
+    }
+    let mut versions = Vec::new();
+    for task in tasks {
+        versions.push(task.await.unwrap());
+    }
+    versions.sort_unstable();
+    let total = (NODES * WRITES) as u64;
+    assert_eq!(versions, (1..=total).collect::<Vec<u64>>());
+    let listed = nodes[0].list_versions(t, "hot/shared", T0).await.unwrap();
+    assert_eq!(listed.len() as u64, total);
+
+    // One chain: every entry in order, each write's entry carrying its own version.
+    let report = verify_audit_chain(nodes[1].as_ref(), t, test_mac())
+        .await
+        .unwrap();
+    assert_eq!(report.broken, None);
+    assert_eq!(report.entries_checked, 2 * total);
+    assert_eq!(report.last_chain_seq, 2 * total);
+    let chain = nodes[2].audit_chain_page(t, 0, 1_000).await.unwrap();
+    assert_eq!(
+        chain.iter().map(|e| e.chain_seq).collect::<Vec<_>>(),
+        (1..=2 * total).collect::<Vec<_>>()
+    );
+    let mut written: Vec<u64> = chain
+        .iter()
+        .filter(|e| e.event.action == "write")
+        .map(|e| e.event.version.unwrap())
+        .collect();
+    written.sort_unstable();
+    assert_eq!(written, (1..=total).collect::<Vec<u64>>());
+    // The cursor sees every entry once, in increasing seq order.
+    let since = nodes[0].audit_since(0, 1_000).await.unwrap();
+    assert_eq!(since.len() as u64, 2 * total);
+    assert!(since.windows(2).all(|w| w[0].seq < w[1].seq));
+    // Checkpoints from two nodes at once record each head once.
+    let (a, b) = tokio::join!(
+        nodes[0].checkpoint_audit(T0 + Duration::seconds(1)),
+        nodes[1].checkpoint_audit(T0 + Duration::seconds(1))
+    );
+    assert_eq!(a.unwrap() + b.unwrap(), 1);
+    for store in &nodes {
+        store.close().await;
+    }
+}
+
+/// An entry whose transaction commits after a later-numbered one is not skipped by the cursor:
+/// `audit_since` waits for appenders in flight instead of reading past their seq.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_audit_cursor_never_skips_a_late_commit() {
+    // The key of the high-water-mark lock in src/postgres/audit.rs.
+    const SEQ_LOCK: i64 = 0x5343_4149_4155_4453;
+    let db = TestDb::create().await;
+    let store = db.store().await;
+    store.set_audit_mac(test_mac());
+
+    // A slow appender (another node, mid-transaction) takes seq 1 and does not commit yet.
+    let mut slow = db.raw().await;
+    let mut slow_tx = slow.begin().await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock_shared($1)")
+        .bind(SEQ_LOCK)
+        .execute(&mut *slow_tx)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO audit_log (entry_id, chain, chain_seq, occurred_at, request_id, actor_id,
+            actor_type, action, resource_type, outcome, prev_hash, hash)
+         VALUES ('aud_slow', 'slow', 1, 0, 'r', 'a', 'user', 'read', 'secret', 'success',
+            decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex'))",
+    )
+    .execute(&mut *slow_tx)
+    .await
+    .unwrap();
+    // A fast one commits seq 2.
+    store
+        .append_audit(vec![event("tnt_fast", "read", "p", T0)])
+        .await
+        .unwrap();
+
+    let reader = {
+        let store = store.clone();
+        tokio::spawn(async move { store.audit_since(0, 100).await.unwrap() })
+    };
+    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    assert!(
+        !reader.is_finished(),
+        "the cursor read past an appender in flight"
+    );
+    slow_tx.commit().await.unwrap();
+    let entries = reader.await.unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(
+        entries[0].event.id, "aud_slow",
+        "the late commit comes first"
+    );
+    assert_eq!(
+        entries[1].event.target_tenant_id.as_deref(),
+        Some("tnt_fast")
+    );
+    assert!(entries[0].seq < entries[1].seq);
+    let _ = slow.close().await;
+    store.close().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_a_clear_error() {
+    // Port 1 on localhost: nothing listens there.
+    let err = PgStore::connect(
+        "postgres://postgres@127.0.0.1:1/scaivault",
+        PgOptions {
+            connect_timeout: StdDuration::from_secs(5),
+            ..PgOptions::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("cannot connect to PostgreSQL at 127.0.0.1:1/scaivault"),
+        "{msg}"
+    );
+}
+
+/// A database migrated by a newer ScaiVault (a migration this binary does not know) is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_schema_is_refused() {
+    let db = TestDb::create().await;
+    db.store().await.close().await;
+    let mut raw = db.raw().await;
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+         VALUES (9999, 'from the future', TRUE, '\\x00', 0)",
+    )
+    .execute(&mut raw)
+    .await
+    .unwrap();
+    let _ = raw.close().await;
+    let err = PgStore::connect(&db.url, PgOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Migration(_)), "{err:?}");
+    let msg = err.to_string();
+    assert!(msg.contains("9999") && msg.contains("upgrade"), "{msg}");
+}
