@@ -30,6 +30,8 @@ def call(method, path, body=None, timeout=90):
 
 
 class Hook(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver would
+
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
         now = time.monotonic()

@@ -235,9 +235,20 @@ async fn deliver_pending(
     let (events, scanned_to, _) = next_events(state, sub, sub.delivered_seq, 100).await?;
     let mut delivered = sub.delivered_seq;
     let mut attempts = sub.attempts;
+    // Checked (and resolved) once per round; a URL that became internal fails like a refusal.
+    let target = if events.is_empty() {
+        None
+    } else {
+        Some(state.webhooks.target(url).await)
+    };
     for e in &events {
         let body = serde_json::to_vec(&envelope(e)).map_err(ApiError::internal)?;
-        match state.webhooks.deliver(url, &e.id, &body, &secret).await {
+        let result = match &target {
+            Some(Ok(target)) => target.deliver(&e.id, &body, &secret).await,
+            Some(Err(refused)) => Err(refused.clone()),
+            None => Ok(()),
+        };
+        match result {
             Ok(()) => {
                 delivered = e.seq;
                 attempts = 0;

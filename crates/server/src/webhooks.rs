@@ -129,27 +129,39 @@ impl WebhookClient {
         Ok((parsed, addrs))
     }
 
-    /// POSTs one signed event; Ok on a 2xx answer.
-    pub async fn deliver(
-        &self,
-        url: &str,
-        event_id: &str,
-        body: &[u8],
-        secret: &str,
-    ) -> Result<(), String> {
+    /// Checks the URL and returns a client pinned to the checked addresses (redirects off,
+    /// keep-alive on): one per delivery round, so consecutive events reuse the connection.
+    pub async fn target(&self, url: &str) -> Result<Target, String> {
         let (parsed, addrs) = self.check_url(url).await?;
         let host = parsed.host_str().unwrap_or_default().to_owned();
-        let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
-        let signature = sign(secret, event_id, timestamp, body)?;
-        // Pin the checked addresses: the connection goes where the check looked.
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(self.http_timeout)
             .resolve_to_addrs(&host, &addrs)
             .build()
             .map_err(|e| format!("http client: {e}"))?;
-        let response = client
-            .post(parsed)
+        Ok(Target {
+            url: parsed,
+            client,
+        })
+    }
+}
+
+/// A checked webhook endpoint.
+#[derive(Debug)]
+pub struct Target {
+    url: reqwest::Url,
+    client: reqwest::Client,
+}
+
+impl Target {
+    /// POSTs one signed event; Ok on a 2xx answer.
+    pub async fn deliver(&self, event_id: &str, body: &[u8], secret: &str) -> Result<(), String> {
+        let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
+        let signature = sign(secret, event_id, timestamp, body)?;
+        let response = self
+            .client
+            .post(self.url.clone())
             .header("content-type", "application/json")
             .header("user-agent", "ScaiVault-Webhooks/1")
             .header("webhook-id", event_id)
