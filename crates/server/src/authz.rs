@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use scaivault_core::Principal;
 use scaivault_core::policy::{Permission, PolicyInput, PolicyRule, PolicySet};
@@ -27,10 +28,20 @@ type Key = (String, String, Vec<String>);
 #[derive(Debug, Default)]
 pub struct PolicyCache {
     generation: AtomicU64,
-    entries: RwLock<HashMap<Key, (u64, Arc<PolicySet>)>>,
+    entries: RwLock<HashMap<Key, (u64, Instant, Arc<PolicySet>)>>,
+    /// On a store shared by several nodes, entries expire after this (other nodes' changes do
+    /// not reach this cache otherwise).
+    max_age: Option<Duration>,
 }
 
 impl PolicyCache {
+    pub fn new(max_age: Option<Duration>) -> Self {
+        Self {
+            max_age,
+            ..Self::default()
+        }
+    }
+
     /// After any change to policies or bindings.
     pub fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
@@ -45,8 +56,10 @@ impl PolicyCache {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         entries
             .get(key)
-            .filter(|(g, _)| *g == generation)
-            .map(|(_, set)| set.clone())
+            .filter(|(g, at, _)| {
+                *g == generation && self.max_age.is_none_or(|max| at.elapsed() < max)
+            })
+            .map(|(_, _, set)| set.clone())
     }
 
     fn put(&self, key: Key, generation: u64, set: Arc<PolicySet>) {
@@ -58,7 +71,7 @@ impl PolicyCache {
         if entries.len() >= CACHE_MAX_ENTRIES {
             entries.clear();
         }
-        entries.insert(key, (generation, set));
+        entries.insert(key, (generation, Instant::now(), set));
     }
 }
 

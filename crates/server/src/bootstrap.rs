@@ -9,7 +9,9 @@ use std::sync::Arc;
 use scaivault_core::{Clock, Scope};
 use scaivault_crypto::keyring::generate_data_key;
 use scaivault_crypto::{KeyProvider, Keyring, TokenHasher};
-use scaivault_store::{SqliteStore, Store, StoredKey, TokenRecord};
+use scaivault_store::{
+    CachedStore, PgOptions, PgStore, SqliteStore, Store, StoredKey, TokenRecord,
+};
 use zeroize::Zeroizing;
 
 use crate::StartupError;
@@ -35,6 +37,74 @@ pub async fn open_store(
         .await
         .map_err(|e| StartupError::Store(e.to_string()))?;
     Ok(Arc::new(store))
+}
+
+/// The store a server runs on: the embedded one, or PostgreSQL shared by several nodes.
+#[derive(Debug, Clone)]
+pub enum OpenedStore {
+    Sqlite(Arc<SqliteStore>),
+    Postgres(Arc<PgStore>),
+}
+
+impl OpenedStore {
+    /// Opens what the configuration names (`storage`, `database_url`).
+    pub async fn open(
+        config: &crate::config::Config,
+        data_dir: &Path,
+    ) -> Result<Self, StartupError> {
+        match config.storage {
+            crate::config::Storage::Sqlite => Ok(Self::Sqlite(
+                open_store(data_dir, config.read_connections).await?,
+            )),
+            crate::config::Storage::Postgres => {
+                prepare_data_dir(data_dir)?;
+                let url = config.database_url.as_deref().ok_or_else(|| {
+                    StartupError::Config(
+                        "storage = \"postgres\" needs database_url (or SCAIVAULT_DATABASE_URL)"
+                            .into(),
+                    )
+                })?;
+                let store = PgStore::connect(
+                    url,
+                    PgOptions {
+                        max_connections: config.database_max_connections,
+                        ..PgOptions::default()
+                    },
+                )
+                .await
+                .map_err(|e| StartupError::Store(e.to_string()))?;
+                Ok(Self::Postgres(Arc::new(store)))
+            }
+        }
+    }
+
+    pub fn as_store(&self) -> &dyn Store {
+        match self {
+            Self::Sqlite(s) => s.as_ref(),
+            Self::Postgres(s) => s.as_ref(),
+        }
+    }
+
+    /// What requests use. On SQLite (one node) current versions are served from the coherent
+    /// read cache; on PostgreSQL other nodes write too, so there is no read cache.
+    pub fn serving(&self, cache_capacity: usize) -> Arc<dyn Store> {
+        match self {
+            Self::Sqlite(s) => Arc::new(CachedStore::new((**s).clone(), cache_capacity)),
+            Self::Postgres(s) => s.clone(),
+        }
+    }
+
+    /// Whether several nodes may share this store (caches then expire instead of being exact).
+    pub fn shared(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Self::Sqlite(s) => s.close().await,
+            Self::Postgres(s) => s.close().await,
+        }
+    }
 }
 
 /// Whether the keyring exists in this store.

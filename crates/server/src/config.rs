@@ -13,11 +13,12 @@ use crate::StartupError;
 
 /// Keys that may come from the environment (so unrelated `SCAIVAULT_*` variables of the CLI,
 /// such as `SCAIVAULT_TOKEN`, are never mistaken for configuration).
-const ENV_KEYS: [&str; 25] = [
+const ENV_KEYS: [&str; 26] = [
     "listen",
     "data_dir",
     "storage",
     "database_url",
+    "database_max_connections",
     "tls_cert_file",
     "tls_key_file",
     "allow_plain_http",
@@ -66,6 +67,9 @@ pub struct Config {
     #[serde(default)]
     pub storage: Storage,
     pub database_url: Option<String>,
+    /// PostgreSQL pool size per node.
+    #[serde(default = "default_database_max_connections")]
+    pub database_max_connections: u32,
     pub tls_cert_file: Option<PathBuf>,
     pub tls_key_file: Option<PathBuf>,
     /// Serve plain HTTP without TLS. Only behind a TLS-terminating proxy on a trusted network.
@@ -144,6 +148,9 @@ fn default_max_body() -> usize {
 fn default_read_connections() -> u32 {
     4
 }
+fn default_database_max_connections() -> u32 {
+    16
+}
 fn default_webhook_timeout() -> String {
     "10s".to_owned()
 }
@@ -194,6 +201,7 @@ impl Config {
             data_dir: None,
             storage: Storage::Sqlite,
             database_url: None,
+            database_max_connections: default_database_max_connections(),
             tls_cert_file: None,
             tls_key_file: None,
             allow_plain_http: true,
@@ -227,9 +235,9 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), StartupError> {
-        if self.storage == Storage::Postgres {
+        if self.storage == Storage::Postgres && self.database_url.is_none() {
             return Err(StartupError::Config(
-                "storage = \"postgres\" is not available in this version; use \"sqlite\"".into(),
+                "storage = \"postgres\" needs database_url (or SCAIVAULT_DATABASE_URL)".into(),
             ));
         }
         if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {

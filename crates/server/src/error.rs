@@ -117,6 +117,10 @@ impl From<StoreError> for ApiError {
             ),
             StoreError::Invalid(message) => Self::validation(message),
             StoreError::Duplicate => Self::new(ErrorCode::VersionConflict, "already exists"),
+            StoreError::Unsupported(what) => Self::new(
+                ErrorCode::ServiceUnavailable,
+                format!("{what} are not available on this server's store yet"),
+            ),
             other => Self::internal(other),
         }
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use scaivault_core::{Clock, SystemClock};
 use scaivault_crypto::{FileKeyProvider, KeyProvider};
-use scaivault_store::{CachedStore, Store, cache};
+use scaivault_store::cache;
 use tokio::net::TcpListener;
 
 use crate::StartupError;
@@ -22,6 +22,8 @@ use crate::state::{AppState, Inner, Limits};
 const DEV_ROOT_KEY_FILE: &str = "dev-root.key";
 const ACCESS_FLUSH_EVERY: Duration = Duration::from_secs(1);
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
+/// How long a compiled policy set may be used on a store shared by several nodes.
+const POLICY_CACHE_SHARED_TTL: Duration = Duration::from_secs(2);
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
@@ -96,8 +98,8 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         ));
     }
 
-    let store = bootstrap::open_store(&data_dir, config.read_connections).await?;
-    if !args.dev && !bootstrap::is_initialized(store.as_ref()).await? {
+    let store = bootstrap::OpenedStore::open(&config, &data_dir).await?;
+    if !args.dev && !bootstrap::is_initialized(store.as_store()).await? {
         return Err(StartupError::NotInitialized);
     }
     let provider = if args.dev {
@@ -106,14 +108,14 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         FileKeyProvider::load(&root_key_path(&config, &data_dir))
     }
     .map_err(|e| StartupError::Keys(e.to_string()))?;
-    if args.dev && !bootstrap::is_initialized(store.as_ref()).await? {
-        bootstrap::initialize_keys(store.as_ref(), &provider, clock.as_ref()).await?;
+    if args.dev && !bootstrap::is_initialized(store.as_store()).await? {
+        bootstrap::initialize_keys(store.as_store(), &provider, clock.as_ref()).await?;
     }
-    let (keyring, hasher) = bootstrap::load_keys(store.as_ref(), &provider).await?;
+    let (keyring, hasher) = bootstrap::load_keys(store.as_store(), &provider).await?;
     let audit_mac = crate::audit::chain_mac(&hasher);
-    store.set_audit_mac(audit_mac.clone());
+    store.as_store().set_audit_mac(audit_mac.clone());
     bootstrap::ensure_tenancy(
-        store.as_ref(),
+        store.as_store(),
         clock.as_ref(),
         &config.bootstrap_tenant_id,
         &config.bootstrap_partner_id,
@@ -151,14 +153,14 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
             partner_id: &config.bootstrap_partner_id,
             name: "dev root token",
         };
-        bootstrap::store_root_token(store.as_ref(), &hasher, clock.as_ref(), &who, &token).await?;
+        bootstrap::store_root_token(store.as_store(), &hasher, clock.as_ref(), &who, &token)
+            .await?;
     }
 
     let (webhook_client, delivery) = config.webhooks()?;
     let state = AppState(Arc::new(Inner {
         // Reads of current versions are served from a coherent in-process cache of ciphertext.
-        store: Arc::new(CachedStore::new((*store).clone(), cache::DEFAULT_CAPACITY))
-            as Arc<dyn Store>,
+        store: store.serving(cache::DEFAULT_CAPACITY),
         keyring,
         hasher,
         clock: clock.clone(),
@@ -173,7 +175,9 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         audit_mac,
         jwt,
         rate_limits: crate::ratelimit::RateLimiter::new(&config.rate_limits),
-        policies: crate::authz::PolicyCache::default(),
+        // With several nodes, another node's policy change reaches this one's cache within
+        // this bound (one node: changes take effect on the next request).
+        policies: crate::authz::PolicyCache::new(store.shared().then_some(POLICY_CACHE_SHARED_TTL)),
         events: crate::events::EventBus::default(),
         webhooks: webhook_client,
     }));
@@ -359,16 +363,16 @@ pub async fn operator_init(config_file: Option<PathBuf>) -> Result<(), StartupEr
         .clone()
         .ok_or_else(|| StartupError::Config("data_dir is required".into()))?;
     let clock = SystemClock;
-    let store = bootstrap::open_store(&data_dir, 1).await?;
-    if bootstrap::is_initialized(store.as_ref()).await? {
+    let store = bootstrap::OpenedStore::open(&config, &data_dir).await?;
+    if bootstrap::is_initialized(store.as_store()).await? {
         return Err(StartupError::AlreadyInitialized);
     }
     let key_path = root_key_path(&config, &data_dir);
     let created = !key_path.exists();
     let provider = FileKeyProvider::load_or_create(&key_path)
         .map_err(|e| StartupError::Keys(e.to_string()))?;
-    bootstrap::initialize_keys(store.as_ref(), &provider, &clock).await?;
-    let (_, hasher) = bootstrap::load_keys(store.as_ref(), &provider).await?;
+    bootstrap::initialize_keys(store.as_store(), &provider, &clock).await?;
+    let (_, hasher) = bootstrap::load_keys(store.as_store(), &provider).await?;
     let token =
         scaivault_crypto::token::generate_token().map_err(|e| StartupError::Keys(e.to_string()))?;
     let who = RootIdentity {
@@ -378,7 +382,7 @@ pub async fn operator_init(config_file: Option<PathBuf>) -> Result<(), StartupEr
         partner_id: &config.bootstrap_partner_id,
         name: "bootstrap admin token",
     };
-    bootstrap::store_root_token(store.as_ref(), &hasher, &clock, &who, &token).await?;
+    bootstrap::store_root_token(store.as_store(), &hasher, &clock, &who, &token).await?;
     store.close().await;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "ScaiVault initialized.");

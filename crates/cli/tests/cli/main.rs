@@ -11,6 +11,7 @@ mod common;
 mod policies;
 mod scaikey;
 mod service_accounts;
+mod subscriptions;
 
 use std::io::Write;
 use std::path::Path;

@@ -85,6 +85,39 @@ impl ProdServer {
         self.client(&self.admin_token)
     }
 
+    /// Starts another server process on the same configuration (another node of a cluster on
+    /// a shared database).
+    pub fn spawn_node(&self) -> Node {
+        let config = self.dir.path().join("scaivault.toml");
+        let mut child = Command::new(BIN)
+            .args(["server", "--config"])
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(url) = line.strip_prefix("ScaiVault listening on ") {
+                    let _ = tx.send(url.trim().to_owned());
+                }
+            }
+        });
+        let base_url = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("second node started");
+        Node { base_url, child }
+    }
+
+    /// Stops this node (SIGKILL).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }
@@ -113,4 +146,83 @@ fn write_config(dir: &Path, extra: &str) -> PathBuf {
     )
     .unwrap();
     config
+}
+
+/// One more server process on a shared configuration.
+pub struct Node {
+    pub base_url: String,
+    child: Child,
+}
+
+impl Node {
+    pub fn client(&self, token: &str) -> Api {
+        Api {
+            http: reqwest::Client::new(),
+            base: self.base_url.clone(),
+            token: Some(token.to_owned()),
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A throwaway PostgreSQL database (from `SCAIVAULT_TEST_DATABASE_URL`, default the local
+/// server with trust auth), dropped at the end. Fails the test when PostgreSQL is unreachable.
+pub struct TestDatabase {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl TestDatabase {
+    pub fn create() -> Self {
+        let admin_url = std::env::var("SCAIVAULT_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let name = format!("scaivault_it_{}_{nanos}", std::process::id());
+        psql(&admin_url, &format!("CREATE DATABASE {name}"));
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(b, _)| b.to_owned())
+            .unwrap_or(admin_url.clone());
+        Self {
+            url: format!("{base}/{name}"),
+            admin_url,
+            name,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .arg(&self.admin_url)
+            .args([
+                "-q",
+                "-c",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
+}
+
+fn psql(url: &str, sql: &str) {
+    let out = Command::new("psql")
+        .arg(url)
+        .args(["-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .expect("psql (the PostgreSQL client) is needed by the cluster tests");
+    assert!(
+        out.status.success(),
+        "PostgreSQL at {url} refused `{sql}`: {} (start PostgreSQL on 127.0.0.1:5432 or set SCAIVAULT_TEST_DATABASE_URL)",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
