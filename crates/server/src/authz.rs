@@ -25,10 +25,13 @@ const CACHE_MAX_ENTRIES: usize = 10_000;
 
 type Key = (String, String, Vec<String>);
 
+/// A compiled set with the generation it was compiled at and when.
+type Entry = (u64, Instant, Arc<PolicySet>);
+
 #[derive(Debug, Default)]
 pub struct PolicyCache {
     generation: AtomicU64,
-    entries: RwLock<HashMap<Key, (u64, Instant, Arc<PolicySet>)>>,
+    entries: RwLock<HashMap<Key, Entry>>,
     /// On a store shared by several nodes, entries expire after this (other nodes' changes do
     /// not reach this cache otherwise).
     max_age: Option<Duration>,
