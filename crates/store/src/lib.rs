@@ -3,8 +3,8 @@
 //! The [`Store`] trait is narrow on purpose: it speaks domain records and ciphertext, never SQL
 //! or driver types, and every tenant-owned operation takes the tenant first so a cross-tenant
 //! query cannot be written by accident. The embedded SQLite implementation is
-//! [`sqlite::SqliteStore`]; PostgreSQL implements the same trait in a later issue and must pass
-//! the same conformance tests (`tests/conformance.rs`).
+//! [`sqlite::SqliteStore`], the PostgreSQL one [`postgres::PgStore`] (several nodes on one
+//! database); both pass the same conformance suite (`tests/common`).
 //!
 //! Plaintext never reaches this crate: values arrive sealed, through a callback that receives
 //! the version number assigned inside the write transaction (the version is part of the AAD).
