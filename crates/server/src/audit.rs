@@ -300,6 +300,9 @@ pub fn classify(
             ([id], Method::GET) => ("read", "subscription", Some(id.clone())),
             ([id], _) => ("delete", "subscription", Some(id.clone())),
             ([id, what], _) if what == "poll" => ("poll", "subscription", Some(id.clone())),
+            ([id, what], _) if what == "rotate-secret" => {
+                ("rotate_secret", "subscription", Some(id.clone()))
+            }
             ([id, _], _) => ("dead_letters", "subscription", Some(id.clone())),
             _ => return None,
         });

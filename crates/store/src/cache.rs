@@ -505,6 +505,18 @@ impl<S: Store> Store for CachedStore<S> {
         self.inner.delete_subscription(tenant_id, id, audit).await
     }
 
+    async fn set_webhook_secret(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        secret: &SealedBlob,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        self.inner
+            .set_webhook_secret(tenant_id, id, secret, audit)
+            .await
+    }
+
     async fn webhook_subscriptions(&self) -> Result<Vec<SubscriptionRecord>> {
         self.inner.webhook_subscriptions().await
     }

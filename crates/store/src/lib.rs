@@ -361,6 +361,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<bool> {
         Err(StoreError::Unsupported("subscriptions"))
     }
+    /// Replaces a subscription's sealed webhook secret; false when there is no such one.
+    async fn set_webhook_secret(
+        &self,
+        _tenant_id: &str,
+        _id: &str,
+        _secret: &SealedBlob,
+        _audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        Err(StoreError::Unsupported("subscriptions"))
+    }
     /// Every subscription with a webhook, across tenants (for the delivery worker).
     async fn webhook_subscriptions(&self) -> Result<Vec<SubscriptionRecord>> {
         Err(StoreError::Unsupported("subscriptions"))

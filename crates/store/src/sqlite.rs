@@ -1396,6 +1396,22 @@ impl Store for SqliteStore {
         Ok(true)
     }
 
+    async fn set_webhook_secret(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        secret: &SealedBlob,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        let mut tx = self.writer.begin().await?;
+        if !events::set_webhook_secret(&mut tx, tenant_id, id, secret).await? {
+            return Ok(false);
+        }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn webhook_subscriptions(&self) -> Result<Vec<SubscriptionRecord>> {
         events::webhook_subscriptions(&self.reader).await
     }

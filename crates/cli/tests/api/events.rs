@@ -312,6 +312,34 @@ async fn webhooks_are_signed_retried_in_order_and_dead_lettered() {
         assert_eq!(types, ["secret.created", "secret.updated"], "{p}");
     }
 
+    // Rotating the signing secret: the new one (shown once) signs the next deliveries.
+    let (s, rotated) = admin
+        .post(
+            &format!(
+                "/v1/subscriptions/{}/rotate-secret",
+                sub["id"].as_str().unwrap()
+            ),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{rotated}");
+    let new_secret = rotated["webhook_secret"].as_str().unwrap();
+    assert_ne!(new_secret, secret);
+    receiver.set_secret(new_secret);
+    admin
+        .put("/v1/secrets/svc/d", json!({"data": {"v": 1}}))
+        .await;
+    wait_until("the event after rotation", || {
+        receiver
+            .deliveries()
+            .iter()
+            .any(|d| d["body"]["path"] == "svc/d" && d["status"] == 200)
+    })
+    .await;
+    let after = receiver.deliveries();
+    let d = after.iter().find(|d| d["body"]["path"] == "svc/d").unwrap();
+    assert_eq!(d["verified"], true, "signed with the rotated secret");
+
     // A receiver that never recovers: retried for the window, then dead-lettered.
     let (s, dead_sub) = admin
         .post(

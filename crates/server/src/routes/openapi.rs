@@ -61,6 +61,7 @@ use crate::state::AppState;
         super::subscriptions::delete_subscription,
         super::subscriptions::poll,
         super::subscriptions::dead_letters,
+        super::subscriptions::rotate_secret,
         super::audit::query,
         super::audit::trail,
         super::audit::summary,

@@ -34,6 +34,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/v1/subscriptions/{id}/poll", get(poll))
         .route("/v1/subscriptions/{id}/dead-letters", get(dead_letters))
+        .route(
+            "/v1/subscriptions/{id}/rotate-secret",
+            axum::routing::post(rotate_secret),
+        )
 }
 
 fn dto(s: &SubscriptionRecord, secret: Option<String>) -> Subscription {
@@ -308,6 +312,48 @@ pub async fn poll(
         }
         state.events.wait(POLL_FALLBACK.min(deadline - now)).await;
     }
+}
+
+/// Replaces the webhook signing secret; the new one is in this response only and signs every
+/// delivery from now on (receivers should accept both while they switch).
+#[utoipa::path(post, path = "/v1/subscriptions/{id}/rotate-secret", tag = "subscriptions",
+    params(("id" = String, Path, description = "sub_...")),
+    responses((status = 200, body = Subscription), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Subscription>> {
+    let sub = existing(&state, &p, &id).await?;
+    if sub.webhook_url.is_none() {
+        return Err(ApiError::validation(
+            "the subscription has no webhook, so no signing secret",
+        ));
+    }
+    let secret = crate::webhooks::new_secret()?;
+    let sealed = state.keyring.seal(
+        &events::webhook_secret_aad(&sub.tenant_id, &sub.id),
+        secret.as_bytes(),
+    )?;
+    let sealed = SealedBlob {
+        key_id: sealed.key_id,
+        ciphertext: sealed.ciphertext,
+    };
+    if !state
+        .store
+        .set_webhook_secret(
+            &p.tenant_id,
+            &id,
+            &sealed,
+            audit::success_event(&state).as_ref(),
+        )
+        .await?
+    {
+        return Err(ApiError::new(ErrorCode::NotFound, "no such subscription"));
+    }
+    audit::committed();
+    Ok(Json(dto(&sub, Some(secret.to_string()))))
 }
 
 /// Events given up on after the retry window, with the last error.

@@ -182,6 +182,25 @@ pub(super) async fn delete_subscription(
     Ok(done.rows_affected() == 1)
 }
 
+pub(super) async fn set_webhook_secret(
+    conn: &mut SqliteConnection,
+    tenant_id: &str,
+    id: &str,
+    secret: &SealedBlob,
+) -> Result<bool> {
+    let done = sqlx::query(
+        "UPDATE subscriptions SET webhook_secret_key_id = ?3, webhook_secret = ?4
+         WHERE tenant_id = ?1 AND id = ?2 AND webhook_url IS NOT NULL",
+    )
+    .bind(tenant_id)
+    .bind(id)
+    .bind(&secret.key_id)
+    .bind(&secret.ciphertext)
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 pub(super) async fn webhook_subscriptions(pool: &SqlitePool) -> Result<Vec<SubscriptionRecord>> {
     let rows = sqlx::query("SELECT * FROM subscriptions WHERE webhook_url IS NOT NULL ORDER BY id")
         .fetch_all(pool)
