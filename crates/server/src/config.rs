@@ -13,7 +13,7 @@ use crate::StartupError;
 
 /// Keys that may come from the environment (so unrelated `SCAIVAULT_*` variables of the CLI,
 /// such as `SCAIVAULT_TOKEN`, are never mistaken for configuration).
-const ENV_KEYS: [&str; 26] = [
+const ENV_KEYS: [&str; 28] = [
     "listen",
     "data_dir",
     "storage",
@@ -40,6 +40,8 @@ const ENV_KEYS: [&str; 26] = [
     "webhook_timeout",
     "webhook_retry_base",
     "webhook_retry_window",
+    "expiry_warning",
+    "expiry_check_interval",
 ];
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -122,6 +124,12 @@ pub struct Config {
     /// How long a failing event is retried before it is dead-lettered.
     #[serde(default = "default_webhook_retry_window")]
     pub webhook_retry_window: String,
+    /// `secret.expiring` is announced when a secret is this close to its expiry.
+    #[serde(default = "default_expiry_warning")]
+    pub expiry_warning: String,
+    /// How often expiry notices are checked for.
+    #[serde(default = "default_expiry_check_interval")]
+    pub expiry_check_interval: String,
     /// `[rate_limits]`: per identity, per tenant, per client IP (docs/configuration.md).
     #[serde(default)]
     pub rate_limits: crate::ratelimit::RateLimitConfig,
@@ -147,6 +155,12 @@ fn default_max_body() -> usize {
 }
 fn default_read_connections() -> u32 {
     4
+}
+fn default_expiry_warning() -> String {
+    "7d".to_owned()
+}
+fn default_expiry_check_interval() -> String {
+    "60s".to_owned()
 }
 fn default_database_max_connections() -> u32 {
     16
@@ -221,6 +235,8 @@ impl Config {
             audit_syslog: None,
             jwt_issuers: Vec::new(),
             webhook_allowed_networks: Vec::new(),
+            expiry_warning: default_expiry_warning(),
+            expiry_check_interval: default_expiry_check_interval(),
             webhook_timeout: default_webhook_timeout(),
             webhook_retry_base: default_webhook_retry_base(),
             webhook_retry_window: default_webhook_retry_window(),
@@ -250,6 +266,7 @@ impl Config {
         self.audit_checkpoint_interval()?;
         self.jwt_options()?;
         self.webhooks()?;
+        self.expiry_notices()?;
         if self.max_body_bytes < 1024 {
             return Err(StartupError::Config(
                 "max_body_bytes must be at least 1024".into(),
@@ -330,6 +347,15 @@ impl Config {
                 retry_window: duration("webhook_retry_window", &self.webhook_retry_window)?,
             },
         ))
+    }
+
+    /// (check interval, warning window) of expiry notices.
+    pub fn expiry_notices(&self) -> Result<(Duration, Duration), StartupError> {
+        let every = scaivault_core::parse_duration(&self.expiry_check_interval)
+            .map_err(|e| StartupError::Config(format!("expiry_check_interval: {e}")))?;
+        let warning = scaivault_core::parse_duration(&self.expiry_warning)
+            .map_err(|e| StartupError::Config(format!("expiry_warning: {e}")))?;
+        Ok((every, warning))
     }
 
     pub fn audit_sink(&self) -> crate::audit_sink::SinkConfig {

@@ -325,6 +325,80 @@ async fn deliver_pending(
     Ok(())
 }
 
+/// How far back an expiry is still announced (covers downtime).
+const EXPIRED_LOOKBACK: time::Duration = time::Duration::days(7);
+
+/// Announces `secret.expiring` once when a secret enters the warning window and
+/// `secret.expired` once when its expiry passes. Ids are derived from (type, tenant, path,
+/// expires_at), so repeats (every check, every node, restarts) are skipped by the store, and a
+/// new expiry date is announced again. Returns how many events were new.
+pub async fn emit_expiry_notices(state: &AppState, warning: Duration) -> ApiResult<u64> {
+    let now = state.clock.now();
+    let warning = time::Duration::try_from(warning).unwrap_or(time::Duration::days(7));
+    let mut notices = Vec::new();
+    for (event_type, from, to) in [
+        ("secret.expired", now - EXPIRED_LOOKBACK, now),
+        ("secret.expiring", now, now + warning),
+    ] {
+        for (tenant, path, expires_at) in
+            state.store.secrets_expiring_between(from, to, 1000).await?
+        {
+            let key = format!(
+                "{event_type}\n{tenant}\n{path}\n{}",
+                expires_at.unix_timestamp_nanos()
+            );
+            let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.as_bytes());
+            let id: String = digest.as_ref()[..12]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            let seconds_left = (expires_at - now).whole_seconds().max(0);
+            notices.push(scaivault_store::NewEvent {
+                id: format!("evt_x{id}"),
+                tenant_id: tenant,
+                event_type: event_type.to_owned(),
+                path: Some(path),
+                occurred_at: now,
+                data: serde_json::json!({
+                    "expires_at": Timestamp::new(expires_at),
+                    "days_remaining": (seconds_left as u64).div_ceil(86_400),
+                })
+                .to_string(),
+            });
+        }
+    }
+    if notices.is_empty() {
+        return Ok(0);
+    }
+    let inserted = state.store.insert_events(&notices).await?;
+    if inserted > 0 {
+        state.events.committed();
+    }
+    Ok(inserted)
+}
+
+/// Runs [`emit_expiry_notices`] every `every`.
+pub fn spawn_expiry_notices(
+    state: AppState,
+    every: Duration,
+    warning: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match emit_expiry_notices(&state, warning).await {
+                Ok(_) => {}
+                Err(e) if e.code == scaivault_proto::ErrorCode::ServiceUnavailable => {
+                    tracing::info!("this store has no event outbox yet: expiry notices are off");
+                    return;
+                }
+                Err(e) => tracing::warn!(error = %e.message, "expiry notices failed"),
+            }
+        }
+    })
+}
+
 /// The AAD binding a sealed webhook secret to its subscription.
 pub fn webhook_secret_aad(tenant_id: &str, subscription_id: &str) -> Vec<u8> {
     scaivault_crypto::secret_aad(tenant_id, &format!("webhook-secret/{subscription_id}"), 0)

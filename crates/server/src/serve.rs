@@ -188,6 +188,9 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         config.audit_retention()?,
     );
     let webhook_worker = crate::events::spawn_worker(state.clone(), delivery);
+    let (expiry_every, expiry_warning) = config.expiry_notices()?;
+    let expiry_notices =
+        crate::events::spawn_expiry_notices(state.clone(), expiry_every, expiry_warning);
     let sink = config.audit_sink();
     let audit_sink = sink
         .enabled()
@@ -258,6 +261,7 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
     background.abort();
     audit_maintenance.abort();
     webhook_worker.abort();
+    expiry_notices.abort();
     if let Some(sink) = audit_sink {
         sink.abort();
     }

@@ -505,6 +505,19 @@ impl<S: Store> Store for CachedStore<S> {
         self.inner.delete_subscription(tenant_id, id, audit).await
     }
 
+    async fn secrets_expiring_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<(String, String, OffsetDateTime)>> {
+        self.inner.secrets_expiring_between(from, to, limit).await
+    }
+
+    async fn insert_events(&self, new: &[crate::events::NewEvent]) -> Result<u64> {
+        self.inner.insert_events(new).await
+    }
+
     async fn set_webhook_secret(
         &self,
         tenant_id: &str,

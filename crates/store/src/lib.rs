@@ -361,6 +361,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<bool> {
         Err(StoreError::Unsupported("subscriptions"))
     }
+    /// Secrets across tenants whose `expires_at` is in `(from, to]` (not deleted), as
+    /// (tenant, path, expires_at), soonest first, at most `limit`.
+    async fn secrets_expiring_between(
+        &self,
+        _from: OffsetDateTime,
+        _to: OffsetDateTime,
+        _limit: u32,
+    ) -> Result<Vec<(String, String, OffsetDateTime)>> {
+        Err(StoreError::Unsupported("events"))
+    }
+    /// Inserts events that no mutation caused (expiry notices); events whose id already exists
+    /// are skipped, so emitting the same notice twice (restarts, several nodes) is harmless.
+    async fn insert_events(&self, _events: &[NewEvent]) -> Result<u64> {
+        Err(StoreError::Unsupported("events"))
+    }
     /// Replaces a subscription's sealed webhook secret; false when there is no such one.
     async fn set_webhook_secret(
         &self,

@@ -1396,6 +1396,22 @@ impl Store for SqliteStore {
         Ok(true)
     }
 
+    async fn secrets_expiring_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<(String, String, OffsetDateTime)>> {
+        events::expiring_between(&self.reader, from, to, limit).await
+    }
+
+    async fn insert_events(&self, new: &[NewEvent]) -> Result<u64> {
+        let mut tx = self.writer.begin().await?;
+        let inserted = events::insert_new(&mut tx, new).await?;
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
     async fn set_webhook_secret(
         &self,
         tenant_id: &str,

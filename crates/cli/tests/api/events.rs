@@ -396,3 +396,53 @@ async fn webhooks_to_internal_addresses_are_refused() {
         );
     }
 }
+
+#[tokio::test]
+async fn expiry_is_announced_once_before_and_once_after() {
+    let server = ProdServer::start("expiry_check_interval = \"1s\"\nexpiry_warning = \"7d\"\n");
+    let admin = server.admin();
+    let (s, sub) = admin
+        .post(
+            "/v1/subscriptions",
+            json!({"name": "expiry", "paths": ["exp/**"], "events": ["secret.expiring", "secret.expired"]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{sub}");
+    let id = sub["id"].as_str().unwrap().to_owned();
+    let (s, body) = admin
+        .put(
+            "/v1/secrets/exp/token",
+            json!({"data": {"t": 1}, "options": {"expires_in": "3s"}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let mut seen: Vec<Value> = Vec::new();
+    let mut cursor: Option<String> = None;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while Instant::now() < deadline && !seen.iter().any(|e| e["event_type"] == "secret.expired") {
+        let url = match &cursor {
+            Some(c) => format!("/v1/subscriptions/{id}/poll?wait=2s&cursor={c}"),
+            None => format!("/v1/subscriptions/{id}/poll?wait=2s"),
+        };
+        let (_, page) = admin.get(&url).await;
+        seen.extend(page["events"].as_array().unwrap().iter().cloned());
+        cursor = page["cursor"].as_str().map(str::to_owned);
+    }
+    // Keep polling through a few more checks: nothing is announced twice.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (_, page) = admin
+        .get(&format!(
+            "/v1/subscriptions/{id}/poll?wait=0s&cursor={}",
+            cursor.unwrap()
+        ))
+        .await;
+    seen.extend(page["events"].as_array().unwrap().iter().cloned());
+    let types: Vec<&str> = seen
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["secret.expiring", "secret.expired"], "{seen:#?}");
+    assert_eq!(seen[0]["path"], "exp/token");
+    assert_eq!(seen[0]["data"]["days_remaining"], 1);
+    assert_eq!(seen[1]["data"]["days_remaining"], 0);
+}

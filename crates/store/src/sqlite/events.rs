@@ -27,6 +27,54 @@ pub(super) async fn insert_in(conn: &mut SqliteConnection, events: &[NewEvent]) 
     Ok(())
 }
 
+/// Inserts events, skipping ids that exist; returns how many were new.
+pub(super) async fn insert_new(conn: &mut SqliteConnection, events: &[NewEvent]) -> Result<u64> {
+    let mut inserted = 0;
+    for e in events {
+        inserted += sqlx::query(
+            "INSERT OR IGNORE INTO events (id, tenant_id, event_type, path, occurred_at, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(&e.id)
+        .bind(&e.tenant_id)
+        .bind(&e.event_type)
+        .bind(&e.path)
+        .bind(micros(e.occurred_at))
+        .bind(&e.data)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    Ok(inserted)
+}
+
+pub(super) async fn expiring_between(
+    pool: &SqlitePool,
+    from: time::OffsetDateTime,
+    to: time::OffsetDateTime,
+    limit: u32,
+) -> Result<Vec<(String, String, time::OffsetDateTime)>> {
+    let rows = sqlx::query(
+        "SELECT tenant_id, path, expires_at FROM secrets
+         WHERE deleted_at IS NULL AND expires_at > ?1 AND expires_at <= ?2
+         ORDER BY expires_at, tenant_id, path LIMIT ?3",
+    )
+    .bind(micros(from))
+    .bind(micros(to))
+    .bind(i64::from(limit))
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get("tenant_id")?,
+                r.try_get("path")?,
+                from_micros(r.try_get("expires_at")?)?,
+            ))
+        })
+        .collect()
+}
+
 fn event_from_row(row: &SqliteRow) -> Result<EventRecord> {
     Ok(EventRecord {
         seq: to_u64(row.try_get("seq")?, "seq")?,
