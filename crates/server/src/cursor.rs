@@ -68,3 +68,15 @@ pub fn encode_seq(seq: u64) -> String {
 pub fn decode_seq(cursor: &str) -> Result<u64, ApiError> {
     decode::<SeqCursor>(cursor).map(|c| c.s)
 }
+
+/// The cursor of the next page of a list ordered by `key`: the last item's key, when there is
+/// more.
+pub fn next_page_cursor<T>(
+    page: &scaivault_store::Page<T>,
+    key: impl Fn(&T) -> &str,
+) -> Option<String> {
+    match (page.has_more, page.items.last()) {
+        (true, Some(last)) => Some(encode_path(key(last))),
+        _ => None,
+    }
+}

@@ -173,3 +173,18 @@ pub fn client_ip(parts: &axum::http::request::Parts) -> Option<std::net::IpAddr>
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip())
 }
+
+/// `limit` (1-200, default 50) and `cursor` of a list ordered by id; anything else is refused.
+pub fn page_params(query: Option<&str>) -> Result<(u32, Option<String>), ApiError> {
+    let pairs = query_pairs(query);
+    reject_unknown(&pairs, &["limit", "cursor"])?;
+    let mut limit = 50;
+    let mut after = None;
+    for (k, v) in &pairs {
+        match k.as_str() {
+            "limit" => limit = parse_u64("limit", v, 1, 200)? as u32,
+            _ => after = Some(crate::cursor::decode_path(v)?),
+        }
+    }
+    Ok((limit, after))
+}

@@ -12,7 +12,7 @@ use scaivault_store::TokenRecord;
 
 use crate::auth::Authenticated;
 use crate::error::{ApiError, ApiResult, duration_error};
-use crate::extract::{JsonBody, parse_u64, query_pairs, reject_unknown};
+use crate::extract::JsonBody;
 use crate::state::AppState;
 
 const DEFAULT_TOKEN_TTL: &str = "30d";
@@ -133,24 +133,12 @@ pub async fn list_tokens(
     Authenticated(p): Authenticated,
     uri: Uri,
 ) -> ApiResult<Json<TokenListResponse>> {
-    let pairs = query_pairs(uri.query());
-    reject_unknown(&pairs, &["limit", "cursor"])?;
-    let mut limit = 50;
-    let mut after = None;
-    for (k, v) in &pairs {
-        match k.as_str() {
-            "limit" => limit = parse_u64("limit", v, 1, 200)? as u32,
-            _ => after = Some(crate::cursor::decode_path(v)?),
-        }
-    }
+    let (limit, after) = crate::extract::page_params(uri.query())?;
     let page = state
         .store
         .list_tokens(&p.home_tenant_id, &p.identity_id, after.as_deref(), limit)
         .await?;
-    let cursor = match (page.has_more, page.items.last()) {
-        (true, Some(last)) => Some(crate::cursor::encode_path(&last.id)),
-        _ => None,
-    };
+    let cursor = crate::cursor::next_page_cursor(&page, |item| &item.id);
     Ok(Json(TokenListResponse {
         tokens: page
             .items

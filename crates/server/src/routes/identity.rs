@@ -17,7 +17,7 @@ use scaivault_store::{PartnerRecord, StoreError, TenantRecord, TokenRecord};
 use crate::audit;
 use crate::auth::{Authenticated, require_admin, require_partner_admin};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonBody, parse_u64, query_pairs, reject_unknown};
+use crate::extract::JsonBody;
 use crate::state::AppState;
 
 /// Lifetime of the first admin's token created by registration.
@@ -53,20 +53,6 @@ fn require_operator(state: &AppState, p: &Principal, action: &str) -> ApiResult<
             "{action} requires an operator (a partner admin of the installation's partner)"
         )))
     }
-}
-
-fn page_params(uri: &Uri) -> ApiResult<(u32, Option<String>)> {
-    let pairs = query_pairs(uri.query());
-    reject_unknown(&pairs, &["limit", "cursor"])?;
-    let mut limit = 50;
-    let mut after = None;
-    for (k, v) in &pairs {
-        match k.as_str() {
-            "limit" => limit = parse_u64("limit", v, 1, 200)? as u32,
-            _ => after = Some(crate::cursor::decode_path(v)?),
-        }
-    }
-    Ok((limit, after))
 }
 
 fn partner_dto(p: PartnerRecord) -> Partner {
@@ -132,12 +118,9 @@ pub async fn list_partners(
     uri: Uri,
 ) -> ApiResult<Json<PartnerList>> {
     require_operator(&state, &p, "listing partners")?;
-    let (limit, after) = page_params(&uri)?;
+    let (limit, after) = crate::extract::page_params(uri.query())?;
     let page = state.store.list_partners(after.as_deref(), limit).await?;
-    let cursor = match (page.has_more, page.items.last()) {
-        (true, Some(last)) => Some(crate::cursor::encode_path(&last.id)),
-        _ => None,
-    };
+    let cursor = crate::cursor::next_page_cursor(&page, |item| &item.id);
     Ok(Json(PartnerList {
         partners: page.items.into_iter().map(partner_dto).collect(),
         cursor,
@@ -202,7 +185,7 @@ pub async fn list_tenants(
     Authenticated(p): Authenticated,
     uri: Uri,
 ) -> ApiResult<Json<TenantList>> {
-    let (limit, after) = page_params(&uri)?;
+    let (limit, after) = crate::extract::page_params(uri.query())?;
     if !p.is_partner_admin {
         require_admin(&p, "listing tenants")?;
         let own = state.store.get_tenant(&p.home_tenant_id).await?;
@@ -216,10 +199,7 @@ pub async fn list_tenants(
         .store
         .list_tenants(&p.partner_id, after.as_deref(), limit)
         .await?;
-    let cursor = match (page.has_more, page.items.last()) {
-        (true, Some(last)) => Some(crate::cursor::encode_path(&last.id)),
-        _ => None,
-    };
+    let cursor = crate::cursor::next_page_cursor(&page, |item| &item.id);
     Ok(Json(TenantList {
         tenants: page.items.into_iter().map(tenant_dto).collect(),
         cursor,

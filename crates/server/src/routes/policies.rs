@@ -20,7 +20,7 @@ use crate::audit;
 use crate::auth::{Authenticated, require_admin, require_scope};
 use crate::authz;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonBody, parse_u64, query_pairs, reject_unknown, truncate};
+use crate::extract::{JsonBody, truncate};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -187,24 +187,12 @@ pub async fn list_policies(
     uri: Uri,
 ) -> ApiResult<Json<PolicyList>> {
     can_read(&p)?;
-    let pairs = query_pairs(uri.query());
-    reject_unknown(&pairs, &["limit", "cursor"])?;
-    let mut limit = 50;
-    let mut after = None;
-    for (k, v) in &pairs {
-        match k.as_str() {
-            "limit" => limit = parse_u64("limit", v, 1, 200)? as u32,
-            _ => after = Some(crate::cursor::decode_path(v)?),
-        }
-    }
+    let (limit, after) = crate::extract::page_params(uri.query())?;
     let page = state
         .store
         .list_policies(&p.tenant_id, after.as_deref(), limit)
         .await?;
-    let cursor = match (page.has_more, page.items.last()) {
-        (true, Some(last)) => Some(crate::cursor::encode_path(&last.id)),
-        _ => None,
-    };
+    let cursor = crate::cursor::next_page_cursor(&page, |item| &item.id);
     Ok(Json(PolicyList {
         policies: page
             .items

@@ -18,7 +18,7 @@ use scaivault_store::{ServiceAccountRecord, TokenRecord};
 use crate::audit;
 use crate::auth::{Authenticated, require_admin};
 use crate::error::{ApiError, ApiResult, duration_error};
-use crate::extract::{JsonBody, parse_u64, query_pairs, reject_unknown};
+use crate::extract::JsonBody;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -86,20 +86,6 @@ fn account_dto(record: ServiceAccountRecord) -> ServiceAccount {
     }
 }
 
-fn page_params(uri: &Uri) -> ApiResult<(u32, Option<String>)> {
-    let pairs = query_pairs(uri.query());
-    reject_unknown(&pairs, &["limit", "cursor"])?;
-    let mut limit = 50;
-    let mut after = None;
-    for (k, v) in &pairs {
-        match k.as_str() {
-            "limit" => limit = parse_u64("limit", v, 1, 200)? as u32,
-            _ => after = Some(crate::cursor::decode_path(v)?),
-        }
-    }
-    Ok((limit, after))
-}
-
 async fn account(state: &AppState, p: &Principal, id: &str) -> ApiResult<ServiceAccountRecord> {
     state
         .store
@@ -159,15 +145,12 @@ pub async fn list_accounts(
     uri: Uri,
 ) -> ApiResult<Json<ServiceAccountList>> {
     require_admin(&p, "listing service accounts")?;
-    let (limit, after) = page_params(&uri)?;
+    let (limit, after) = crate::extract::page_params(uri.query())?;
     let page = state
         .store
         .list_service_accounts(&p.tenant_id, after.as_deref(), limit)
         .await?;
-    let cursor = match (page.has_more, page.items.last()) {
-        (true, Some(last)) => Some(crate::cursor::encode_path(&last.id)),
-        _ => None,
-    };
+    let cursor = crate::cursor::next_page_cursor(&page, |item| &item.id);
     Ok(Json(ServiceAccountList {
         service_accounts: page.items.into_iter().map(account_dto).collect(),
         cursor,
@@ -298,15 +281,12 @@ pub async fn list_keys(
 ) -> ApiResult<Json<ApiKeyList>> {
     require_admin(&p, "listing API keys")?;
     let sa = account(&state, &p, &id).await?;
-    let (limit, after) = page_params(&uri)?;
+    let (limit, after) = crate::extract::page_params(uri.query())?;
     let page = state
         .store
         .list_tokens(&p.tenant_id, &identity_of(&sa.id), after.as_deref(), limit)
         .await?;
-    let cursor = match (page.has_more, page.items.last()) {
-        (true, Some(last)) => Some(crate::cursor::encode_path(&last.id)),
-        _ => None,
-    };
+    let cursor = crate::cursor::next_page_cursor(&page, |item| &item.id);
     Ok(Json(ApiKeyList {
         keys: page
             .items

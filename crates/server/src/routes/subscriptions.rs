@@ -196,24 +196,12 @@ pub async fn list_subscriptions(
     uri: Uri,
 ) -> ApiResult<Json<SubscriptionList>> {
     require_scope(&p, Scope::SecretsRead)?;
-    let pairs = query_pairs(uri.query());
-    reject_unknown(&pairs, &["limit", "cursor"])?;
-    let mut limit = 50;
-    let mut after = None;
-    for (k, v) in &pairs {
-        match k.as_str() {
-            "limit" => limit = parse_u64("limit", v, 1, 200)? as u32,
-            _ => after = Some(crate::cursor::decode_path(v)?),
-        }
-    }
+    let (limit, after) = crate::extract::page_params(uri.query())?;
     let page = state
         .store
         .list_subscriptions(&p.tenant_id, after.as_deref(), limit)
         .await?;
-    let cursor = match (page.has_more, page.items.last()) {
-        (true, Some(last)) => Some(crate::cursor::encode_path(&last.id)),
-        _ => None,
-    };
+    let cursor = crate::cursor::next_page_cursor(&page, |item| &item.id);
     Ok(Json(SubscriptionList {
         subscriptions: page
             .items
