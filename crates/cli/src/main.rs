@@ -85,6 +85,10 @@ enum Command {
     #[command(subcommand, after_help = commands::policies::EXAMPLES)]
     Policies(commands::policies::PoliciesCommand),
 
+    /// Subscribe to events by path and type; long-poll them or deliver them by webhook
+    #[command(subcommand, after_help = commands::subscriptions::EXAMPLES)]
+    Subscriptions(commands::subscriptions::SubscriptionsCommand),
+
     /// Manage service accounts and their API keys
     #[command(subcommand, after_help = commands::service_accounts::EXAMPLES)]
     ServiceAccounts(commands::service_accounts::ServiceAccountsCommand),
@@ -139,6 +143,11 @@ fn main() -> ExitCode {
         Command::Policies(cmd) => {
             client_command(|ctx| async move { commands::policies::run(cmd, &ctx).await })
         }
+        Command::Subscriptions(cmd) => client_command(|ctx| async move {
+            commands::subscriptions::run(cmd, &ctx)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }),
         Command::ServiceAccounts(cmd) => client_command(|ctx| async move {
             commands::service_accounts::run(cmd, &ctx)
                 .await

@@ -21,6 +21,7 @@ mod identity;
 mod policies;
 pub mod redact;
 mod secrets;
+mod subscriptions;
 
 use std::future::{Future, IntoFuture};
 use std::marker::PhantomData;
@@ -35,6 +36,7 @@ pub use audit::AuditFilter;
 pub use error::Error;
 pub use scaivault_proto as proto;
 pub use secrets::{DeleteMode, ExpiringQuery, ListSecretsQuery};
+pub use subscriptions::PollQuery;
 
 /// Default server address of a local `scaivault server`.
 pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8200";
@@ -167,6 +169,7 @@ impl Client {
             query: Vec::new(),
             body: None,
             accept: Vec::new(),
+            timeout: None,
             _response: PhantomData,
         }
     }
@@ -265,6 +268,8 @@ pub struct Call<'a, T> {
     body: Option<Result<Vec<u8>, Error>>,
     /// Error statuses whose body is a regular response of this route.
     accept: Vec<u16>,
+    /// This request's timeout, instead of the client's (long-polls hold the request).
+    timeout: Option<Duration>,
     _response: PhantomData<fn() -> T>,
 }
 
@@ -290,6 +295,12 @@ impl<'a, T> Call<'a, T> {
             Some(v) => self.query(key, v),
             None => self,
         }
+    }
+
+    /// Gives this request its own timeout instead of the client's.
+    pub(crate) fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 
     /// Sets a JSON request body.
@@ -321,6 +332,9 @@ impl<'a, T> Call<'a, T> {
             request = request
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.clone());
+        }
+        if let Some(timeout) = self.timeout {
+            request = request.timeout(timeout);
         }
         let request = request.build().map_err(|e| Error::Transport {
             url: url.clone(),

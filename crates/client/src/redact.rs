@@ -17,6 +17,7 @@ const SECRET_KEYS: &[&str] = &[
     "secret",
     "api_key",
     "key_material",
+    "webhook_secret",
 ];
 
 /// Returns `body` with secret values replaced by [`REDACTED`]: every leaf under `data` and

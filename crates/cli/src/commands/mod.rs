@@ -12,6 +12,7 @@ pub mod scaikey;
 pub mod secrets;
 pub mod service_accounts;
 pub mod status;
+pub mod subscriptions;
 
 /// The cursor to fetch next, or `None` to stop: stops at the last page, and also on a page
 /// that is empty or repeats the previous cursor, so a misbehaving server cannot loop us.

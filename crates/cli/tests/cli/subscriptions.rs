@@ -593,7 +593,10 @@ fn follow_exits_quietly_when_stdout_closes() {
     let env = Env::start();
     let id = id_of(&create(&env, "pipe", "pipe/**", "*"));
     env.write("pipe/a", &["k=v"]);
-    // The reader takes one line and closes the pipe, like `| head -n 1`.
+    env.write("pipe/b", &["k=v"]);
+    // The reader takes one line and closes the pipe, like `| head -n 1`, while the follower is
+    // (or soon will be) waiting in a long-poll with no event to come: it ends at once,
+    // successfully and silently.
     let mut follower = Follower::spawn(
         &env,
         &["subscriptions", "poll", &id, "--follow", "--json"],
@@ -601,12 +604,23 @@ fn follow_exits_quietly_when_stdout_closes() {
     );
     let first = follower.wait_for("first event", |_| true);
     assert!(first.contains(r#""path":"pipe/a""#), "{first}");
-    // The next event cannot be written: the follower ends, successfully and silently.
-    std::thread::sleep(Duration::from_millis(200));
-    env.write("pipe/b", &["k=v"]);
     let (code, stderr) = follower.wait_exit();
     assert_eq!(code, 0, "{stderr:?}");
     assert!(stderr.is_empty(), "{stderr:?}");
+
+    // The same through a shell pipeline (bounded, in case it did not end).
+    let out = env
+        .bash(&format!(
+            "timeout 20 scaivault subscriptions poll {id} --follow | head -n 1; echo \"status ${{PIPESTATUS[0]}}\""
+        ))
+        .ok();
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{out:?}");
+    assert!(
+        lines[0].contains("  secret.created  pipe/a  version=1"),
+        "{out:?}"
+    );
+    assert_eq!(lines[1], "status 0", "{out:?}");
 }
 
 #[test]
@@ -717,4 +731,30 @@ fn webhook_secret_is_shown_once_and_failed_deliveries_are_dead_lettered() {
     let shown = env.run(&["subscriptions", "get", &id]).ok();
     assert!(shown.stdout.contains("\nFailed attempts  "), "{shown:?}");
     assert!(shown.stdout.contains("\nLast error       "), "{shown:?}");
+}
+
+#[test]
+fn follow_retries_while_the_server_is_away() {
+    let mut env = Env::start();
+    let id = id_of(&create(&env, "retry", "retry/**", "*"));
+    env.write("retry/a", &["k=v"]);
+    let mut follower = Follower::spawn(
+        &env,
+        &["subscriptions", "poll", &id, "--follow", "--json"],
+        None,
+    );
+    follower.wait_for("first event", |_| true);
+    // The server dies under the waiting poll: the follower warns and keeps trying.
+    env._server.as_mut().unwrap().kill();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert!(
+        follower.child.try_wait().unwrap().is_none(),
+        "the follower gave up"
+    );
+    let stderr = follower.kill();
+    assert!(
+        stderr.starts_with(&format!("Warning: polling {id} failed (")),
+        "{stderr:?}"
+    );
+    assert!(stderr.contains("retrying in 1s."), "{stderr:?}");
 }
