@@ -13,6 +13,10 @@
 //!   the commit order. `audit_since` therefore reads only below a high-water mark under which
 //!   every appending transaction has finished (see [`audit`]), so a cursor never skips an entry
 //!   that commits late.
+//! - The event outbox: every audited mutation inserts its event ([`crate::events::event_for`];
+//!   writes and rotations with the version they replaced) after its audit entry, in the same
+//!   transaction. `events.seq`, the poll and delivery cursor, is guarded like the audit cursor,
+//!   with its own advisory lock (see [`events`]).
 //!
 //! Timestamps are BIGINT microseconds since the Unix epoch, as in SQLite (the audit MACs cover
 //! microseconds; one representation keeps both stores identical). Text that is ordered or used
@@ -30,10 +34,12 @@ use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::audit::*;
+use crate::events::{DeadLetter, DeliveryState, EventRecord, NewEvent, SubscriptionRecord};
 use crate::model::*;
 use crate::{Result, SealFn, Store, StoreError};
 
 mod audit;
+mod events;
 mod identity;
 mod policies;
 mod secrets;
@@ -123,14 +129,30 @@ impl PgStore {
             .ok_or_else(|| StoreError::Audit("the audit key is not loaded".into()))
     }
 
-    /// Appends one mutation's audit event inside its transaction (nothing when `None`).
+    /// Appends one mutation's audit event inside its transaction, and the change's outbox
+    /// event if it has one (nothing when `None`).
     async fn audit_in(&self, conn: &mut PgConnection, event: Option<&AuditEvent>) -> Result<()> {
-        match event {
-            Some(event) => {
-                audit::append_in(conn, std::slice::from_ref(event), self.require_mac()?).await
-            }
-            None => Ok(()),
+        self.record_in(conn, event, None).await
+    }
+
+    /// [`Self::audit_in`] for writes and rotations: `previous_version` (the current version
+    /// before the write, known only to the write) tells created from updated and goes into a
+    /// rotation's event.
+    async fn record_in(
+        &self,
+        conn: &mut PgConnection,
+        event: Option<&AuditEvent>,
+        previous_version: Option<u64>,
+    ) -> Result<()> {
+        let Some(event) = event else {
+            return Ok(());
+        };
+        audit::append_in(conn, std::slice::from_ref(event), self.require_mac()?).await?;
+        // The change's event rides in the same transaction (the outbox).
+        if let Some(outbox) = crate::events::event_for(event, previous_version) {
+            events::insert_in(conn, std::slice::from_ref(&outbox)).await?;
         }
+        Ok(())
     }
 }
 
@@ -291,7 +313,8 @@ impl Store for PgStore {
         if let Some(event) = &write.audit {
             let mut event = event.clone();
             event.version = Some(outcome.version);
-            self.audit_in(&mut tx, Some(&event)).await?;
+            self.record_in(&mut tx, Some(&event), outcome.previous_version)
+                .await?;
         }
         tx.commit().await.map_err(commit_failed)?;
         Ok(outcome)
@@ -659,6 +682,104 @@ impl Store for PgStore {
         identities: &[String],
     ) -> Result<Vec<PolicyRecord>> {
         policies::bound_to(&self.pool, tenant_id, identities).await
+    }
+
+    async fn events_after(
+        &self,
+        tenants: &[String],
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<EventRecord>> {
+        events::after(&self.pool, tenants, after_seq, limit).await
+    }
+
+    async fn last_event_seq(&self) -> Result<u64> {
+        events::last_seq(&self.pool).await
+    }
+
+    async fn insert_subscription(
+        &self,
+        s: &SubscriptionRecord,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        events::insert_subscription(&mut tx, s).await?;
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_subscription(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<SubscriptionRecord>> {
+        events::get_subscription(&self.pool, tenant_id, id).await
+    }
+
+    async fn list_subscriptions(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<SubscriptionRecord>> {
+        events::list_subscriptions(&self.pool, tenant_id, after, limit).await
+    }
+
+    async fn delete_subscription(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        if !events::delete_subscription(&mut tx, tenant_id, id).await? {
+            return Ok(false);
+        }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn secrets_expiring_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<(String, String, OffsetDateTime)>> {
+        events::expiring_between(&self.pool, from, to, limit).await
+    }
+
+    async fn insert_events(&self, new: &[NewEvent]) -> Result<u64> {
+        events::insert_new(&self.pool, new).await
+    }
+
+    async fn set_webhook_secret(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        secret: &SealedBlob,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        if !events::set_webhook_secret(&mut tx, tenant_id, id, secret).await? {
+            return Ok(false);
+        }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn webhook_subscriptions(&self) -> Result<Vec<SubscriptionRecord>> {
+        events::webhook_subscriptions(&self.pool).await
+    }
+
+    async fn record_delivery(&self, state: &DeliveryState<'_>) -> Result<()> {
+        events::record_delivery(&self.pool, state).await
+    }
+
+    async fn dead_letters(&self, subscription_id: &str) -> Result<Vec<DeadLetter>> {
+        events::dead_letters(&self.pool, subscription_id).await
     }
 
     fn set_audit_mac(&self, mac: ChainMac) {
