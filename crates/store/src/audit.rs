@@ -5,7 +5,7 @@
 //! hash is a MAC (HMAC-SHA256 under a key derived from the server's keyring, supplied as a
 //! [`ChainMac`]) over a canonical encoding of every field plus that previous hash. Someone who
 //! can edit the database but does not hold the key cannot re-forge the chain after editing,
-//! deleting or reordering a row, and [`verify_chain`] names the first broken link.
+//! deleting or reordering a row, and [`crate::verify_audit_chain`] names the first broken link.
 //!
 //! Tail truncation (deleting the newest rows) is caught by MAC'd checkpoints of each chain's head
 //! written periodically; retention pruning leaves a MAC'd anchor (the last pruned entry's

@@ -11,12 +11,12 @@
 //!   mutation they record; heads are always the last locks a transaction takes.
 //! - `seq`, the global audit cursor, is an identity column: it is the cursor order, not strictly
 //!   the commit order. `audit_since` therefore reads only below a high-water mark under which
-//!   every appending transaction has finished (see [`audit`]), so a cursor never skips an entry
+//!   every appending transaction has finished (see `postgres/audit.rs`), so a cursor never skips an entry
 //!   that commits late.
 //! - The event outbox: every audited mutation inserts its event ([`crate::events::event_for`];
 //!   writes and rotations with the version they replaced) after its audit entry, in the same
 //!   transaction. `events.seq`, the poll and delivery cursor, is guarded like the audit cursor,
-//!   with its own advisory lock (see [`events`]).
+//!   with its own advisory lock (see `postgres/events.rs`).
 //!
 //! Timestamps are BIGINT microseconds since the Unix epoch, as in SQLite (the audit MACs cover
 //! microseconds; one representation keeps both stores identical). Text that is ordered or used

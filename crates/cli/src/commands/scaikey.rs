@@ -51,7 +51,7 @@ Examples:
   scaivault scaikey status
   scaivault scaikey status --json | jq -r '.tenants[].slug'")]
     Status {
-        /// Print {\"identity\": <whoami>, \"tenants\": [...] or null} as JSON
+        /// Print {\"identity\": WHOAMI, \"tenants\": [...] or null} as JSON
         #[arg(long)]
         json: bool,
     },
@@ -85,7 +85,7 @@ pub struct RegisterArgs {
     /// The new partner's name (--scope partner)
     #[arg(long, value_name = "NAME")]
     partner_name: Option<String>,
-    /// The first admin's email address; the admin becomes user:<email>
+    /// The first admin's email address; the admin becomes user:EMAIL
     #[arg(long)]
     email: String,
     /// --scope tenant: the partner to create the tenant in (default: yours; another needs an
