@@ -9,6 +9,7 @@ pub mod audit;
 pub mod audit_sink;
 pub mod auth;
 pub mod authz;
+pub mod backup;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;

@@ -41,7 +41,7 @@ fn init_logging(format: LogFormat, level: &str) {
     };
 }
 
-fn root_key_path(config: &Config, data_dir: &std::path::Path) -> PathBuf {
+pub(crate) fn root_key_path(config: &Config, data_dir: &std::path::Path) -> PathBuf {
     config
         .root_key_file
         .clone()

@@ -144,6 +144,44 @@ impl SqliteStore {
         Ok(())
     }
 
+    /// Writes a consistent snapshot of the database to `out` (SQLite `VACUUM INTO`), safe while
+    /// a server is using the file: it reads one WAL snapshot through its own read-only
+    /// connection. `out` must not exist; it is created mode 0600.
+    pub async fn backup(file: &Path, out: &Path) -> Result<()> {
+        use sqlx::Connection;
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(out)
+            .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+        let options = SqliteConnectOptions::from_str("sqlite://")?
+            .filename(file)
+            .create_if_missing(false)
+            .read_only(true)
+            .busy_timeout(Duration::from_secs(30));
+        let mut conn = SqliteConnection::connect_with(&options).await?;
+        let target = out.to_string_lossy().into_owned();
+        sqlx::query("VACUUM INTO ?1")
+            .bind(target)
+            .execute(&mut conn)
+            .await?;
+        conn.close().await?;
+        Ok(())
+    }
+
+    /// `PRAGMA integrity_check` of the database behind this store.
+    pub async fn integrity_check(&self) -> Result<()> {
+        let result: String = sqlx::query_scalar("PRAGMA integrity_check")
+            .fetch_one(&self.reader)
+            .await?;
+        if result == "ok" {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt(format!("integrity check: {result}")))
+        }
+    }
+
     /// Closes both pools, checkpointing the WAL.
     pub async fn close(&self) {
         self.reader.close().await;

@@ -12,6 +12,7 @@ mod common;
 
 mod audit;
 mod auth;
+mod backup;
 mod cluster;
 mod durability;
 mod errors;
