@@ -477,3 +477,43 @@ async fn entries_stream_to_the_siem_file_at_least_once() {
         std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&sink).unwrap().permissions());
     assert_eq!(mode & 0o777, 0o600);
 }
+
+#[tokio::test]
+async fn entries_are_sent_to_syslog() {
+    let listener = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    listener
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = crate::common::prod::ProdServer::start(&format!("audit_syslog = \"{addr}\"\n"));
+    let (s, _, request_id) = call(
+        &server.admin(),
+        reqwest::Method::GET,
+        "/v1/secrets/syslog/missing",
+        None,
+    )
+    .await;
+    assert_eq!(s, 404);
+    // Messages arrive in commit order; read until this request's entry shows up.
+    let mut buf = [0u8; 65536];
+    loop {
+        let n = listener
+            .recv(&mut buf)
+            .expect("a syslog message within 10 s");
+        let message = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(
+            message.starts_with("<36>1 ") || message.starts_with("<37>1 "),
+            "RFC 5424 with facility auth: {message}"
+        );
+        assert!(message.contains(" scaivault - audit - {"), "{message}");
+        if message.contains(&request_id) {
+            // A 404 is an error outcome: severity warning (4), so PRI 4*8+4 = 36.
+            assert!(message.starts_with("<36>1 "), "{message}");
+            assert!(
+                message.contains("\"error_code\":\"secret_not_found\""),
+                "{message}"
+            );
+            break;
+        }
+    }
+}
