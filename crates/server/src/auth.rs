@@ -184,9 +184,11 @@ async fn principal_from_jwt(state: &AppState, c: VerifiedClaims) -> Result<Princ
             .filter(|t| *t != IdentityType::Group)
             .ok_or_else(|| ApiError::unauthenticated("the JWT's identity_type is not supported"))?,
     };
+    // Partner-scoped secrets are stored under the partner's id, so a tenant may never be named
+    // like a partner (it would reach the partner's secrets as its own).
     let tenant_id = c
         .tenant_id
-        .filter(|t| valid_id(t))
+        .filter(|t| valid_id(t) && !t.starts_with("ptn_"))
         .ok_or_else(|| ApiError::unauthenticated("the JWT has no valid tenant_id claim"))?;
     let partner_id = resolve_partner(state, &tenant_id, c.partner_id.as_deref()).await?;
     let identity_id = if c.subject.contains(':') {
@@ -247,8 +249,10 @@ async fn resolve_partner(
             _ => Ok(known.partner_id),
         };
     }
+    // Partner ids are `ptn_...`: partner secrets live under the partner id, which must never
+    // be a tenant's id.
     let partner_id = claimed
-        .filter(|p| valid_id(p))
+        .filter(|p| valid_id(p) && p.starts_with("ptn_"))
         .ok_or_else(|| ApiError::unauthenticated("the JWT names an unknown tenant and no partner"))?
         .to_owned();
     let now = state.clock.now();

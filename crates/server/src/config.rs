@@ -262,6 +262,13 @@ impl Config {
             ));
         }
         self.retention()?;
+        if self.bootstrap_tenant_id.starts_with("ptn_")
+            || !self.bootstrap_partner_id.starts_with("ptn_")
+        {
+            return Err(StartupError::Config(
+                "bootstrap_partner_id must start with ptn_ and bootstrap_tenant_id must not".into(),
+            ));
+        }
         self.audit_retention()?;
         self.audit_checkpoint_interval()?;
         self.jwt_options()?;

@@ -104,6 +104,17 @@ async fn scaikey_jwts_are_verified_against_the_issuers_jwks() {
         forged.sign(&claims("alice@jwt.example", &t, "ptn_jwt")),
     )
     .await;
+    // A tenant named like a partner would reach the partner's secrets as its own.
+    let mut partner_named = claims("mallory@jwt.example", "ptn_jwt", "ptn_jwt");
+    partner_named["jti"] = json!("partner-named");
+    refused("tenant named like a partner", key_a.sign(&partner_named)).await;
+    let mut tenant_as_partner = claims("mallory@jwt.example", "tnt_new_one", &t);
+    tenant_as_partner["jti"] = json!("tenant-as-partner");
+    refused(
+        "partner named like a tenant",
+        key_a.sign(&tenant_as_partner),
+    )
+    .await;
     let mut other_partner = claims("alice@jwt.example", &t, "ptn_somebody_else");
     other_partner["jti"] = json!("other-partner");
     refused(
