@@ -370,6 +370,14 @@ impl TokenCache {
         entries.retain(|_, e| e.principal.credential_id != credential_id);
     }
 
+    /// Forgets every cached credential (changes may have been missed).
+    pub fn clear(&self) {
+        self.entries
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
     /// Evicts every cached entry of one identity (on group or account changes).
     pub fn evict_identity(&self, tenant_id: &str, identity_id: &str) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());

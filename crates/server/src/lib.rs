@@ -11,6 +11,7 @@ pub mod auth;
 pub mod authz;
 pub mod backup;
 pub mod bootstrap;
+pub mod changes;
 pub mod cli;
 pub mod config;
 pub mod cursor;

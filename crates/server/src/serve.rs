@@ -22,8 +22,9 @@ use crate::state::{AppState, Inner, Limits};
 const DEV_ROOT_KEY_FILE: &str = "dev-root.key";
 const ACCESS_FLUSH_EVERY: Duration = Duration::from_secs(1);
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
-/// How long a compiled policy set may be used on a store shared by several nodes.
-const POLICY_CACHE_SHARED_TTL: Duration = Duration::from_secs(2);
+/// How long a compiled policy set may be used on a store shared by several nodes: a safety net
+/// behind the change feed (LISTEN/NOTIFY), which empties the cache at once.
+const POLICY_CACHE_SHARED_TTL: Duration = Duration::from_secs(30);
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
@@ -188,6 +189,7 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         config.audit_retention()?,
     );
     let webhook_worker = crate::events::spawn_worker(state.clone(), delivery);
+    let change_listener = crate::changes::spawn_listener(state.clone()).await;
     let (expiry_every, expiry_warning) = config.expiry_notices()?;
     let expiry_notices =
         crate::events::spawn_expiry_notices(state.clone(), expiry_every, expiry_warning);
@@ -261,6 +263,9 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
     background.abort();
     audit_maintenance.abort();
     webhook_worker.abort();
+    if let Some(listener) = change_listener {
+        listener.abort();
+    }
     expiry_notices.abort();
     if let Some(sink) = audit_sink {
         sink.abort();

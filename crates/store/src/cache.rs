@@ -542,6 +542,14 @@ impl<S: Store> Store for CachedStore<S> {
         self.inner.dead_letters(subscription_id).await
     }
 
+    async fn publish_change(&self, change: &str) -> Result<()> {
+        self.inner.publish_change(change).await
+    }
+
+    async fn change_feed(&self) -> Result<Option<tokio::sync::mpsc::Receiver<String>>> {
+        self.inner.change_feed().await
+    }
+
     fn set_audit_mac(&self, mac: ChainMac) {
         self.inner.set_audit_mac(mac);
     }

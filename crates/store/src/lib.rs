@@ -398,6 +398,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         Err(StoreError::Unsupported("subscriptions"))
     }
 
+    // --- cache invalidation across nodes ----------------------------------------------------
+
+    /// Tells every node sharing this store that cached state changed (`change` is a short
+    /// tag such as `policies` or `credential:tok_...`). A no-op on a single-node store.
+    async fn publish_change(&self, _change: &str) -> Result<()> {
+        Ok(())
+    }
+    /// The changes published by any node (this one included), for cache invalidation; `None`
+    /// when no other node can share the store. After a lost connection the feed sends `all`:
+    /// changes may have been missed.
+    async fn change_feed(&self) -> Result<Option<tokio::sync::mpsc::Receiver<String>>> {
+        Ok(None)
+    }
+
     // --- audit ---------------------------------------------------------------------------
     //
     // Every mutation above takes the audit event of the request that makes it and commits it in

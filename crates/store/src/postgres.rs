@@ -68,6 +68,9 @@ impl Default for PgOptions {
     }
 }
 
+/// The LISTEN/NOTIFY channel of cache invalidations between nodes.
+const CHANGES_CHANNEL: &str = "scaivault_changes";
+
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
@@ -268,6 +271,47 @@ fn commit_failed(e: sqlx::Error) -> StoreError {
 
 #[async_trait]
 impl Store for PgStore {
+    async fn publish_change(&self, change: &str) -> Result<()> {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANGES_CHANNEL)
+            .bind(change)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn change_feed(&self) -> Result<Option<mpsc::Receiver<String>>> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await?;
+        listener.listen(CHANGES_CHANNEL).await?;
+        let (tx, rx) = mpsc::channel(1024);
+        tokio::spawn(async move {
+            loop {
+                match listener.try_recv().await {
+                    Ok(Some(notification)) => {
+                        if tx.send(notification.payload().to_owned()).await.is_err() {
+                            return;
+                        }
+                    }
+                    // The connection dropped and is re-established on the next call: whatever
+                    // was published meanwhile is lost, so everything must be forgotten.
+                    Ok(None) => {
+                        if tx.send("all".to_owned()).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "change feed interrupted; retrying");
+                        if tx.send("all".to_owned()).await.is_err() {
+                            return;
+                        }
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        Ok(Some(rx))
+    }
+
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

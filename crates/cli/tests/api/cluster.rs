@@ -63,7 +63,35 @@ async fn two_nodes_on_one_postgres_database_act_as_one_service() {
     versions.sort_unstable();
     assert_eq!(versions, (1..=30).collect::<Vec<u64>>());
 
-    // A policy created on node A reaches node B's cache within its bound (2 s).
+    // A token revoked on node A is refused by node B at once, although B had it cached.
+    let (_, pat) = on_a
+        .post(
+            "/v1/auth/tokens",
+            json!({"name": "short", "scopes": ["secrets:read"]}),
+        )
+        .await;
+    let pat_on_b = b.client(pat["token"].as_str().unwrap());
+    assert_eq!(
+        pat_on_b.get("/v1/auth/whoami").await.0,
+        200,
+        "now cached on B"
+    );
+    assert_eq!(
+        on_a.delete(&format!("/v1/auth/tokens/{}", pat["id"].as_str().unwrap()))
+            .await
+            .0,
+        204
+    );
+    let revoked = Instant::now();
+    while pat_on_b.get("/v1/auth/whoami").await.0 != 401 {
+        assert!(
+            revoked.elapsed() < Duration::from_secs(1),
+            "node B kept accepting a revoked token"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // A policy created on node A reaches node B's cache at once (LISTEN/NOTIFY).
     let (_, sa) = on_a
         .post(
             "/v1/service-accounts",

@@ -182,7 +182,7 @@ pub async fn revoke_token(
         return Err(ApiError::new(ErrorCode::NotFound, "no such token"));
     }
     crate::audit::committed();
-    state.tokens.evict_credential(&id);
+    crate::changes::credential_revoked(&state, &id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

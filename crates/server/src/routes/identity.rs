@@ -371,7 +371,7 @@ pub async fn set_groups(
         )
         .await?;
     audit::committed();
-    state.tokens.evict_identity(&p.tenant_id, &identity_id);
+    crate::changes::identity_changed(&state, &p.tenant_id, &identity_id).await;
     Ok(Json(GroupsResponse {
         identity_id,
         groups,

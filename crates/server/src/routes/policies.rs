@@ -172,7 +172,7 @@ pub async fn create_policy(
         .await
         .map_err(conflict)?;
     audit::committed();
-    state.policies.invalidate();
+    crate::changes::policies_changed(&state).await;
     Ok((StatusCode::CREATED, Json(policy_dto(&record)?)))
 }
 
@@ -244,7 +244,7 @@ pub async fn update_policy(
         return Err(ApiError::new(ErrorCode::NotFound, "no such policy"));
     }
     audit::committed();
-    state.policies.invalidate();
+    crate::changes::policies_changed(&state).await;
     Ok(Json(policy_dto(&record)?))
 }
 
@@ -267,7 +267,7 @@ pub async fn delete_policy(
         return Err(ApiError::new(ErrorCode::NotFound, "no such policy"));
     }
     audit::committed();
-    state.policies.invalidate();
+    crate::changes::policies_changed(&state).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -337,7 +337,7 @@ pub async fn bind(
             e => e.into(),
         })?;
     audit::committed();
-    state.policies.invalidate();
+    crate::changes::policies_changed(&state).await;
     Ok((
         StatusCode::CREATED,
         Json(Binding {
@@ -398,7 +398,7 @@ pub async fn unbind(
         return Err(ApiError::new(ErrorCode::NotFound, "no such binding"));
     }
     audit::committed();
-    state.policies.invalidate();
+    crate::changes::policies_changed(&state).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

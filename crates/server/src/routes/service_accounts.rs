@@ -199,7 +199,7 @@ pub async fn delete_account(
         ));
     }
     audit::committed();
-    state.tokens.evict_identity(&p.tenant_id, &identity_of(&id));
+    crate::changes::identity_changed(&state, &p.tenant_id, &identity_of(&id)).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -331,6 +331,6 @@ pub async fn delete_key(
         return Err(ApiError::new(ErrorCode::NotFound, "no such API key"));
     }
     audit::committed();
-    state.tokens.evict_credential(&key_id);
+    crate::changes::credential_revoked(&state, &key_id).await;
     Ok(StatusCode::NO_CONTENT)
 }
