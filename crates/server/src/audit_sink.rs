@@ -38,6 +38,10 @@ impl SinkConfig {
 pub fn spawn(state: AppState, config: SinkConfig) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
+            if !crate::jobs::leading(&state, "audit-sink", RETRY_AFTER).await {
+                tokio::time::sleep(RETRY_AFTER).await;
+                continue;
+            }
             match deliver_once(&state, &config).await {
                 Ok(0) => tokio::time::sleep(IDLE_POLL).await,
                 Ok(_) => {}
@@ -182,6 +186,9 @@ pub fn spawn_maintenance(
         tick.tick().await;
         loop {
             tick.tick().await;
+            if !crate::jobs::leading(&state, "audit-maintenance", checkpoint_every).await {
+                continue;
+            }
             let now = state.clock.now();
             if let Err(e) = state.store.checkpoint_audit(now).await {
                 tracing::warn!(error = %e, "audit checkpoint failed");

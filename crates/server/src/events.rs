@@ -154,6 +154,9 @@ impl EventBus {
     }
 }
 
+/// How often a node that does not deliver webhooks checks whether it should take over.
+const LEASE_ROUND: Duration = Duration::from_secs(5);
+
 /// How often waiting polls re-read the outbox even without a local commit (other nodes).
 pub const POLL_FALLBACK: Duration = Duration::from_millis(500);
 
@@ -182,6 +185,11 @@ pub fn spawn_worker(state: AppState, config: DeliveryConfig) -> tokio::task::Joi
     tokio::spawn(async move {
         let busy: Arc<Mutex<HashSet<String>>> = Arc::default();
         loop {
+            // One node delivers (per-path order and no duplicates across the cluster).
+            if !crate::jobs::leading(&state, "webhooks", LEASE_ROUND).await {
+                tokio::time::sleep(LEASE_ROUND).await;
+                continue;
+            }
             match state.store.webhook_subscriptions().await {
                 Ok(subs) => {
                     let now = state.clock.now();
@@ -387,6 +395,9 @@ pub fn spawn_expiry_notices(
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
+            if !crate::jobs::leading(&state, "expiry-notices", every).await {
+                continue;
+            }
             match emit_expiry_notices(&state, warning).await {
                 Ok(_) => {}
                 Err(e) if e.code == scaivault_proto::ErrorCode::ServiceUnavailable => {

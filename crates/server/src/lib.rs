@@ -18,6 +18,7 @@ pub mod cursor;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod jobs;
 pub mod ratelimit;
 pub mod routes;
 pub mod secrets;

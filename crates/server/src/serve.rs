@@ -180,6 +180,8 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         // this bound (one node: changes take effect on the next request).
         policies: crate::authz::PolicyCache::new(store.shared().then_some(POLICY_CACHE_SHARED_TTL)),
         events: crate::events::EventBus::default(),
+        node_id: scaivault_crypto::random::random_id("node_")
+            .map_err(|e| StartupError::Keys(e.to_string()))?,
         webhooks: webhook_client,
     }));
     let background = spawn_background(state.clone());
@@ -340,6 +342,9 @@ fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
                     state.rate_limits.housekeeping();
                 }
                 _ = sweep.tick() => {
+                    if !crate::jobs::leading(&state, "sweep", SWEEP_EVERY).await {
+                        continue;
+                    }
                     let now = state.clock.now();
                     let cutoff = now - state.limits.soft_delete_retention;
                     match state.store.sweep(cutoff, now).await {

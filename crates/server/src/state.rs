@@ -28,6 +28,8 @@ pub struct Inner {
     pub rate_limits: crate::ratelimit::RateLimiter,
     pub policies: crate::authz::PolicyCache,
     pub events: crate::events::EventBus,
+    /// This process's id in leases of cluster-wide background jobs.
+    pub node_id: String,
     pub webhooks: crate::webhooks::WebhookClient,
 }
 

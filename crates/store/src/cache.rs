@@ -542,6 +542,16 @@ impl<S: Store> Store for CachedStore<S> {
         self.inner.dead_letters(subscription_id).await
     }
 
+    async fn claim_job(
+        &self,
+        job: &str,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool> {
+        self.inner.claim_job(job, holder, now, until).await
+    }
+
     async fn publish_change(&self, change: &str) -> Result<()> {
         self.inner.publish_change(change).await
     }

@@ -398,6 +398,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         Err(StoreError::Unsupported("subscriptions"))
     }
 
+    // --- cluster-wide background jobs ---------------------------------------------------
+
+    /// Takes or renews the lease of background job `job` for node `holder` until `until`;
+    /// true when `holder` now holds it (it was free, expired, or already its own). A store only
+    /// one node can use always answers true.
+    async fn claim_job(
+        &self,
+        _job: &str,
+        _holder: &str,
+        _now: OffsetDateTime,
+        _until: OffsetDateTime,
+    ) -> Result<bool> {
+        Ok(true)
+    }
+
     // --- cache invalidation across nodes ----------------------------------------------------
 
     /// Tells every node sharing this store that cached state changed (`change` is a short

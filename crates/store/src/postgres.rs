@@ -271,6 +271,29 @@ fn commit_failed(e: sqlx::Error) -> StoreError {
 
 #[async_trait]
 impl Store for PgStore {
+    async fn claim_job(
+        &self,
+        job: &str,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool> {
+        let row: Option<String> = sqlx::query_scalar(
+            "INSERT INTO job_leases (job, holder, expires_at) VALUES ($1, $2, $4)
+             ON CONFLICT (job) DO UPDATE SET holder = excluded.holder,
+                expires_at = excluded.expires_at
+             WHERE job_leases.expires_at < $3 OR job_leases.holder = excluded.holder
+             RETURNING holder",
+        )
+        .bind(job)
+        .bind(holder)
+        .bind(micros(now))
+        .bind(micros(until))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
     async fn publish_change(&self, change: &str) -> Result<()> {
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANGES_CHANNEL)

@@ -137,3 +137,47 @@ async fn two_nodes_on_one_postgres_database_act_as_one_service() {
     assert_eq!(s, 200);
     assert_eq!(body["version"], 30);
 }
+
+#[tokio::test]
+async fn one_node_delivers_webhooks_without_duplicates() {
+    let db = TestDatabase::create();
+    let receiver = crate::events::Receiver::start(0);
+    let a = ProdServer::start(&format!(
+        "storage = \"postgres\"\ndatabase_url = \"{}\"\nwebhook_allowed_networks = [\"127.0.0.0/8\"]\n",
+        db.url
+    ));
+    let b = a.spawn_node();
+    let on_a = a.admin();
+    let on_b = b.client(&a.admin_token);
+    let (s, sub) = on_a
+        .post(
+            "/v1/subscriptions",
+            json!({"name": "hooks", "paths": ["svc/**"], "events": ["*"], "webhook": receiver.url("/hook")}),
+        )
+        .await;
+    assert_eq!(s, 201, "{sub}");
+    receiver.set_secret(sub["webhook_secret"].as_str().unwrap());
+    for i in 0..10 {
+        let api = if i % 2 == 0 { &on_a } else { &on_b };
+        assert_eq!(
+            api.put(&format!("/v1/secrets/svc/s{i}"), json!({"data": {"i": i}}))
+                .await
+                .0,
+            201
+        );
+    }
+    crate::events::wait_until("ten deliveries", || receiver.deliveries().len() >= 10).await;
+    // Give a second deliverer, if there were one, time to duplicate.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let deliveries = receiver.deliveries();
+    let mut ids: Vec<&str> = deliveries
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    let total = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), 10, "every event delivered");
+    assert_eq!(total, 10, "and only once, by one node: {deliveries:#?}");
+    assert!(deliveries.iter().all(|d| d["verified"] == true));
+}

@@ -11,14 +11,14 @@ use crate::common::prod::ProdServer;
 use crate::common::{TestServer, assert_error};
 
 /// The Python receiver (`common/webhook_receiver.py`), killed on drop.
-struct Receiver {
+pub(crate) struct Receiver {
     child: Child,
     port: u16,
     dir: tempfile::TempDir,
 }
 
 impl Receiver {
-    fn start(fail_first: u32) -> Self {
+    pub(crate) fn start(fail_first: u32) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -41,15 +41,15 @@ impl Receiver {
         Self { child, port, dir }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    fn set_secret(&self, secret: &str) {
+    pub(crate) fn set_secret(&self, secret: &str) {
         std::fs::write(self.dir.path().join("secret"), secret).unwrap();
     }
 
-    fn deliveries(&self) -> Vec<Value> {
+    pub(crate) fn deliveries(&self) -> Vec<Value> {
         std::fs::read_to_string(self.dir.path().join("log.jsonl"))
             .unwrap_or_default()
             .lines()
@@ -65,7 +65,7 @@ impl Drop for Receiver {
     }
 }
 
-async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+pub(crate) async fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
