@@ -71,7 +71,11 @@ pub async fn deliver_once(state: &AppState, config: &SinkConfig) -> Result<usize
     let Some(last) = entries.last().map(|e| e.seq) else {
         return Ok(0);
     };
-    let lines = entries
+    let successes: Vec<bool> = entries
+        .iter()
+        .map(|e| e.event.outcome == "success")
+        .collect();
+    let mut lines = entries
         .into_iter()
         .map(|e| {
             serde_json::to_string(&crate::routes::audit::entry_dto(e)).map_err(|e| e.to_string())
@@ -79,14 +83,16 @@ pub async fn deliver_once(state: &AppState, config: &SinkConfig) -> Result<usize
         .collect::<Result<Vec<_>, _>>()?;
     if let Some(file) = config.file.clone() {
         let (max, keep) = (config.file_max_bytes, config.file_keep);
-        let lines = lines.clone();
-        tokio::task::spawn_blocking(move || append_lines(&file, &lines, max, keep))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("audit file: {e}"))?;
+        // The blocking task borrows nothing: the lines go there and come back.
+        lines = tokio::task::spawn_blocking(move || {
+            append_lines(&file, &lines, max, keep).map(|()| lines)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("audit file: {e}"))?;
     }
     if let Some(addr) = &config.syslog {
-        send_syslog(addr, &lines)
+        send_syslog(addr, &lines, &successes)
             .await
             .map_err(|e| format!("syslog {addr}: {e}"))?;
     }
@@ -151,7 +157,7 @@ fn rotate(file: &Path, keep: u32) -> std::io::Result<()> {
 
 /// One RFC 5424 message per entry: facility auth (4), severity notice (5) or warning (4) for
 /// denials and errors; the JSON line is the message.
-async fn send_syslog(addr: &str, lines: &[String]) -> std::io::Result<()> {
+async fn send_syslog(addr: &str, lines: &[String], successes: &[bool]) -> std::io::Result<()> {
     let socket = tokio::net::UdpSocket::bind("0.0.0.0:0").await?;
     socket.connect(addr).await?;
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -159,16 +165,12 @@ async fn send_syslog(addr: &str, lines: &[String]) -> std::io::Result<()> {
         .ok()
         .filter(|h| !h.is_empty() && !h.contains(' '))
         .unwrap_or_else(|| "-".to_owned());
-    for line in lines {
-        let severity = if line.contains("\"outcome\":\"success\"") {
-            5
-        } else {
-            4
-        };
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    for (line, success) in lines.iter().zip(successes) {
+        let severity = if *success { 5 } else { 4 };
         let pri = 4 * 8 + severity;
-        let now = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
         let message = format!("<{pri}>1 {now} {host} scaivault - audit - {line}");
         socket.send(message.as_bytes()).await?;
     }

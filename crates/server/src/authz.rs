@@ -103,10 +103,18 @@ pub async fn policy_set(
     let mut identities = Vec::with_capacity(groups.len() + 1);
     identities.push(identity_id.to_owned());
     identities.extend(groups.iter().cloned());
-    let records = state
-        .store
-        .policies_bound_to(tenant_id, &identities)
-        .await?;
+    let set = Arc::new(compile_bound(state, tenant_id, &identities).await?);
+    state.policies.put(key, generation, set.clone());
+    Ok(set)
+}
+
+/// Compiles every policy bound to any of `identities` (an identity and its groups), uncached.
+pub async fn compile_bound(
+    state: &AppState,
+    tenant_id: &str,
+    identities: &[String],
+) -> ApiResult<PolicySet> {
+    let records = state.store.policies_bound_to(tenant_id, identities).await?;
     let inputs = records
         .iter()
         .map(|r| {
@@ -117,9 +125,7 @@ pub async fn policy_set(
             })
         })
         .collect::<ApiResult<Vec<_>>>()?;
-    let set = Arc::new(PolicySet::compile(inputs).map_err(ApiError::internal)?);
-    state.policies.put(key, generation, set.clone());
-    Ok(set)
+    PolicySet::compile(inputs).map_err(ApiError::internal)
 }
 
 /// Whether policies need to be consulted for this caller at all.

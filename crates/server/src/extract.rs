@@ -188,3 +188,16 @@ pub fn page_params(query: Option<&str>) -> Result<(u32, Option<String>), ApiErro
     }
     Ok((limit, after))
 }
+
+/// A display name: 1 to 100 characters without control characters, after trimming; returns
+/// the trimmed name.
+pub fn check_name<'a>(field: &str, name: &'a str) -> Result<&'a str, ApiError> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() || trimmed.chars().count() > 100 || trimmed.chars().any(char::is_control)
+    {
+        return Err(ApiError::validation(format!(
+            "{field}: 1 to 100 printable characters"
+        )));
+    }
+    Ok(trimmed)
+}

@@ -82,7 +82,8 @@ fn parse_time(name: &str, value: &str) -> ApiResult<OffsetDateTime> {
         })
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -51,10 +51,7 @@ pub async fn create_token(
     Authenticated(p): Authenticated,
     JsonBody(request): JsonBody<CreateTokenRequest>,
 ) -> ApiResult<(StatusCode, Json<CreateTokenResponse>)> {
-    let name = request.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::validation("name: 1 to 100 printable characters"));
-    }
+    let name = crate::extract::check_name("name", &request.name)?;
     if request.scopes.is_empty() {
         return Err(ApiError::validation(
             "scopes: at least one scope is required",

@@ -73,15 +73,6 @@ fn tenant_dto(t: TenantRecord) -> Tenant {
     }
 }
 
-fn check_name(field: &str, name: &str) -> ApiResult<()> {
-    if name.trim().is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::validation(format!(
-            "{field}: 1 to 100 printable characters"
-        )));
-    }
-    Ok(())
-}
-
 fn check_slug(slug: &str) -> ApiResult<()> {
     let ok = !slug.is_empty()
         && slug.len() <= 63
@@ -149,7 +140,7 @@ pub async fn create_partner(
 }
 
 fn new_partner(state: &AppState, id: Option<String>, name: &str) -> ApiResult<PartnerRecord> {
-    check_name("name", name)?;
+    crate::extract::check_name("name", name)?;
     let id = match id {
         Some(id) => {
             let ok = id.len() <= 64
@@ -260,7 +251,7 @@ async fn new_tenant(
     require_partner_admin(p, "creating a tenant")?;
     check_slug(slug)?;
     if let Some(name) = &name {
-        check_name("name", name)?;
+        crate::extract::check_name("name", name)?;
     }
     let partner_id = match partner_id {
         Some(id) if id != p.partner_id => {

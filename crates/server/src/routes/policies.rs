@@ -9,7 +9,7 @@ use axum::http::{StatusCode, Uri};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use scaivault_core::policy::{
-    DecisionReason, Effect, Permission, PolicyInput, PolicyRule, PolicySet, RawRule, validate_rules,
+    DecisionReason, Effect, Permission, PolicyRule, RawRule, validate_rules,
 };
 use scaivault_core::{Principal, Scope};
 use scaivault_proto::policies::*;
@@ -70,10 +70,7 @@ fn policy_dto(record: &PolicyRecord) -> ApiResult<Policy> {
 
 /// Validates a create/replace body into (name, description, rules JSON).
 fn parse_request(request: PolicyRequest) -> ApiResult<(String, Option<String>, String)> {
-    let name = request.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::validation("name: 1 to 100 printable characters"));
-    }
+    let name = crate::extract::check_name("name", &request.name)?;
     if request
         .description
         .as_ref()
@@ -463,21 +460,8 @@ pub async fn test_policy(
                 .to_owned(),
         }));
     }
-    let records = state
-        .store
-        .policies_bound_to(&p.tenant_id, &evaluated)
-        .await?;
-    let inputs = records
-        .iter()
-        .map(|r| {
-            Ok(PolicyInput {
-                id: r.id.clone(),
-                name: r.name.clone(),
-                rules: authz::rules_of(r)?,
-            })
-        })
-        .collect::<ApiResult<Vec<_>>>()?;
-    let set = PolicySet::compile(inputs).map_err(ApiError::internal)?;
+    // Uncached on purpose: explain shows the policies as stored now.
+    let set = authz::compile_bound(&state, &p.tenant_id, &evaluated).await?;
     let decision = set.evaluate(&request.path, permission);
     let path = &request.path;
     let (reason, decided_by, explanation) = match decision.reason {

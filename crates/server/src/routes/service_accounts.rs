@@ -105,10 +105,7 @@ pub async fn create_account(
     JsonBody(request): JsonBody<CreateServiceAccountRequest>,
 ) -> ApiResult<(StatusCode, Json<ServiceAccount>)> {
     require_admin(&p, "creating a service account")?;
-    let name = request.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::validation("name: 1 to 100 printable characters"));
-    }
+    let name = crate::extract::check_name("name", &request.name)?;
     if request
         .description
         .as_ref()
@@ -217,10 +214,7 @@ pub async fn create_key(
 ) -> ApiResult<(StatusCode, Json<CreateApiKeyResponse>)> {
     require_admin(&p, "creating an API key")?;
     let sa = account(&state, &p, &id).await?;
-    let name = request.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::validation("name: 1 to 100 printable characters"));
-    }
+    let name = crate::extract::check_name("name", &request.name)?;
     let now = state.clock.now();
     let expires_at = match &request.ttl {
         Some(ttl) => Some(now + parse_duration(ttl).map_err(|e| duration_error("ttl", e))?),

@@ -82,10 +82,7 @@ pub async fn create_subscription(
     JsonBody(request): JsonBody<CreateSubscriptionRequest>,
 ) -> ApiResult<(StatusCode, Json<Subscription>)> {
     require_scope(&p, Scope::SecretsRead)?;
-    let name = request.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::validation("name: 1 to 100 printable characters"));
-    }
+    let name = crate::extract::check_name("name", &request.name)?;
     if request.paths.is_empty() || request.paths.len() > 100 {
         return Err(ApiError::validation("paths: 1 to 100 globs"));
     }
