@@ -77,6 +77,10 @@ enum Command {
     #[command(subcommand, after_help = commands::secrets::EXAMPLES)]
     Secrets(commands::secrets::SecretsCommand),
 
+    /// Manage secret policies: how secret values are generated; preview a generated value
+    #[command(subcommand, after_help = commands::secret_policies::EXAMPLES)]
+    SecretPolicies(commands::secret_policies::SecretPoliciesCommand),
+
     /// Query, summarise and verify the audit trail (needs the audit:read scope)
     #[command(subcommand, after_help = commands::audit::EXAMPLES)]
     Audit(commands::audit::AuditCommand),
@@ -84,6 +88,10 @@ enum Command {
     /// Manage path policies and their bindings; explain access decisions
     #[command(subcommand, after_help = commands::policies::EXAMPLES)]
     Policies(commands::policies::PoliciesCommand),
+
+    /// Manage rotation policies, assign them to secrets, trigger rotations, see runs and what is due
+    #[command(subcommand, after_help = commands::rotation::EXAMPLES)]
+    Rotation(commands::rotation::RotationCommand),
 
     /// Subscribe to events by path and type; long-poll them or deliver them by webhook
     #[command(subcommand, after_help = commands::subscriptions::EXAMPLES)]
@@ -135,6 +143,11 @@ fn main() -> ExitCode {
                 .await
                 .map(|()| ExitCode::SUCCESS)
         }),
+        Command::SecretPolicies(cmd) => client_command(|ctx| async move {
+            commands::secret_policies::run(cmd, &ctx)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }),
         Command::Audit(cmd) => client_command(|ctx| async move {
             commands::audit::run(cmd, &ctx)
                 .await
@@ -143,6 +156,11 @@ fn main() -> ExitCode {
         Command::Policies(cmd) => {
             client_command(|ctx| async move { commands::policies::run(cmd, &ctx).await })
         }
+        Command::Rotation(cmd) => client_command(|ctx| async move {
+            commands::rotation::run(cmd, &ctx)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }),
         Command::Subscriptions(cmd) => client_command(|ctx| async move {
             commands::subscriptions::run(cmd, &ctx)
                 .await

@@ -20,6 +20,7 @@ mod error;
 mod identity;
 mod policies;
 pub mod redact;
+mod rotation;
 mod secrets;
 mod subscriptions;
 
@@ -34,6 +35,7 @@ use serde::de::DeserializeOwned;
 
 pub use audit::AuditFilter;
 pub use error::Error;
+pub use rotation::{RunFilter, RunHistoryQuery};
 pub use scaivault_proto as proto;
 pub use secrets::{DeleteMode, ExpiringQuery, ListSecretsQuery};
 pub use subscriptions::PollQuery;

@@ -8,6 +8,7 @@ pub mod identity;
 pub mod path;
 pub mod policy;
 pub mod role;
+pub mod rotation;
 pub mod scope;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -10,6 +10,7 @@ pub mod error;
 pub mod health;
 pub mod identity;
 pub mod policies;
+pub mod rotation;
 pub mod secrets;
 pub mod subscriptions;
 pub mod timestamp;

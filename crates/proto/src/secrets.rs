@@ -195,7 +195,7 @@ pub struct VersionsResponse {
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct RotationPolicyRef {
     pub id: String,
-    /// Filled in once the rotation scheduler exists; `null` until then.
+    /// When the scheduler rotates it next (`null` while no schedule exists yet).
     pub next_rotation: Option<Timestamp>,
 }
 
@@ -223,11 +223,13 @@ pub struct SecretMetadataResponse {
 pub struct RotateSecretRequest {
     #[serde(default)]
     pub reason: Option<String>,
-    /// The new payload. Required until value generators exist (rotation issue).
+    /// The new payload. Optional when the secret's rotation policy has `auto_generate` and the
+    /// secret has a secret policy (the value is generated); required otherwise.
     #[serde(default)]
-    #[schema(value_type = Object, required = true)]
+    #[schema(value_type = Object)]
     pub new_value: Option<Map<String, Value>>,
-    /// How long the previous version stays readable, e.g. `1h`. Default: retired at once.
+    /// How long the previous version stays readable, e.g. `1h`. Default: the rotation
+    /// policy's grace period, or retired at once without one.
     #[serde(default)]
     #[schema(pattern = r"^([0-9]+(\.[0-9]+)?(s|m|h|d|w))+$", example = "1h")]
     pub grace_period: Option<String>,

@@ -23,7 +23,7 @@ use scaivault_proto::ErrorCode;
 use scaivault_store::AuditEvent;
 use std::net::SocketAddr;
 
-use crate::error::{ApiError, current_request_id};
+use crate::error::{ApiError, ApiResult, current_request_id};
 use crate::state::AppState;
 
 tokio::task_local! {
@@ -108,6 +108,62 @@ pub fn success_event(state: &AppState) -> Option<AuditEvent> {
 /// Says the mutation committed the entry from [`success_event`].
 pub fn committed() {
     with_draft(|d| d.committed = true);
+}
+
+/// Who performs a rotation step: the caller of the request that caused it, or the scheduler.
+#[derive(Debug, Clone, Copy)]
+pub enum StepActor<'a> {
+    Caller(&'a Principal),
+    Scheduler,
+}
+
+/// An audit entry for one step of work that is not the request's own entry: each secret a
+/// trigger rotates, and every step the scheduler takes (`rotation.due`, `succeeded`, ...).
+#[allow(clippy::too_many_arguments)] // every field of the entry is a separate fact
+pub fn step_event(
+    state: &AppState,
+    actor: StepActor<'_>,
+    tenant_id: &str,
+    action: &str,
+    resource_type: &str,
+    path: &str,
+    version: Option<u64>,
+    outcome: &str,
+    error_code: Option<&str>,
+) -> ApiResult<AuditEvent> {
+    let (actor_id, actor_type, actor_tenant, partner, credential) = match actor {
+        StepActor::Caller(p) => (
+            p.identity_id.clone(),
+            p.identity_type.as_str().to_owned(),
+            Some(p.tenant_id.clone()),
+            Some(p.partner_id.clone()),
+            Some(p.credential_id.clone()),
+        ),
+        StepActor::Scheduler => ("system:rotation".to_owned(), "system".to_owned(), None, None, None),
+    };
+    let request_id = match actor {
+        StepActor::Caller(_) => current_request_id(),
+        StepActor::Scheduler => scaivault_crypto::random::random_id("sched_")?,
+    };
+    Ok(AuditEvent {
+        id: scaivault_crypto::random::random_id("aud_")?,
+        occurred_at: state.clock.now(),
+        request_id,
+        actor_id,
+        actor_type,
+        actor_tenant_id: actor_tenant,
+        target_tenant_id: Some(tenant_id.to_owned()),
+        partner_id: partner,
+        credential_id: credential,
+        action: action.to_owned(),
+        resource_type: resource_type.to_owned(),
+        resource_path: Some(path.to_owned()),
+        version,
+        outcome: outcome.to_owned(),
+        error_code: error_code.map(str::to_owned),
+        client_ip: None,
+        user_agent: None,
+    })
 }
 
 fn build(
@@ -304,6 +360,64 @@ pub fn classify(
                 ("rotate_secret", "subscription", Some(id.clone()))
             }
             ([id, _], _) => ("dead_letters", "subscription", Some(id.clone())),
+            _ => return None,
+        });
+    }
+    if let Some(rest) = path
+        .strip_prefix("/v1/secret-policies")
+        .filter(|r| r.is_empty() || r.starts_with('/'))
+    {
+        let parts: Vec<String> = rest
+            .trim_start_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(decoded)
+            .collect();
+        let m = method.clone();
+        return Some(match (parts.as_slice(), m) {
+            ([], Method::GET) => ("list", "secret_policy", None),
+            ([], _) => ("create", "secret_policy", None),
+            ([t], Method::GET) if t == "types" => ("types", "secret_policy", None),
+            ([id], Method::GET) => ("read", "secret_policy", Some(id.clone())),
+            ([id], Method::DELETE) => ("delete", "secret_policy", Some(id.clone())),
+            ([id], _) => ("update", "secret_policy", Some(id.clone())),
+            ([id, g], _) if g == "generate" => ("generate", "secret_policy", Some(id.clone())),
+            _ => return None,
+        });
+    }
+    if let Some(rest) = path
+        .strip_prefix("/v1/rotation")
+        .filter(|r| r.is_empty() || r.starts_with('/'))
+    {
+        let parts: Vec<String> = rest
+            .trim_start_matches('/')
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(decoded)
+            .collect();
+        let m = method.clone();
+        return Some(match (parts.as_slice(), m) {
+            ([d], _) if d == "due" => ("list_due", "rotation_policy", None),
+            ([r], _) if r == "runs" => ("list_runs", "rotation_policy", None),
+            ([p], Method::GET) if p == "policies" => ("list", "rotation_policy", None),
+            ([p], _) if p == "policies" => ("create", "rotation_policy", None),
+            ([p, id], Method::GET) if p == "policies" => {
+                ("read", "rotation_policy", Some(id.clone()))
+            }
+            ([p, id], Method::DELETE) if p == "policies" => {
+                ("delete", "rotation_policy", Some(id.clone()))
+            }
+            ([p, id], _) if p == "policies" => ("update", "rotation_policy", Some(id.clone())),
+            ([p, id, what], _) if p == "policies" => {
+                let action = match what.as_str() {
+                    "assign" => "assign",
+                    "unassign" => "unassign",
+                    "trigger" => "trigger",
+                    "history" => "list_runs",
+                    _ => "list_secrets",
+                };
+                (action, "rotation_policy", Some(id.clone()))
+            }
             _ => return None,
         });
     }

@@ -34,6 +34,15 @@ pub struct ServerArgs {
         requires = "dev"
     )]
     pub dev_root_token: Option<String>,
+    /// Dev mode: start a test clock that only moves through `POST /v1/sys/test-clock`
+    /// (which also runs the background jobs that are due), to test rotation and expiry
+    /// schedules without waiting. Never in production.
+    #[arg(long, requires = "dev")]
+    pub dev_test_clock: bool,
+    /// Dev mode: let webhooks reach this network although it is internal (e.g. 127.0.0.0/8 for
+    /// a local receiver); repeatable. Production uses `webhook_allowed_networks`
+    #[arg(long, value_name = "CIDR", requires = "dev")]
+    pub dev_webhook_network: Vec<String>,
     /// Where state is kept; dev mode without it uses a fresh temporary directory
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
@@ -83,6 +92,11 @@ pub enum OperatorCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Move the embedded store into PostgreSQL (server stopped): copies every row as stored
+    /// (values stay encrypted: the servers on PostgreSQL need the same root key file), with a
+    /// progress bar; resumable after an interruption; verified (row counts, SHA-256 digests,
+    /// audit chains)
+    Migrate(crate::migrate::MigrateArgs),
 }
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
@@ -118,6 +132,7 @@ pub fn run_operator(command: OperatorCommand) -> ExitCode {
                 input,
                 force,
             } => rt.block_on(crate::backup::restore(config, input, force)),
+            OperatorCommand::Migrate(args) => rt.block_on(crate::migrate::migrate(args)),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,

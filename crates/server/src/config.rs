@@ -13,7 +13,7 @@ use crate::StartupError;
 
 /// Keys that may come from the environment (so unrelated `SCAIVAULT_*` variables of the CLI,
 /// such as `SCAIVAULT_TOKEN`, are never mistaken for configuration).
-const ENV_KEYS: [&str; 28] = [
+const ENV_KEYS: [&str; 29] = [
     "listen",
     "data_dir",
     "storage",
@@ -42,6 +42,7 @@ const ENV_KEYS: [&str; 28] = [
     "webhook_retry_window",
     "expiry_warning",
     "expiry_check_interval",
+    "rotation_check_interval",
 ];
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -130,6 +131,9 @@ pub struct Config {
     /// How often expiry notices are checked for.
     #[serde(default = "default_expiry_check_interval")]
     pub expiry_check_interval: String,
+    /// How often the rotation scheduler looks for due rotations and warnings.
+    #[serde(default = "default_rotation_check_interval")]
+    pub rotation_check_interval: String,
     /// `[rate_limits]`: per identity, per tenant, per client IP (docs/configuration.md).
     #[serde(default)]
     pub rate_limits: crate::ratelimit::RateLimitConfig,
@@ -161,6 +165,9 @@ fn default_expiry_warning() -> String {
 }
 fn default_expiry_check_interval() -> String {
     "60s".to_owned()
+}
+fn default_rotation_check_interval() -> String {
+    "10s".to_owned()
 }
 fn default_database_max_connections() -> u32 {
     16
@@ -237,6 +244,7 @@ impl Config {
             webhook_allowed_networks: Vec::new(),
             expiry_warning: default_expiry_warning(),
             expiry_check_interval: default_expiry_check_interval(),
+            rotation_check_interval: default_rotation_check_interval(),
             webhook_timeout: default_webhook_timeout(),
             webhook_retry_base: default_webhook_retry_base(),
             webhook_retry_window: default_webhook_retry_window(),
@@ -363,6 +371,11 @@ impl Config {
         let warning = scaivault_core::parse_duration(&self.expiry_warning)
             .map_err(|e| StartupError::Config(format!("expiry_warning: {e}")))?;
         Ok((every, warning))
+    }
+
+    pub fn rotation_check_interval(&self) -> Result<Duration, StartupError> {
+        scaivault_core::parse_duration(&self.rotation_check_interval)
+            .map_err(|e| StartupError::Config(format!("rotation_check_interval: {e}")))
     }
 
     pub fn audit_sink(&self) -> crate::audit_sink::SinkConfig {

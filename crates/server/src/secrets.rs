@@ -7,7 +7,8 @@ use scaivault_crypto::{SealedValue, secret_aad};
 use scaivault_proto::secrets::*;
 use scaivault_proto::{ErrorCode, Timestamp};
 use scaivault_store::{
-    ExpiringQuery, ListQuery, SealFn, SealedBlob, SecretPatch, SecretRecord, SecretWrite, WriteMode,
+    ExpiringQuery, ListQuery, SealFn, SealedBlob, SecretPatch, SecretRecord, SecretWrite, StoreError,
+    WriteMode,
 };
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -158,7 +159,7 @@ fn check_id(field: &str, id: &str) -> ApiResult<()> {
 
 /// The sealing step of a write, owning what it needs: the store calls it inside its write
 /// transaction (possibly on its writer task) with the version number it assigned.
-fn seal_value(
+pub(crate) fn seal_value(
     state: &AppState,
     tenant_id: &str,
     path: &str,
@@ -179,7 +180,7 @@ fn seal_value(
     })
 }
 
-fn serialize_data(data: &Map<String, Value>) -> ApiResult<Zeroizing<Vec<u8>>> {
+pub(crate) fn serialize_data(data: &Map<String, Value>) -> ApiResult<Zeroizing<Vec<u8>>> {
     serde_json::to_vec(data)
         .map(Zeroizing::new)
         .map_err(|_| ApiError::internal("could not serialize secret data"))
@@ -204,6 +205,8 @@ pub async fn write(
     )?;
     let plaintext = serialize_data(&request.data)?;
     let tenant = principal.tenant_id.as_str();
+    crate::rotation::check_references(state, tenant, &patch).await?;
+    let attach = patch.rotation_policy_id.clone();
     let write = SecretWrite {
         path: path.as_str().to_owned(),
         patch,
@@ -215,6 +218,9 @@ pub async fn write(
     let seal = seal_value(state, tenant, path.as_str(), plaintext);
     let outcome = state.store.write_secret(tenant, write, seal).await?;
     audit::committed();
+    if let Some(policy_id) = &attach {
+        crate::rotation::schedule_attached(state, tenant, path.as_str(), policy_id).await?;
+    }
     let record = &outcome.record;
     let response = if outcome.created {
         WriteSecretResponse {
@@ -337,7 +343,7 @@ pub async fn metadata(
     let tenant = principal.tenant_id.as_str();
     let record = state.store.get_secret(tenant, path.as_str()).await?;
     if record.deleted_at.is_some() {
-        return Err(scaivault_store::StoreError::NotFound.into());
+        return Err(StoreError::NotFound.into());
     }
     metadata_response(state, tenant, record).await
 }
@@ -374,13 +380,18 @@ async fn metadata_response(
         expires_at: record.expires_at.map(ts),
         last_accessed_at: stored_last.max(pending_last).map(ts),
         access_count_30d: stored_count + pending_count,
-        rotation_policy: record
-            .rotation_policy_id
-            .clone()
-            .map(|id| RotationPolicyRef {
-                id,
-                next_rotation: None,
+        rotation_policy: match &record.rotation_policy_id {
+            Some(id) => Some(RotationPolicyRef {
+                id: id.clone(),
+                next_rotation: state
+                    .store
+                    .get_rotation_schedule(tenant, &record.path)
+                    .await?
+                    .filter(|s| &s.policy_id == id)
+                    .map(|s| ts(s.next_rotation_at)),
             }),
+            None => None,
+        },
         secret_policy_id: record.secret_policy_id.clone(),
     })
 }
@@ -401,6 +412,7 @@ pub async fn patch(
         now,
     )?;
     let tenant = principal.tenant_id.as_str();
+    crate::rotation::check_references(state, tenant, &patch).await?;
     let record = state
         .store
         .patch_secret(
@@ -412,6 +424,9 @@ pub async fn patch(
         )
         .await?;
     audit::committed();
+    if let Some(policy_id) = &patch.rotation_policy_id {
+        crate::rotation::schedule_attached(state, tenant, path.as_str(), policy_id).await?;
+    }
     metadata_response(state, tenant, record).await
 }
 
@@ -729,19 +744,32 @@ pub async fn rotate(
 ) -> ApiResult<RotateSecretResponse> {
     require_scope(principal, Scope::SecretsWrite)?;
     authz::authorize(state, principal, path.as_str(), Permission::Rotate).await?;
-    let now = state.clock.now();
-    let grace = match &request.grace_period {
-        Some(g) => parse_duration(g).map_err(|e| duration_error("grace_period", e))?,
-        None => std::time::Duration::ZERO,
-    };
+    let grace = request
+        .grace_period
+        .as_deref()
+        .map(|g| parse_duration(g).map_err(|e| duration_error("grace_period", e)))
+        .transpose()?;
     if let Some(reason) = &request.reason {
         check_text("reason", reason, MAX_DESCRIPTION_CHARS, true)?;
     }
-    let new_value = request.new_value.ok_or_else(|| {
-        ApiError::validation("new_value is required: no value generator is attached to this secret")
-    })?;
-    let plaintext = serialize_data(&new_value)?;
     let tenant = principal.tenant_id.as_str();
+    let secret = state.store.get_secret(tenant, path.as_str()).await?;
+    if secret.deleted_at.is_some() {
+        return Err(StoreError::NotFound.into());
+    }
+    let (value, grace, policy) = crate::rotation::prepare_manual(
+        state,
+        tenant,
+        crate::rotation::ManualRotation {
+            secret: &secret,
+            new_value: request.new_value,
+            grace,
+        },
+    )
+    .await?;
+    let plaintext = serialize_data(&value)?;
+    drop(value);
+    let now = state.clock.now();
     let retire_previous_at = now + grace;
     let write = SecretWrite {
         path: path.as_str().to_owned(),
@@ -755,6 +783,18 @@ pub async fn rotate(
     let outcome = state.store.write_secret(tenant, write, seal).await?;
     audit::committed();
     tracing::info!(path = %path, version = outcome.version, "secret rotated");
+    // The write is acknowledged; the run and the next cycle follow (settled on restart if lost).
+    if let Err(e) = crate::rotation::finish_manual(
+        state,
+        principal,
+        &outcome,
+        policy.as_ref(),
+        retire_previous_at,
+    )
+    .await
+    {
+        tracing::warn!(path = %path, error = %e.message, "recording a manual rotation failed");
+    }
     Ok(RotateSecretResponse {
         path: outcome.record.path,
         version: outcome.version,

@@ -50,7 +50,13 @@ pub(crate) fn root_key_path(config: &Config, data_dir: &std::path::Path) -> Path
 }
 
 pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let test_clock = args
+        .dev_test_clock
+        .then(|| Arc::new(scaivault_core::ManualClock::new(SystemClock.now())));
+    let clock: Arc<dyn Clock> = match &test_clock {
+        Some(c) => c.clone(),
+        None => Arc::new(SystemClock),
+    };
     let mut config = if args.dev {
         Config::dev_defaults()
     } else {
@@ -71,6 +77,9 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
     if let Some(format) = args.log_format {
         config.log_format = format;
     }
+    config
+        .webhook_allowed_networks
+        .extend(args.dev_webhook_network.iter().cloned());
     init_logging(config.log_format, &config.log_level);
 
     // Dev mode without --data-dir: a fresh directory that is removed on exit.
@@ -183,6 +192,7 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         node_id: scaivault_crypto::random::random_id("node_")
             .map_err(|e| StartupError::Keys(e.to_string()))?,
         webhooks: webhook_client,
+        test_clock,
     }));
     let background = spawn_background(state.clone());
     let audit_maintenance = crate::audit_sink::spawn_maintenance(
@@ -195,6 +205,12 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
     let (expiry_every, expiry_warning) = config.expiry_notices()?;
     let expiry_notices =
         crate::events::spawn_expiry_notices(state.clone(), expiry_every, expiry_warning);
+    // With the test clock, rounds run when the clock is moved (deterministic for tests).
+    let rotation_interval = config.rotation_check_interval()?;
+    let rotation_scheduler = state
+        .test_clock
+        .is_none()
+        .then(|| crate::rotation::spawn_scheduler(state.clone(), rotation_interval));
     let sink = config.audit_sink();
     let audit_sink = sink
         .enabled()
@@ -214,6 +230,7 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         &data_dir,
         printed_token.as_deref().map(|t| t.as_str()),
         &provider,
+        state.test_clock.is_some(),
     );
     tracing::info!(%addr, %scheme, data_dir = %data_dir.display(), "ScaiVault started");
 
@@ -269,6 +286,9 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         listener.abort();
     }
     expiry_notices.abort();
+    if let Some(scheduler) = rotation_scheduler {
+        scheduler.abort();
+    }
     if let Some(sink) = audit_sink {
         sink.abort();
     }
@@ -288,11 +308,15 @@ fn print_banner(
     data_dir: &std::path::Path,
     generated_token: Option<&str>,
     provider: &dyn KeyProvider,
+    test_clock: bool,
 ) {
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "ScaiVault listening on {scheme}://{addr}");
     if dev {
         let _ = writeln!(out, "  Mode:       development (do not use in production)");
+        if test_clock {
+            let _ = writeln!(out, "  Test clock: on (moves only through POST /v1/sys/test-clock)");
+        }
         let _ = writeln!(out, "  Data dir:   {}", data_dir.display());
         let _ = writeln!(out, "  Root key:   {}", provider.describe());
         match generated_token {

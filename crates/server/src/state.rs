@@ -31,6 +31,8 @@ pub struct Inner {
     /// This process's id in leases of cluster-wide background jobs.
     pub node_id: String,
     pub webhooks: crate::webhooks::WebhookClient,
+    /// The dev test clock (`--dev-test-clock`): the same clock as `clock`, movable.
+    pub test_clock: Option<Arc<scaivault_core::ManualClock>>,
 }
 
 /// Tunables that handlers need.

@@ -20,6 +20,10 @@ use time::OffsetDateTime;
 use crate::audit::*;
 use crate::events::{DeadLetter, DeliveryState, EventRecord, SubscriptionRecord};
 use crate::model::*;
+use crate::rotation::{
+    RotationPolicyRecord, RotationStep, RunQuery, RunRecord, RunStatus, ScheduleChange,
+    ScheduleQuery, ScheduleRecord, SecretPolicyRecord,
+};
 use crate::{Result, SealFn, Store};
 
 /// Entries kept before the cache is emptied and refilled (a crude but bounded policy).
@@ -58,6 +62,15 @@ impl<S: Store> CachedStore<S> {
         self.generation.fetch_add(1, Ordering::AcqRel);
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
         entries.remove(&Self::key(tenant_id, path));
+    }
+
+    /// Called after a mutation that may have changed any of the tenant's secret records.
+    fn evict_tenant(&self, tenant_id: &str) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.entries
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(tenant, _), _| tenant != tenant_id);
     }
 
     fn evict_all(&self) {
@@ -456,6 +469,171 @@ impl<S: Store> Store for CachedStore<S> {
         identities: &[String],
     ) -> Result<Vec<PolicyRecord>> {
         self.inner.policies_bound_to(tenant_id, identities).await
+    }
+
+    async fn insert_secret_policy(
+        &self,
+        policy: &SecretPolicyRecord,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        self.inner.insert_secret_policy(policy, audit).await
+    }
+
+    async fn update_secret_policy(
+        &self,
+        policy: &SecretPolicyRecord,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        self.inner.update_secret_policy(policy, audit).await
+    }
+
+    async fn get_secret_policy(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<SecretPolicyRecord>> {
+        self.inner.get_secret_policy(tenant_id, id).await
+    }
+
+    async fn list_secret_policies(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<SecretPolicyRecord>> {
+        self.inner
+            .list_secret_policies(tenant_id, after, limit)
+            .await
+    }
+
+    async fn delete_secret_policy(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        self.inner.delete_secret_policy(tenant_id, id, audit).await
+    }
+
+    async fn insert_rotation_policy(
+        &self,
+        policy: &RotationPolicyRecord,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        self.inner.insert_rotation_policy(policy, audit).await
+    }
+
+    async fn update_rotation_policy(
+        &self,
+        policy: &RotationPolicyRecord,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        self.inner.update_rotation_policy(policy, audit).await
+    }
+
+    async fn get_rotation_policy(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<RotationPolicyRecord>> {
+        self.inner.get_rotation_policy(tenant_id, id).await
+    }
+
+    async fn list_rotation_policies(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<RotationPolicyRecord>> {
+        self.inner
+            .list_rotation_policies(tenant_id, after, limit)
+            .await
+    }
+
+    /// Clears `rotation_policy_id` on secrets this layer cannot name (the cached records carry
+    /// it), so every cached entry of the tenant goes.
+    async fn delete_rotation_policy(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        let result = self
+            .inner
+            .delete_rotation_policy(tenant_id, id, audit)
+            .await;
+        self.evict_tenant(tenant_id);
+        result
+    }
+
+    async fn set_secret_rotation_policy(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        policy_id: Option<&str>,
+        schedule: &ScheduleChange,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        let result = self
+            .inner
+            .set_secret_rotation_policy(tenant_id, path, policy_id, schedule, audit)
+            .await;
+        self.evict(tenant_id, path);
+        result
+    }
+
+    async fn get_rotation_schedule(
+        &self,
+        tenant_id: &str,
+        path: &str,
+    ) -> Result<Option<ScheduleRecord>> {
+        self.inner.get_rotation_schedule(tenant_id, path).await
+    }
+
+    async fn list_rotation_schedules(
+        &self,
+        tenant_id: &str,
+        query: &ScheduleQuery,
+    ) -> Result<Page<ScheduleRecord>> {
+        self.inner.list_rotation_schedules(tenant_id, query).await
+    }
+
+    async fn due_rotations(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<ScheduleRecord>> {
+        self.inner.due_rotations(now, limit).await
+    }
+
+    async fn due_rotation_warnings(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<ScheduleRecord>> {
+        self.inner.due_rotation_warnings(now, limit).await
+    }
+
+    async fn unscheduled_rotations(&self, limit: u32) -> Result<Vec<(String, String, String)>> {
+        self.inner.unscheduled_rotations(limit).await
+    }
+
+    /// Runs, schedules and audit only: no secret record changes (new values go through
+    /// `write_secret`, which evicts).
+    async fn commit_rotation_step(&self, step: &RotationStep) -> Result<u64> {
+        self.inner.commit_rotation_step(step).await
+    }
+
+    async fn get_rotation_run(&self, tenant_id: &str, id: &str) -> Result<Option<RunRecord>> {
+        self.inner.get_rotation_run(tenant_id, id).await
+    }
+
+    async fn list_rotation_runs(
+        &self,
+        tenant_id: &str,
+        query: &RunQuery,
+    ) -> Result<Page<RunRecord>> {
+        self.inner.list_rotation_runs(tenant_id, query).await
+    }
+
+    async fn open_rotation_runs(&self, status: RunStatus, limit: u32) -> Result<Vec<RunRecord>> {
+        self.inner.open_rotation_runs(status, limit).await
     }
 
     async fn events_after(

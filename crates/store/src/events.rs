@@ -184,4 +184,20 @@ mod tests {
         assert_eq!(e.event_type, "policy.changed");
         assert_eq!(e.path, None);
     }
+
+    /// Rotation steps carry their `rotation.*` events explicitly (`RotationStep::events`):
+    /// deriving one from the step's audit entry as well would emit each twice.
+    #[test]
+    fn rotation_audits_derive_no_event() {
+        for action in ["due", "succeeded", "failed", "start", "create", "attach"] {
+            for outcome in ["success", "error"] {
+                let mut e = audit("rotation", action, Some(2));
+                e.outcome = outcome.into();
+                assert!(event_for(&e, Some(1)).is_none(), "{action} {outcome}");
+            }
+        }
+        // The secret mappings are untouched by it.
+        let e = event_for(&audit("secret", "update", None), None).unwrap();
+        assert_eq!(e.event_type, "secret.updated");
+    }
 }

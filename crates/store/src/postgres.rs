@@ -36,12 +36,17 @@ use tokio::sync::{mpsc, oneshot};
 use crate::audit::*;
 use crate::events::{DeadLetter, DeliveryState, EventRecord, NewEvent, SubscriptionRecord};
 use crate::model::*;
+use crate::rotation::{
+    RotationPolicyRecord, RotationStep, RunQuery, RunRecord, RunStatus, ScheduleChange,
+    ScheduleQuery, ScheduleRecord, SecretPolicyRecord,
+};
 use crate::{Result, SealFn, Store, StoreError};
 
 mod audit;
 mod events;
 mod identity;
 mod policies;
+mod rotation;
 mod secrets;
 mod tokens;
 
@@ -749,6 +754,204 @@ impl Store for PgStore {
         identities: &[String],
     ) -> Result<Vec<PolicyRecord>> {
         policies::bound_to(&self.pool, tenant_id, identities).await
+    }
+
+    async fn insert_secret_policy(
+        &self,
+        p: &SecretPolicyRecord,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        rotation::insert_secret_policy(&mut tx, p).await?;
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_secret_policy(
+        &self,
+        p: &SecretPolicyRecord,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        if !rotation::update_secret_policy(&mut tx, p).await? {
+            return Ok(false);
+        }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn get_secret_policy(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<SecretPolicyRecord>> {
+        rotation::get_secret_policy(&self.pool, tenant_id, id).await
+    }
+
+    async fn list_secret_policies(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<SecretPolicyRecord>> {
+        rotation::list_secret_policies(&self.pool, tenant_id, after, limit).await
+    }
+
+    async fn delete_secret_policy(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        if !rotation::delete_secret_policy(&mut tx, tenant_id, id).await? {
+            return Ok(false);
+        }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn insert_rotation_policy(
+        &self,
+        p: &RotationPolicyRecord,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        rotation::insert_rotation_policy(&mut tx, p).await?;
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_rotation_policy(
+        &self,
+        p: &RotationPolicyRecord,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        if !rotation::update_rotation_policy(&mut tx, p).await? {
+            return Ok(false);
+        }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn get_rotation_policy(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<RotationPolicyRecord>> {
+        rotation::get_rotation_policy(&self.pool, tenant_id, id).await
+    }
+
+    async fn list_rotation_policies(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<RotationPolicyRecord>> {
+        rotation::list_rotation_policies(&self.pool, tenant_id, after, limit).await
+    }
+
+    async fn delete_rotation_policy(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        if !rotation::delete_rotation_policy(&mut tx, tenant_id, id).await? {
+            return Ok(false);
+        }
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn set_secret_rotation_policy(
+        &self,
+        tenant_id: &str,
+        path: &str,
+        policy_id: Option<&str>,
+        schedule: &ScheduleChange,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        if schedule
+            .target()
+            .is_some_and(|target| target != (tenant_id, path))
+        {
+            return Err(StoreError::Invalid("the schedule is another secret's"));
+        }
+        let mut tx = self.pool.begin().await?;
+        if !rotation::set_secret_rotation_policy(&mut tx, tenant_id, path, policy_id).await? {
+            return Ok(false);
+        }
+        rotation::apply_schedule(&mut tx, schedule).await?;
+        self.audit_in(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn get_rotation_schedule(
+        &self,
+        tenant_id: &str,
+        path: &str,
+    ) -> Result<Option<ScheduleRecord>> {
+        rotation::get_schedule(&self.pool, tenant_id, path).await
+    }
+
+    async fn list_rotation_schedules(
+        &self,
+        tenant_id: &str,
+        q: &ScheduleQuery,
+    ) -> Result<Page<ScheduleRecord>> {
+        rotation::list_schedules(&self.pool, tenant_id, q).await
+    }
+
+    async fn due_rotations(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<ScheduleRecord>> {
+        rotation::due(&self.pool, now, limit).await
+    }
+
+    async fn due_rotation_warnings(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<ScheduleRecord>> {
+        rotation::due_warnings(&self.pool, now, limit).await
+    }
+
+    async fn unscheduled_rotations(&self, limit: u32) -> Result<Vec<(String, String, String)>> {
+        rotation::unscheduled(&self.pool, limit).await
+    }
+
+    async fn commit_rotation_step(&self, step: &RotationStep) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let seq = match &step.run {
+            Some(run) => rotation::upsert_run(&mut tx, run).await?,
+            None => 0,
+        };
+        rotation::apply_schedule(&mut tx, &step.schedule).await?;
+        self.audit_in(&mut tx, step.audit.as_ref()).await?;
+        // The step's own `rotation.*` events (its audit entry derives none).
+        events::insert_in(&mut tx, &step.events).await?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    async fn get_rotation_run(&self, tenant_id: &str, id: &str) -> Result<Option<RunRecord>> {
+        rotation::get_run(&self.pool, tenant_id, id).await
+    }
+
+    async fn list_rotation_runs(&self, tenant_id: &str, q: &RunQuery) -> Result<Page<RunRecord>> {
+        rotation::list_runs(&self.pool, tenant_id, q).await
+    }
+
+    async fn open_rotation_runs(&self, status: RunStatus, limit: u32) -> Result<Vec<RunRecord>> {
+        rotation::open_runs(&self.pool, status, limit).await
     }
 
     async fn events_after(

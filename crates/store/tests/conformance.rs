@@ -57,6 +57,7 @@ async fn audited_work_fails_closed_without_the_audit_key() {
         store.get_secret(t, "a/b").await,
         Err(StoreError::NotFound)
     ));
+    rotation_step_fails_closed(&store, t).await;
 }
 
 /// Editing, deleting or reordering rows by hand is detected and named.

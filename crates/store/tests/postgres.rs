@@ -220,6 +220,7 @@ async fn audited_work_fails_closed_without_the_audit_key() {
         Err(StoreError::Audit(_))
     ));
     assert_eq!(store.get_partner("ptn_x").await.unwrap(), None);
+    rotation_step_fails_closed(&store, t).await;
 
     let mut raw = db.raw().await;
     let entries: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log")

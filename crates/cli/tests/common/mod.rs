@@ -135,6 +135,12 @@ impl TestServer {
         self.spawn(&[]);
     }
 
+    /// Starts again on the same data dir and token, with extra `server` arguments.
+    pub fn restart_with_args(&mut self, extra: &[&str]) {
+        self.kill();
+        self.spawn(extra);
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }

@@ -7,9 +7,12 @@ pub mod health;
 pub mod identity;
 pub mod openapi;
 pub mod policies;
+pub mod rotation;
+pub mod secret_policies;
 pub mod secrets;
 pub mod service_accounts;
 pub mod subscriptions;
+pub mod test_clock;
 
 use std::time::Instant;
 
@@ -34,6 +37,9 @@ pub fn router(state: AppState) -> Router {
         .merge(service_accounts::router())
         .merge(policies::router())
         .merge(subscriptions::router())
+        .merge(secret_policies::router())
+        .merge(rotation::router())
+        .merge(test_clock::router(state.test_clock.is_some()))
         .merge(secrets::router())
         .merge(openapi::router())
         .fallback(not_found)

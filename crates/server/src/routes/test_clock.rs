@@ -1,0 +1,74 @@
+//! `/v1/sys/test-clock`: the dev test clock (`scaivault server --dev --dev-test-clock`). Moving
+//! it also runs the background work that became due (the rotation scheduler's round), so a
+//! test can walk through a year of schedules in milliseconds. Mounted only with that flag,
+//! never in production, and left out of the OpenAPI document (docs/rotation.md).
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use scaivault_core::Clock;
+use scaivault_proto::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{Authenticated, require_admin};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::JsonBody;
+use crate::state::AppState;
+
+pub fn router(enabled: bool) -> Router<AppState> {
+    if !enabled {
+        return Router::new();
+    }
+    Router::new().route("/v1/sys/test-clock", get(now).post(advance))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdvanceRequest {
+    /// How far to move the clock, e.g. `1h` or `90d`.
+    pub advance: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClockState {
+    pub now: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotation: Option<crate::rotation::Round>,
+}
+
+fn clock(state: &AppState) -> ApiResult<&scaivault_core::ManualClock> {
+    state
+        .test_clock
+        .as_deref()
+        .ok_or_else(|| ApiError::internal("the test clock is not enabled"))
+}
+
+async fn now(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+) -> ApiResult<Json<ClockState>> {
+    require_admin(&p, "reading the test clock")?;
+    Ok(Json(ClockState {
+        now: Timestamp::new(clock(&state)?.now()),
+        rotation: None,
+    }))
+}
+
+async fn advance(
+    State(state): State<AppState>,
+    Authenticated(p): Authenticated,
+    JsonBody(request): JsonBody<AdvanceRequest>,
+) -> ApiResult<Json<ClockState>> {
+    require_admin(&p, "moving the test clock")?;
+    let by = scaivault_core::parse_duration(&request.advance)
+        .map_err(|e| ApiError::validation(format!("advance: {e}")))?;
+    let by = time::Duration::try_from(by)
+        .map_err(|_| ApiError::validation("advance: too long"))?;
+    let clock = clock(&state)?;
+    clock.advance(by);
+    let rotation = crate::rotation::run_round(&state, true).await?;
+    Ok(Json(ClockState {
+        now: Timestamp::new(clock.now()),
+        rotation: Some(rotation),
+    }))
+}
