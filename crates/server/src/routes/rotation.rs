@@ -22,7 +22,7 @@ use scaivault_store::{
 use crate::audit::{self, StepActor};
 use crate::auth::{Authenticated, require_admin, require_scope};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonBody, parse_u64, query_pairs, reject_unknown};
+use crate::extract::{JsonBody, OptionalJsonBody, parse_u64, query_pairs, reject_unknown};
 use crate::rotation::{fresh_schedule, run_dto, schedule_of};
 use crate::routes::secret_policies::id_from_name;
 use crate::state::AppState;
@@ -429,7 +429,7 @@ pub async fn unassign(
 
 /// Rotates the policy's secrets now (all, or those matching `paths`). Secrets without a
 /// generator get `rotation.due` and wait for a value, as on schedule.
-#[utoipa::path(post, path = "/v1/rotation/policies/{id}/trigger", tag = "rotation", request_body = TriggerRequest,
+#[utoipa::path(post, path = "/v1/rotation/policies/{id}/trigger", tag = "rotation", request_body = Option<TriggerRequest>,
     params(("id" = String, Path, description = "rot_...")),
     responses((status = 200, body = TriggerResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)),
@@ -438,11 +438,10 @@ pub async fn trigger(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Path(id): Path<String>,
-    body: Option<Json<TriggerRequest>>,
+    OptionalJsonBody(request): OptionalJsonBody<TriggerRequest>,
 ) -> ApiResult<Json<TriggerResponse>> {
     can_write(&p)?;
     let policy = existing(&state, &p, &id).await?;
-    let request = body.map(|Json(b)| b).unwrap_or_default();
     let filter = request
         .paths
         .as_deref()
