@@ -55,8 +55,8 @@ impl Window {
                     .into(),
             ));
         }
-        let cron = croner::Cron::from_str(expression)
-            .map_err(|e| RotationError::Window(e.to_string()))?;
+        let cron =
+            croner::Cron::from_str(expression).map_err(|e| RotationError::Window(e.to_string()))?;
         // A pattern that never matches (e.g. 30 February) would stop rotation silently.
         let probe = Self {
             cron,
@@ -173,7 +173,11 @@ impl Schedule {
     /// The next warning for a rotation due at `due`: the earliest `due - warn_before[i]` that
     /// is later than `after` (warnings that passed while nobody was looking are skipped, so
     /// downtime sends one warning, not a burst). `None` when no warning is left.
-    pub fn next_warning(&self, due: OffsetDateTime, after: OffsetDateTime) -> Option<OffsetDateTime> {
+    pub fn next_warning(
+        &self,
+        due: OffsetDateTime,
+        after: OffsetDateTime,
+    ) -> Option<OffsetDateTime> {
         self.warn_before
             .iter()
             .map(|w| due.saturating_sub(span(*w)))
@@ -195,7 +199,9 @@ impl Schedule {
 /// How long to wait after the `attempt`-th consecutive failure (1-based): 1m, 2m, 4m, ...
 /// capped at 1h. Never sooner, so a broken generator cannot spin.
 pub fn retry_delay(attempt: u32) -> StdDuration {
-    let factor = 1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX);
+    let factor = 1u32
+        .checked_shl(attempt.saturating_sub(1))
+        .unwrap_or(u32::MAX);
     FIRST_RETRY_DELAY
         .checked_mul(factor)
         .unwrap_or(MAX_RETRY_DELAY)
@@ -233,13 +239,22 @@ mod tests {
         let e = Schedule::parse("30s", None, &[], None).unwrap_err();
         assert_eq!(e, RotationError::IntervalTooShort);
         let e = Schedule::parse("1d", Some("2d"), &[], None).unwrap_err();
-        assert_eq!(e.to_string(), "grace_period: must be shorter than the interval");
+        assert_eq!(
+            e.to_string(),
+            "grace_period: must be shorter than the interval"
+        );
         let e = Schedule::parse("1d", None, &["12h".into(), "2d".into()], None).unwrap_err();
-        assert_eq!(e.to_string(), "warn_before[1]: must be shorter than the interval");
+        assert_eq!(
+            e.to_string(),
+            "warn_before[1]: must be shorter than the interval"
+        );
         let e = Schedule::parse("1d", None, &["1h".into(), "60m".into()], None).unwrap_err();
         assert_eq!(e, RotationError::Warnings);
         let e = Schedule::parse("soon", None, &[], None).unwrap_err();
-        assert!(e.to_string().starts_with("interval: invalid duration"), "{e}");
+        assert!(
+            e.to_string().starts_with("interval: invalid duration"),
+            "{e}"
+        );
         assert!(Schedule::parse("1d", None, &[], Some("0 2 * *")).is_err());
         assert!(Schedule::parse("1d", None, &[], Some("0 2 30 2 *")).is_err());
         assert!(Schedule::parse("1d", None, &[], Some("every night")).is_err());
@@ -250,7 +265,10 @@ mod tests {
         let s = Schedule::parse("90d", None, &["1d".into(), "7d".into()], None).unwrap();
         assert_eq!(
             s.warn_before,
-            vec![StdDuration::from_secs(7 * 86_400), StdDuration::from_secs(86_400)]
+            vec![
+                StdDuration::from_secs(7 * 86_400),
+                StdDuration::from_secs(86_400)
+            ]
         );
     }
 

@@ -34,7 +34,8 @@ pub struct SecretPolicyRequest {
     #[serde(default)]
     #[schema(max_length = 1000)]
     pub description: Option<String>,
-    /// The `secret_type` of the secrets it generates (`password`, `api_key`, `json`, ...).
+    /// What it generates, a label such as `password`, `api_key` or `database` (default
+    /// `password`); a secret's own `secret_type` does not change when its value is generated.
     #[serde(default)]
     pub secret_type: Option<String>,
     #[schema(min_items = 1, max_items = 32)]

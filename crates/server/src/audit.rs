@@ -139,7 +139,13 @@ pub fn step_event(
             Some(p.partner_id.clone()),
             Some(p.credential_id.clone()),
         ),
-        StepActor::Scheduler => ("system:rotation".to_owned(), "system".to_owned(), None, None, None),
+        StepActor::Scheduler => (
+            "system:rotation".to_owned(),
+            "system".to_owned(),
+            None,
+            None,
+            None,
+        ),
     };
     let request_id = match actor {
         StepActor::Caller(_) => current_request_id(),

@@ -433,9 +433,8 @@ pub async fn rotate_under_policy(
         .await?;
         return Ok(None);
     }
-    let schedule = schedule.unwrap_or_else(|| {
-        fresh_schedule(tenant_id, path, &policy, &timing, now, None)
-    });
+    let schedule =
+        schedule.unwrap_or_else(|| fresh_schedule(tenant_id, path, &policy, &timing, now, None));
     let attempt = schedule.attempts.saturating_add(1);
     let mut run = new_run(
         tenant_id,
@@ -452,7 +451,9 @@ pub async fn rotate_under_policy(
         .as_deref()
         .filter(|_| policy.auto_generate);
     let Some(generator) = generator else {
-        return await_value(state, actor, run, schedule, &timing, now).await.map(Some);
+        return await_value(state, actor, run, schedule, &timing, now)
+            .await
+            .map(Some);
     };
 
     // The run is on record before the write, so a crash in between is settled on restart.
@@ -690,14 +691,22 @@ pub async fn check_references(
     patch: &scaivault_store::SecretPatch,
 ) -> ApiResult<()> {
     if let Some(id) = &patch.rotation_policy_id
-        && state.store.get_rotation_policy(tenant_id, id).await?.is_none()
+        && state
+            .store
+            .get_rotation_policy(tenant_id, id)
+            .await?
+            .is_none()
     {
         return Err(ApiError::validation(format!(
             "options.rotation_policy_id: no rotation policy {id} in this tenant"
         )));
     }
     if let Some(id) = &patch.secret_policy_id
-        && state.store.get_secret_policy(tenant_id, id).await?.is_none()
+        && state
+            .store
+            .get_secret_policy(tenant_id, id)
+            .await?
+            .is_none()
     {
         return Err(ApiError::validation(format!(
             "options.secret_policy_id: no secret policy {id} in this tenant"
@@ -720,7 +729,11 @@ pub async fn schedule_attached(
     {
         return Ok(());
     }
-    let Some(policy) = state.store.get_rotation_policy(tenant_id, policy_id).await? else {
+    let Some(policy) = state
+        .store
+        .get_rotation_policy(tenant_id, policy_id)
+        .await?
+    else {
         return Ok(());
     };
     let timing = schedule_of(&policy)?;

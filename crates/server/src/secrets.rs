@@ -7,8 +7,8 @@ use scaivault_crypto::{SealedValue, secret_aad};
 use scaivault_proto::secrets::*;
 use scaivault_proto::{ErrorCode, Timestamp};
 use scaivault_store::{
-    ExpiringQuery, ListQuery, SealFn, SealedBlob, SecretPatch, SecretRecord, SecretWrite, StoreError,
-    WriteMode,
+    ExpiringQuery, ListQuery, SealFn, SealedBlob, SecretPatch, SecretRecord, SecretWrite,
+    StoreError, WriteMode,
 };
 use serde_json::{Map, Value};
 use time::OffsetDateTime;

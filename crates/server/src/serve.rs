@@ -315,7 +315,10 @@ fn print_banner(
     if dev {
         let _ = writeln!(out, "  Mode:       development (do not use in production)");
         if test_clock {
-            let _ = writeln!(out, "  Test clock: on (moves only through POST /v1/sys/test-clock)");
+            let _ = writeln!(
+                out,
+                "  Test clock: on (moves only through POST /v1/sys/test-clock)"
+            );
         }
         let _ = writeln!(out, "  Data dir:   {}", data_dir.display());
         let _ = writeln!(out, "  Root key:   {}", provider.describe());

@@ -637,6 +637,17 @@ async fn trigger(client: &Client, args: TriggerArgs) -> Result<(), CliError> {
             ]);
         }
         output::print_table(&table)?;
+        for r in response
+            .runs
+            .iter()
+            .filter(|r| r.status == "awaiting_value")
+        {
+            eprintln!(
+                "{} has no secret policy to generate with (or auto-generate is off): give its \
+                 new value with `scaivault secrets rotate {} key=value ...`",
+                r.path, r.path
+            );
+        }
     }
     verdict(&response)
 }

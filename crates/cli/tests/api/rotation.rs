@@ -179,7 +179,9 @@ async fn a_quarterly_policy_rotates_four_times_in_a_simulated_year() {
     assert_eq!(audit_count(&api, "rotate", "secret").await, 4);
     assert_eq!(audit_count(&api, "succeeded", "rotation").await, 4);
     assert_eq!(audit_count(&api, "due", "rotation").await, 8);
-    let (_, entries) = api.get("/v1/audit?action=rotate&resource_type=secret").await;
+    let (_, entries) = api
+        .get("/v1/audit?action=rotate&resource_type=secret")
+        .await;
     assert_eq!(entries["entries"][0]["identity_id"], "system:rotation");
 
     // History: four scheduled runs, newest first, with their versions.
@@ -187,7 +189,10 @@ async fn a_quarterly_policy_rotates_four_times_in_a_simulated_year() {
     assert_eq!(s, 200, "{history}");
     let runs = history["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 4);
-    assert!(runs.iter().all(|r| r["status"] == "succeeded" && r["trigger"] == "schedule"));
+    assert!(
+        runs.iter()
+            .all(|r| r["status"] == "succeeded" && r["trigger"] == "schedule")
+    );
     assert_eq!(runs[0]["old_version"], 4);
     assert_eq!(runs[0]["new_version"], 5);
 
@@ -195,7 +200,11 @@ async fn a_quarterly_policy_rotates_four_times_in_a_simulated_year() {
     let (_, all) = api.get("/v1/audit?limit=200").await;
     for value in &values[1..] {
         assert!(!all.to_string().contains(value.as_str()));
-        assert!(!serde_json::to_string(&events).unwrap().contains(value.as_str()));
+        assert!(
+            !serde_json::to_string(&events)
+                .unwrap()
+                .contains(value.as_str())
+        );
     }
 
     // `due` lists it only within the window.
@@ -232,9 +241,17 @@ async fn a_failing_generator_is_recorded_and_retried_with_backoff() {
     // The generator disappears: every attempt fails until it is back.
     assert_eq!(api.delete("/v1/secret-policies/sp_token").await.0, 204);
     assert_eq!(advance(&api, "1h").await["rotations"], 1);
-    assert_eq!(advance(&api, "59s").await["rotations"], 0, "first retry after 1m");
+    assert_eq!(
+        advance(&api, "59s").await["rotations"],
+        0,
+        "first retry after 1m"
+    );
     assert_eq!(advance(&api, "1s").await["rotations"], 1);
-    assert_eq!(advance(&api, "119s").await["rotations"], 0, "second retry after 2m");
+    assert_eq!(
+        advance(&api, "119s").await["rotations"],
+        0,
+        "second retry after 2m"
+    );
     assert_eq!(advance(&api, "1s").await["rotations"], 1);
     let (_, failed) = api
         .get("/v1/rotation/policies/rot_hourly/history?status=failed")
@@ -265,7 +282,11 @@ async fn a_failing_generator_is_recorded_and_retried_with_backoff() {
     assert_eq!(advance(&api, "4m").await["rotations"], 1);
     let (_, v) = api.get("/v1/secrets/ci/token").await;
     assert_eq!(v["version"], 2);
-    assert_eq!(v["data"]["token"].as_str().unwrap().len(), 64, "32 bytes, hex");
+    assert_eq!(
+        v["data"]["token"].as_str().unwrap().len(),
+        64,
+        "32 bytes, hex"
+    );
     let (_, due) = api.get("/v1/rotation/due?within_hours=2").await;
     assert_eq!(due["secrets"][0]["state"], "scheduled");
     assert_eq!(due["secrets"][0]["attempts"], 0);
@@ -385,7 +406,11 @@ fn sql(server: &TestServer, statement: &str) {
         .arg(statement)
         .output()
         .expect("python3 runs sqlite3");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A node that died mid-rotation left a `running` run: on restart the rotation is neither
@@ -459,9 +484,18 @@ async fn rotation_input_is_validated_with_named_fields() {
     let api = server.client();
     for (body, needle) in [
         (json!({"name": "x", "interval": "30s"}), "interval"),
-        (json!({"name": "x", "interval": "1d", "grace_period": "2d"}), "grace_period"),
-        (json!({"name": "x", "interval": "1d", "warn_before": ["2d"]}), "warn_before[0]"),
-        (json!({"name": "x", "interval": "1d", "window": "0 2 * *"}), "window"),
+        (
+            json!({"name": "x", "interval": "1d", "grace_period": "2d"}),
+            "grace_period",
+        ),
+        (
+            json!({"name": "x", "interval": "1d", "warn_before": ["2d"]}),
+            "warn_before[0]",
+        ),
+        (
+            json!({"name": "x", "interval": "1d", "window": "0 2 * *"}),
+            "window",
+        ),
         (json!({"name": "x", "interval": "soon"}), "interval"),
     ] {
         let (s, err) = api.post("/v1/rotation/policies", body).await;
@@ -479,7 +513,13 @@ async fn rotation_input_is_validated_with_named_fields() {
         )
         .await;
     assert_error(s, &err, 400, "validation_error");
-    assert!(err["error"]["message"].as_str().unwrap().contains("fields[0]"), "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("fields[0]"),
+        "{err}"
+    );
     // A write naming a policy that does not exist is refused, nothing is written.
     let (s, err) = api
         .put(
@@ -493,4 +533,61 @@ async fn rotation_input_is_validated_with_named_fields() {
     let plain = TestServer::start();
     let (s, _) = plain.client().get(CLOCK).await;
     assert_eq!(s, 404);
+}
+
+/// Two nodes on one PostgreSQL database: the scheduler rotates a due secret exactly once
+/// (one node holds the `rotation` lease; the write is conditional on the run's old version).
+#[tokio::test]
+async fn two_nodes_rotate_a_due_secret_exactly_once() {
+    use crate::common::prod::{ProdServer, TestDatabase};
+    let db = TestDatabase::create();
+    let a = ProdServer::start(&format!(
+        "storage = \"postgres\"\ndatabase_url = \"{}\"\nrotation_check_interval = \"1s\"\n",
+        db.url
+    ));
+    let b = a.spawn_node();
+    let on_a = a.admin();
+    let on_b = b.client(&a.admin_token);
+    setup_policies(&on_a).await;
+    let (s, body) = on_b
+        .post(
+            "/v1/rotation/policies",
+            json!({"name": "every minute", "interval": "1m"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let (s, body) = on_b
+        .put(
+            "/v1/secrets/app/minutely",
+            json!({"data": {"password": "v1"},
+                   "options": {"rotation_policy_id": "rot_every_minute",
+                               "secret_policy_id": "sp_strong_password"}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(100);
+    loop {
+        let (_, v) = on_a.get("/v1/secrets/app/minutely").await;
+        if v["version"] == 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not rotated within 100 s: {v}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    // Both nodes keep running their rounds; nothing rotates it again in this cycle.
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let (_, v) = on_b.get("/v1/secrets/app/minutely").await;
+    assert_eq!(v["version"], 2);
+    let (_, runs) = on_a.get("/v1/rotation/runs?path=app/minutely").await;
+    let runs = runs["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["status"], "succeeded");
+    assert_eq!(runs[0]["trigger"], "schedule");
+    assert_eq!(audit_count(&on_b, "succeeded", "rotation").await, 1);
+    let (s, verify) = on_a.post("/v1/audit/verify", json!({})).await;
+    assert_eq!(s, 200, "{verify}");
+    assert_eq!(verify["intact"], true, "{verify}");
 }

@@ -92,7 +92,10 @@ fn scheduled_dto(s: &ScheduleRecord) -> ScheduledRotation {
 }
 
 /// Fills a record's settings from a validated request.
-fn apply_request(record: &mut RotationPolicyRecord, request: RotationPolicyRequest) -> ApiResult<()> {
+fn apply_request(
+    record: &mut RotationPolicyRecord,
+    request: RotationPolicyRequest,
+) -> ApiResult<()> {
     record.name = crate::extract::check_name("name", &request.name)?.to_owned();
     if request
         .description
@@ -231,7 +234,10 @@ pub async fn update_rotation_policy(
         .await
         .map_err(conflict)?
     {
-        return Err(ApiError::new(ErrorCode::NotFound, "no such rotation policy"));
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            "no such rotation policy",
+        ));
     }
     audit::committed();
     Ok(Json(dto(&record)))
@@ -253,7 +259,10 @@ pub async fn delete_rotation_policy(
         .delete_rotation_policy(&p.tenant_id, &id, audit::success_event(&state).as_ref())
         .await?
     {
-        return Err(ApiError::new(ErrorCode::NotFound, "no such rotation policy"));
+        return Err(ApiError::new(
+            ErrorCode::NotFound,
+            "no such rotation policy",
+        ));
     }
     audit::committed();
     Ok(StatusCode::NO_CONTENT)
@@ -604,7 +613,10 @@ async fn schedule_list(
             _ => {}
         }
     }
-    let page = state.store.list_rotation_schedules(&p.tenant_id, &q).await?;
+    let page = state
+        .store
+        .list_rotation_schedules(&p.tenant_id, &q)
+        .await?;
     let cursor = match (page.has_more, page.items.last()) {
         (true, Some(last)) => Some(crate::cursor::encode_expiring(
             last.next_rotation_at,

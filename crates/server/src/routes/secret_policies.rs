@@ -11,7 +11,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use scaivault_core::{Principal, Scope};
 use scaivault_proto::rotation::*;
-use scaivault_proto::secrets::SecretType;
 use scaivault_proto::{ErrorBody, ErrorCode, Timestamp};
 use scaivault_store::{SecretPolicyRecord, StoreError};
 
@@ -91,17 +90,19 @@ fn parse_request(
     {
         return Err(ApiError::validation("description: at most 1000 characters"));
     }
-    let secret_type = match request.secret_type.as_deref() {
-        None => SecretType::Kv,
-        Some(t) => serde_json::from_value(serde_json::Value::String(t.to_owned())).map_err(
-            |_| {
-                ApiError::validation(format!(
-                    "secret_type: expected one of {}",
-                    SecretType::ALL.map(|t| t.as_str()).join(", ")
-                ))
-            },
-        )?,
-    };
+    // A label of what the policy generates (`password`, `api_key`, `database`, ...), not the
+    // secret's own `secret_type`, which a generated value never changes.
+    let secret_type = request.secret_type.unwrap_or_else(|| "password".to_owned());
+    if secret_type.is_empty()
+        || secret_type.len() > 32
+        || !secret_type
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+    {
+        return Err(ApiError::validation(
+            "secret_type: 1 to 32 characters from a-z, 0-9, '_' and '-' (e.g. password, api_key)",
+        ));
+    }
     let specs: Vec<scaivault_generate::FieldSpec> = request
         .fields
         .iter()
@@ -113,12 +114,7 @@ fn parse_request(
         .collect();
     scaivault_generate::compile(&specs).map_err(|e| ApiError::validation(e.to_string()))?;
     let fields = serde_json::to_string(&request.fields).map_err(ApiError::internal)?;
-    Ok((
-        name,
-        request.description,
-        secret_type.as_str().to_owned(),
-        fields,
-    ))
+    Ok((name, request.description, secret_type, fields))
 }
 
 fn conflict(e: StoreError) -> ApiError {
@@ -321,7 +317,10 @@ mod tests {
             "sp_strong_password"
         );
         assert_eq!(id_from_name("rot_", "quarterly").unwrap(), "rot_quarterly");
-        assert_eq!(id_from_name("rot_", "  90d / prod  ").unwrap(), "rot_90d_prod");
+        assert_eq!(
+            id_from_name("rot_", "  90d / prod  ").unwrap(),
+            "rot_90d_prod"
+        );
         assert!(id_from_name("sp_", "ключ").unwrap().starts_with("sp_"));
     }
 }

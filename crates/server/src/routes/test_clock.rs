@@ -62,8 +62,7 @@ async fn advance(
     require_admin(&p, "moving the test clock")?;
     let by = scaivault_core::parse_duration(&request.advance)
         .map_err(|e| ApiError::validation(format!("advance: {e}")))?;
-    let by = time::Duration::try_from(by)
-        .map_err(|_| ApiError::validation("advance: too long"))?;
+    let by = time::Duration::try_from(by).map_err(|_| ApiError::validation("advance: too long"))?;
     let clock = clock(&state)?;
     clock.advance(by);
     let rotation = crate::rotation::run_round(&state, true).await?;
