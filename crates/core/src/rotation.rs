@@ -342,7 +342,8 @@ mod tests {
     #[test]
     fn durations_format_compactly() {
         assert_eq!(format_duration(StdDuration::from_secs(90 * 86_400)), "90d");
-        assert_eq!(format_duration(StdDuration::from_secs(48 * 3600)), "48h");
+        assert_eq!(format_duration(StdDuration::from_secs(48 * 3600)), "2d");
+        assert_eq!(format_duration(StdDuration::from_secs(36 * 3600)), "1d12h");
         assert_eq!(format_duration(StdDuration::from_secs(5400)), "1h30m");
         assert_eq!(format_duration(StdDuration::ZERO), "0s");
     }

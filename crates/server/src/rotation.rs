@@ -204,11 +204,12 @@ async fn write_rotation(
 }
 
 /// Records a successful rotation: the run, the schedule's next cycle, the audit entry and
-/// `rotation.succeeded`, in one transaction.
+/// `rotation.succeeded`, in one transaction. `actor` is `None` when the request that rotated
+/// already has its own audit entry (the rotate endpoint: one entry per request).
 #[allow(clippy::too_many_arguments)]
 async fn record_success(
     state: &AppState,
-    actor: StepActor<'_>,
+    actor: Option<StepActor<'_>>,
     mut run: RunRecord,
     policy: Option<(&RotationPolicyRecord, &Schedule)>,
     new_version: u64,
@@ -234,17 +235,21 @@ async fn record_success(
         ScheduleChange::Upsert(s) => Some(Timestamp::new(s.next_rotation_at)),
         _ => None,
     };
-    let audit = step_event(
-        state,
-        actor,
-        &run.tenant_id,
-        "succeeded",
-        "rotation",
-        &run.path,
-        Some(new_version),
-        "success",
-        None,
-    )?;
+    let audit = actor
+        .map(|actor| {
+            step_event(
+                state,
+                actor,
+                &run.tenant_id,
+                "succeeded",
+                "rotation",
+                &run.path,
+                Some(new_version),
+                "success",
+                None,
+            )
+        })
+        .transpose()?;
     let event = new_event(
         &run.tenant_id,
         "rotation.succeeded",
@@ -265,7 +270,7 @@ async fn record_success(
         RotationStep {
             run: Some(run.clone()),
             schedule,
-            audit: Some(audit),
+            audit,
             events: vec![event],
         },
     )
@@ -492,7 +497,7 @@ pub async fn rotate_under_policy(
             let version = outcome.version;
             let run = record_success(
                 state,
-                actor,
+                Some(actor),
                 run,
                 Some((&policy, &timing)),
                 version,
@@ -674,7 +679,7 @@ pub async fn finish_manual(
     };
     record_success(
         state,
-        StepActor::Caller(principal),
+        None,
         run,
         policy.map(|(p, t)| (p, t)),
         outcome.version,
@@ -854,7 +859,7 @@ async fn settle_interrupted(state: &AppState, now: OffsetDateTime) -> ApiResult<
                 let version = secret.current_version;
                 record_success(
                     state,
-                    StepActor::Scheduler,
+                    Some(StepActor::Scheduler),
                     run,
                     policy.as_ref().zip(timing.as_ref()),
                     version,

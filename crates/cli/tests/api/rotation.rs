@@ -591,3 +591,37 @@ async fn two_nodes_rotate_a_due_secret_exactly_once() {
     assert_eq!(s, 200, "{verify}");
     assert_eq!(verify["intact"], true, "{verify}");
 }
+
+/// After downtime a missed rotation runs once, on start, not once per missed interval.
+#[tokio::test]
+async fn missed_rotations_run_once_after_downtime() {
+    let server = TestServer::start_with_args(&["--dev-test-clock"]);
+    let api = server.client();
+    setup_policies(&api).await;
+    api.put(
+        "/v1/secrets/app/idle",
+        json!({"data": {"password": "v1"},
+               "options": {"rotation_policy_id": "rot_quarterly",
+                           "secret_policy_id": "sp_strong_password"}}),
+    )
+    .await;
+    // Four intervals pass at once (the server was down): one rotation, one warning at most.
+    let round = advance(&api, "400d").await;
+    assert_eq!(round["rotations"], 1, "{round}");
+    assert_eq!(advance(&api, "1d").await["rotations"], 0);
+    let (_, v) = api.get("/v1/secrets/app/idle").await;
+    assert_eq!(v["version"], 2);
+    let (_, due) = api.get("/v1/rotation/due?within_hours=2200").await;
+    let next = due["secrets"][0]["next_rotation"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let last = due["secrets"][0]["last_rotated_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let parse = |s: &str| {
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap()
+    };
+    assert_eq!(parse(&next) - parse(&last), time::Duration::days(90));
+}

@@ -8,6 +8,13 @@ use crate::common::{TestServer, assert_error};
 async fn write_with_options_patch_metadata_and_versions() {
     let server = TestServer::start();
     let api = server.client();
+    let (status, policy) = api
+        .post(
+            "/v1/rotation/policies",
+            json!({"name": "quarterly", "interval": "90d", "grace_period": "48h"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{policy}");
     let path = "/v1/secrets/environments/production/salesforce/api-credentials";
     let (status, created) = api
         .put(
@@ -69,7 +76,10 @@ async fn write_with_options_patch_metadata_and_versions() {
     assert_eq!(meta["access_count_30d"], 3);
     assert!(meta["last_accessed_at"].as_str().is_some());
     assert_eq!(meta["rotation_policy"]["id"], "rot_quarterly");
-    assert!(meta["rotation_policy"].get("next_rotation").is_some());
+    assert!(
+        meta["rotation_policy"]["next_rotation"].is_string(),
+        "{meta}"
+    );
     assert!(meta.get("data").is_none());
 }
 
