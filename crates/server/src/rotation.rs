@@ -456,6 +456,12 @@ pub async fn rotate_under_policy(
         .as_deref()
         .filter(|_| policy.auto_generate);
     let Some(generator) = generator else {
+        if schedule.state == ScheduleState::AwaitingValue
+            && let Some(waiting) = awaiting_run(state, tenant_id, path).await?
+        {
+            // Already announced and waiting for its value: nothing new to say.
+            return Ok(Some(waiting));
+        }
         return await_value(state, actor, run, schedule, &timing, now)
             .await
             .map(Some);
@@ -638,19 +644,13 @@ pub async fn prepare_manual(
     Ok((value, grace, policy))
 }
 
-/// After a manual rotation's write: completes the run a `rotation.due` left waiting (or records
-/// a new one) and starts the next cycle.
-pub async fn finish_manual(
+/// The run of `path` waiting for a value, if any (the newest).
+async fn awaiting_run(
     state: &AppState,
-    principal: &scaivault_core::Principal,
-    outcome: &WriteOutcome,
-    policy: Option<&(RotationPolicyRecord, Schedule)>,
-    retires_at: OffsetDateTime,
-) -> ApiResult<RunRecord> {
-    let now = state.clock.now();
-    let tenant_id = principal.tenant_id.as_str();
-    let path = outcome.record.path.as_str();
-    let waiting = state
+    tenant_id: &str,
+    path: &str,
+) -> ApiResult<Option<RunRecord>> {
+    Ok(state
         .store
         .list_rotation_runs(
             tenant_id,
@@ -664,8 +664,22 @@ pub async fn finish_manual(
         .await?
         .items
         .into_iter()
-        .next();
-    let run = match waiting {
+        .next())
+}
+
+/// After a manual rotation's write: completes the run a `rotation.due` left waiting (or records
+/// a new one) and starts the next cycle.
+pub async fn finish_manual(
+    state: &AppState,
+    principal: &scaivault_core::Principal,
+    outcome: &WriteOutcome,
+    policy: Option<&(RotationPolicyRecord, Schedule)>,
+    retires_at: OffsetDateTime,
+) -> ApiResult<RunRecord> {
+    let now = state.clock.now();
+    let tenant_id = principal.tenant_id.as_str();
+    let path = outcome.record.path.as_str();
+    let run = match awaiting_run(state, tenant_id, path).await? {
         Some(run) => run,
         None => new_run(
             tenant_id,

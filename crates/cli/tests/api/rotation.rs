@@ -354,6 +354,14 @@ async fn a_webhook_consumer_supplies_the_value_of_a_due_rotation() {
     assert_eq!(advance(&api, "1h").await["rotations"], 0);
     let (_, runs) = api.get("/v1/rotation/runs?status=awaiting_value").await;
     assert_eq!(runs["runs"].as_array().unwrap().len(), 1);
+    // Triggering it again answers with the same waiting run.
+    let (s, triggered) = api
+        .post("/v1/rotation/policies/rot_monthly_oauth/trigger", json!({}))
+        .await;
+    assert_eq!(s, 200, "{triggered}");
+    assert_eq!(triggered["runs"][0]["id"], runs["runs"][0]["id"]);
+    let (_, runs) = api.get("/v1/rotation/runs?status=awaiting_value").await;
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 1);
 
     // The consumer rotates with the value it obtained from the provider.
     let (s, rotated) = api
