@@ -210,6 +210,23 @@ fn build(
     })
 }
 
+/// The percent-decoded segments of `path` below `prefix` (`None` when it is not below it).
+fn segments_under(path: &str, prefix: &str) -> Option<Vec<String>> {
+    let rest = path
+        .strip_prefix(prefix)
+        .filter(|r| r.is_empty() || r.starts_with('/'))?;
+    Some(
+        rest.split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                percent_encoding::percent_decode_str(s)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            })
+            .collect(),
+    )
+}
+
 /// (action, resource type, resource path) of an audited route; `None` for routes that touch
 /// no resource (health, the OpenAPI document, whoami, unknown routes).
 pub fn classify(
@@ -282,16 +299,7 @@ pub fn classify(
             _ => return None,
         });
     }
-    if let Some(rest) = path
-        .strip_prefix("/v1/service-accounts")
-        .filter(|r| r.is_empty() || r.starts_with('/'))
-    {
-        let parts: Vec<String> = rest
-            .trim_start_matches('/')
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(decoded)
-            .collect();
+    if let Some(parts) = segments_under(path, "/v1/service-accounts") {
         let action = |read: &'static str, list: &'static str, one: bool| match *method {
             Method::GET if one => read,
             Method::GET => list,
@@ -317,16 +325,7 @@ pub fn classify(
             _ => return None,
         });
     }
-    if let Some(rest) = path
-        .strip_prefix("/v1/policies")
-        .filter(|r| r.is_empty() || r.starts_with('/'))
-    {
-        let parts: Vec<String> = rest
-            .trim_start_matches('/')
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(decoded)
-            .collect();
+    if let Some(parts) = segments_under(path, "/v1/policies") {
         let m = method.clone();
         return Some(match (parts.as_slice(), m) {
             ([], Method::GET) => ("list", "policy", None),
@@ -345,16 +344,7 @@ pub fn classify(
             _ => return None,
         });
     }
-    if let Some(rest) = path
-        .strip_prefix("/v1/subscriptions")
-        .filter(|r| r.is_empty() || r.starts_with('/'))
-    {
-        let parts: Vec<String> = rest
-            .trim_start_matches('/')
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(decoded)
-            .collect();
+    if let Some(parts) = segments_under(path, "/v1/subscriptions") {
         let m = method.clone();
         return Some(match (parts.as_slice(), m) {
             ([], Method::GET) => ("list", "subscription", None),
@@ -369,16 +359,7 @@ pub fn classify(
             _ => return None,
         });
     }
-    if let Some(rest) = path
-        .strip_prefix("/v1/secret-policies")
-        .filter(|r| r.is_empty() || r.starts_with('/'))
-    {
-        let parts: Vec<String> = rest
-            .trim_start_matches('/')
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(decoded)
-            .collect();
+    if let Some(parts) = segments_under(path, "/v1/secret-policies") {
         let m = method.clone();
         return Some(match (parts.as_slice(), m) {
             ([], Method::GET) => ("list", "secret_policy", None),
@@ -391,16 +372,7 @@ pub fn classify(
             _ => return None,
         });
     }
-    if let Some(rest) = path
-        .strip_prefix("/v1/rotation")
-        .filter(|r| r.is_empty() || r.starts_with('/'))
-    {
-        let parts: Vec<String> = rest
-            .trim_start_matches('/')
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(decoded)
-            .collect();
+    if let Some(parts) = segments_under(path, "/v1/rotation") {
         let m = method.clone();
         return Some(match (parts.as_slice(), m) {
             ([d], _) if d == "due" => ("list_due", "rotation_policy", None),
@@ -538,6 +510,23 @@ mod tests {
             c(Method::PUT, "/v1/secrets/caf%C3%A9/x"),
             Some(("write", "secret", Some("café/x".into())))
         );
+        assert_eq!(
+            c(Method::POST, "/v1/rotation/policies/rot_q/assign"),
+            Some(("assign", "rotation_policy", Some("rot_q".into())))
+        );
+        assert_eq!(
+            c(Method::GET, "/v1/rotation/due"),
+            Some(("list_due", "rotation_policy", None))
+        );
+        assert_eq!(
+            c(Method::POST, "/v1/secret-policies/sp_x/generate"),
+            Some(("generate", "secret_policy", Some("sp_x".into())))
+        );
+        assert_eq!(
+            c(Method::GET, "/v1/secret-policies/types"),
+            Some(("types", "secret_policy", None))
+        );
+        assert_eq!(c(Method::GET, "/v1/secret-policiesx"), None);
         assert_eq!(
             c(Method::DELETE, "/v1/auth/tokens/tok_1"),
             Some(("revoke", "token", Some("tok_1".into())))

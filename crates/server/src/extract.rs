@@ -189,6 +189,14 @@ pub fn page_params(query: Option<&str>) -> Result<(u32, Option<String>), ApiErro
     Ok((limit, after))
 }
 
+/// An optional description: at most 1000 characters.
+pub fn check_description(description: Option<&str>) -> Result<(), ApiError> {
+    if description.is_some_and(|d| d.chars().count() > 1000) {
+        return Err(ApiError::validation("description: at most 1000 characters"));
+    }
+    Ok(())
+}
+
 /// A display name: 1 to 100 characters without control characters, after trimming; returns
 /// the trimmed name.
 pub fn check_name<'a>(field: &str, name: &'a str) -> Result<&'a str, ApiError> {

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 
 use aws_lc_rs::digest;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use scaivault_crypto::{FileKeyProvider, KeyProvider};
 use scaivault_store::copy::{self, Row, Source, TABLES, Table, Target, Value};
 use scaivault_store::{PgOptions, PgStore, Store};
@@ -137,7 +137,11 @@ struct Plan {
 }
 
 fn plan(args: &MigrateArgs) -> Result<Plan, StartupError> {
-    let config = args.config.as_deref().map(|f| Config::load(Some(f))).transpose()?;
+    let config = args
+        .config
+        .as_deref()
+        .map(|f| Config::load(Some(f)))
+        .transpose()?;
     let source = match &args.from {
         Some(from) => {
             let path = from
@@ -247,8 +251,10 @@ async fn run(
                     .and_then(|r| serde_json::from_str::<Progress>(&r).ok())
                     .is_some_and(|p| p.copied_at.is_none());
                 if unfinished {
-                    say("Note: the migration into this database has not finished; run the \
-                         command without --verify-only to resume it.");
+                    say(
+                        "Note: the migration into this database has not finished; run the \
+                         command without --verify-only to resume it.",
+                    );
                 }
                 return verify(source, &mut target, &store, provider, None).await;
             }
@@ -342,10 +348,7 @@ fn encode_progress(progress: &Progress) -> Result<String, StartupError> {
 }
 
 /// Starts a migration into an empty target, or resumes the one recorded there from this source.
-async fn start_or_resume(
-    target: &mut Target,
-    fingerprint: &str,
-) -> Result<Progress, StartupError> {
+async fn start_or_resume(target: &mut Target, fingerprint: &str) -> Result<Progress, StartupError> {
     match target.progress().await.map_err(store_err)? {
         Some(recorded) => {
             let progress: Progress = serde_json::from_str(&recorded).map_err(|_| {
@@ -397,7 +400,9 @@ async fn start_or_resume(
 /// Rows per page of `table`: the batch size, within PostgreSQL's limit on bound values and, for
 /// tables with blobs, [`BATCH_BYTES`] at the largest blob.
 async fn page_limit(source: &mut Source, table: &Table, batch: u32) -> Result<u32, StartupError> {
-    let columns = u32::try_from(table.columns.len()).unwrap_or(u32::MAX).max(1);
+    let columns = u32::try_from(table.columns.len())
+        .unwrap_or(u32::MAX)
+        .max(1);
     let mut limit = batch.min(MAX_BINDS / columns).max(1);
     if table.has_blobs() {
         let largest = source.max_blob_len(table).await.map_err(store_err)?;
@@ -410,9 +415,18 @@ async fn page_limit(source: &mut Source, table: &Table, batch: u32) -> Result<u3
 fn bar(total: u64, position: u64) -> ProgressBar {
     let bar = ProgressBar::new(total);
     if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] [{bar:30}] {human_pos}/{human_len} rows ({per_sec}, {eta} left) {msg}",
+        "{spinner} [{elapsed_precise}] [{bar:30}] {human_pos}/{human_len} rows ({rate}, {eta} left) {msg}",
     ) {
-        bar.set_style(style.progress_chars("=> "));
+        bar.set_style(
+            style
+                .with_key(
+                    "rate",
+                    |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                        let _ = write!(w, "{:.0} rows/s", state.per_sec());
+                    },
+                )
+                .progress_chars("=> "),
+        );
     }
     bar.set_position(position);
     bar.enable_steady_tick(Duration::from_millis(200));
@@ -450,11 +464,7 @@ async fn copy_all(
     };
     let mut batches = 0u64;
     for (table, count) in TABLES.iter().zip(&counts) {
-        let mut state = progress
-            .tables
-            .get(table.name)
-            .cloned()
-            .unwrap_or_default();
+        let mut state = progress.tables.get(table.name).cloned().unwrap_or_default();
         if state.done {
             continue;
         }
@@ -481,9 +491,7 @@ async fn copy_all(
             }
             state.rows += n;
             state.done = n < u64::from(limit);
-            progress
-                .tables
-                .insert(table.name.to_owned(), state.clone());
+            progress.tables.insert(table.name.to_owned(), state.clone());
             let inserted = target
                 .copy_batch(table, &rows, &encode_progress(progress)?)
                 .await
@@ -709,9 +717,7 @@ async fn verify(
             c.source_rows,
             c.target_rows,
             c.differing,
-            c.first_difference
-                .as_deref()
-                .unwrap_or("digests differ")
+            c.first_difference.as_deref().unwrap_or("digests differ")
         ));
     }
     problems.extend(target.check_finished().await.map_err(store_err)?);
@@ -734,7 +740,9 @@ async fn verify(
                     &chain
                 };
                 if let Some(broken) = report.broken {
-                    problems.push(format!("audit chain {name} is broken on the target: {broken}"));
+                    problems.push(format!(
+                        "audit chain {name} is broken on the target: {broken}"
+                    ));
                 } else {
                     chains += 1;
                     entries += report.entries_checked;
@@ -815,7 +823,11 @@ mod tests {
         use std::cmp::Ordering::*;
         let k = |t: &str, n: i64| vec![Value::Text(t.into()), Value::Int(n)];
         assert_eq!(cmp_keys(&k("a", 2), &k("a", 10)), Less);
-        assert_eq!(cmp_keys(&k("B", 1), &k("a", 1)), Less, "bytewise, not by locale");
+        assert_eq!(
+            cmp_keys(&k("B", 1), &k("a", 1)),
+            Less,
+            "bytewise, not by locale"
+        );
         assert_eq!(cmp_keys(&k("a/b", 1), &k("a", 1)), Greater);
         assert_eq!(cmp_keys(&k("x", 1), &k("x", 1)), Equal);
     }
@@ -833,8 +845,10 @@ mod tests {
             stop_after_batches: None,
         };
         let p = plan(&args(&format!("sqlite:{}", dir.path().display())));
-        assert!(p.is_ok_and(|p| p.source == dir.path().join(DB_FILE)
-            && p.root_key == dir.path().join("root.key")));
+        assert!(
+            p.is_ok_and(|p| p.source == dir.path().join(DB_FILE)
+                && p.root_key == dir.path().join("root.key"))
+        );
         let file = dir.path().join("other.db");
         let p = plan(&args(&format!("sqlite:{}", file.display())));
         assert!(p.is_ok_and(|p| p.source == file));

@@ -71,13 +71,7 @@ fn policy_dto(record: &PolicyRecord) -> ApiResult<Policy> {
 /// Validates a create/replace body into (name, description, rules JSON).
 fn parse_request(request: PolicyRequest) -> ApiResult<(String, Option<String>, String)> {
     let name = crate::extract::check_name("name", &request.name)?;
-    if request
-        .description
-        .as_ref()
-        .is_some_and(|d| d.chars().count() > 1000)
-    {
-        return Err(ApiError::validation("description: at most 1000 characters"));
-    }
+    crate::extract::check_description(request.description.as_deref())?;
     let quick = request.path.is_some() || request.permissions.is_some();
     let raw: Vec<RawRule> = match (request.rules, quick) {
         (Some(_), true) => {

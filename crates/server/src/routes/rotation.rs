@@ -97,13 +97,7 @@ fn apply_request(
     request: RotationPolicyRequest,
 ) -> ApiResult<()> {
     record.name = crate::extract::check_name("name", &request.name)?.to_owned();
-    if request
-        .description
-        .as_ref()
-        .is_some_and(|d| d.chars().count() > 1000)
-    {
-        return Err(ApiError::validation("description: at most 1000 characters"));
-    }
+    crate::extract::check_description(request.description.as_deref())?;
     let timing = Schedule::parse(
         &request.interval,
         request.grace_period.as_deref(),

@@ -83,13 +83,7 @@ fn parse_request(
     request: SecretPolicyRequest,
 ) -> ApiResult<(String, Option<String>, String, String)> {
     let name = crate::extract::check_name("name", &request.name)?.to_owned();
-    if request
-        .description
-        .as_ref()
-        .is_some_and(|d| d.chars().count() > 1000)
-    {
-        return Err(ApiError::validation("description: at most 1000 characters"));
-    }
+    crate::extract::check_description(request.description.as_deref())?;
     // A label of what the policy generates (`password`, `api_key`, `database`, ...), not the
     // secret's own `secret_type`, which a generated value never changes.
     let secret_type = request.secret_type.unwrap_or_else(|| "password".to_owned());

@@ -106,13 +106,7 @@ pub async fn create_account(
 ) -> ApiResult<(StatusCode, Json<ServiceAccount>)> {
     require_admin(&p, "creating a service account")?;
     let name = crate::extract::check_name("name", &request.name)?;
-    if request
-        .description
-        .as_ref()
-        .is_some_and(|d| d.chars().count() > 1000)
-    {
-        return Err(ApiError::validation("description: at most 1000 characters"));
-    }
+    crate::extract::check_description(request.description.as_deref())?;
     let roles = parse_roles(&request.roles)?;
     let record = ServiceAccountRecord {
         id: scaivault_crypto::random::random_id("sva_")?,
