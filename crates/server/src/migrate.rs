@@ -49,15 +49,16 @@ const PROGRESS_FORMAT: u32 = 1;
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:
-  scaivault operator migrate --config /etc/scaivault/scaivault.toml --to postgres://scaivault@db.internal/scaivault
-  scaivault operator migrate --from sqlite:/var/lib/scaivault --root-key-file /etc/scaivault/root.key \\
+  scaivault operator migrate --config /etc/scaivault/scaivault.toml \\
       --to postgres://scaivault@db.internal/scaivault
+  scaivault operator migrate --from sqlite:/var/lib/scaivault \\
+      --root-key-file /etc/scaivault/root.key --to postgres://db.internal/scaivault
   scaivault operator migrate --config /etc/scaivault/scaivault.toml --verify-only
 
 Stop the server first. The target must be an empty database (or one this command was
-interrupted on: running it again resumes). Values stay encrypted: the servers on PostgreSQL
-must use the same root key file as the embedded store. Exit status: 0 copied and verified,
-1 on an error or a failed verification.")]
+interrupted on: running it again resumes). Values stay encrypted: the servers on
+PostgreSQL must use the same root key file as the embedded store. Exit status: 0 copied
+and verified, 1 on an error or a failed verification.")]
 pub struct MigrateArgs {
     /// The embedded store: sqlite:PATH, PATH being its data directory or its database file
     /// [default: the data_dir of --config]
@@ -117,6 +118,27 @@ struct TableProgress {
     after: Option<serde_json::Value>,
     #[serde(default)]
     done: bool,
+}
+
+/// Refuses to serve from a database an `operator migrate` has not finished filling: a server
+/// on half the data would answer `secret_not_found` for what is simply not copied yet.
+pub async fn refuse_unfinished(store: &dyn scaivault_store::Store) -> Result<(), StartupError> {
+    let Some(record) = store
+        .get_system(copy::PROGRESS_KEY)
+        .await
+        .map_err(store_err)?
+    else {
+        return Ok(());
+    };
+    let progress: Progress = serde_json::from_str(&record).unwrap_or_default();
+    if progress.copied_at.is_none() {
+        return Err(StartupError::Config(
+            "this database holds an unfinished `scaivault operator migrate`; run the same \
+             command again to finish it before starting a server on it"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 fn store_err(e: scaivault_store::StoreError) -> StartupError {

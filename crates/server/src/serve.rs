@@ -109,6 +109,7 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
     }
 
     let store = bootstrap::OpenedStore::open(&config, &data_dir).await?;
+    crate::migrate::refuse_unfinished(store.as_store()).await?;
     if !args.dev && !bootstrap::is_initialized(store.as_store()).await? {
         return Err(StartupError::NotInitialized);
     }

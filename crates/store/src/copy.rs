@@ -21,10 +21,10 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::Row as _;
 use sqlx::postgres::{PgConnectOptions, PgRow};
 use sqlx::query_builder::Separated;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteRow};
-use sqlx::Row as _;
 use sqlx::{Connection, PgConnection, Postgres, QueryBuilder, Sqlite, SqliteConnection};
 
 use crate::{Result, StoreError};
@@ -737,10 +737,8 @@ impl Source {
 
     /// Rows in `table` (in the snapshot).
     pub async fn count(&mut self, table: &Table) -> Result<u64> {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT count(*) FROM {}",
-            quote(table.name)
-        ));
+        let mut qb =
+            QueryBuilder::<Sqlite>::new(format!("SELECT count(*) FROM {}", quote(table.name)));
         if table.name == "system" {
             qb.push(" WHERE \"key\" <> ").push_bind(PROGRESS_KEY);
         }
@@ -812,7 +810,9 @@ fn sqlite_row(table: &Table, row: &SqliteRow) -> Result<Row> {
         .enumerate()
         .map(|(i, c)| {
             Ok(match c.kind {
-                Int => row.try_get::<Option<i64>, _>(i)?.map_or(Value::Null, Value::Int),
+                Int => row
+                    .try_get::<Option<i64>, _>(i)?
+                    .map_or(Value::Null, Value::Int),
                 Bool => match row.try_get::<Option<i64>, _>(i)? {
                     None => Value::Null,
                     Some(0) => Value::Bool(false),
@@ -839,11 +839,10 @@ fn sqlite_row(table: &Table, row: &SqliteRow) -> Result<Row> {
 
 async fn check_sqlite_schema(conn: &mut SqliteConnection) -> Result<Vec<String>> {
     let mut problems = Vec::new();
-    let tables: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .fetch_all(&mut *conn)
+            .await?;
     for name in tables.iter().filter(|t| !is_internal(t)) {
         let Some(table) = table(name) else {
             problems.push(format!(
@@ -982,7 +981,10 @@ impl Target {
         }
         for t in TABLES {
             for c in t.columns {
-                if !columns.iter().any(|(tn, cn, _, _)| tn == t.name && cn == c.name) {
+                if !columns
+                    .iter()
+                    .any(|(tn, cn, _, _)| tn == t.name && cn == c.name)
+                {
                     problems.push(format!(
                         "the PostgreSQL schema has no column {}.{}",
                         t.name, c.name
@@ -995,7 +997,10 @@ impl Target {
 
     /// The first table (copied or derived) that holds rows, the progress record aside.
     pub async fn first_nonempty_table(&mut self) -> Result<Option<&'static str>> {
-        let names = TABLES.iter().map(|t| t.name).chain(TARGET_ONLY.iter().copied());
+        let names = TABLES
+            .iter()
+            .map(|t| t.name)
+            .chain(TARGET_ONLY.iter().copied());
         for name in names {
             let mut qb = QueryBuilder::<Postgres>::new(format!(
                 "SELECT EXISTS (SELECT 1 FROM {}",
@@ -1158,10 +1163,8 @@ impl Target {
 
     /// Rows in `table`, the progress record aside.
     pub async fn count(&mut self, table: &Table) -> Result<u64> {
-        let mut qb = QueryBuilder::<Postgres>::new(format!(
-            "SELECT count(*) FROM {}",
-            quote(table.name)
-        ));
+        let mut qb =
+            QueryBuilder::<Postgres>::new(format!("SELECT count(*) FROM {}", quote(table.name)));
         if table.name == "system" {
             qb.push(" WHERE \"key\" <> ").push_bind(PROGRESS_KEY);
         }
@@ -1242,7 +1245,9 @@ fn pg_row(table: &Table, row: &PgRow) -> Result<Row> {
         .enumerate()
         .map(|(i, c)| {
             Ok(match c.kind {
-                Int => row.try_get::<Option<i64>, _>(i)?.map_or(Value::Null, Value::Int),
+                Int => row
+                    .try_get::<Option<i64>, _>(i)?
+                    .map_or(Value::Null, Value::Int),
                 Bool => row
                     .try_get::<Option<bool>, _>(i)?
                     .map_or(Value::Null, Value::Bool),
@@ -1320,7 +1325,10 @@ mod tests {
             render(&[Value::Text("ab".into()), Value::Text("c".into())]),
             render(&[Value::Text("a".into()), Value::Text("bc".into())])
         );
-        assert_ne!(render(&[Value::Null]), render(&[Value::Text(String::new())]));
+        assert_ne!(
+            render(&[Value::Null]),
+            render(&[Value::Text(String::new())])
+        );
         assert_ne!(
             render(&[Value::TextList(vec![])]),
             render(&[Value::Text(String::new())])

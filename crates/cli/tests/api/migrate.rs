@@ -47,12 +47,12 @@ fn psql(url: &str, sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-/// One value from the SQLite file (python3's sqlite3 module).
+/// One value from the SQLite file (python3's sqlite3 module, read-only).
 fn sqlite(file: &Path, sql: &str) -> String {
     let out = Command::new("python3")
         .args([
             "-c",
-            "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nfor r in c.execute(sys.argv[2]): print(*r)\nc.commit()",
+            "import sqlite3, sys\nc = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True)\nfor r in c.execute(sys.argv[2]): print(*r)",
         ])
         .arg(file)
         .arg(sql)
@@ -148,23 +148,6 @@ async fn snapshot(api: &Api, paths: &[String]) -> BTreeMap<String, Value> {
     }
     out
 }
-
-/// Rotation rows written straight into the stopped store (the tables exist before their API):
-/// booleans, JSON text and an identity column cross over too.
-const ROTATION_ROWS: &str = r#"
-import sqlite3, sys
-c = sqlite3.connect(sys.argv[1])
-now = 1764000000000000
-c.execute("INSERT INTO secret_policies VALUES ('tnt_ops', 'sp_1', 'db-password', NULL, 'kv', ?, ?, ?)",
-          ('[{"name": "password", "generator": "password", "config": {"length": 32}}]', now, now))
-c.execute("INSERT INTO rotation_policies VALUES ('tnt_ops', 'rot_1', 'monthly', 'every month', 2592000, 3600, '[604800, 86400]', 1, NULL, ?, ?)", (now, now))
-c.execute("INSERT INTO rotation_policies VALUES ('tnt_ops', 'rot_2', 'manual', NULL, 86400, 0, '[]', 0, '0 3 * * 1', ?, ?)", (now, now))
-c.execute("INSERT INTO rotation_schedules VALUES ('tnt_ops', 'app/db', 'rot_1', 'scheduled', ?, ?, 0, NULL, NULL, ?)", (now + 10, now + 5, now))
-for i in range(3):
-    c.execute("INSERT INTO rotation_runs (id, tenant_id, policy_id, path, trigger, status, attempt, old_version, new_version, error, started_at, finished_at) VALUES (?, 'tnt_ops', 'rot_1', 'app/db', 'schedule', 'succeeded', 1, ?, ?, NULL, ?, ?)",
-              ('run_%d' % i, i + 1, i + 2, now + i, now + i))
-c.commit()
-"#;
 
 #[tokio::test]
 async fn a_populated_embedded_store_moves_to_postgres_and_reads_back_identically() {
@@ -272,6 +255,69 @@ async fn a_populated_embedded_store_moves_to_postgres_and_reads_back_identically
     let deployer = server.client(&api_key);
     assert_eq!(deployer.get("/v1/secrets/app/db").await.0, 200);
     assert_eq!(deployer.get("/v1/secrets/bulk/s00").await.0, 403);
+    // Rotation: a secret policy, two rotation policies (one generating values, one not), a
+    // secret rotated once by a trigger (a run, a generated version).
+    let (s, sp) = admin
+        .post(
+            "/v1/secret-policies",
+            json!({"name": "db-password", "fields": [
+                {"name": "password", "generator": "random", "config": {"length": 24}}]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{sp}");
+    let (s, rot) = admin
+        .post(
+            "/v1/rotation/policies",
+            json!({"name": "quarterly", "interval": "90d", "grace_period": "1d",
+                   "warn_before": ["7d", "1d"]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{rot}");
+    let (s, manual) = admin
+        .post(
+            "/v1/rotation/policies",
+            json!({"name": "by-hand", "interval": "30d", "auto_generate": false,
+                   "window": "0 3 * * 1"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{manual}");
+    let rot_id = rot["id"].as_str().unwrap().to_owned();
+    let (s, body) = admin
+        .put(
+            "/v1/secrets/rot/db",
+            json!({"data": {"password": "initial"},
+                   "options": {"rotation_policy_id": rot_id, "secret_policy_id": sp["id"]}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let (s, body) = admin
+        .post(
+            &format!("/v1/rotation/policies/{rot_id}/trigger"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    paths.push("secrets/rot/db".into());
+    let rotation_views = [
+        "/v1/secret-policies".to_owned(),
+        "/v1/rotation/policies".to_owned(),
+        format!("/v1/rotation/policies/{rot_id}/history"),
+        format!("/v1/rotation/policies/{rot_id}/secrets"),
+        "/v1/rotation/runs".to_owned(),
+    ];
+    let mut rotation_before = Vec::new();
+    for view in &rotation_views {
+        let (s, body) = admin.get(view).await;
+        assert_eq!(s, 200, "{view}: {body}");
+        rotation_before.push(body);
+    }
+    assert_eq!(
+        rotation_before[4]["runs"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        rotation_before[4]
+    );
+
     // A subscription, polled up to now.
     let (s, sub) = admin
         .post(
@@ -292,17 +338,16 @@ async fn a_populated_embedded_store_moves_to_postgres_and_reads_back_identically
     assert_eq!(report["intact"], true, "{report}");
     let data_dir = server.data_dir();
     let db_file = data_dir.join("scaivault.db");
-    let status = Command::new("python3")
-        .args(["-c", ROTATION_ROWS])
-        .arg(&db_file)
-        .status()
-        .unwrap();
-    assert!(status.success());
     // Stopped hard: the write-ahead log is left behind, as after a crash.
     server.kill();
     let wal = data_dir.join("scaivault.db-wal");
     assert!(wal.exists());
-    let source_bytes = || (std::fs::read(&db_file).unwrap(), std::fs::read(&wal).unwrap());
+    let source_bytes = || {
+        (
+            std::fs::read(&db_file).unwrap(),
+            std::fs::read(&wal).unwrap(),
+        )
+    };
     let untouched = source_bytes();
     let from = format!("sqlite:{}", data_dir.display());
     let root_key = dir.join("root.key");
@@ -330,7 +375,9 @@ async fn a_populated_embedded_store_moves_to_postgres_and_reads_back_identically
         "{}",
         text(&out)
     );
-    let partial: u64 = psql(&db.url, "SELECT count(*) FROM secrets").parse().unwrap();
+    let partial: u64 = psql(&db.url, "SELECT count(*) FROM secrets")
+        .parse()
+        .unwrap();
     let total: u64 = sqlite(&db_file, "SELECT count(*) FROM secrets")
         .parse()
         .unwrap();
@@ -344,6 +391,29 @@ async fn a_populated_embedded_store_moves_to_postgres_and_reads_back_identically
         String::from_utf8_lossy(&out.stdout).contains("Resuming"),
         "{}",
         text(&out)
+    );
+    // A server does not start on the half-filled database.
+    let half = dir.join("scaivault-half.toml");
+    std::fs::write(
+        &half,
+        format!(
+            "{}\nstorage = \"postgres\"\ndatabase_url = \"{}\"\n",
+            std::fs::read_to_string(dir.join("scaivault.toml")).unwrap(),
+            db.url
+        ),
+    )
+    .unwrap();
+    let refused = Command::new(BIN)
+        .args(["server", "--config"])
+        .arg(&half)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("unfinished"),
+        "{}",
+        text(&refused)
     );
     // The rest, through the configuration (data_dir, root_key_file) and an explicit target.
     let out = migrate(&[
@@ -379,9 +449,9 @@ async fn a_populated_embedded_store_moves_to_postgres_and_reads_back_identically
     assert_eq!(
         psql(
             &db.url,
-            "SELECT string_agg(id || ':' || auto_generate, ',' ORDER BY id) FROM rotation_policies"
+            "SELECT string_agg(name || ':' || auto_generate, ',' ORDER BY name) FROM rotation_policies"
         ),
-        "rot_1:true,rot_2:false"
+        "by-hand:false,quarterly:true"
     );
     assert_eq!(
         psql(
@@ -509,7 +579,10 @@ async fn a_populated_embedded_store_moves_to_postgres_and_reads_back_identically
     let pg = PgServer::start(&dir, &db.url);
     let admin = pg.client(&server.admin_token);
     let after = snapshot(&admin, &paths).await;
-    assert_eq!(after, before, "every secret and version reads back identically");
+    assert_eq!(
+        after, before,
+        "every secret and version reads back identically"
+    );
     let (s, body) = admin.get("/v1/secrets/gone/old").await;
     assert_eq!(s, 404, "still soft-deleted: {body}");
     let (s, body) = admin.post("/v1/secrets/gone/old/restore", json!({})).await;
@@ -548,20 +621,31 @@ async fn a_populated_embedded_store_moves_to_postgres_and_reads_back_identically
     let events = polled["events"].as_array().unwrap();
     assert_eq!(events.len(), 1, "only the new write: {polled}");
     assert_eq!(events[0]["path"], "app/db");
+    let mut rotation_after = Vec::new();
+    for view in &rotation_views {
+        let (s, body) = admin.get(view).await;
+        assert_eq!(s, 200, "{view}: {body}");
+        rotation_after.push(body);
+    }
+    assert_eq!(
+        rotation_after, rotation_before,
+        "rotation reads back identically"
+    );
     let seq: i64 = psql(&db.url, "SELECT max(seq) FROM rotation_runs")
         .parse()
         .unwrap();
-    let next: i64 = psql(
-        &db.url,
-        "INSERT INTO rotation_runs (id, tenant_id, path, trigger, status, attempt, started_at)
-         VALUES ('run_new', 'tnt_ops', 'app/db', 'manual', 'running', 1, 0) RETURNING seq",
-    )
-    .lines()
-    .next()
-    .unwrap()
-    .parse()
-    .unwrap();
-    assert_eq!(next, seq + 1);
+    let (s, body) = admin
+        .post(
+            &format!("/v1/rotation/policies/{rot_id}/trigger"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(
+        psql(&db.url, "SELECT max(seq) FROM rotation_runs"),
+        (seq + 1).to_string(),
+        "new runs continue above the copied ones"
+    );
     let (s, report) = admin.post("/v1/audit/verify", json!({})).await;
     assert_eq!(s, 200, "{report}");
     assert_eq!(report["intact"], true, "{report}");
