@@ -335,8 +335,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         policy: &SecretPolicyRecord,
         audit: Option<&AuditEvent>,
     ) -> Result<bool>;
-    async fn get_secret_policy(&self, tenant_id: &str, id: &str)
-    -> Result<Option<SecretPolicyRecord>>;
+    async fn get_secret_policy(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<SecretPolicyRecord>>;
     /// Ordered by id; `after` is the cursor (exclusive).
     async fn list_secret_policies(
         &self,
@@ -421,8 +424,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn commit_rotation_step(&self, step: &RotationStep) -> Result<u64>;
     async fn get_rotation_run(&self, tenant_id: &str, id: &str) -> Result<Option<RunRecord>>;
     /// Newest first.
-    async fn list_rotation_runs(&self, tenant_id: &str, query: &RunQuery)
-    -> Result<Page<RunRecord>>;
+    async fn list_rotation_runs(
+        &self,
+        tenant_id: &str,
+        query: &RunQuery,
+    ) -> Result<Page<RunRecord>>;
     /// Runs of every tenant in `status`, oldest first (recovery of interrupted runs, and the
     /// run an awaited value completes).
     async fn open_rotation_runs(&self, status: RunStatus, limit: u32) -> Result<Vec<RunRecord>>;
