@@ -434,6 +434,8 @@ async fn write_in(
         i64::try_from(version).map_err(|_| StoreError::Corrupt("version overflow".into()))?;
     let sealed = seal(version).map_err(|()| StoreError::Seal)?;
     let now = micros(write.now);
+    // Every refusal is above this line, before the first change: a failure below is the
+    // database's, and fails the whole batch (see `commit_batch`).
 
     sqlx::query(
         "INSERT INTO secret_versions (tenant_id, path, version, key_id, ciphertext, created_at)
@@ -491,7 +493,11 @@ async fn write_in(
             .execute(&mut *tx)
             .await?;
         }
-        prune_versions(tx, tenant_id, path, write.now).await?;
+        // No more live versions than `version` can exist, so under the cap there is nothing to
+        // prune (retired versions are unreadable already and purged by the sweep).
+        if version > u64::from(record.max_versions) {
+            prune_versions(tx, tenant_id, path, write.now).await?;
+        }
         record
     };
     Ok(WriteOutcome {
@@ -584,8 +590,27 @@ async fn run_writer(
     }
 }
 
-/// Applies a batch in one transaction: each secret write under its own savepoint (unless it is
-/// alone), then every audit event of the batch (those of the successful writes and the
+/// Whether `write_in` returned `e` before changing anything (the write alone is refused).
+fn refused_before_change(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::NotFound
+            | StoreError::SoftDeleted
+            | StoreError::VersionConflict { .. }
+            | StoreError::Seal
+            | StoreError::Invalid(_)
+    )
+}
+
+/// The error a failed batch reports (the original stays with the write that caused it).
+fn clone_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Audit(m) => StoreError::Audit(m.clone()),
+        e => StoreError::CommitFailed(e.to_string()),
+    }
+}
+
+/// Applies a batch in one transaction: each secret write in turn, then every audit event of the batch (those of the successful writes and the
 /// audit-only jobs) in one statement, then one commit. If the audit cannot be written, nothing
 /// in the batch commits: no change is ever acknowledged without its audit entry.
 async fn commit_batch(
@@ -606,17 +631,14 @@ async fn commit_batch(
                 seal,
                 ..
             } => {
-                if !alone {
-                    sqlx::query("SAVEPOINT write_job").execute(&mut *tx).await?;
-                }
+                // No savepoint per write (two statements, each a round trip to sqlx's SQLite
+                // thread): `write_in` refuses before it changes anything, and a database error
+                // after a change fails the whole batch, which then commits nothing.
                 let result = write_in(&mut tx, tenant_id, write, seal.as_ref()).await;
-                if !alone {
-                    if result.is_err() {
-                        sqlx::query("ROLLBACK TO write_job")
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    sqlx::query("RELEASE write_job").execute(&mut *tx).await?;
+                if let Err(e) = &result
+                    && !refused_before_change(e)
+                {
+                    return Err(clone_error(e));
                 }
                 if let (Ok(outcome), Some(event)) = (&result, &write.audit) {
                     let mut event = event.clone();
