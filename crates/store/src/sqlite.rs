@@ -511,6 +511,9 @@ async fn write_in(
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 128;
 
+/// Access counters per INSERT statement (5 bound values each; SQLite allows 32,766).
+const ACCESS_ROWS_PER_INSERT: usize = 500;
+
 /// Work waiting for the writer task.
 enum WriteJob {
     Secret {
@@ -1064,23 +1067,27 @@ impl Store for SqliteStore {
         if hits.is_empty() {
             return Ok(());
         }
+        // One statement per chunk of secrets: one per secret held the single writer connection,
+        // and every durable write and audit append queued behind it, for one round trip per
+        // secret read in the last second.
         let mut tx = self.writer.begin().await?;
-        for hit in hits {
-            let day = hit.last_at.unix_timestamp().div_euclid(86_400);
-            sqlx::query(
-                "INSERT INTO secret_access (tenant_id, path, day, count, last_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (tenant_id, path, day) DO UPDATE SET
+        for chunk in hits.chunks(ACCESS_ROWS_PER_INSERT) {
+            let mut qb = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO secret_access (tenant_id, path, day, count, last_at) ",
+            );
+            qb.push_values(chunk, |mut b, hit| {
+                b.push_bind(hit.tenant_id.clone())
+                    .push_bind(hit.path.clone())
+                    .push_bind(hit.last_at.unix_timestamp().div_euclid(86_400))
+                    .push_bind(i64::try_from(hit.count).unwrap_or(i64::MAX))
+                    .push_bind(micros(hit.last_at));
+            });
+            qb.push(
+                " ON CONFLICT (tenant_id, path, day) DO UPDATE SET
                     count = count + excluded.count,
                     last_at = MAX(last_at, excluded.last_at)",
-            )
-            .bind(&hit.tenant_id)
-            .bind(&hit.path)
-            .bind(day)
-            .bind(i64::try_from(hit.count).unwrap_or(i64::MAX))
-            .bind(micros(hit.last_at))
-            .execute(&mut *tx)
-            .await?;
+            );
+            qb.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -6,6 +6,9 @@ use serde_json::json;
 
 use crate::common::prod::{ProdServer, TestDatabase};
 
+/// Acknowledged writes: (path index, version, value, node index).
+type Acked = std::sync::Arc<std::sync::Mutex<Vec<(usize, u64, String, usize)>>>;
+
 #[tokio::test]
 async fn two_nodes_on_one_postgres_database_act_as_one_service() {
     let db = TestDatabase::create();
@@ -247,7 +250,6 @@ fn delivered(receiver: &crate::events::Receiver) -> (Vec<(String, String)>, Vec<
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_nodes_survive_a_node_kill_under_load() {
     use std::sync::Arc;
-    use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 
     const PATHS: usize = 24;
@@ -308,7 +310,7 @@ async fn three_nodes_survive_a_node_kill_under_load() {
 
     // Concurrent writers and readers on all three nodes, on shared paths.
     let acked_max: Arc<Vec<AtomicU64>> = Arc::new((0..PATHS).map(|_| AtomicU64::new(0)).collect());
-    let acked: Arc<Mutex<Vec<(usize, u64, String, usize)>>> = Arc::default();
+    let acked: Acked = Arc::default();
     let issued = Arc::new(AtomicUsize::new(0));
     let a_dead = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
@@ -410,7 +412,7 @@ async fn three_nodes_survive_a_node_kill_under_load() {
     }
 
     // Kill node A in the middle of the load.
-    let count = |acked: &Arc<Mutex<Vec<(usize, u64, String, usize)>>>| acked.lock().unwrap().len();
+    let count = |acked: &Acked| acked.lock().unwrap().len();
     wait_for("writes before the kill", 60, || {
         count(&acked) >= BEFORE_KILL
     })

@@ -144,8 +144,10 @@ pub(super) async fn append_in(
     // Sorted: every transaction locks the heads it needs in the same order.
     let mut heads: BTreeMap<&str, (u64, [u8; 32])> =
         events.iter().map(|e| (e.chain(), (0, GENESIS))).collect();
-    for (chain, head) in heads.iter_mut() {
-        *head = lock_head(conn, chain).await?;
+    if !lock_existing_heads(conn, &mut heads).await? {
+        for (chain, head) in heads.iter_mut() {
+            *head = lock_head(conn, chain).await?;
+        }
     }
     let mut rows = Vec::with_capacity(events.len());
     for event in events {
@@ -195,15 +197,75 @@ pub(super) async fn append_in(
         });
         qb.build().execute(&mut *conn).await?;
     }
-    for (chain, (chain_seq, hash)) in &heads {
-        sqlx::query("UPDATE audit_heads SET chain_seq = $2, hash = $3 WHERE chain = $1")
-            .bind(*chain)
-            .bind(to_i64(*chain_seq))
-            .bind(hash.to_vec())
-            .execute(&mut *conn)
-            .await?;
+    if heads.len() == 1 {
+        for (chain, (chain_seq, hash)) in &heads {
+            sqlx::query("UPDATE audit_heads SET chain_seq = $2, hash = $3 WHERE chain = $1")
+                .bind(*chain)
+                .bind(to_i64(*chain_seq))
+                .bind(hash.to_vec())
+                .execute(&mut *conn)
+                .await?;
+        }
+    } else {
+        // Several chains (a batch of the appender): every head in one statement.
+        let chains: Vec<&str> = heads.keys().copied().collect();
+        let seqs: Vec<i64> = heads.values().map(|(s, _)| to_i64(*s)).collect();
+        let hashes: Vec<Vec<u8>> = heads.values().map(|(_, h)| h.to_vec()).collect();
+        sqlx::query(
+            "UPDATE audit_heads SET chain_seq = v.chain_seq, hash = v.hash
+             FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS v(chain, chain_seq, hash)
+             WHERE audit_heads.chain = v.chain",
+        )
+        .bind(&chains)
+        .bind(&seqs)
+        .bind(&hashes)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
+}
+
+/// With several chains (a batch of the appender), locks all their heads in one statement, in
+/// chain order (`COLLATE "C"`, the order of the map), if every head row exists (head rows are
+/// never deleted, so a check without locks is enough); `false` if one does not, and then
+/// nothing was locked: the caller locks (and creates) them one by one, in the same order. One
+/// round trip per chain made these locks and updates most of the statements of a batch of
+/// reads spanning many tenants.
+async fn lock_existing_heads(
+    conn: &mut PgConnection,
+    heads: &mut BTreeMap<&str, (u64, [u8; 32])>,
+) -> Result<bool> {
+    if heads.len() < 2 {
+        return Ok(false);
+    }
+    let chains: Vec<&str> = heads.keys().copied().collect();
+    let existing: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_heads WHERE chain = ANY($1::text[])")
+            .bind(&chains)
+            .fetch_one(&mut *conn)
+            .await?;
+    if usize::try_from(existing).ok() != Some(chains.len()) {
+        return Ok(false);
+    }
+    let rows = sqlx::query(
+        "SELECT chain, chain_seq, hash FROM audit_heads WHERE chain = ANY($1::text[])
+         ORDER BY chain FOR UPDATE",
+    )
+    .bind(&chains)
+    .fetch_all(&mut *conn)
+    .await?;
+    for row in &rows {
+        let chain: String = row.try_get("chain")?;
+        if let Some(head) = heads.get_mut(chain.as_str()) {
+            *head = position(row)?;
+        }
+    }
+    if rows.len() != chains.len() {
+        return Err(StoreError::Audit(
+            "an audit chain head disappeared while being locked".into(),
+        ));
+    }
+    Ok(true)
 }
 
 /// Audit-only events (reads, denials, failed requests) waiting for the appender task.
