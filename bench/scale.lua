@@ -1,11 +1,11 @@
 -- wrk script of the scale benchmark (bench/scale.sh; see docs/benchmarks.md, "Scale (issue 6)").
 --
 -- The corpus: secret number i (0-based) belongs to tenant (i % T) of the T tenants listed in
--- SCALE_TENANTS_FILE (one tenant id per line) and is that tenant's k-th secret, k = i / T, at
--- path `svc<k / 100, 3 digits>/key<k % 100, 2 digits>`: every tenant holds directories of exactly
--- 100 secrets. Every request goes through `/v1/t/{tenant}/...` with the token in SCALE_TOKEN (a
--- partner admin: the bootstrap admin), so the tenants are real tenants and every request is
--- authorized, audited and answered as any API call is.
+-- SCALE_TENANTS_FILE (one "tenant_id token" per line: the tenant's first admin, created by
+-- `POST /v1/identity/register`) and is that tenant's k-th secret, k = i / T, at path
+-- `svc<k / 100, 3 digits>/key<k % 100, 2 digits>`: every tenant holds directories of exactly 100
+-- secrets. Every request is the tenant's own (`/v1/secrets/...` with that tenant's token), so
+-- it is authenticated, authorized, audited in the tenant's chain and answered as any API call.
 --
 -- SCALE_MODE:
 --   load    PUT secrets SCALE_FROM .. SCALE_TO-1 (new secrets, one version each). Thread t of n
@@ -17,10 +17,10 @@
 --   read    GET a uniformly random secret of the first SCALE_SIZE.
 --   write   PUT a new version (a durable, audited write) of a random existing secret of the
 --           first SCALE_SIZE, in any of the tenants, or only in the first SCALE_WRITE_TENANTS.
---   list    GET /v1/t/{tenant}/secrets?prefix=svcNNN/&limit=50 for a random tenant and a random
+--   list    GET /v1/secrets?prefix=svcNNN/&limit=50 as a random tenant, for a random
 --           one of its directories (every directory holds 100 secrets: a full page of 50, the
 --           same amount of matches at every corpus size).
---   listall GET /v1/t/{tenant}/secrets?prefix=svc&limit=50: every secret of the tenant
+--   listall GET /v1/secrets?prefix=svc&limit=50: every secret of the tenant
 --           matches (SCALE_SIZE / T of them), which shows what counting `total_count` costs.
 --
 -- SCALE_ADDRS (optional): "host:port,host:port,...": wrk thread t connects to address t % n, so
@@ -28,7 +28,6 @@
 -- SCALE_BYTES: size of the secret's `value` string (default 200).
 
 local mode = os.getenv("SCALE_MODE") or error("SCALE_MODE is not set")
-local token = os.getenv("SCALE_TOKEN") or error("SCALE_TOKEN is not set")
 local tenants_file = os.getenv("SCALE_TENANTS_FILE") or error("SCALE_TENANTS_FILE is not set")
 local value_bytes = tonumber(os.getenv("SCALE_BYTES") or "200")
 
@@ -66,8 +65,14 @@ local seq = 0
 
 function init(args)
   for line in io.lines(tenants_file) do
-    if line ~= "" then
-      tenants[#tenants + 1] = line
+    local id, token = string.match(line, "^(%S+)%s+(%S+)$")
+    if id then
+      -- wrk.format adds Host and Content-Length to the table it is given: one table per method.
+      tenants[#tenants + 1] = {
+        id = id,
+        get = { ["Authorization"] = "Bearer " .. token },
+        put = { ["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json" },
+      }
     end
   end
   T = #tenants
@@ -82,7 +87,6 @@ function init(args)
   end
   filler = string.rep("x", value_bytes)
   math.randomseed(os.time() * 1000 + tid_n * 7919)
-  wrk.headers["Authorization"] = "Bearer " .. token
 end
 
 local function secret_path(i)
@@ -91,9 +95,11 @@ local function secret_path(i)
 end
 
 local function put(tenant, path, body)
-  -- wrk.format uses these headers instead of wrk.headers (it adds Host and Content-Length).
-  return wrk.format("PUT", "/v1/t/" .. tenant .. "/secrets/" .. path,
-    { ["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json" }, body)
+  return wrk.format("PUT", "/v1/secrets/" .. path, tenant.put, body)
+end
+
+local function get(tenant, path)
+  return wrk.format("GET", path, tenant.get)
 end
 
 local primed = false
@@ -118,7 +124,7 @@ function request()
       string.format('{"data":{"username":"svc-%d","value":"%s"},"secret_type":"json"}', i, filler))
   elseif mode == "read" then
     local tenant, path = secret_path(math.random(0, size - 1))
-    return wrk.format("GET", "/v1/t/" .. tenant .. "/secrets/" .. path)
+    return get(tenant, "/v1/secrets/" .. path)
   elseif mode == "write" then
     -- A random tenant among the first write_tenants, a random one of its secrets.
     local per_tenant = math.floor(size / T)
@@ -131,11 +137,10 @@ function request()
   elseif mode == "list" then
     local dirs = math.max(1, math.floor(size / T / 100))
     local tenant = tenants[math.random(1, T)]
-    return wrk.format("GET", string.format("/v1/t/%s/secrets?prefix=svc%03d/&limit=50", tenant,
-      math.random(0, dirs - 1)))
+    return get(tenant, string.format("/v1/secrets?prefix=svc%03d/&limit=50", math.random(0, dirs - 1)))
   elseif mode == "listall" then
     local tenant = tenants[math.random(1, T)]
-    return wrk.format("GET", "/v1/t/" .. tenant .. "/secrets?prefix=svc&limit=50")
+    return get(tenant, "/v1/secrets?prefix=svc&limit=50")
   end
   error("unknown SCALE_MODE " .. mode)
 end
