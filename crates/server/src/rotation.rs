@@ -118,6 +118,16 @@ fn new_event(
     })
 }
 
+/// A step that only changes a schedule (no run, no audit entry, no event).
+fn schedule_only(schedule: ScheduleChange) -> RotationStep {
+    RotationStep {
+        run: None,
+        schedule,
+        audit: None,
+        events: Vec::new(),
+    }
+}
+
 async fn commit(state: &AppState, step: RotationStep) -> ApiResult<u64> {
     let has_events = !step.events.is_empty();
     let seq = state.store.commit_rotation_step(&step).await?;
@@ -396,14 +406,11 @@ pub async fn rotate_under_policy(
         Some(id) => state.store.get_rotation_policy(tenant_id, id).await?,
         None => None,
     };
-    let drop_schedule = || RotationStep {
-        run: None,
-        schedule: ScheduleChange::Delete {
+    let drop_schedule = || {
+        schedule_only(ScheduleChange::Delete {
             tenant_id: tenant_id.to_owned(),
             path: path.to_owned(),
-        },
-        audit: None,
-        events: Vec::new(),
+        })
     };
     let (Some(secret), Some(policy)) = (secret, policy) else {
         if schedule.is_some() {
@@ -426,16 +433,7 @@ pub async fn rotate_under_policy(
             now,
             schedule.as_ref().and_then(|s| s.last_rotated_at),
         );
-        commit(
-            state,
-            RotationStep {
-                run: None,
-                schedule: ScheduleChange::Upsert(skipped),
-                audit: None,
-                events: Vec::new(),
-            },
-        )
-        .await?;
+        commit(state, schedule_only(ScheduleChange::Upsert(skipped))).await?;
         return Ok(None);
     }
     let schedule =
@@ -758,14 +756,9 @@ pub async fn schedule_attached(
     let timing = schedule_of(&policy)?;
     commit(
         state,
-        RotationStep {
-            run: None,
-            schedule: ScheduleChange::Upsert(fresh_schedule(
-                tenant_id, path, &policy, &timing, now, None,
-            )),
-            audit: None,
-            events: Vec::new(),
-        },
+        schedule_only(ScheduleChange::Upsert(fresh_schedule(
+            tenant_id, path, &policy, &timing, now, None,
+        ))),
     )
     .await?;
     Ok(())
@@ -784,16 +777,7 @@ async fn send_warnings(state: &AppState, now: OffsetDateTime) -> ApiResult<u64> 
             .await?
         else {
             schedule.next_warning_at = None;
-            commit(
-                state,
-                RotationStep {
-                    run: None,
-                    schedule: ScheduleChange::Upsert(schedule),
-                    audit: None,
-                    events: Vec::new(),
-                },
-            )
-            .await?;
+            commit(state, schedule_only(ScheduleChange::Upsert(schedule))).await?;
             continue;
         };
         let timing = schedule_of(&policy)?;
