@@ -35,6 +35,9 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// 503: the server is not ready (store or keys unavailable).
     ServiceUnavailable,
+    /// 503: the store cannot record changes or audit entries right now (disk full, I/O error,
+    /// database unreachable or timing out). Nothing was changed and nothing was served; retry.
+    StorageUnavailable,
     /// 500: something failed inside the server; the message says nothing more.
     InternalError,
     /// An object with this id or unique name already exists (tenants, partners, ...).
@@ -55,7 +58,7 @@ impl ErrorCode {
             Self::PayloadTooLarge => 413,
             Self::RateLimited => 429,
             Self::InternalError => 500,
-            Self::ServiceUnavailable => 503,
+            Self::ServiceUnavailable | Self::StorageUnavailable => 503,
         }
     }
 
@@ -76,6 +79,7 @@ impl ErrorCode {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::ServiceUnavailable => "service_unavailable",
+            Self::StorageUnavailable => "storage_unavailable",
             Self::InternalError => "internal_error",
             Self::Conflict => "conflict",
         }

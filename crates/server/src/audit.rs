@@ -460,8 +460,12 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     };
     match state.store.append_audit(vec![event]).await {
         Ok(()) => response,
+        // Fail closed: the response (maybe a secret value) is dropped unsent.
+        Err(e) if e.is_unavailable() => {
+            ApiError::storage_unavailable(format!("audit entry could not be written: {e}"))
+                .into_response()
+        }
         Err(e) => {
-            // Fail closed: the response (maybe a secret value) is dropped unsent.
             ApiError::internal(format!("audit entry could not be written: {e}")).into_response()
         }
     }

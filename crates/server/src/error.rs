@@ -60,6 +60,17 @@ impl ApiError {
         Self::new(ErrorCode::AuthenticationRequired, message)
     }
 
+    /// 503 `storage_unavailable`: the store cannot write now (disk full, I/O, connection).
+    /// Logs `cause`; the body says what the client needs to know and nothing internal.
+    pub fn storage_unavailable(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "storage unavailable");
+        Self::new(
+            ErrorCode::StorageUnavailable,
+            "the store cannot record changes or audit entries right now; nothing was changed, \
+             retry later (GET /health/ready says why)",
+        )
+    }
+
     /// An internal failure: logs `cause` and returns a body that reveals nothing.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");
@@ -117,6 +128,7 @@ impl From<StoreError> for ApiError {
             ),
             StoreError::Invalid(message) => Self::validation(message),
             StoreError::Duplicate => Self::new(ErrorCode::VersionConflict, "already exists"),
+            e @ StoreError::Unavailable { .. } => Self::storage_unavailable(e),
             StoreError::Unsupported(what) => Self::new(
                 ErrorCode::ServiceUnavailable,
                 format!("{what} are not available on this server's store yet"),

@@ -525,9 +525,9 @@ pub async fn rotate_under_policy(
         Err(e) => {
             // The write did not happen (it is one transaction); say why without internals.
             let message = match e.code {
-                ErrorCode::InternalError | ErrorCode::ServiceUnavailable => {
-                    "the new version could not be stored".to_owned()
-                }
+                ErrorCode::InternalError
+                | ErrorCode::ServiceUnavailable
+                | ErrorCode::StorageUnavailable => "the new version could not be stored".to_owned(),
                 _ => e.message.clone(),
             };
             record_failure(state, actor, run, Some(schedule), message, now)

@@ -121,6 +121,10 @@ impl<S: Store> Store for CachedStore<S> {
         self.inner.ping().await
     }
 
+    async fn probe_write(&self, now: OffsetDateTime) -> Result<()> {
+        self.inner.probe_write(now).await
+    }
+
     async fn get_system(&self, key: &str) -> Result<Option<String>> {
         self.inner.get_system(key).await
     }

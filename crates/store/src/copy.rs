@@ -436,7 +436,8 @@ pub static TABLES: &[Table] = &[
 pub const TARGET_ONLY: &[&str] = &["audit_heads", "job_leases"];
 
 /// The key in the target's `system` table under which a migration records its progress. It is
-/// never copied, digested or compared.
+/// never copied, digested or compared (nor is [`crate::WRITE_PROBE_KEY`], which a running
+/// server rewrites at every readiness check).
 pub const PROGRESS_KEY: &str = "migration.progress";
 
 /// Schema bookkeeping of the databases themselves, never copied.
@@ -740,7 +741,11 @@ impl Source {
         let mut qb =
             QueryBuilder::<Sqlite>::new(format!("SELECT count(*) FROM {}", quote(table.name)));
         if table.name == "system" {
-            qb.push(" WHERE \"key\" <> ").push_bind(PROGRESS_KEY);
+            qb.push(" WHERE \"key\" NOT IN (")
+                .push_bind(PROGRESS_KEY)
+                .push(", ")
+                .push_bind(crate::WRITE_PROBE_KEY)
+                .push(")");
         }
         let n: i64 = qb.build_query_scalar().fetch_one(&mut self.conn).await?;
         Ok(u64::try_from(n).unwrap_or(0))
@@ -776,7 +781,11 @@ impl Source {
             quote(table.name)
         ));
         if table.name == "system" {
-            qb.push(" AND \"key\" <> ").push_bind(PROGRESS_KEY);
+            qb.push(" AND \"key\" NOT IN (")
+                .push_bind(PROGRESS_KEY)
+                .push(", ")
+                .push_bind(crate::WRITE_PROBE_KEY)
+                .push(")");
         }
         if let Some(after) = after {
             qb.push(format!(" AND ({}) > (", key_list(table)));
@@ -1007,7 +1016,11 @@ impl Target {
                 quote(name)
             ));
             if name == "system" {
-                qb.push(" WHERE \"key\" <> ").push_bind(PROGRESS_KEY);
+                qb.push(" WHERE \"key\" NOT IN (")
+                    .push_bind(PROGRESS_KEY)
+                    .push(", ")
+                    .push_bind(crate::WRITE_PROBE_KEY)
+                    .push(")");
             }
             qb.push(")");
             let any: bool = qb.build_query_scalar().fetch_one(&mut self.conn).await?;
@@ -1166,7 +1179,11 @@ impl Target {
         let mut qb =
             QueryBuilder::<Postgres>::new(format!("SELECT count(*) FROM {}", quote(table.name)));
         if table.name == "system" {
-            qb.push(" WHERE \"key\" <> ").push_bind(PROGRESS_KEY);
+            qb.push(" WHERE \"key\" NOT IN (")
+                .push_bind(PROGRESS_KEY)
+                .push(", ")
+                .push_bind(crate::WRITE_PROBE_KEY)
+                .push(")");
         }
         let n: i64 = qb.build_query_scalar().fetch_one(&mut self.conn).await?;
         Ok(u64::try_from(n).unwrap_or(0))
@@ -1186,7 +1203,11 @@ impl Target {
             quote(table.name)
         ));
         if table.name == "system" {
-            qb.push(" AND \"key\" <> ").push_bind(PROGRESS_KEY);
+            qb.push(" AND \"key\" NOT IN (")
+                .push_bind(PROGRESS_KEY)
+                .push(", ")
+                .push_bind(crate::WRITE_PROBE_KEY)
+                .push(")");
         }
         if let Some(after) = after {
             qb.push(format!(" AND ({}) > (", key_list(table)));

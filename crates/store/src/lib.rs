@@ -62,9 +62,14 @@ pub enum StoreError {
     /// Stored data is not what this version of ScaiVault wrote. At fault: storage.
     #[error("corrupt record: {0}")]
     Corrupt(String),
-    /// The database failed. At fault: the environment (disk, locks, connectivity).
+    /// The database failed. At fault: the environment or the server.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    /// The database cannot take writes or answer now (disk full, I/O error, connection lost,
+    /// statement timeout). Nothing of the operation was committed; retrying later can succeed.
+    /// At fault: the environment.
+    #[error("storage unavailable: {cause} ({detail})")]
+    Unavailable { cause: &'static str, detail: String },
     /// The transaction holding this write failed to commit; the write did not happen.
     #[error("commit failed: {0}")]
     CommitFailed(String),
@@ -80,6 +85,66 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// The `system` row that [`Store::probe_write`] rewrites (not state worth copying).
+pub const WRITE_PROBE_KEY: &str = "write_probe";
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match unavailable_cause(&e) {
+            Some(cause) => Self::Unavailable {
+                cause,
+                detail: e.to_string(),
+            },
+            None => Self::Database(e),
+        }
+    }
+}
+
+impl StoreError {
+    /// Whether the failure is the environment's (disk, I/O, connection, timeout), so the
+    /// store is unwritable for now rather than the request being wrong.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
+    }
+}
+
+/// Names the environmental cause of a database error, or `None` for errors that retrying
+/// would not cure (constraints, syntax, decoding).
+fn unavailable_cause(e: &sqlx::Error) -> Option<&'static str> {
+    match e {
+        sqlx::Error::Io(_) => Some("I/O error"),
+        sqlx::Error::PoolTimedOut => Some("no database connection available in time"),
+        sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed => Some("database connection lost"),
+        sqlx::Error::Database(db) => {
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                // Primary result codes (the low byte of the extended code).
+                let code = db
+                    .code()
+                    .and_then(|c| c.parse::<i32>().ok())
+                    .map(|c| c & 0xff);
+                return match code {
+                    Some(13) => Some("the disk is full"),         // SQLITE_FULL
+                    Some(10) => Some("disk I/O error"),           // SQLITE_IOERR
+                    Some(5) => Some("the database is busy"),      // SQLITE_BUSY
+                    Some(8) => Some("the database is read-only"), // SQLITE_READONLY
+                    Some(14) => Some("the database file cannot be opened"), // SQLITE_CANTOPEN
+                    _ => None,
+                };
+            }
+            let state = db.code()?;
+            match state.as_ref() {
+                "53100" => Some("the database server's disk is full"),
+                "57014" => Some("statement timeout"),
+                s if s.starts_with("08") => Some("database connection lost"),
+                s if s.starts_with("53") => Some("the database server is out of resources"),
+                s if s.starts_with("57P") => Some("the database server is shutting down"),
+                s if s.starts_with("58") => Some("the database server has a system error"),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
 /// Seals a value for the version number the store assigned. Called inside the write
 /// transaction (once per attempt; an attempt rolled back may be followed by none). Owned, so a
 /// write can be handed to the store's group-commit writer.
@@ -89,6 +154,11 @@ pub type SealFn = dyn Fn(u64) -> std::result::Result<SealedBlob, ()> + Send + Sy
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Cheap liveness check of the database.
     async fn ping(&self) -> Result<()>;
+
+    /// A tiny durable write (one system row, committed like any change), for readiness: a
+    /// store that answers reads but cannot commit (disk full, read-only, lost primary) is not
+    /// ready. `Unavailable` names the cause.
+    async fn probe_write(&self, now: OffsetDateTime) -> Result<()>;
 
     // --- system values and the keyring --------------------------------------------------
 

@@ -270,8 +270,13 @@ fn unique(e: sqlx::Error) -> StoreError {
     }
 }
 
+/// A failed COMMIT: the environment's failures (connection lost, disk full, timeout) stay
+/// recognisable as such; anything else is a commit failure.
 fn commit_failed(e: sqlx::Error) -> StoreError {
-    StoreError::CommitFailed(e.to_string())
+    match StoreError::from(e) {
+        StoreError::Database(e) => StoreError::CommitFailed(e.to_string()),
+        other => other,
+    }
 }
 
 #[async_trait]
@@ -343,6 +348,19 @@ impl Store for PgStore {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn probe_write(&self, now: OffsetDateTime) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO system (key, value) VALUES ($1, $2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(crate::WRITE_PROBE_KEY)
+        .bind(micros(now).to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await.map_err(commit_failed)
     }
 
     async fn get_system(&self, key: &str) -> Result<Option<String>> {

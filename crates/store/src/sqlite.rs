@@ -10,6 +10,7 @@ use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{AssertSqlSafe, Connection, QueryBuilder, Row, Sqlite, SqliteConnection};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
@@ -100,10 +101,35 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
             .pragma("trusted_schema", "OFF");
+        let commits = Arc::new(AtomicU64::new(0));
+        let hook_commits = commits.clone();
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(30))
+            // Counts the commits SQLite really performs, so a batch of writes is acknowledged
+            // only when its own transaction committed (see `commit_batch`).
+            .after_connect(move |conn, _| {
+                let commits = hook_commits.clone();
+                Box::pin(async move {
+                    conn.lock_handle().await?.set_commit_hook(move || {
+                        commits.fetch_add(1, Ordering::AcqRel);
+                        true
+                    });
+                    Ok(())
+                })
+            })
+            // A connection whose transaction bookkeeping is off after a failure (SQLite rolled
+            // a transaction back by itself on a full disk or an I/O error, so sqlx's ROLLBACK
+            // failed and it still counts one open) would turn the next BEGIN into a SAVEPOINT
+            // that never commits. Such a connection is closed (SQLite rolls back whatever it
+            // holds) and the pool opens a clean one.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    conn.ping().await?; // the queued rollback of a dropped transaction runs first
+                    Ok(!conn.is_in_transaction())
+                })
+            })
             .connect_with(options.clone())
             .await?;
         MIGRATOR.run(&writer).await?;
@@ -114,7 +140,7 @@ impl SqliteStore {
             .await?;
         let (writes, jobs) = mpsc::channel(4 * MAX_BATCH);
         let audit_mac = Arc::new(OnceLock::new());
-        tokio::spawn(run_writer(writer.clone(), jobs, audit_mac.clone()));
+        tokio::spawn(run_writer(writer.clone(), jobs, audit_mac.clone(), commits));
         Ok(Self {
             writer,
             reader,
@@ -535,14 +561,19 @@ enum JobResult {
     Audit,
 }
 
-/// Group commit: takes every write that is waiting (up to [`MAX_BATCH`]), applies each under its
-/// own savepoint (a failed write is rolled back alone), commits once (one fsync), and only then
-/// answers each caller. A lone write is committed at once; under load, writes that arrive during
-/// a commit share the next one, so durability no longer caps throughput at one fsync per write.
+/// Group commit: takes every write that is waiting (up to [`MAX_BATCH`]), applies them in one
+/// transaction, commits once (one fsync), and only then answers each caller. A lone write is
+/// committed at once; under load, writes that arrive during a commit share the next one, so
+/// durability no longer caps throughput at one fsync per write.
+///
+/// A batch that fails to apply or commit fails every request in it, and the writer connection
+/// is closed and replaced: the next batch starts on a clean connection whatever state SQLite
+/// left the failed one in (a full disk or an I/O error may roll a transaction back by itself).
 async fn run_writer(
     pool: SqlitePool,
     mut jobs: mpsc::Receiver<WriteJob>,
     audit_mac: Arc<OnceLock<ChainMac>>,
+    commits: Arc<AtomicU64>,
 ) {
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
@@ -552,7 +583,17 @@ async fn run_writer(
                 Err(_) => break,
             }
         }
-        match commit_batch(&pool, &batch, audit_mac.get()).await {
+        let result = match pool.acquire().await {
+            Ok(mut conn) => {
+                let result = commit_batch(&mut conn, &batch, audit_mac.get(), &commits).await;
+                if result.is_err() {
+                    conn.close_on_drop();
+                }
+                result
+            }
+            Err(e) => Err(e.into()),
+        };
+        match result {
             Ok(results) => {
                 for (job, result) in batch.into_iter().zip(results) {
                     // The caller may have gone away (client disconnected); the write stands.
@@ -573,18 +614,13 @@ async fn run_writer(
             }
             Err(e) => {
                 tracing::error!(error = %e, jobs = batch.len(), "write batch failed to commit");
-                let message = e.to_string();
-                let fail = || match &e {
-                    StoreError::Audit(m) => StoreError::Audit(m.clone()),
-                    _ => StoreError::CommitFailed(message.clone()),
-                };
                 for job in batch {
                     match job {
                         WriteJob::Secret { reply, .. } => {
-                            let _ = reply.send(Err(fail()));
+                            let _ = reply.send(Err(batch_error(&e)));
                         }
                         WriteJob::Audit { reply, .. } => {
-                            let _ = reply.send(Err(fail()));
+                            let _ = reply.send(Err(batch_error(&e)));
                         }
                     }
                 }
@@ -605,27 +641,36 @@ fn refused_before_change(e: &StoreError) -> bool {
     )
 }
 
-/// The error a failed batch reports (the original stays with the write that caused it).
-fn clone_error(e: &StoreError) -> StoreError {
+/// The error each request of a failed batch gets: the environment's failures stay
+/// recognisable (503, the store is unwritable), audit failures stay audit failures.
+fn batch_error(e: &StoreError) -> StoreError {
     match e {
         StoreError::Audit(m) => StoreError::Audit(m.clone()),
+        StoreError::Unavailable { cause, detail } => StoreError::Unavailable {
+            cause,
+            detail: detail.clone(),
+        },
         e => StoreError::CommitFailed(e.to_string()),
     }
 }
 
-/// Applies a batch in one transaction: each secret write in turn, then every audit event of the batch (those of the successful writes and the
-/// audit-only jobs) in one statement, then one commit. If the audit cannot be written, nothing
-/// in the batch commits: no change is ever acknowledged without its audit entry.
+/// Applies a batch in one transaction: each secret write in turn, then every audit event of the
+/// batch (those of the successful writes and the audit-only jobs) in one statement, then one
+/// commit. If the audit cannot be written, nothing in the batch commits: no change is ever
+/// acknowledged without its audit entry. The commit counts only if SQLite's commit hook saw it
+/// (`commits` moved): a COMMIT that was really the RELEASE of a nested savepoint is a failure.
 async fn commit_batch(
-    pool: &SqlitePool,
+    conn: &mut SqliteConnection,
     batch: &[WriteJob],
     mac: Option<&ChainMac>,
+    commits: &AtomicU64,
 ) -> Result<Vec<JobResult>> {
-    let mut tx = pool.begin().await?;
+    let mut tx = conn.begin().await?;
     let alone = batch.len() == 1;
     let mut results = Vec::with_capacity(batch.len());
     let mut events = Vec::new();
     let mut outbox: Vec<NewEvent> = Vec::new();
+    let mut changed = false;
     for job in batch {
         match job {
             WriteJob::Secret {
@@ -638,10 +683,10 @@ async fn commit_batch(
                 // thread): `write_in` refuses before it changes anything, and a database error
                 // after a change fails the whole batch, which then commits nothing.
                 let result = write_in(&mut tx, tenant_id, write, seal.as_ref()).await;
-                if let Err(e) = &result
-                    && !refused_before_change(e)
-                {
-                    return Err(clone_error(e));
+                match &result {
+                    Err(e) if !refused_before_change(e) => return Err(batch_error(e)),
+                    Err(_) => {}
+                    Ok(_) => changed = true,
                 }
                 if let (Ok(outcome), Some(event)) = (&result, &write.audit) {
                     let mut event = event.clone();
@@ -663,7 +708,14 @@ async fn commit_batch(
     }
     audit::append_in(&mut tx, &events, mac).await?;
     events::insert_in(&mut tx, &outbox).await?;
+    changed |= !events.is_empty();
+    let before = commits.load(Ordering::Acquire);
     tx.commit().await?;
+    if changed && commits.load(Ordering::Acquire) == before {
+        return Err(StoreError::CommitFailed(
+            "the batch's transaction did not commit; the writer connection is replaced".into(),
+        ));
+    }
     Ok(results)
 }
 
@@ -671,6 +723,20 @@ async fn commit_batch(
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
+        Ok(())
+    }
+
+    async fn probe_write(&self, now: OffsetDateTime) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        sqlx::query(
+            "INSERT INTO system (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        )
+        .bind(crate::WRITE_PROBE_KEY)
+        .bind(micros(now).to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -298,3 +298,184 @@ async fn graceful_shutdown_under_load() {
         assert_eq!(body["data"]["v"], marker, "w{w} v{version}: {body}");
     }
 }
+
+/// A small tmpfs mounted for one test, unmounted when dropped.
+struct SmallDisk {
+    dir: std::path::PathBuf,
+}
+
+impl SmallDisk {
+    /// Mounts a tmpfs of `size` (e.g. `4M`) at `dir`. Needs root (CI runs as root); anywhere
+    /// else it panics with the reason unless `SCAIVAULT_TEST_NO_MOUNT=1` asks for a loud skip
+    /// on a developer machine (CI never sets it).
+    fn mount(dir: &std::path::Path, size: &str) -> Option<Self> {
+        std::fs::create_dir_all(dir).expect("mount point");
+        let status = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .status();
+        match status {
+            Ok(s) if s.success() => Some(Self {
+                dir: dir.to_owned(),
+            }),
+            other => {
+                let why = format!(
+                    "cannot mount a tmpfs at {} ({other:?}); run as root",
+                    dir.display()
+                );
+                if std::env::var("SCAIVAULT_TEST_NO_MOUNT").as_deref() == Ok("1")
+                    && std::env::var("CI").is_err()
+                {
+                    eprintln!("SKIPPED (SCAIVAULT_TEST_NO_MOUNT=1): {why}");
+                    None
+                } else {
+                    panic!("{why}");
+                }
+            }
+        }
+    }
+
+    fn resize(&self, size: &str) {
+        let status = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.dir)
+            .status()
+            .expect("remount");
+        assert!(status.success(), "remount {size}");
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.dir)
+            .status();
+    }
+}
+
+/// Fills the filesystem at `dir` with a file of zeros until it is full.
+fn fill(dir: &std::path::Path) {
+    use std::io::Write;
+    let mut f = std::fs::File::create(dir.join("filler")).expect("filler");
+    let chunk = vec![0u8; 4096];
+    while f.write_all(&chunk).is_ok() {}
+    let _ = f.sync_all();
+}
+
+/// Issue 14: a full disk must never turn into acknowledged-but-lost writes or reads served
+/// without their audit entry. While the disk is full, writes and reads fail with 503
+/// `storage_unavailable` and readiness says why; once space returns, service resumes by itself;
+/// after a crash (kill -9), every acknowledged write is there and the audit chain verifies.
+#[tokio::test]
+async fn full_disk_fails_closed_and_recovers_without_loss() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let Some(disk) = SmallDisk::mount(&root.path().join("data"), "3M") else {
+        return;
+    };
+    let mut server = TestServer::start_in(root, &[]);
+    let api = server.client();
+    let blob = |i: usize| format!("{i:06}-{}", "x".repeat(30 * 1024));
+    // What the server acknowledged: path -> value.
+    let mut acked: Vec<(String, String)> = Vec::new();
+    let put = |path: String, value: String| {
+        let api = api.clone();
+        async move {
+            api.put(
+                &format!("/v1/secrets/{path}"),
+                json!({"data": {"v": value}}),
+            )
+            .await
+        }
+    };
+
+    // A secret to read later, then fill the disk with secrets and a filler file.
+    let (status, _) = put("disk/readme".into(), "small".into()).await;
+    assert_eq!(status, 201);
+    acked.push(("disk/readme".into(), "small".into()));
+    let mut failures_in_a_row = 0;
+    let mut i = 0;
+    while failures_in_a_row < 5 {
+        i += 1;
+        // 2,000 x 30 KiB cannot fit in 3 MiB: acknowledging them all means writes are lost.
+        assert!(i < 2_000, "writes kept being acknowledged on a full disk");
+        if i == 40 {
+            fill(&disk.dir);
+        }
+        let path = format!("disk/s{i}");
+        let (status, body) = put(path.clone(), blob(i)).await;
+        match status {
+            200 | 201 => {
+                acked.push((path, blob(i)));
+                failures_in_a_row = 0;
+            }
+            503 => {
+                assert_eq!(body["error"]["code"], "storage_unavailable", "{body}");
+                failures_in_a_row += 1;
+            }
+            other => panic!("a write on a full disk answered {other}: {body}"),
+        }
+    }
+
+    // While full: no read is served without its audit entry, readiness says why.
+    let mut served_reads = 0;
+    for _ in 0..10 {
+        let (status, body) = api.get("/v1/secrets/disk/readme").await;
+        match status {
+            200 => served_reads += 1,
+            503 => assert_eq!(body["error"]["code"], "storage_unavailable", "{body}"),
+            other => panic!("a read on a full disk answered {other}: {body}"),
+        }
+    }
+    let (status, body) = api.anonymous().get("/health/ready").await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], "not_ready");
+    assert!(
+        body["checks"]["store"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("unwritable")),
+        "{body}"
+    );
+
+    // Space returns (the filler goes, the filesystem grows): service resumes by itself.
+    std::fs::remove_file(disk.dir.join("filler")).expect("remove filler");
+    disk.resize("64M");
+    let (status, body) = api.anonymous().get("/health/ready").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = put("disk/after".into(), "after".into()).await;
+    assert_eq!(status, 201);
+    acked.push(("disk/after".into(), "after".into()));
+    let (status, body) = api.get("/v1/secrets/disk/after").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["data"]["v"], "after");
+
+    // Crash and restart: every acknowledged write is there, with its value.
+    server.restart();
+    let api = server.client();
+    for (path, value) in &acked {
+        let (status, body) = api.get(&format!("/v1/secrets/{path}")).await;
+        assert_eq!(status, 200, "acknowledged write {path} lost");
+        assert_eq!(body["data"]["v"].as_str(), Some(value.as_str()), "{path}");
+    }
+    // Every read served while the disk was full has its audit entry.
+    let (status, body) = api
+        .get("/v1/audit?action=read&outcome=success&path_prefix=disk/readme&limit=100")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let audited = body["entries"].as_array().map_or(0, Vec::len);
+    assert!(
+        audited > served_reads,
+        "{served_reads} reads served while full, {audited} audited (after restart, incl. nothing else)"
+    );
+    let (status, body) = api.post("/v1/audit/verify", json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["intact"], true, "{body}");
+    drop(server);
+    drop(disk);
+}

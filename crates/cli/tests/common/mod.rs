@@ -58,6 +58,19 @@ impl TestServer {
         server
     }
 
+    /// Starts in a root dir the caller prepared (e.g. with a small filesystem mounted at
+    /// `root/data`); the log stays in `root/server.log`.
+    pub fn start_in(root: tempfile::TempDir, extra: &[&str]) -> Self {
+        let mut server = Self {
+            base_url: String::new(),
+            root_token: unique_token(),
+            root,
+            child: None,
+        };
+        server.spawn(extra);
+        server
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.root.path().join("data")
     }

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use scaivault_proto::health::{HealthResponse, ReadyResponse};
+use scaivault_store::StoreError;
 
 use crate::state::AppState;
 
@@ -27,21 +28,35 @@ pub async fn health() -> Json<HealthResponse> {
     })
 }
 
-/// The store answers and the keyring is unsealed.
+/// The store answers, can commit a write, and the keyring is unsealed.
+///
+/// `checks.store` is `ok`, `unavailable` (no answer) or `unwritable: <cause>` (it answers but a
+/// write cannot commit: disk full, read-only, I/O error, lost primary). The probe is one tiny
+/// committed write per call, so a store that recovers (space freed) is ready again at once.
 #[utoipa::path(get, path = "/health/ready", tag = "system",
     responses((status = 200, body = ReadyResponse), (status = 503, body = ReadyResponse)))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<ReadyResponse>) {
     let mut checks = BTreeMap::new();
-    let store_ok = match state.store.ping().await {
-        Ok(()) => true,
+    let store = match state.store.ping().await {
         Err(e) => {
             tracing::warn!(error = %e, "readiness: store unavailable");
-            false
+            Err("unavailable".to_owned())
         }
+        Ok(()) => match state.store.probe_write(state.clock.now()).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness: store cannot write");
+                Err(match e {
+                    StoreError::Unavailable { cause, .. } => format!("unwritable: {cause}"),
+                    _ => "unwritable".to_owned(),
+                })
+            }
+        },
     };
+    let store_ok = store.is_ok();
     checks.insert(
         "store".to_owned(),
-        if store_ok { "ok" } else { "unavailable" }.to_owned(),
+        store.err().unwrap_or_else(|| "ok".to_owned()),
     );
     // The keyring is loaded before the listener opens; its presence is the check.
     checks.insert("keys".to_owned(), "ok".to_owned());

@@ -310,6 +310,10 @@ pub(super) async fn run_appender(
                 for reply in replies {
                     let _ = reply.send(Err(match &e {
                         StoreError::Audit(m) => StoreError::Audit(m.clone()),
+                        StoreError::Unavailable { cause, detail } => StoreError::Unavailable {
+                            cause,
+                            detail: detail.clone(),
+                        },
                         e => StoreError::CommitFailed(e.to_string()),
                     }));
                 }
