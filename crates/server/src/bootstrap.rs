@@ -68,6 +68,7 @@ impl OpenedStore {
                     url,
                     PgOptions {
                         max_connections: config.database_max_connections,
+                        statement_timeout: Some(config.database_statement_timeout()?),
                         ..PgOptions::default()
                     },
                 )

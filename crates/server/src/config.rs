@@ -13,12 +13,13 @@ use crate::StartupError;
 
 /// Keys that may come from the environment (so unrelated `SCAIVAULT_*` variables of the CLI,
 /// such as `SCAIVAULT_TOKEN`, are never mistaken for configuration).
-const ENV_KEYS: [&str; 29] = [
+const ENV_KEYS: [&str; 30] = [
     "listen",
     "data_dir",
     "storage",
     "database_url",
     "database_max_connections",
+    "database_statement_timeout",
     "tls_cert_file",
     "tls_key_file",
     "allow_plain_http",
@@ -73,6 +74,10 @@ pub struct Config {
     /// PostgreSQL pool size per node.
     #[serde(default = "default_database_max_connections")]
     pub database_max_connections: u32,
+    /// PostgreSQL: the server-side limit on every statement; a request whose statement runs
+    /// longer (a held lock, an overloaded database) fails with 503 and changes nothing.
+    #[serde(default = "default_database_statement_timeout")]
+    pub database_statement_timeout: String,
     pub tls_cert_file: Option<PathBuf>,
     pub tls_key_file: Option<PathBuf>,
     /// Serve plain HTTP without TLS. Only behind a TLS-terminating proxy on a trusted network.
@@ -172,6 +177,9 @@ fn default_rotation_check_interval() -> String {
 fn default_database_max_connections() -> u32 {
     16
 }
+fn default_database_statement_timeout() -> String {
+    "30s".to_owned()
+}
 fn default_webhook_timeout() -> String {
     "10s".to_owned()
 }
@@ -223,6 +231,7 @@ impl Config {
             storage: Storage::Sqlite,
             database_url: None,
             database_max_connections: default_database_max_connections(),
+            database_statement_timeout: default_database_statement_timeout(),
             tls_cert_file: None,
             tls_key_file: None,
             allow_plain_http: true,
@@ -288,6 +297,17 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    pub fn database_statement_timeout(&self) -> Result<Duration, StartupError> {
+        let d = scaivault_core::parse_duration(&self.database_statement_timeout)
+            .map_err(|e| StartupError::Config(format!("database_statement_timeout: {e}")))?;
+        if d < Duration::from_secs(1) {
+            return Err(StartupError::Config(
+                "database_statement_timeout must be at least 1s".into(),
+            ));
+        }
+        Ok(d)
     }
 
     pub fn retention(&self) -> Result<Duration, StartupError> {

@@ -20,6 +20,7 @@ mod events;
 mod identity;
 mod migrate;
 mod operations;
+mod pg_failures;
 mod policies;
 mod quickstart;
 mod rotation;

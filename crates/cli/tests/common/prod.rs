@@ -201,6 +201,18 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// Runs `sql` in this database as the superuser (fails the test if it is refused).
+    pub fn psql(&self, sql: &str) {
+        psql(&self.url, sql);
+    }
+
+    /// The database's name (for `pg_stat_activity`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let _ = Command::new("psql")
@@ -214,7 +226,7 @@ impl Drop for TestDatabase {
     }
 }
 
-fn psql(url: &str, sql: &str) {
+pub fn psql(url: &str, sql: &str) {
     let out = Command::new("psql")
         .arg(url)
         .args(["-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
