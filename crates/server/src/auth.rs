@@ -24,6 +24,7 @@ use axum::http::request::Parts;
 use scaivault_core::role::scopes_of;
 use scaivault_core::{IdentityType, Principal, Role, Scope};
 use scaivault_jwt::VerifiedClaims;
+use scaivault_proto::ErrorCode;
 use scaivault_store::{PartnerRecord, TenantRecord, TokenRecord};
 use time::OffsetDateTime;
 
@@ -44,12 +45,7 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let client_ip = crate::extract::client_ip(parts);
-        if let Some(ip) = client_ip
-            && let Some(refusal) = state.rate_limits.auth_failures_exhausted(ip)
-        {
-            return Err(ApiError::rate_limited(refusal));
-        }
+        let client_ip = crate::extract::client_ip(state, &parts.extensions, &parts.headers);
         let token = match bearer(parts) {
             Ok(token) => token,
             Err(e) => {
@@ -62,8 +58,12 @@ impl FromRequestParts<AppState> for Authenticated {
                 return Err(e);
             }
         };
+        // The credential is always checked: the failure limit slows only refused credentials,
+        // so a guesser behind the same address (a proxy, a NAT) never locks out valid clients.
         let principal = match authenticate(state, token).await {
             Ok(p) => p,
+            // A store failure is not the client's failed authentication.
+            Err(e) if e.code != ErrorCode::AuthenticationRequired => return Err(e),
             Err(e) => {
                 if let Some(ip) = client_ip
                     && let Err(refusal) = state.rate_limits.record_auth_failure(ip)
