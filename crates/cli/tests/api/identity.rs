@@ -664,3 +664,76 @@ async fn failed_logins_never_lock_out_valid_tokens_and_count_per_forwarded_clien
         assert_eq!(entry["client_ip"], expected, "{entry}");
     }
 }
+
+/// Regression (issue 14, item 5): a JWT `sub` with control characters became the identity id
+/// (`user:x\n`, forging audit and log lines), and `sub: "service_account:..."` made a user with
+/// a service account's id.
+#[tokio::test]
+async fn jwt_subjects_must_be_printable_and_agree_with_the_identity_type() {
+    let key = SigningKey::generate("key-sub");
+    let idp = Idp::start(&[&key]);
+    // Eleven refusals in a row: keep the failure limit out of the way.
+    let server = ProdServer::start(&format!(
+        "{}[rate_limits]\nauth_failures = {{ per_second = 0 }}\n",
+        idp.config()
+    ));
+    let t = tenant(&server.admin(), "ptn_sub", "sub-co").await;
+    let token = |sub: &str, identity_type: Option<&str>, jti: &str| {
+        let mut c = claims(sub, &t, "ptn_sub");
+        c["jti"] = json!(jti);
+        if let Some(kind) = identity_type {
+            c["identity_type"] = json!(kind);
+        }
+        key.sign(&c)
+    };
+    let long = "a".repeat(300);
+    for (name, bad) in [
+        ("newline", token("user:x\n", None, "j1")),
+        ("NUL", token("x\u{0}y", None, "j2")),
+        ("escape", token("x\u{1b}[31m", None, "j3")),
+        ("space", token("a b", None, "j4")),
+        (
+            "service account id as a user",
+            token("service_account:sva_x", None, "j5"),
+        ),
+        (
+            "user id as a service account",
+            token("user:alice", Some("service_account"), "j6"),
+        ),
+        ("group id", token("group:admins", None, "j7")),
+        ("unknown prefix", token("urn:x", None, "j8")),
+        ("empty name", token("user:", None, "j9")),
+        ("too long", token(&long, None, "j10")),
+        ("jti with a newline", token("alice", None, "j11\nforged")),
+    ] {
+        let (s, body) = server.client(&bad).get("/v1/auth/whoami").await;
+        assert_eq!(s, 401, "{name}: {body}");
+        assert_eq!(body["error"]["code"], "authentication_required", "{name}");
+    }
+
+    // Well-formed subjects: bare or prefixed with the token's own type.
+    for (sub, kind, expected_id, expected_type) in [
+        ("alice@sub.example", None, "user:alice@sub.example", "user"),
+        ("user:bob@sub.example", None, "user:bob@sub.example", "user"),
+        (
+            "sva_robot",
+            Some("service_account"),
+            "service_account:sva_robot",
+            "service_account",
+        ),
+        (
+            "service_account:sva_other",
+            Some("service_account"),
+            "service_account:sva_other",
+            "service_account",
+        ),
+    ] {
+        let (s, me) = server
+            .client(&token(sub, kind, &format!("ok-{sub}")))
+            .get("/v1/auth/whoami")
+            .await;
+        assert_eq!(s, 200, "{sub}: {me}");
+        assert_eq!(me["identity_id"], expected_id);
+        assert_eq!(me["identity_type"], expected_type);
+    }
+}
