@@ -459,9 +459,7 @@ pub async fn test_policy(
                 rule_path: rule_path.to_owned(),
                 effect: Effect::Deny.as_str().to_owned(),
             }),
-            format!(
-                "denied: rule {rule_index} ({rule_path}) of policy {policy_name} ({policy_id}) denies {permission} on {path}; a deny wins over any allow"
-            ),
+            authz::explain_deny(&decision.reason, path, permission).unwrap_or_default(),
         ),
         DecisionReason::Allowed {
             policy_id,
