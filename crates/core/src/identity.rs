@@ -25,7 +25,30 @@ impl IdentityType {
             .into_iter()
             .find(|t| t.as_str() == s)
     }
+
+    /// The full identity id of `id` as an identity of this type: `id` itself when it carries
+    /// this type's prefix (`user:alice`), else with the prefix added (`alice` -> `user:alice`).
+    ///
+    /// `None` when `id` has any other prefix (a `:` anywhere means a prefix, so
+    /// `service_account:sva_1` is never a user), nothing after the prefix, more than
+    /// [`MAX_IDENTITY_ID_BYTES`], or whitespace or control characters (which would forge lines
+    /// in logs and audit records).
+    pub fn qualify(self, id: &str) -> Option<String> {
+        let full = if id.contains(':') {
+            id.to_owned()
+        } else {
+            format!("{}:{id}", self.as_str())
+        };
+        let name = full.strip_prefix(self.as_str())?.strip_prefix(':')?;
+        let valid = !name.is_empty()
+            && full.len() <= MAX_IDENTITY_ID_BYTES
+            && !full.chars().any(|c| c.is_control() || c.is_whitespace());
+        valid.then_some(full)
+    }
 }
+
+/// The longest identity id (`user:...`), in bytes.
+pub const MAX_IDENTITY_ID_BYTES: usize = 256;
 
 /// The authenticated caller of one request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,5 +83,63 @@ impl Principal {
 
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.contains(&role)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_qualified_with_their_own_type_only() {
+        let user = IdentityType::User;
+        assert_eq!(
+            user.qualify("alice@acme.example").as_deref(),
+            Some("user:alice@acme.example")
+        );
+        assert_eq!(user.qualify("user:alice").as_deref(), Some("user:alice"));
+        assert_eq!(
+            IdentityType::ServiceAccount
+                .qualify("service_account:sva_1")
+                .as_deref(),
+            Some("service_account:sva_1")
+        );
+        assert_eq!(
+            IdentityType::ServiceAccount.qualify("sva_1").as_deref(),
+            Some("service_account:sva_1")
+        );
+        // Another type's prefix, an unknown prefix, an empty name.
+        for bad in [
+            "service_account:sva_1",
+            "group:admins",
+            "urn:x",
+            "users:x",
+            "user:",
+            ":x",
+        ] {
+            assert_eq!(user.qualify(bad), None, "{bad:?}");
+        }
+        assert_eq!(IdentityType::ServiceAccount.qualify("user:alice"), None);
+    }
+
+    #[test]
+    fn control_characters_whitespace_and_long_ids_are_refused() {
+        let user = IdentityType::User;
+        for bad in [
+            "x\n",
+            "user:x\n",
+            "a\rb",
+            "a b",
+            "a\tb",
+            "a\u{7f}",
+            "a\u{85}b",
+            "",
+            "a\u{2028}b",
+        ] {
+            assert_eq!(user.qualify(bad), None, "{bad:?}");
+        }
+        let longest = "a".repeat(MAX_IDENTITY_ID_BYTES - "user:".len());
+        assert!(user.qualify(&longest).is_some());
+        assert_eq!(user.qualify(&format!("{longest}a")), None);
     }
 }

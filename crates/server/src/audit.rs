@@ -14,14 +14,13 @@
 
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use scaivault_core::Principal;
 use scaivault_proto::ErrorCode;
 use scaivault_store::AuditEvent;
-use std::net::SocketAddr;
 
 use crate::error::{ApiError, ApiResult, current_request_id};
 use crate::state::AppState;
@@ -429,10 +428,8 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         action: action.to_owned(),
         resource_type,
         resource_path,
-        client_ip: request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string()),
+        client_ip: crate::extract::client_ip(&state, request.extensions(), request.headers())
+            .map(|ip| ip.to_string()),
         user_agent: request
             .headers()
             .get(header::USER_AGENT)

@@ -21,9 +21,11 @@ use std::time::{Duration, Instant};
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use scaivault_core::identity::MAX_IDENTITY_ID_BYTES;
 use scaivault_core::role::scopes_of;
 use scaivault_core::{IdentityType, Principal, Role, Scope};
 use scaivault_jwt::VerifiedClaims;
+use scaivault_proto::ErrorCode;
 use scaivault_store::{PartnerRecord, TenantRecord, TokenRecord};
 use time::OffsetDateTime;
 
@@ -44,12 +46,7 @@ impl FromRequestParts<AppState> for Authenticated {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let client_ip = crate::extract::client_ip(parts);
-        if let Some(ip) = client_ip
-            && let Some(refusal) = state.rate_limits.auth_failures_exhausted(ip)
-        {
-            return Err(ApiError::rate_limited(refusal));
-        }
+        let client_ip = crate::extract::client_ip(state, &parts.extensions, &parts.headers);
         let token = match bearer(parts) {
             Ok(token) => token,
             Err(e) => {
@@ -62,8 +59,12 @@ impl FromRequestParts<AppState> for Authenticated {
                 return Err(e);
             }
         };
+        // The credential is always checked: the failure limit slows only refused credentials,
+        // so a guesser behind the same address (a proxy, a NAT) never locks out valid clients.
         let principal = match authenticate(state, token).await {
             Ok(p) => p,
+            // A store failure is not the client's failed authentication.
+            Err(e) if e.code != ErrorCode::AuthenticationRequired => return Err(e),
             Err(e) => {
                 if let Some(ip) = client_ip
                     && let Err(refusal) = state.rate_limits.record_auth_failure(ip)
@@ -184,6 +185,24 @@ async fn principal_from_jwt(state: &AppState, c: VerifiedClaims) -> Result<Princ
             .filter(|t| *t != IdentityType::Group)
             .ok_or_else(|| ApiError::unauthenticated("the JWT's identity_type is not supported"))?,
     };
+    // Checked before anything is registered. The identity id ends up in audit records and
+    // logs, and its prefix must agree with the type the token claims (a `service_account:` id
+    // acting as a user would confuse every later check).
+    let identity_id = identity_type.qualify(&c.subject).ok_or_else(|| {
+        ApiError::unauthenticated(format!(
+            "the JWT's sub is not a valid {} id (printable, at most {MAX_IDENTITY_ID_BYTES} bytes, no other type's prefix)",
+            identity_type.as_str()
+        ))
+    })?;
+    let credential_id = match &c.jwt_id {
+        Some(jti) if !valid_claim_text(jti) => {
+            return Err(ApiError::unauthenticated(format!(
+                "the JWT's jti is not printable text of at most {MAX_CLAIM_BYTES} bytes"
+            )));
+        }
+        Some(jti) => format!("jwt:{jti}"),
+        None => format!("jwt:{}", c.issuer),
+    };
     // Partner-scoped secrets are stored under the partner's id, so a tenant may never be named
     // like a partner (it would reach the partner's secrets as its own).
     let tenant_id = c
@@ -191,11 +210,6 @@ async fn principal_from_jwt(state: &AppState, c: VerifiedClaims) -> Result<Princ
         .filter(|t| valid_id(t) && !t.starts_with("ptn_"))
         .ok_or_else(|| ApiError::unauthenticated("the JWT has no valid tenant_id claim"))?;
     let partner_id = resolve_partner(state, &tenant_id, c.partner_id.as_deref()).await?;
-    let identity_id = if c.subject.contains(':') {
-        c.subject.clone()
-    } else {
-        format!("{}:{}", identity_type.as_str(), c.subject)
-    };
     let roles: Vec<Role> = c.roles.iter().filter_map(|r| Role::parse(r)).collect();
     let mut scopes: Vec<Scope> = c.scopes.iter().filter_map(|s| Scope::parse(s)).collect();
     if c.scopes.is_empty() {
@@ -224,8 +238,16 @@ async fn principal_from_jwt(state: &AppState, c: VerifiedClaims) -> Result<Princ
         is_tenant_admin: is_partner_admin || roles.contains(&Role::TenantAdmin),
         is_partner_admin,
         roles,
-        credential_id: format!("jwt:{}", c.jwt_id.unwrap_or(c.issuer)),
+        credential_id,
     })
+}
+
+/// The longest `jti` accepted, in bytes.
+const MAX_CLAIM_BYTES: usize = 256;
+
+/// A claim copied into audit records: printable (no control characters) and bounded.
+fn valid_claim_text(s: &str) -> bool {
+    !s.is_empty() && s.len() <= MAX_CLAIM_BYTES && !s.chars().any(char::is_control)
 }
 
 fn valid_id(id: &str) -> bool {

@@ -15,7 +15,7 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use scaivault_core::Principal;
-use scaivault_core::policy::{Permission, PolicyInput, PolicyRule, PolicySet};
+use scaivault_core::policy::{DecisionReason, Permission, PolicyInput, PolicyRule, PolicySet};
 use scaivault_store::PolicyRecord;
 
 use crate::error::{ApiError, ApiResult};
@@ -154,13 +154,42 @@ pub async fn authorize(
 ) -> ApiResult<()> {
     match caller_policies(state, p).await? {
         None => Ok(()),
-        Some(set) if set.allows(path, permission) => Ok(()),
-        Some(_) => Err(denied(path, permission)),
+        Some(set) => {
+            let decision = set.evaluate(path, permission);
+            if decision.allowed {
+                Ok(())
+            } else {
+                Err(denied(&decision.reason, path, permission))
+            }
+        }
     }
 }
 
-pub fn denied(path: &str, permission: Permission) -> ApiError {
-    ApiError::access_denied(format!(
-        "no policy allows {permission} on {path} (see `scaivault policies test {path} {permission}`)"
-    ))
+/// The 403 of a refused permission: the deny rule that decided, or that no policy allows it.
+pub fn denied(reason: &DecisionReason<'_>, path: &str, permission: Permission) -> ApiError {
+    ApiError::access_denied(explain_deny(reason, path, permission).unwrap_or_else(|| {
+        format!(
+            "no policy allows {permission} on {path} (see `scaivault policies test {path} {permission}`)"
+        )
+    }))
+}
+
+/// Names the deny rule behind a decision (`None` when no deny rule decided); the wording of
+/// `POST /v1/policies/test` and of the 403 alike.
+pub fn explain_deny(
+    reason: &DecisionReason<'_>,
+    path: &str,
+    permission: Permission,
+) -> Option<String> {
+    match reason {
+        DecisionReason::Denied {
+            policy_id,
+            policy_name,
+            rule_index,
+            rule_path,
+        } => Some(format!(
+            "denied: rule {rule_index} ({rule_path}) of policy {policy_name} ({policy_id}) denies {permission} on {path}; a deny wins over any allow"
+        )),
+        DecisionReason::Allowed { .. } | DecisionReason::NoMatch => None,
+    }
 }

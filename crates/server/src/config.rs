@@ -119,6 +119,10 @@ pub struct Config {
     /// Fetch an issuer's JWKS at most this often (first fetch, refresh on an unknown `kid`).
     #[serde(default = "default_jwks_min_refresh")]
     pub jwt_jwks_min_refresh: String,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (`["10.0.0.0/8"]`); see
+    /// `client_ip.rs`. Empty: the TCP peer is the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
     /// Networks webhooks may point into although they are internal (`["10.0.0.0/8"]`).
     #[serde(default)]
     pub webhook_allowed_networks: Vec<String>,
@@ -251,6 +255,7 @@ impl Config {
             audit_syslog: None,
             jwt_issuers: Vec::new(),
             webhook_allowed_networks: Vec::new(),
+            trusted_proxies: Vec::new(),
             expiry_warning: default_expiry_warning(),
             expiry_check_interval: default_expiry_check_interval(),
             rotation_check_interval: default_rotation_check_interval(),
@@ -290,6 +295,7 @@ impl Config {
         self.audit_checkpoint_interval()?;
         self.jwt_options()?;
         self.webhooks()?;
+        self.trusted_proxies()?;
         self.expiry_notices()?;
         if self.max_body_bytes < 1024 {
             return Err(StartupError::Config(
@@ -359,19 +365,7 @@ impl Config {
             scaivault_core::parse_duration(v)
                 .map_err(|e| StartupError::Config(format!("{key}: {e}")))
         };
-        let allowed = self
-            .webhook_allowed_networks
-            .iter()
-            .map(|n| {
-                n.parse::<ipnet::IpNet>()
-                    .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-                    .map_err(|_| {
-                        StartupError::Config(format!(
-                            "webhook_allowed_networks: '{n}' is not a network such as 10.0.0.0/8"
-                        ))
-                    })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let allowed = networks("webhook_allowed_networks", &self.webhook_allowed_networks)?;
         Ok((
             crate::webhooks::WebhookClient::new(
                 duration("webhook_timeout", &self.webhook_timeout)?,
@@ -382,6 +376,12 @@ impl Config {
                 retry_window: duration("webhook_retry_window", &self.webhook_retry_window)?,
             },
         ))
+    }
+
+    /// The reverse proxies whose `X-Forwarded-For` is believed.
+    pub fn trusted_proxies(&self) -> Result<crate::client_ip::TrustedProxies, StartupError> {
+        networks("trusted_proxies", &self.trusted_proxies)
+            .map(crate::client_ip::TrustedProxies::new)
     }
 
     /// (check interval, warning window) of expiry notices.
@@ -410,4 +410,21 @@ impl Config {
     pub fn tls(&self) -> Option<(PathBuf, PathBuf)> {
         self.tls_cert_file.clone().zip(self.tls_key_file.clone())
     }
+}
+
+/// Parses `10.0.0.0/8`-style networks (a bare address is a /32 or /128), naming `key` and the
+/// first entry that is neither.
+fn networks(key: &str, entries: &[String]) -> Result<Vec<ipnet::IpNet>, StartupError> {
+    entries
+        .iter()
+        .map(|n| {
+            n.parse::<ipnet::IpNet>()
+                .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    StartupError::Config(format!(
+                        "{key}: '{n}' is not a network such as 10.0.0.0/8"
+                    ))
+                })
+        })
+        .collect()
 }

@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::state::AppState;
 use scaivault_proto::ErrorCode;
 
 /// A JSON body. The content type is not checked (curl's `-d` without `-H` still works); the
@@ -165,13 +166,16 @@ pub fn truncate(s: &str) -> String {
     s.chars().take(64).collect()
 }
 
-/// The TCP peer's address (the server sees no proxy headers: put it behind a proxy that
-/// connects from a trusted address, and rate limits apply to that address).
-pub fn client_ip(parts: &axum::http::request::Parts) -> Option<std::net::IpAddr> {
-    parts
-        .extensions
+/// The client's address: the TCP peer, or behind a trusted proxy the client it names in
+/// `X-Forwarded-For` (see `client_ip.rs`). `None` without connection info (in-process tests).
+pub fn client_ip(
+    state: &AppState,
+    extensions: &axum::http::Extensions,
+    headers: &axum::http::HeaderMap,
+) -> Option<std::net::IpAddr> {
+    extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip())
+        .map(|c| state.trusted_proxies.client(c.0.ip(), headers))
 }
 
 /// `limit` (1-200, default 50) and `cursor` of a list ordered by id; anything else is refused.

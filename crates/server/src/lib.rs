@@ -13,6 +13,7 @@ pub mod backup;
 pub mod bootstrap;
 pub mod changes;
 pub mod cli;
+pub mod client_ip;
 pub mod config;
 pub mod cursor;
 pub mod error;

@@ -4,11 +4,15 @@
 //! - `identity`: per authenticated identity, keyed by (tenant, identity id); off by default.
 //! - `tenant`: per target tenant, across all its identities; off by default.
 //! - `unauthenticated`: per client IP for requests without a valid credential; 20/s, burst 50.
-//! - `auth_failures`: per client IP, failed authentications only; 2/s, burst 10. Once exhausted
-//!   the IP is locked out (429 before any credential is even checked) until a cell replenishes.
+//! - `auth_failures`: per client IP, failed authentications only; 2/s, burst 10. Once exhausted,
+//!   a further failure from that IP answers 429 instead of 401 until a cell replenishes. It only
+//!   slows failures: a request with a valid credential is never refused by it (behind a proxy,
+//!   or on a shared NAT, one guesser must not lock out every client of the address).
 //!
 //! IP keys are IPv4 addresses, or the /64 prefix of an IPv6 address (one host usually owns a
-//! whole /64); IPv4-mapped IPv6 addresses count as their IPv4 address.
+//! whole /64); IPv4-mapped IPv6 addresses count as their IPv4 address. The address is the
+//! client's as [`crate::client_ip`] resolves it (the peer, or behind `trusted_proxies` the
+//! `X-Forwarded-For` client).
 //!
 //! Limits are kept in memory, per node: behind a load balancer spreading requests over N nodes
 //! a client may get up to N times the configured rate and burst (N x the limit is the bound;
@@ -24,9 +28,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;
-use governor::nanos::Nanos;
-use governor::state::keyed::{DashMapStateStore, ShrinkableKeyedStateStore};
-use governor::state::{InMemoryState, NotKeyed, StateStore};
+use governor::state::keyed::DashMapStateStore;
 use governor::{NotUntil, Quota};
 use scaivault_proto::ErrorCode;
 
@@ -126,7 +128,7 @@ pub struct RateLimiter {
     identity: Option<Dimension<IdentityKey>>,
     tenant: Option<Dimension<String>>,
     unauthenticated: Option<Dimension<IpAddr>>,
-    auth_failures: Option<PeekableDimension<IpAddr>>,
+    auth_failures: Option<Dimension<IpAddr>>,
 }
 
 /// Without the keys: identities and client addresses do not belong in logs.
@@ -158,7 +160,7 @@ impl RateLimiter {
             identity: Dimension::new(config.identity),
             tenant: Dimension::new(config.tenant),
             unauthenticated: Dimension::new(config.unauthenticated),
-            auth_failures: PeekableDimension::new(config.auth_failures),
+            auth_failures: Dimension::new(config.auth_failures),
         }
     }
 
@@ -213,20 +215,13 @@ impl RateLimiter {
     }
 
     /// Records a failed authentication from `ip`; Err when this IP has failed too often (the
-    /// caller answers 429 instead of 401, which slows down guessing).
+    /// caller answers 429 instead of 401, which slows down guessing). Call it for failures
+    /// only: successful authentications are never counted nor refused.
     pub fn record_auth_failure(&self, ip: IpAddr) -> Result<(), Refusal> {
         match &self.auth_failures {
-            Some(d) => d.check(&ip_key(ip), false).map(|_| ()),
+            Some(d) => d.check(&ip_key(ip)).map(|_| ()),
             None => Ok(()),
         }
-    }
-
-    /// Whether `ip` is currently locked out by failures (checked before even trying a
-    /// credential), without consuming: Some when one more failure would be refused.
-    pub fn auth_failures_exhausted(&self, ip: IpAddr) -> Option<Refusal> {
-        self.auth_failures
-            .as_ref()
-            .and_then(|d| d.check(&ip_key(ip), true).err())
     }
 
     /// Drops idle keys (those whose state equals a fresh one) and returns their memory; call
@@ -346,94 +341,6 @@ impl<K: Hash + Eq + Clone> Dimension<K> {
     }
 }
 
-/// A dimension whose state can also be inspected without consuming a cell.
-struct PeekableDimension<K: Hash + Eq + Clone> {
-    inner:
-        governor::RateLimiter<Probe<K>, PeekableStore<K>, DefaultClock, StateInformationMiddleware>,
-    limit: u32,
-}
-
-impl<K: Hash + Eq + Clone> PeekableDimension<K> {
-    fn new(limit: Limit) -> Option<Self> {
-        let quota = limit.quota()?;
-        let store = PeekableStore(DashMapStateStore::default());
-        let inner: governor::RateLimiter<Probe<K>, PeekableStore<K>, DefaultClock> =
-            governor::RateLimiter::new(quota, store, DefaultClock::default());
-        Some(Self {
-            inner: inner.with_middleware(),
-            limit: quota.burst_size().get(),
-        })
-    }
-
-    /// With `peek`, decides as for a real cell but leaves the state unchanged.
-    fn check(&self, key: &K, peek: bool) -> Result<Allowance, Refusal> {
-        let probe = Probe {
-            key: key.clone(),
-            peek,
-        };
-        match self.inner.check_key(&probe) {
-            Ok(snapshot) => Ok(Allowance {
-                limit: self.limit,
-                remaining: snapshot.remaining_burst_capacity(),
-            }),
-            Err(not_until) => Err(refusal(self.limit, &not_until, self.inner.clock().now())),
-        }
-    }
-}
-
-/// The key given to a [`PeekableStore`]: the real key, and whether to only look.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Probe<K> {
-    key: K,
-    peek: bool,
-}
-
-/// Governor's DashMap store, plus a dry-run mode: a peeking probe runs governor's decision on
-/// the current state but never writes the new state back (nor creates an entry).
-struct PeekableStore<K: Hash + Eq + Clone>(DashMapStateStore<K>);
-
-impl<K: Hash + Eq + Clone> StateStore for PeekableStore<K> {
-    type Key = Probe<K>;
-
-    fn measure_and_replace<T, F, E>(&self, probe: &Probe<K>, f: F) -> Result<T, E>
-    where
-        F: Fn(Option<Nanos>) -> Result<(T, Nanos), E>,
-    {
-        if !probe.peek {
-            return self.0.measure_and_replace(&probe.key, f);
-        }
-        let current = self.0.get(&probe.key).and_then(|state| read(&state));
-        f(current).map(|(outcome, _new_state)| outcome)
-    }
-}
-
-impl<K: Hash + Eq + Clone> ShrinkableKeyedStateStore<Probe<K>> for PeekableStore<K> {
-    fn retain_recent(&self, drop_below: Nanos) {
-        ShrinkableKeyedStateStore::retain_recent(&self.0, drop_below);
-    }
-
-    fn shrink_to_fit(&self) {
-        self.0.shrink_to_fit();
-    }
-
-    fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-/// The stored theoretical arrival time, read without changing it (the closure refuses, so
-/// nothing is written).
-fn read(state: &InMemoryState) -> Option<Nanos> {
-    state
-        .measure_and_replace(&NotKeyed::NonKey, Err::<((), Nanos), _>)
-        .err()
-        .flatten()
-}
-
 #[cfg(test)]
 mod tests {
     use std::net::{Ipv4Addr, Ipv6Addr};
@@ -521,7 +428,6 @@ mod tests {
             assert_eq!(l.check_authenticated("t", "i"), Ok(None));
             assert_eq!(l.check_unauthenticated(IP), Ok(None));
             assert_eq!(l.record_auth_failure(IP), Ok(()));
-            assert_eq!(l.auth_failures_exhausted(IP), None);
         }
         l.housekeeping();
     }
@@ -562,28 +468,24 @@ mod tests {
     }
 
     #[test]
-    fn auth_failure_lockout() {
+    fn auth_failures_are_limited_per_ip() {
         let l = only(|c| c.auth_failures = limit(1, 3));
-        // Looking does not consume.
-        for _ in 0..10 {
-            assert_eq!(l.auth_failures_exhausted(IP), None);
-        }
-        assert_eq!(l.record_auth_failure(IP), Ok(()));
-        assert_eq!(l.record_auth_failure(IP), Ok(()));
-        assert_eq!(l.auth_failures_exhausted(IP), None);
-        assert_eq!(l.record_auth_failure(IP), Ok(()));
-        // Burst spent: locked out, and looking again still reports it.
         for _ in 0..3 {
-            let r = l.auth_failures_exhausted(IP).unwrap();
-            assert_eq!(r.limit, 3);
-            assert!(r.retry_after > Duration::ZERO && r.retry_after <= Duration::from_secs(1));
+            assert_eq!(l.record_auth_failure(IP), Ok(()));
         }
-        let r = l.record_auth_failure(IP).unwrap_err();
-        assert_eq!(r.limit, 3);
-        // Other clients are not locked out.
-        assert_eq!(l.auth_failures_exhausted(OTHER_IP), None);
-        // Unauthenticated requests are a different budget.
+        // Burst spent: further failures are refused (429) until a cell replenishes, and a
+        // refusal does not push that moment further out.
+        let first = l.record_auth_failure(IP).unwrap_err();
+        assert_eq!(first.limit, 3);
+        assert!(first.retry_after > Duration::ZERO && first.retry_after <= Duration::from_secs(1));
+        let second = l.record_auth_failure(IP).unwrap_err();
+        assert!(second.retry_after <= first.retry_after);
+        // Other clients are not affected.
+        assert_eq!(l.record_auth_failure(OTHER_IP), Ok(()));
+        // Authenticated requests and requests without a credential are other budgets: the
+        // failure limit never refuses them.
         assert_eq!(l.check_unauthenticated(IP), Ok(None));
+        assert_eq!(l.check_authenticated("t", "i"), Ok(None));
     }
 
     #[test]
@@ -593,8 +495,8 @@ mod tests {
         let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
         let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
         assert_eq!(l.record_auth_failure(a), Ok(()));
-        assert!(l.auth_failures_exhausted(b).is_some());
-        assert!(l.auth_failures_exhausted(c).is_none());
+        assert!(l.record_auth_failure(b).is_err());
+        assert_eq!(l.record_auth_failure(c), Ok(()));
 
         let mapped = IpAddr::V6(Ipv4Addr::new(192, 0, 2, 1).to_ipv6_mapped());
         assert_eq!(ip_key(mapped), IP);
@@ -612,8 +514,6 @@ mod tests {
         });
         l.check_unauthenticated(IP).unwrap();
         l.record_auth_failure(IP).unwrap();
-        // A peek never creates an entry.
-        assert!(l.auth_failures_exhausted(OTHER_IP).is_none());
         let unauthenticated = l.unauthenticated.as_ref().unwrap();
         let failures = l.auth_failures.as_ref().unwrap();
         assert_eq!(unauthenticated.inner.len(), 1);

@@ -26,6 +26,8 @@ pub struct Inner {
     /// ScaiKey JWT verification; `None` when no issuer is configured.
     pub jwt: Option<std::sync::Arc<scaivault_jwt::JwtVerifier>>,
     pub rate_limits: crate::ratelimit::RateLimiter,
+    /// Whose `X-Forwarded-For` names the client (rate limits and audit use that client).
+    pub trusted_proxies: crate::client_ip::TrustedProxies,
     pub policies: crate::authz::PolicyCache,
     pub events: crate::events::EventBus,
     /// This process's id in leases of cluster-wide background jobs.

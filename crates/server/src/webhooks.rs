@@ -5,9 +5,10 @@
 //! `webhook-signature: v1,<base64 HMAC-SHA256(key, "{id}.{timestamp}.{body}")>`, where the key is
 //! the base64 part of the subscription's `whsec_...` secret.
 //!
-//! SSRF: a webhook URL must be http(s), and every address its host resolves to must be public
-//! (no loopback, private, link-local, unique-local, unspecified, multicast, documentation or
-//! CGNAT ranges) unless it is inside `webhook_allowed_networks`. The check runs at creation and
+//! SSRF: a webhook URL must be http(s), and every address its host resolves to must be an
+//! ordinary public unicast address (see [`is_internal`]: no IANA special-purpose range, no IPv6
+//! form that embeds an IPv4 address) unless it is inside `webhook_allowed_networks`. The check
+//! runs at creation and
 //! again at every delivery, and the request goes to the checked address (the resolution is
 //! pinned), so DNS rebinding cannot slip past it; redirects are never followed.
 
@@ -45,35 +46,25 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Result<Strin
     ))
 }
 
-/// Whether an address is reachable only inside a host or private network.
+/// IANA allocates only 2000::/3 as IPv6 global unicast (IPv6 Address Space registry).
+const IPV6_GLOBAL_UNICAST: ipnet::Ipv6Net =
+    ipnet::Ipv6Net::new_assert(std::net::Ipv6Addr::new(0x2000, 0, 0, 0, 0, 0, 0, 0), 3);
+
+/// Whether a webhook must not target `ip` (unless an operator allowed its network): anything
+/// that is not an ordinary public unicast address.
+///
+/// - Every range of the IANA IPv4 and IPv6 Special-Purpose Address Registries (loopback,
+///   private, shared/CGNAT, link-local, 192.0.0.0/24, documentation, benchmarking, reserved,
+///   6to4 2002::/16, Teredo and 2001::/23, ...), as the `iprfc` crate snapshots them, and IPv4
+///   multicast (its own registry).
+/// - IPv6 outside 2000::/3: besides loopback, unique-local, link-local and multicast this
+///   refuses every form that embeds an IPv4 address a gateway or the host stack would reach:
+///   IPv4-compatible ::/96, IPv4-mapped ::ffff:0:0/96, IPv4-translated ::ffff:0:0:0/96 and
+///   NAT64 64:ff9b::/96 and 64:ff9b:1::/48 (`[64:ff9b::a9fe:a9fe]` is the metadata service).
 pub fn is_internal(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-                || v4.is_multicast()
-                || v4.is_documentation()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b)) // CGNAT 100.64.0.0/10
-                || (a == 198 && (b == 18 || b == 19)) // benchmarking 198.18.0.0/15
-                || a >= 240
-        }
-        IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
-                return is_internal(IpAddr::V4(v4));
-            }
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
-                || (first & 0xffc0) == 0xfe80 // link local fe80::/10
-                || first == 0x2001 && v6.segments()[1] == 0x0db8 // documentation
-        }
+        IpAddr::V4(v4) => v4.is_multicast() || iprfc::RFC6890.contains(&ip),
+        IpAddr::V6(v6) => !IPV6_GLOBAL_UNICAST.contains(&v6) || iprfc::RFC6890.contains(&ip),
     }
 }
 
@@ -212,24 +203,67 @@ mod tests {
         assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
     }
 
+    /// Addresses a webhook must never reach (regression: issue 14 listed the IPv6 forms that
+    /// embed internal IPv4 addresses, and reserved ranges, which were accepted).
+    const INTERNAL: [&str; 39] = [
+        "127.0.0.1",
+        "10.1.2.3",
+        "172.16.0.1",
+        "192.168.1.1",
+        "169.254.169.254",
+        "0.0.0.0",
+        "0.1.2.3",
+        "100.64.0.1",
+        "192.0.0.1",
+        "192.0.2.1",
+        "198.18.0.1",
+        "224.0.0.1",
+        "240.0.0.1",
+        "255.255.255.255",
+        "::",
+        "::1",
+        "fe80::1",
+        "fd00::1",
+        "fec0::1",
+        "ff02::1",
+        // IPv4-mapped, IPv4-translated, IPv4-compatible.
+        "::ffff:127.0.0.1",
+        "::ffff:8.8.8.8",
+        "::ffff:0:7f00:1",
+        "::7f00:1",
+        // NAT64 (well-known and local-use prefixes), 6to4, Teredo.
+        "64:ff9b::7f00:1",
+        "64:ff9b::a9fe:a9fe",
+        "64:ff9b::808:808",
+        "64:ff9b:1::7f00:1",
+        "2002:7f00:1::",
+        "2002:808:808::1",
+        "2001::1",
+        // Other special-purpose IPv6 ranges.
+        "100::1",
+        "2001:2::1",
+        "2001:10::1",
+        "2001:db8::1",
+        "3fff::1",
+        "5f00::1",
+        "4000::1",
+        "::ffff:a9fe:a9fe",
+    ];
+
     #[test]
     fn internal_addresses_are_recognised() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "172.16.0.1",
-            "192.168.1.1",
-            "169.254.169.254",
-            "0.0.0.0",
-            "100.64.0.1",
-            "::1",
-            "fe80::1",
-            "fd00::1",
-            "::ffff:127.0.0.1",
-        ] {
+        for ip in INTERNAL {
             assert!(is_internal(ip.parse().unwrap()), "{ip}");
         }
-        for ip in ["1.1.1.1", "93.184.216.34", "2606:4700::1111"] {
+        for ip in [
+            "1.1.1.1",
+            "8.8.8.8",
+            "93.184.216.34",
+            "192.0.3.1",
+            "2606:4700::1111",
+            "2a00:1450:4001:80b::200e",
+            "2001:4860:4860::8888",
+        ] {
             assert!(!is_internal(ip.parse().unwrap()), "{ip}");
         }
     }
@@ -242,15 +276,40 @@ mod tests {
             "http://localhost/hook",
             "http://[::1]/x",
             "http://169.254.169.254/latest/meta-data",
+            "http://0x7f.1/x",
+            "http://[64:ff9b::7f00:1]/x",
+            "http://[64:ff9b::a9fe:a9fe]/latest/meta-data",
+            "http://[64:ff9b:1::7f00:1]/x",
+            "http://[2002:7f00:1::]/x",
+            "http://[::7f00:1]/x",
+            "http://[::ffff:0:7f00:1]/x",
+            "http://[::ffff:127.0.0.1]/x",
+            "http://[2001::1]/x",
+            "http://[100::1]/x",
+            "http://192.0.0.1/x",
             "ftp://example.com/x",
             "http://user:pw@127.0.0.1/x",
             "not a url",
         ] {
             assert!(strict.check_url(url).await.is_err(), "{url}");
+            // Delivery checks again (the address a name resolves to may have changed).
+            assert!(strict.target(url).await.is_err(), "{url}");
         }
+        for url in ["http://1.1.1.1/hook", "https://[2606:4700::1111]:8443/hook"] {
+            let (_, addrs) = strict.check_url(url).await.unwrap();
+            assert_eq!(addrs.len(), 1, "{url}");
+        }
+        // An operator's allowed network (the dev `--dev-webhook-network`) opens only itself.
         let allowing =
             WebhookClient::new(Duration::from_secs(1), vec!["127.0.0.0/8".parse().unwrap()]);
         assert!(allowing.check_url("http://127.0.0.1:9/hook").await.is_ok());
+        assert!(
+            allowing
+                .check_url("http://[64:ff9b::7f00:1]:9/hook")
+                .await
+                .is_err()
+        );
+        assert!(allowing.check_url("http://10.0.0.1:9/hook").await.is_err());
     }
 
     #[test]

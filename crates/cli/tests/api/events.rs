@@ -379,6 +379,17 @@ async fn webhooks_to_internal_addresses_are_refused() {
         "http://10.0.0.5/hook",
         "http://[::1]/hook",
         "file:///etc/passwd",
+        // Regression (issue 14, item 5): IPv6 forms embedding internal IPv4 addresses (NAT64,
+        // 6to4, IPv4-compatible, IPv4-translated) and special-purpose ranges were accepted.
+        "http://[64:ff9b::7f00:1]/hook",
+        "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",
+        "http://[64:ff9b:1::7f00:1]/hook",
+        "http://[2002:7f00:1::]/hook",
+        "http://[::7f00:1]/hook",
+        "http://[::ffff:0:7f00:1]/hook",
+        "http://[2001::1]/hook",
+        "http://[100::1]/hook",
+        "http://192.0.0.1/hook",
     ] {
         let (s, body) = api
             .post(
@@ -394,6 +405,34 @@ async fn webhooks_to_internal_addresses_are_refused() {
                 .starts_with("webhook:"),
             "{url}: {body}"
         );
+    }
+}
+
+/// `--dev-webhook-network` opens exactly the network it names: a receiver on this machine is
+/// reachable, the same address through a NAT64 or 6to4 form is not.
+#[tokio::test]
+async fn the_dev_webhook_network_opens_only_itself() {
+    let server = TestServer::start_with_args(&["--dev-webhook-network", "127.0.0.0/8"]);
+    let api = server.client();
+    let subscribe = |url: &'static str| {
+        let api = api.clone();
+        async move {
+            api.post(
+                "/v1/subscriptions",
+                json!({"name": "x", "paths": ["**"], "events": ["*"], "webhook": url}),
+            )
+            .await
+        }
+    };
+    let (s, body) = subscribe("http://127.0.0.1:9/hook").await;
+    assert_eq!(s, 201, "{body}");
+    for url in [
+        "http://[64:ff9b::7f00:1]:9/hook",
+        "http://[2002:7f00:1::]:9/hook",
+        "http://10.0.0.5/hook",
+    ] {
+        let (s, body) = subscribe(url).await;
+        assert_error(s, &body, 400, "validation_error");
     }
 }
 

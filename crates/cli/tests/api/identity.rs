@@ -540,3 +540,200 @@ async fn rate_limits_answer_429_with_headers_and_recover() {
     }
     assert_eq!(codes, [401, 401, 429]);
 }
+
+/// Sends a request with a bearer `token` and an `X-Forwarded-For` header; returns the status.
+async fn whoami_from(http: &reqwest::Client, base: &str, token: &str, forwarded_for: &str) -> u16 {
+    http.get(format!("{base}/v1/auth/whoami"))
+        .bearer_auth(token)
+        .header("x-forwarded-for", forwarded_for)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Sends bad tokens from one client until the failure limit answers 429; returns how many
+/// 401s came first (panics if no 429 comes within `max` tries).
+async fn fail_until_limited(
+    http: &reqwest::Client,
+    base: &str,
+    forwarded_for: impl Fn(usize) -> String,
+    max: usize,
+) -> usize {
+    for i in 0..max {
+        match whoami_from(http, base, &format!("skt_guess_{i}"), &forwarded_for(i)).await {
+            401 => continue,
+            429 => return i,
+            other => panic!("a bad token answered {other}"),
+        }
+    }
+    panic!("no 429 after {max} bad tokens");
+}
+
+/// Regression (issue 14, item 4): a few bad tokens from one address made every request from it,
+/// valid tokens included, answer 429; behind a proxy that is every client.
+#[tokio::test]
+async fn failed_logins_never_lock_out_valid_tokens_and_count_per_forwarded_client() {
+    // The test client (127.0.0.1) is the trusted proxy; 127.0.0.2 is an untrusted peer.
+    let server = ProdServer::start(
+        "trusted_proxies = [\"127.0.0.1/32\"]\n[rate_limits]\nauth_failures = { per_second = 1, burst = 3 }\n",
+    );
+    let base = server.base_url.clone();
+    let proxy = reqwest::Client::new();
+    let client_a = |_: usize| "198.51.100.1".to_owned();
+
+    // Client A (behind the proxy) is locked out of failing; its valid token still works. The
+    // lock is bracketed by two 429s so the 200 is known to have come while it held (a slow
+    // machine may let a cell replenish: then try again).
+    let mut bracketed = false;
+    for round in 0..5 {
+        let failures = fail_until_limited(&proxy, &base, client_a, 50).await;
+        if round == 0 {
+            assert!(
+                failures >= 3,
+                "the burst of 3 failures is answered 401 first"
+            );
+        }
+        assert_eq!(
+            whoami_from(&proxy, &base, &server.admin_token, "198.51.100.1").await,
+            200,
+            "a valid token is never refused by the failure limit"
+        );
+        if whoami_from(&proxy, &base, "skt_guess_again", "198.51.100.1").await == 429 {
+            bracketed = true;
+            break;
+        }
+    }
+    assert!(
+        bracketed,
+        "the lock-out never held across the valid request"
+    );
+
+    // Client B behind the same proxy has its own budget: its first failure is a 401.
+    assert_eq!(
+        whoami_from(&proxy, &base, "skt_guess_b", "198.51.100.2").await,
+        401
+    );
+
+    // An untrusted peer cannot pick its key with a forged header: changing X-Forwarded-For on
+    // every request still exhausts one budget (with the header believed, no 429 would come).
+    let untrusted = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let forged = |i: usize| format!("203.0.113.{}", i % 250 + 1);
+    let failures = fail_until_limited(&untrusted, &base, forged, 20).await;
+    assert!(failures >= 3, "{failures}");
+    assert_eq!(
+        whoami_from(&untrusted, &base, &server.admin_token, "203.0.113.1").await,
+        200
+    );
+
+    // Audit entries name the forwarded client (behind the trusted proxy) or the peer.
+    let admin = server.admin();
+    assert_eq!(
+        admin
+            .put("/v1/secrets/xff/probe", json!({"data": {"v": 1}}))
+            .await
+            .0,
+        201
+    );
+    for (http, forwarded_for, expected) in [
+        (&proxy, "198.51.100.9", "198.51.100.9"),
+        (&untrusted, "198.51.100.9", "127.0.0.2"),
+    ] {
+        let status = http
+            .get(format!("{base}/v1/secrets/xff/probe"))
+            .bearer_auth(&server.admin_token)
+            .header("x-forwarded-for", forwarded_for)
+            .header("x-request-id", format!("xff-{expected}"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200);
+        let (s, entries) = admin.get("/v1/audit?action=read").await;
+        assert_eq!(s, 200, "{entries}");
+        let entry = entries["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["request_id"] == format!("xff-{expected}"))
+            .unwrap_or_else(|| panic!("no audit entry: {entries}"));
+        assert_eq!(entry["client_ip"], expected, "{entry}");
+    }
+}
+
+/// Regression (issue 14, item 5): a JWT `sub` with control characters became the identity id
+/// (`user:x\n`, forging audit and log lines), and `sub: "service_account:..."` made a user with
+/// a service account's id.
+#[tokio::test]
+async fn jwt_subjects_must_be_printable_and_agree_with_the_identity_type() {
+    let key = SigningKey::generate("key-sub");
+    let idp = Idp::start(&[&key]);
+    // Eleven refusals in a row: keep the failure limit out of the way.
+    let server = ProdServer::start(&format!(
+        "{}[rate_limits]\nauth_failures = {{ per_second = 0 }}\n",
+        idp.config()
+    ));
+    let t = tenant(&server.admin(), "ptn_sub", "sub-co").await;
+    let token = |sub: &str, identity_type: Option<&str>, jti: &str| {
+        let mut c = claims(sub, &t, "ptn_sub");
+        c["jti"] = json!(jti);
+        if let Some(kind) = identity_type {
+            c["identity_type"] = json!(kind);
+        }
+        key.sign(&c)
+    };
+    let long = "a".repeat(300);
+    for (name, bad) in [
+        ("newline", token("user:x\n", None, "j1")),
+        ("NUL", token("x\u{0}y", None, "j2")),
+        ("escape", token("x\u{1b}[31m", None, "j3")),
+        ("space", token("a b", None, "j4")),
+        (
+            "service account id as a user",
+            token("service_account:sva_x", None, "j5"),
+        ),
+        (
+            "user id as a service account",
+            token("user:alice", Some("service_account"), "j6"),
+        ),
+        ("group id", token("group:admins", None, "j7")),
+        ("unknown prefix", token("urn:x", None, "j8")),
+        ("empty name", token("user:", None, "j9")),
+        ("too long", token(&long, None, "j10")),
+        ("jti with a newline", token("alice", None, "j11\nforged")),
+    ] {
+        let (s, body) = server.client(&bad).get("/v1/auth/whoami").await;
+        assert_eq!(s, 401, "{name}: {body}");
+        assert_eq!(body["error"]["code"], "authentication_required", "{name}");
+    }
+
+    // Well-formed subjects: bare or prefixed with the token's own type.
+    for (sub, kind, expected_id, expected_type) in [
+        ("alice@sub.example", None, "user:alice@sub.example", "user"),
+        ("user:bob@sub.example", None, "user:bob@sub.example", "user"),
+        (
+            "sva_robot",
+            Some("service_account"),
+            "service_account:sva_robot",
+            "service_account",
+        ),
+        (
+            "service_account:sva_other",
+            Some("service_account"),
+            "service_account:sva_other",
+            "service_account",
+        ),
+    ] {
+        let (s, me) = server
+            .client(&token(sub, kind, &format!("ok-{sub}")))
+            .get("/v1/auth/whoami")
+            .await;
+        assert_eq!(s, 200, "{sub}: {me}");
+        assert_eq!(me["identity_id"], expected_id);
+        assert_eq!(me["identity_type"], expected_type);
+    }
+}

@@ -263,6 +263,60 @@ async fn listing_shows_exactly_what_the_caller_may_list() {
     assert_eq!(page["total_count"], 21);
 }
 
+/// Regression (issue 14, item 5): a request refused by a deny rule answered "no policy allows
+/// read", as if nothing had matched; the 403 now names the deny rule, as `policies test` does.
+#[tokio::test]
+async fn a_403_decided_by_a_deny_rule_says_so() {
+    let s = Setup::start();
+    s.seed(&[
+        "environments/production/db/password",
+        "environments/production/payments/stripe",
+        "environments/staging/db/password",
+    ])
+    .await;
+    let policy = s
+        .policy(json!({
+            "name": "production-read-only",
+            "rules": [
+                {"path": "environments/production/**", "permissions": ["read"]},
+                {"path": "environments/production/payments/**", "permissions": ["read"], "effect": "deny"}
+            ]
+        }))
+        .await;
+    s.bind(&policy, "user", "user:dana@ops.example").await;
+    let dev = s.user("dana@ops.example", &[]);
+
+    let path = "environments/production/payments/stripe";
+    let (st, body) = dev.get(&format!("/v1/secrets/{path}")).await;
+    assert_error(st, &body, 403, "access_denied");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert_eq!(
+        message,
+        format!(
+            "denied: rule 1 (environments/production/payments/**) of policy production-read-only ({policy}) denies read on {path}; a deny wins over any allow"
+        )
+    );
+    // The same words as the explanation.
+    let (st, r) = s
+        .server
+        .admin()
+        .post(
+            "/v1/policies/test",
+            json!({"path": path, "permission": "read", "identity_id": "user:dana@ops.example"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["explanation"], message);
+
+    // Nothing matched: denied by default, and said so.
+    let (st, body) = dev
+        .get("/v1/secrets/environments/staging/db/password")
+        .await;
+    assert_error(st, &body, 403, "access_denied");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("no policy allows read"), "{message}");
+}
+
 #[tokio::test]
 async fn explain_names_the_deciding_policy_and_rule() {
     let s = Setup::start();

@@ -493,3 +493,36 @@ async fn optimistic_concurrency_with_if_match() {
     let (status, body) = api.send(create_only).await;
     assert_error(status, &body, 409, "version_conflict");
 }
+
+/// Regression (issue 14, item 5): ~1,000 `tag` filters reached the store as one query clause
+/// each and failed with a 500 (`Expression tree is too large`).
+#[tokio::test]
+async fn too_many_tag_filters_are_a_400_naming_the_limit() {
+    let server = TestServer::start();
+    let api = server.client();
+    let tags: Vec<String> = (0..50).map(|i| format!("t{i}")).collect();
+    api.put(
+        "/v1/secrets/tagged/all",
+        json!({"data": {"v": 1}, "metadata": {"tags": tags}}),
+    )
+    .await;
+    let query = |n: usize| {
+        (0..n)
+            .map(|i| format!("tag=t{i}"))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    // The limit itself is served (a secret can carry 50 tags, and this one matches).
+    let (s, list) = api.get(&format!("/v1/secrets?{}", query(50))).await;
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(list["secrets"].as_array().unwrap().len(), 1, "{list}");
+    for n in [51, 1000] {
+        let (s, body) = api.get(&format!("/v1/secrets?{}", query(n))).await;
+        assert_error(s, &body, 400, "validation_error");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("tag:") && message.contains("50"),
+            "{message}"
+        );
+    }
+}

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use scaivault_core::policy::{
     DecisionReason, Effect, Permission, PolicyRule, RawRule, validate_rules,
 };
-use scaivault_core::{Principal, Scope};
+use scaivault_core::{IdentityType, Principal, Scope};
 use scaivault_proto::policies::*;
 use scaivault_proto::{ErrorBody, ErrorCode, Timestamp};
 use scaivault_store::{PolicyBinding, PolicyRecord, StoreError};
@@ -264,32 +264,18 @@ pub async fn delete_policy(
 
 /// `user:x`, `group:x`, `service_account:x`; the prefix is added from the type when missing.
 fn identity_id(identity_type: &str, id: &str) -> ApiResult<String> {
-    let prefix = match identity_type {
-        "user" | "group" | "service_account" => identity_type,
-        other => {
-            return Err(ApiError::validation(format!(
-                "identity_type: expected user, group or service_account, got '{}'",
-                truncate(other)
-            )));
-        }
-    };
-    let full = if id.contains(':') {
-        id.to_owned()
-    } else {
-        format!("{prefix}:{id}")
-    };
-    let ok = full
-        .strip_prefix(prefix)
-        .and_then(|rest| rest.strip_prefix(':'))
-        .is_some_and(|rest| !rest.is_empty())
-        && full.len() <= 256
-        && !full.chars().any(|c| c.is_control() || c.is_whitespace());
-    if !ok {
-        return Err(ApiError::validation(format!(
+    let kind = IdentityType::parse(identity_type).ok_or_else(|| {
+        ApiError::validation(format!(
+            "identity_type: expected user, group or service_account, got '{}'",
+            truncate(identity_type)
+        ))
+    })?;
+    kind.qualify(id).ok_or_else(|| {
+        let prefix = kind.as_str();
+        ApiError::validation(format!(
             "identity_id: expected '{prefix}:...' for identity_type {prefix}"
-        )));
-    }
-    Ok(full)
+        ))
+    })
 }
 
 /// Binds the policy to a user, group or service account.
@@ -473,9 +459,7 @@ pub async fn test_policy(
                 rule_path: rule_path.to_owned(),
                 effect: Effect::Deny.as_str().to_owned(),
             }),
-            format!(
-                "denied: rule {rule_index} ({rule_path}) of policy {policy_name} ({policy_id}) denies {permission} on {path}; a deny wins over any allow"
-            ),
+            authz::explain_deny(&decision.reason, path, permission).unwrap_or_default(),
         ),
         DecisionReason::Allowed {
             policy_id,

@@ -382,7 +382,7 @@ pub async fn expiring(
 /// List secrets (values are never listed).
 #[utoipa::path(get, path = "/v1/secrets", tag = "secrets",
     params(("prefix" = Option<String>, Query, description = "Path prefix"),
-           ("tag" = Option<Vec<String>>, Query, description = "Tag; repeat for several (all must match)"),
+           ("tag" = Option<Vec<String>>, Query, description = "Tag; repeat for several, at most 50 (all must match)"),
            ("secret_type" = Option<SecretType>, Query, description = "kv, json, certificate, ssh_key, api_key"),
            ("expires_before" = Option<String>, Query, description = "RFC 3339 timestamp"),
            ("updated_after" = Option<String>, Query, description = "RFC 3339 timestamp"),
@@ -429,7 +429,17 @@ pub async fn list_secrets(
     for (k, v) in pairs {
         match k.as_str() {
             "prefix" => query.prefix = v,
-            "tag" => query.tags.push(v),
+            "tag" => {
+                // A secret holds at most MAX_TAGS tags, so more filters can never match; and
+                // each one is a clause of the store's query, which has a size limit.
+                if query.tags.len() == service::MAX_TAGS {
+                    return Err(ApiError::validation(format!(
+                        "tag: at most {} tag filters per request",
+                        service::MAX_TAGS
+                    )));
+                }
+                query.tags.push(v)
+            }
             "secret_type" => {
                 let t = SecretType::parse(&v).ok_or_else(|| {
                     ApiError::validation(format!(
