@@ -25,4 +25,5 @@ mod policies;
 mod quickstart;
 mod rotation;
 mod rotation_cli;
+mod scopes;
 mod secrets;
