@@ -835,7 +835,9 @@ async fn tokens_minted_from_a_key_die_with_it() {
 
     // Deleted account: every key and token of it.
     assert_eq!(
-        root.delete(&format!("/v1/service-accounts/{sa_id}")).await.0,
+        root.delete(&format!("/v1/service-accounts/{sa_id}"))
+            .await
+            .0,
         204
     );
     all_refused(others, "deleting the account").await;
@@ -878,5 +880,9 @@ async fn tenant_slugs_do_not_reveal_other_partners_tenants() {
         .iter()
         .map(|t| t["slug"].as_str().unwrap())
         .collect();
-    assert_eq!(slugs.iter().filter(|s| **s == "acme").count(), 1, "{listed}");
+    assert_eq!(
+        slugs.iter().filter(|s| **s == "acme").count(),
+        1,
+        "{listed}"
+    );
 }

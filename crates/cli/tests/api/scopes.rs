@@ -153,7 +153,10 @@ async fn every_route_refuses_a_token_without_its_scope() {
          scope in its OpenAPI security requirement)"
     );
     // 72 operations at the time of writing: a much smaller count means a truncated document.
-    assert!(checked >= 60, "only {checked} checks: is the document complete?");
+    assert!(
+        checked >= 60,
+        "only {checked} checks: is the document complete?"
+    );
 }
 
 /// The probe of issue 14: a token narrowed to a few scopes cannot make a service account, an
@@ -186,6 +189,12 @@ async fn a_token_never_creates_a_credential_beyond_its_scopes() {
         .await;
     assert_eq!(s, 201, "{sa}");
     let sa_id = sa["id"].as_str().unwrap();
+    // A tenant of the root's partner, within a partner admin's reach through /v1/t/.
+    let (s, other) = root
+        .post("/v1/identity/tenants", json!({"slug": "other"}))
+        .await;
+    assert_eq!(s, 201, "{other}");
+    let other = other["id"].as_str().unwrap();
     for (method, path, body) in [
         (
             "POST",
@@ -213,10 +222,14 @@ async fn a_token_never_creates_a_credential_beyond_its_scopes() {
             "/v1/identity/register".to_owned(),
             json!({"scope": "tenant", "tenant_slug": "evil", "email": "x@evil.example"}),
         ),
-        ("POST", "/v1/identity/tenants".to_owned(), json!({"slug": "evil"})),
         (
             "POST",
-            "/v1/t/tnt_other/service-accounts".to_owned(),
+            "/v1/identity/tenants".to_owned(),
+            json!({"slug": "evil"}),
+        ),
+        (
+            "POST",
+            format!("/v1/t/{other}/service-accounts"),
             json!({"name": "x", "roles": ["secrets-reader"]}),
         ),
         (
@@ -225,9 +238,7 @@ async fn a_token_never_creates_a_credential_beyond_its_scopes() {
             json!({"name": "longer", "scopes": ["secrets:read"], "ttl": "365d"}),
         ),
     ] {
-        let request = reader
-            .request(method.parse().unwrap(), &path)
-            .json(&body);
+        let request = reader.request(method.parse().unwrap(), &path).json(&body);
         let (s, body) = reader.send(request).await;
         assert_eq!(s, 403, "{method} {path}: {body}");
         assert_error(s, &body, 403, "access_denied");
@@ -249,7 +260,11 @@ async fn a_token_never_creates_a_credential_beyond_its_scopes() {
         "tokens:write"
     ]))
     .await;
-    for roles in [json!(["tenant-admin"]), json!(["secrets-writer"]), json!(["auditor"])] {
+    for roles in [
+        json!(["tenant-admin"]),
+        json!(["secrets-writer"]),
+        json!(["auditor"]),
+    ] {
         let (s, body) = manager
             .post("/v1/service-accounts", json!({"name": "x", "roles": roles}))
             .await;
@@ -280,14 +295,20 @@ async fn a_token_never_creates_a_credential_beyond_its_scopes() {
     assert_eq!(s, 201, "{admin_sa}");
     let (s, body) = manager
         .post(
-            &format!("/v1/service-accounts/{}/keys", admin_sa["id"].as_str().unwrap()),
+            &format!(
+                "/v1/service-accounts/{}/keys",
+                admin_sa["id"].as_str().unwrap()
+            ),
             json!({"name": "k"}),
         )
         .await;
     assert_error(s, &body, 403, "access_denied");
     let (s, key) = manager
         .post(
-            &format!("/v1/service-accounts/{}/keys", within["id"].as_str().unwrap()),
+            &format!(
+                "/v1/service-accounts/{}/keys",
+                within["id"].as_str().unwrap()
+            ),
             json!({"name": "k"}),
         )
         .await;
