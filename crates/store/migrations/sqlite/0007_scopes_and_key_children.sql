@@ -20,8 +20,14 @@ WHERE (SELECT count(DISTINCT value) FROM json_each(tokens.scopes)
                        'policies:write')) = 5;
 
 -- Tenant slugs are unique within a partner, not across partners: a partner admin creating a
--- tenant must not learn that another partner uses the slug.
-CREATE TABLE tenants_new (
+-- tenant must not learn that another partner uses the slug. SQLite cannot drop a column's
+-- UNIQUE, so the table is rebuilt; the rows wait in a temporary table so that the new table and
+-- indexes take the pages the old ones free (no free pages are left behind).
+CREATE TEMP TABLE tenants_old AS SELECT id, partner_id, slug, name, created_at FROM tenants;
+
+DROP TABLE tenants;
+
+CREATE TABLE tenants (
     id         TEXT PRIMARY KEY,
     partner_id TEXT NOT NULL,
     slug       TEXT NOT NULL,
@@ -30,11 +36,9 @@ CREATE TABLE tenants_new (
     UNIQUE (partner_id, slug)
 ) WITHOUT ROWID;
 
-INSERT INTO tenants_new (id, partner_id, slug, name, created_at)
-SELECT id, partner_id, slug, name, created_at FROM tenants;
+INSERT INTO tenants (id, partner_id, slug, name, created_at)
+SELECT id, partner_id, slug, name, created_at FROM temp.tenants_old;
 
-DROP TABLE tenants;
-
-ALTER TABLE tenants_new RENAME TO tenants;
+DROP TABLE temp.tenants_old;
 
 CREATE INDEX tenants_by_partner ON tenants (partner_id, id);
