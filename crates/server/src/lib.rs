@@ -27,6 +27,7 @@ pub mod routes;
 pub mod secrets;
 pub mod serve;
 pub mod state;
+pub mod storage_health;
 pub mod tenancy;
 pub mod webhooks;
 

@@ -195,6 +195,7 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
             .map_err(|e| StartupError::Keys(e.to_string()))?,
         webhooks: webhook_client,
         test_clock,
+        storage_health: Default::default(),
     }));
     let background = spawn_background(state.clone());
     let audit_maintenance = crate::audit_sink::spawn_maintenance(

@@ -445,14 +445,15 @@ async fn full_disk_fails_closed_and_recovers_without_loss() {
         "{body}"
     );
 
-    // Space returns (the filler goes, the filesystem grows): service resumes by itself.
+    // Space returns (the filler goes, the filesystem grows): service resumes by itself, and
+    // readiness with it.
     std::fs::remove_file(disk.dir.join("filler")).expect("remove filler");
     disk.resize("64M");
-    let (status, body) = api.anonymous().get("/health/ready").await;
-    assert_eq!(status, 200, "{body}");
     let (status, _) = put("disk/after".into(), "after".into()).await;
     assert_eq!(status, 201);
     acked.push(("disk/after".into(), "after".into()));
+    let (status, body) = api.anonymous().get("/health/ready").await;
+    assert_eq!(status, 200, "{body}");
     let (status, body) = api.get("/v1/secrets/disk/after").await;
     assert_eq!(status, 200);
     assert_eq!(body["data"]["v"], "after");
