@@ -126,7 +126,12 @@ impl SqliteStore {
             // holds) and the pool opens a clean one.
             .after_release(|conn, _| {
                 Box::pin(async move {
-                    conn.ping().await?; // the queued rollback of a dropped transaction runs first
+                    // Committed: nothing to check (the count drops only when COMMIT or ROLLBACK
+                    // ran). Dropped mid-transaction: let its queued rollback run, then look.
+                    if !conn.is_in_transaction() {
+                        return Ok(true);
+                    }
+                    conn.ping().await?;
                     Ok(!conn.is_in_transaction())
                 })
             })
