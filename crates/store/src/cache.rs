@@ -790,4 +790,8 @@ impl<S: Store> Store for CachedStore<S> {
     async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64> {
         self.inner.prune_audit(before).await
     }
+
+    async fn prune_audit_chain(&self, chain: &str, through: u64) -> Result<u64> {
+        self.inner.prune_audit_chain(chain, through).await
+    }
 }

@@ -9,6 +9,7 @@
 //! Plaintext never reaches this crate: values arrive sealed, through a callback that receives
 //! the version number assigned inside the write transaction (the version is part of the AAD).
 
+pub mod archive;
 pub mod audit;
 pub mod cache;
 pub mod copy;
@@ -79,6 +80,9 @@ pub enum StoreError {
     /// This store does not implement the operation yet.
     #[error("not supported by this store: {0}")]
     Unsupported(&'static str),
+    /// The audit archive cannot be written or read. At fault: the environment (disk).
+    #[error("audit archive: {0}")]
+    Archive(String),
     #[error("migration error: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
 }
@@ -649,6 +653,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn checkpoint_audit(&self, now: OffsetDateTime) -> Result<u64>;
     /// Deletes entries that occurred before `before`, keeping every chain verifiable.
     async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64>;
+    /// Deletes one chain's entries up to and including `through` (already archived), moving
+    /// its anchor there; in one short transaction. Returns how many rows went.
+    async fn prune_audit_chain(&self, chain: &str, through: u64) -> Result<u64>;
 }
 
 /// Walks one chain page by page and checks every link, checkpoint and the pruning anchor.

@@ -1131,6 +1131,11 @@ impl Store for PgStore {
         let mac = self.require_mac()?;
         audit::prune(&self.pool, mac, before).await
     }
+
+    async fn prune_audit_chain(&self, chain: &str, through: u64) -> Result<u64> {
+        let mac = self.require_mac()?;
+        audit::prune_chain(&self.pool, mac, chain, None, through).await
+    }
 }
 
 #[cfg(test)]

@@ -1895,6 +1895,14 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(pruned)
     }
+
+    async fn prune_audit_chain(&self, chain: &str, through: u64) -> Result<u64> {
+        let mac = self.require_mac()?;
+        let mut tx = self.writer.begin().await?;
+        let pruned = audit::prune_chain_in(&mut tx, mac, chain, through).await?;
+        tx.commit().await?;
+        Ok(pruned)
+    }
 }
 
 async fn insert_token(conn: &mut SqliteConnection, t: &TokenRecord, replace: bool) -> Result<()> {
