@@ -720,6 +720,16 @@ impl<S: Store> Store for CachedStore<S> {
         self.inner.record_delivery(state).await
     }
 
+    async fn prune_events(
+        &self,
+        replay_before: OffsetDateTime,
+        dead_letters_before: OffsetDateTime,
+    ) -> Result<u64> {
+        self.inner
+            .prune_events(replay_before, dead_letters_before)
+            .await
+    }
+
     async fn dead_letters(&self, subscription_id: &str) -> Result<Vec<DeadLetter>> {
         self.inner.dead_letters(subscription_id).await
     }

@@ -588,6 +588,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn record_delivery(&self, _state: &DeliveryState<'_>) -> Result<()> {
         Err(StoreError::Unsupported("subscriptions"))
     }
+    /// Prunes the outbox: deletes events no subscription still needs (none covers the event's
+    /// tenant since before it, or it occurred before `replay_before` and every webhook
+    /// subscription covering it has delivered it), and dead letters that failed before
+    /// `dead_letters_before`. In batches of short transactions; returns the events deleted.
+    async fn prune_events(
+        &self,
+        _replay_before: OffsetDateTime,
+        _dead_letters_before: OffsetDateTime,
+    ) -> Result<u64> {
+        Err(StoreError::Unsupported("events"))
+    }
     async fn dead_letters(&self, _subscription_id: &str) -> Result<Vec<DeadLetter>> {
         Err(StoreError::Unsupported("subscriptions"))
     }

@@ -1066,6 +1066,14 @@ impl Store for PgStore {
         events::record_delivery(&self.pool, state).await
     }
 
+    async fn prune_events(
+        &self,
+        replay_before: OffsetDateTime,
+        dead_letters_before: OffsetDateTime,
+    ) -> Result<u64> {
+        events::prune(&self.pool, replay_before, dead_letters_before).await
+    }
+
     async fn dead_letters(&self, subscription_id: &str) -> Result<Vec<DeadLetter>> {
         events::dead_letters(&self.pool, subscription_id).await
     }

@@ -1775,6 +1775,27 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn prune_events(
+        &self,
+        replay_before: OffsetDateTime,
+        dead_letters_before: OffsetDateTime,
+    ) -> Result<u64> {
+        let mut pruned = 0;
+        loop {
+            let mut tx = self.writer.begin().await?;
+            let n = events::prune_batch(&mut tx, replay_before).await?;
+            tx.commit().await?;
+            pruned += n;
+            if n < events::PRUNE_BATCH {
+                break;
+            }
+        }
+        let mut tx = self.writer.begin().await?;
+        events::prune_dead_letters(&mut tx, dead_letters_before).await?;
+        tx.commit().await?;
+        Ok(pruned)
+    }
+
     async fn dead_letters(&self, subscription_id: &str) -> Result<Vec<DeadLetter>> {
         events::dead_letters(&self.reader, subscription_id).await
     }

@@ -415,14 +415,27 @@ fn verify_lines(report: &AuditVerifyResponse) -> String {
             } else {
                 "entries"
             };
-            format!("{tenant}: intact, {} {noun}", chain.entries_checked)
+            let archived = match chain.archive_segments {
+                0 => String::new(),
+                1 => " (1 archive segment + database)".to_string(),
+                n => format!(" ({n} archive segments + database)"),
+            };
+            format!(
+                "{tenant}: intact, {} {noun}{archived}",
+                chain.entries_checked
+            )
         } else {
             let at = chain
                 .broken_at_chain_sequence
                 .map(|seq| format!(" at #{seq}"))
                 .unwrap_or_default();
             let why = chain.first_break.as_deref().unwrap_or("no details given");
-            format!("{tenant}: BROKEN{at}: {why}")
+            let place = chain
+                .archive_segment
+                .as_deref()
+                .map(|s| format!(" in archive segment {s}"))
+                .unwrap_or_default();
+            format!("{tenant}: BROKEN{at}{place}: {why}")
         };
         text.push_str(&line);
         text.push('\n');
@@ -460,6 +473,8 @@ mod tests {
             intact,
             first_break: (!intact).then(|| "entry #3: its hash does not match".to_string()),
             broken_at_chain_sequence: (!intact).then_some(3),
+            archive_segment: None,
+            archive_segments: 0,
         }
     }
 

@@ -310,3 +310,41 @@ pub(super) async fn dead_letters(
         })
         .collect()
 }
+
+/// Outbox rows deleted per pruning transaction.
+pub(super) const PRUNE_BATCH: u64 = 5_000;
+
+/// Deletes up to [`PRUNE_BATCH`] events no subscription needs: none covering the event's
+/// tenant existed before it, or it occurred before `replay_before` and every webhook
+/// subscription covering it has delivered it.
+pub(super) async fn prune_batch(
+    conn: &mut SqliteConnection,
+    replay_before: time::OffsetDateTime,
+) -> Result<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM events WHERE seq IN (
+            SELECT e.seq FROM events e WHERE NOT EXISTS (
+                SELECT 1 FROM subscriptions s, json_each(s.tenants) t
+                WHERE t.value = e.tenant_id AND s.start_seq < e.seq
+                  AND (e.occurred_at >= ?1
+                       OR (s.webhook_url IS NOT NULL AND s.delivered_seq < e.seq)))
+            LIMIT ?2)",
+    )
+    .bind(micros(replay_before))
+    .bind(PRUNE_BATCH as i64)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
+
+/// Deletes dead letters that failed before `before`.
+pub(super) async fn prune_dead_letters(
+    conn: &mut SqliteConnection,
+    before: time::OffsetDateTime,
+) -> Result<u64> {
+    Ok(sqlx::query("DELETE FROM dead_letters WHERE failed_at < ?1")
+        .bind(micros(before))
+        .execute(&mut *conn)
+        .await?
+        .rows_affected())
+}
