@@ -720,6 +720,10 @@ impl<S: Store> Store for CachedStore<S> {
         self.inner.record_delivery(state).await
     }
 
+    async fn storage_usage(&self, since: OffsetDateTime) -> Result<crate::usage::StorageUsage> {
+        self.inner.storage_usage(since).await
+    }
+
     async fn prune_events(
         &self,
         replay_before: OffsetDateTime,

@@ -18,6 +18,7 @@ pub mod model;
 pub mod postgres;
 pub mod rotation;
 pub mod sqlite;
+pub mod usage;
 
 pub use audit::{
     AuditAnchor, AuditCheckpoint, AuditEntry, AuditEvent, AuditQuery, AuditSummary, ChainBreak,
@@ -587,6 +588,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Records a delivery attempt's outcome (and a dead letter when the event is given up).
     async fn record_delivery(&self, _state: &DeliveryState<'_>) -> Result<()> {
         Err(StoreError::Unsupported("subscriptions"))
+    }
+    /// Rows and bytes per table, the database's size, and the audit entries since `since`.
+    async fn storage_usage(&self, _since: OffsetDateTime) -> Result<usage::StorageUsage> {
+        Err(StoreError::Unsupported("storage usage"))
     }
     /// Prunes the outbox: deletes events no subscription still needs (none covers the event's
     /// tenant since before it, or it occurred before `replay_before` and every webhook

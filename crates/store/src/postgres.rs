@@ -1066,6 +1066,10 @@ impl Store for PgStore {
         events::record_delivery(&self.pool, state).await
     }
 
+    async fn storage_usage(&self, since: OffsetDateTime) -> Result<crate::usage::StorageUsage> {
+        crate::usage::postgres(&self.pool, since).await
+    }
+
     async fn prune_events(
         &self,
         replay_before: OffsetDateTime,

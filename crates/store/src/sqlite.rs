@@ -1775,6 +1775,10 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn storage_usage(&self, since: OffsetDateTime) -> Result<crate::usage::StorageUsage> {
+        crate::usage::sqlite(&self.reader, since).await
+    }
+
     async fn prune_events(
         &self,
         replay_before: OffsetDateTime,

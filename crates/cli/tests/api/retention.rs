@@ -273,3 +273,48 @@ async fn ready_warns_when_the_disk_runs_low() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn operator_storage_reports_what_uses_the_space() {
+    let server = crate::common::prod::ProdServer::start("");
+    let api = server.admin();
+    for i in 0..5 {
+        let (s, body) = api
+            .put(&format!("/v1/secrets/st/{i}"), json!({"data": {"k": "v"}}))
+            .await;
+        assert_eq!(s, 201, "{body}");
+        let (s, _) = api.get(&format!("/v1/secrets/st/{i}")).await;
+        assert_eq!(s, 200);
+    }
+    let config = server.dir.path().join("scaivault.toml");
+    let out = Command::new(BIN)
+        .args(["operator", "storage", "--json", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let audit = doc["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "audit_log")
+        .unwrap_or_else(|| panic!("{doc}"));
+    assert!(audit["rows"].as_u64().unwrap() >= 10, "{doc}");
+    assert!(audit["bytes"].as_u64().unwrap() > 0, "{doc}");
+    assert!(doc["audit_bytes_per_entry"].as_u64().unwrap() > 0, "{doc}");
+    assert!(doc["audit_entries_last_24h"].as_u64().unwrap() >= 10, "{doc}");
+    assert_eq!(doc["audit_retention"], "30d");
+    assert!(doc["days_until_full"].as_u64().is_some(), "{doc}");
+
+    let out = Command::new(BIN)
+        .args(["operator", "storage", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for needle in ["audit_log", "Audit archive:", "per entry in the database", "audit_retention 30d"] {
+        assert!(text.contains(needle), "{needle}: {text}");
+    }
+}

@@ -2810,6 +2810,14 @@ async fn audit_archive(store: &dyn Store) {
     std::fs::write(&first, &original).unwrap();
     std::fs::write(&second, &last).unwrap();
     assert_eq!(verify().await.unwrap().broken, None);
+
+    // What uses the space: every table, with rows and bytes.
+    let usage = store.storage_usage(T0 + Duration::days(40)).await.unwrap();
+    assert_eq!(usage.tables.len(), scaivault_store::copy::TABLES.len());
+    let log = usage.tables.iter().find(|t| t.name == "audit_log").unwrap();
+    assert!(log.rows >= 2 && log.bytes > 0, "{log:?}");
+    assert!(usage.database_bytes >= log.bytes);
+    assert!(usage.audit_entries_since >= 2, "{usage:?}");
 }
 
 /// Events no subscription can receive are pruned at once; a subscriber's events stay for the
