@@ -178,7 +178,10 @@ async fn send_syslog(addr: &str, lines: &[String], successes: &[bool]) -> std::i
 }
 
 /// Checkpoints the chains and archives entries past the retention, every checkpoint interval.
-pub fn spawn_maintenance(state: AppState, checkpoint_every: Duration) -> tokio::task::JoinHandle<()> {
+pub fn spawn_maintenance(
+    state: AppState,
+    checkpoint_every: Duration,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(checkpoint_every);
         tick.tick().await;

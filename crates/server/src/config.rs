@@ -367,9 +367,8 @@ impl Config {
         if self.audit_retention.trim() == "forever" {
             return Ok(None);
         }
-        let d = scaivault_core::parse_duration(&self.audit_retention).map_err(|e| {
-            StartupError::Config(format!("audit_retention: {e} (or \"forever\")"))
-        })?;
+        let d = scaivault_core::parse_duration(&self.audit_retention)
+            .map_err(|e| StartupError::Config(format!("audit_retention: {e} (or \"forever\")")))?;
         if d < Duration::from_secs(3600) {
             return Err(StartupError::Config(
                 "audit_retention must be at least 1h (or \"forever\")".into(),

@@ -24,9 +24,7 @@ impl MinFree {
             }
             return Ok(Self::Percent(p));
         }
-        let split = v
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(v.len());
+        let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
         let (number, unit) = v.split_at(split);
         let number: u64 = number
             .parse()
@@ -41,7 +39,11 @@ impl MinFree {
             "MiB" => 1 << 20,
             "GiB" => 1 << 30,
             "TiB" => 1 << 40,
-            other => return Err(format!("unknown unit '{other}' (B, KB, MB, GB, KiB, MiB, GiB, TiB)")),
+            other => {
+                return Err(format!(
+                    "unknown unit '{other}' (B, KB, MB, GB, KiB, MiB, GiB, TiB)"
+                ));
+            }
         };
         number
             .checked_mul(unit)

@@ -205,10 +205,8 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         },
     }));
     let background = spawn_background(state.clone());
-    let audit_maintenance = crate::audit_sink::spawn_maintenance(
-        state.clone(),
-        config.audit_checkpoint_interval()?,
-    );
+    let audit_maintenance =
+        crate::audit_sink::spawn_maintenance(state.clone(), config.audit_checkpoint_interval()?);
     let webhook_worker = crate::events::spawn_worker(state.clone(), delivery);
     let change_listener = crate::changes::spawn_listener(state.clone()).await;
     let (expiry_every, expiry_warning) = config.expiry_notices()?;

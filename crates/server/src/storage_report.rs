@@ -19,7 +19,12 @@ fn archive_stats(archive: &Archive) -> Result<(u64, u64, u64), StartupError> {
     let chains = match std::fs::read_dir(archive.dir()) {
         Ok(read) => read,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(stats),
-        Err(e) => return Err(StartupError::Io(format!("{}: {e}", archive.dir().display()))),
+        Err(e) => {
+            return Err(StartupError::Io(format!(
+                "{}: {e}",
+                archive.dir().display()
+            )));
+        }
     };
     for chain in chains.flatten() {
         let Ok(files) = std::fs::read_dir(chain.path()) else {
@@ -151,7 +156,12 @@ pub async fn report(config_file: Option<PathBuf>, as_json: bool) -> Result<(), S
         }
         (bound, Some(days)) => {
             let bound = bound
-                .map(|b| format!(" (the database levels off near {} with the retention window)", human(b)))
+                .map(|b| {
+                    format!(
+                        " (the database levels off near {} with the retention window)",
+                        human(b)
+                    )
+                })
                 .unwrap_or_default();
             let _ = writeln!(
                 out,

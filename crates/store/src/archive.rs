@@ -206,11 +206,7 @@ impl SegmentFile {
             .parent()
             .and_then(|p| p.file_name())
             .map(|f| f.to_string_lossy());
-        format!(
-            "{}/{}",
-            chain.unwrap_or_default(),
-            file.unwrap_or_default()
-        )
+        format!("{}/{}", chain.unwrap_or_default(), file.unwrap_or_default())
     }
 }
 
@@ -365,7 +361,8 @@ impl Archive {
 fn write_json<T: Serialize>(out: &mut impl Write, value: &T, path: &Path) -> Result<()> {
     let mut line = serde_json::to_vec(value).map_err(|e| StoreError::Archive(e.to_string()))?;
     line.push(b'\n');
-    out.write_all(&line).map_err(|e| io("cannot write", path, e))
+    out.write_all(&line)
+        .map_err(|e| io("cannot write", path, e))
 }
 
 /// Reads a segment's header line only (to resume pruning after a crash).

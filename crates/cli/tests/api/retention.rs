@@ -72,7 +72,11 @@ fn sqlite_count(server: &TestServer, table: &str) -> i64 {
         .arg(table)
         .output()
         .expect("python3 is needed by the retention tests");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
 
@@ -86,7 +90,10 @@ async fn audit_past_the_window_is_archived_pruned_and_still_verifies() {
     let archive = server.data_dir().join("audit-archive").join(&tenant);
 
     let (s, body) = api
-        .put("/v1/secrets/ret/db", json!({"data": {"password": "hunter2"}}))
+        .put(
+            "/v1/secrets/ret/db",
+            json!({"data": {"password": "hunter2"}}),
+        )
         .await;
     assert_eq!(s, 201, "{body}");
     for _ in 0..3 {
@@ -95,7 +102,10 @@ async fn audit_past_the_window_is_archived_pruned_and_still_verifies() {
     }
     let (_, before) = api.get("/v1/audit?resource_type=secret&limit=500").await;
     assert_eq!(before["entries"].as_array().unwrap().len(), 4, "{before}");
-    assert!(before.get("archived").is_none(), "nothing archived yet: {before}");
+    assert!(
+        before.get("archived").is_none(),
+        "nothing archived yet: {before}"
+    );
 
     // Inside the window nothing moves.
     let body = advance(&api, "29d").await;
@@ -107,8 +117,9 @@ async fn audit_past_the_window_is_archived_pruned_and_still_verifies() {
     assert!(body["audit_archived"].as_u64().unwrap() >= 4, "{body}");
     let files = segments(&archive);
     assert_eq!(files.len(), 1, "{files:?}");
-    let text = String::from_utf8(zstd::decode_all(std::fs::File::open(&files[0]).unwrap()).unwrap())
-        .unwrap();
+    let text =
+        String::from_utf8(zstd::decode_all(std::fs::File::open(&files[0]).unwrap()).unwrap())
+            .unwrap();
     let header: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(header["format"], "scaivault-audit-archive-v1");
     assert_eq!(header["chain"], tenant.as_str());
@@ -128,7 +139,10 @@ async fn audit_past_the_window_is_archived_pruned_and_still_verifies() {
         "{after}"
     );
     // A range inside the window says nothing of the archive.
-    let now = advance(&api, "1s").await["now"].as_str().unwrap().to_owned();
+    let now = advance(&api, "1s").await["now"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (_, recent) = api
         .get(&format!("/v1/audit?start={}", now.replace('+', "%2B")))
         .await;
@@ -184,10 +198,16 @@ async fn audit_past_the_window_is_archived_pruned_and_still_verifies() {
     let report = verify(&api).await;
     let why = expect_break(&report, "edited");
     assert!(why.contains("altered"), "{why}");
-    assert_eq!(chain(&report, &tenant)["archive_segment"], segment_name.as_str());
+    assert_eq!(
+        chain(&report, &tenant)["archive_segment"],
+        segment_name.as_str()
+    );
     let (code, out) = cli_verify(&server);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("BROKEN") && out.contains(&segment_name), "{out}");
+    assert!(
+        out.contains("BROKEN") && out.contains(&segment_name),
+        "{out}"
+    );
 
     // Reordered entries.
     rewrite(&|lines| lines.swap(1, 2));
@@ -219,7 +239,9 @@ async fn the_outbox_keeps_only_what_a_subscriber_can_receive() {
     let api = server.client();
 
     // No subscriber: the event is gone after the pruning pass.
-    let (s, body) = api.put("/v1/secrets/out/a", json!({"data": {"k": "v"}})).await;
+    let (s, body) = api
+        .put("/v1/secrets/out/a", json!({"data": {"k": "v"}}))
+        .await;
     assert_eq!(s, 201, "{body}");
     assert_eq!(sqlite_count(&server, "events"), 1);
     let body = advance(&api, "1m").await;
@@ -235,7 +257,9 @@ async fn the_outbox_keeps_only_what_a_subscriber_can_receive() {
         .await;
     assert_eq!(s, 201, "{sub}");
     let id = sub["id"].as_str().unwrap();
-    let (s, _) = api.put("/v1/secrets/out/b", json!({"data": {"k": "v"}})).await;
+    let (s, _) = api
+        .put("/v1/secrets/out/b", json!({"data": {"k": "v"}}))
+        .await;
     assert_eq!(s, 201);
     advance(&api, "6d").await;
     let poll = format!("/v1/subscriptions/{id}/poll?wait=0s");
@@ -250,7 +274,9 @@ async fn the_outbox_keeps_only_what_a_subscriber_can_receive() {
     assert!(body["events"].as_array().unwrap().is_empty(), "{body}");
     assert_eq!(sqlite_count(&server, "events"), 0);
     // A new event still gets a fresh position, so held cursors never skip it.
-    let (s, _) = api.put("/v1/secrets/out/c", json!({"data": {"k": "v"}})).await;
+    let (s, _) = api
+        .put("/v1/secrets/out/c", json!({"data": {"k": "v"}}))
+        .await;
     assert_eq!(s, 201);
     let (_, body) = api.get(&poll).await;
     assert_eq!(body["events"][0]["path"], "out/c", "{body}");
@@ -292,7 +318,11 @@ async fn operator_storage_reports_what_uses_the_space() {
         .arg(&config)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let audit = doc["tables"]
         .as_array()
@@ -303,7 +333,10 @@ async fn operator_storage_reports_what_uses_the_space() {
     assert!(audit["rows"].as_u64().unwrap() >= 10, "{doc}");
     assert!(audit["bytes"].as_u64().unwrap() > 0, "{doc}");
     assert!(doc["audit_bytes_per_entry"].as_u64().unwrap() > 0, "{doc}");
-    assert!(doc["audit_entries_last_24h"].as_u64().unwrap() >= 10, "{doc}");
+    assert!(
+        doc["audit_entries_last_24h"].as_u64().unwrap() >= 10,
+        "{doc}"
+    );
     assert_eq!(doc["audit_retention"], "30d");
     assert!(doc["days_until_full"].as_u64().is_some(), "{doc}");
 
@@ -314,7 +347,12 @@ async fn operator_storage_reports_what_uses_the_space() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    for needle in ["audit_log", "Audit archive:", "per entry in the database", "audit_retention 30d"] {
+    for needle in [
+        "audit_log",
+        "Audit archive:",
+        "per entry in the database",
+        "audit_retention 30d",
+    ] {
         assert!(text.contains(needle), "{needle}: {text}");
     }
 }

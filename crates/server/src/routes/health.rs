@@ -30,7 +30,9 @@ fn disk_check(state: &AppState) -> String {
                 }
             }
             Ok(_) => {}
-            Err(e) => tracing::debug!(error = %e, dir = %dir.display(), "cannot measure free space"),
+            Err(e) => {
+                tracing::debug!(error = %e, dir = %dir.display(), "cannot measure free space")
+            }
         }
     }
     match worst {

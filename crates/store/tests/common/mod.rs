@@ -2692,7 +2692,10 @@ async fn audit_archive(store: &dyn Store) {
         }
     }
     store.append_audit(all).await.unwrap();
-    store.checkpoint_audit(T0 + Duration::days(41)).await.unwrap();
+    store
+        .checkpoint_audit(T0 + Duration::days(41))
+        .await
+        .unwrap();
 
     // A crash after the first segment was written, before its rows were pruned.
     let first_day = store.audit_chain_page(chain, 0, 5).await.unwrap();
@@ -2704,7 +2707,11 @@ async fn audit_archive(store: &dyn Store) {
     assert_eq!(done.entries, 8);
     assert_eq!((done.first_chain_seq, done.last_chain_seq), (1, 8));
     let segments = archive.segments(chain).unwrap();
-    assert_eq!(segments.len(), 2, "one per day, the crashed one finished: {segments:?}");
+    assert_eq!(
+        segments.len(),
+        2,
+        "one per day, the crashed one finished: {segments:?}"
+    );
     let left = store.audit_chain_page(chain, 0, 100).await.unwrap();
     assert_eq!(
         left.iter().map(|e| e.chain_seq).collect::<Vec<_>>(),
@@ -2731,7 +2738,11 @@ async fn audit_archive(store: &dyn Store) {
     let original = std::fs::read(&first).unwrap();
     let lines = || -> Vec<String> {
         let raw = zstd::decode_all(original.as_slice()).unwrap();
-        String::from_utf8(raw).unwrap().lines().map(str::to_owned).collect()
+        String::from_utf8(raw)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
     };
     let rewrite = |lines: &[String]| {
         let text = lines.join("\n") + "\n";
@@ -2744,7 +2755,10 @@ async fn audit_archive(store: &dyn Store) {
     rewrite(&edited);
     let report = verify().await.unwrap();
     assert!(
-        matches!(report.broken, Some(ChainBreak::Altered { chain_seq: 3, .. })),
+        matches!(
+            report.broken,
+            Some(ChainBreak::Altered { chain_seq: 3, .. })
+        ),
         "{report:?}"
     );
     assert_eq!(report.segment.as_deref(), Some(segments[0].name().as_str()));
@@ -2825,9 +2839,15 @@ async fn audit_archive(store: &dyn Store) {
 async fn outbox_pruning(store: &dyn Store) {
     let t = "tnt_prune";
     let at = T0 + Duration::days(100);
-    store.insert_events(&[outbox_event(t, "p/a", at)]).await.unwrap();
+    store
+        .insert_events(&[outbox_event(t, "p/a", at)])
+        .await
+        .unwrap();
     let seq = store.last_event_seq().await.unwrap();
-    store.prune_events(at - Duration::days(7), at - Duration::days(30)).await.unwrap();
+    store
+        .prune_events(at - Duration::days(7), at - Duration::days(30))
+        .await
+        .unwrap();
     let left = store.events_after(&[t.to_owned()], 0, 100).await.unwrap();
     assert!(left.is_empty(), "no subscriber: not kept: {left:?}");
 
@@ -2835,24 +2855,56 @@ async fn outbox_pruning(store: &dyn Store) {
     let mut sub = subscription(t, "sub_prune_poll", false, seq);
     sub.tenants = vec![t.into()];
     store.insert_subscription(&sub, None).await.unwrap();
-    store.insert_events(&[outbox_event(t, "p/b", at)]).await.unwrap();
+    store
+        .insert_events(&[outbox_event(t, "p/b", at)])
+        .await
+        .unwrap();
     let kept = store.events_after(&[t.to_owned()], 0, 100).await.unwrap();
     assert_eq!(kept.len(), 1);
     assert!(kept[0].seq > seq, "a pruned seq is never reused");
-    store.prune_events(at - Duration::days(7), at - Duration::days(30)).await.unwrap();
-    assert_eq!(store.events_after(&[t.to_owned()], seq, 100).await.unwrap().len(), 1);
+    store
+        .prune_events(at - Duration::days(7), at - Duration::days(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .events_after(&[t.to_owned()], seq, 100)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     let later = at + Duration::days(8);
-    store.prune_events(later - Duration::days(7), later - Duration::days(30)).await.unwrap();
-    assert!(store.events_after(&[t.to_owned()], seq, 100).await.unwrap().is_empty());
+    store
+        .prune_events(later - Duration::days(7), later - Duration::days(30))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .events_after(&[t.to_owned()], seq, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // A webhook subscriber keeps what it has not delivered, past the window too.
     let start = store.last_event_seq().await.unwrap();
     let mut hook = subscription(t, "sub_prune_hook", true, start);
     hook.tenants = vec![t.into()];
     store.insert_subscription(&hook, None).await.unwrap();
-    store.insert_events(&[outbox_event(t, "p/c", at)]).await.unwrap();
+    store
+        .insert_events(&[outbox_event(t, "p/c", at)])
+        .await
+        .unwrap();
     store.prune_events(later, later).await.unwrap();
-    assert_eq!(store.events_after(&[t.to_owned()], start, 100).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .events_after(&[t.to_owned()], start, 100)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 fn outbox_event(tenant: &str, path: &str, at: OffsetDateTime) -> NewEvent {
