@@ -19,7 +19,9 @@ const HIGHEST_SEQ: &str = "SELECT MAX(COALESCE((SELECT MAX(seq) FROM events), 0)
         COALESCE((SELECT CAST(value AS INTEGER) FROM system WHERE key = 'events_seq_floor'), 0))";
 
 async fn highest_seq(conn: &mut SqliteConnection) -> Result<i64> {
-    Ok(sqlx::query_scalar(HIGHEST_SEQ).fetch_one(&mut *conn).await?)
+    Ok(sqlx::query_scalar(HIGHEST_SEQ)
+        .fetch_one(&mut *conn)
+        .await?)
 }
 
 /// Inserts events inside the caller's transaction.
