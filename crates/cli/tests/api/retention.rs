@@ -30,9 +30,14 @@ fn segments(dir: &Path) -> Vec<PathBuf> {
 
 /// `scaivault audit verify` against the server: (exit code, stdout + stderr).
 fn cli_verify(server: &TestServer) -> (i32, String) {
+    cli(server, &["audit", "verify"])
+}
+
+/// A `scaivault` command against the server: (exit code, stdout + stderr).
+fn cli(server: &TestServer, args: &[&str]) -> (i32, String) {
     let home = tempfile::tempdir().unwrap();
     let out = Command::new(BIN)
-        .args(["audit", "verify"])
+        .args(args)
         .env("HOME", home.path())
         .env("SCAIVAULT_URL", &server.base_url)
         .env("SCAIVAULT_TOKEN", &server.root_token)
@@ -137,6 +142,13 @@ async fn audit_past_the_window_is_archived_pruned_and_still_verifies() {
             .iter()
             .any(|l| l.as_str().unwrap() == archive.display().to_string()),
         "{after}"
+    );
+    let (code, out) = cli(&server, &["audit", "query", "--resource-type", "secret"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("in the server's audit archive")
+            && out.contains(&archive.display().to_string()),
+        "{out}"
     );
     // A range inside the window says nothing of the archive.
     let now = advance(&api, "1s").await["now"]
