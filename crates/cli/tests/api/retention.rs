@@ -368,3 +368,65 @@ async fn operator_storage_reports_what_uses_the_space() {
         assert!(text.contains(needle), "{needle}: {text}");
     }
 }
+
+/// The newest outbox positions may be pruned; the next event still comes after them, in the
+/// embedded store and after `operator migrate` to PostgreSQL (the sequence starts above the
+/// pruned positions too).
+#[tokio::test]
+async fn pruned_outbox_positions_are_never_handed_out_again() {
+    let mut server = TestServer::start_with_args(&["--dev-test-clock"]);
+    let api = server.client();
+    let seqs = |server: &TestServer| -> String {
+        let db = server.data_dir().join("scaivault.db");
+        let out = Command::new("python3")
+            .args([
+                "-c",
+                "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1], timeout=30)\nprint(' '.join(str(r[0]) for r in c.execute('SELECT seq FROM events ORDER BY seq')))",
+            ])
+            .arg(&db)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    let (s, _) = api
+        .put("/v1/secrets/pos/a", json!({"data": {"k": "v"}}))
+        .await;
+    assert_eq!(s, 201);
+    assert_eq!(seqs(&server), "1");
+    advance(&api, "1m").await;
+    assert_eq!(seqs(&server), "", "pruned: no subscriber");
+    let (s, _) = api
+        .put("/v1/secrets/pos/b", json!({"data": {"k": "v"}}))
+        .await;
+    assert_eq!(s, 201);
+    assert_eq!(seqs(&server), "2", "not 1 again");
+    advance(&api, "1m").await;
+    assert_eq!(seqs(&server), "");
+
+    if std::env::var("SCAIVAULT_TEST_DATABASE_URL").is_err() {
+        return; // the PostgreSQL half needs a server
+    }
+    assert!(server.terminate());
+    let db = crate::common::prod::TestDatabase::create();
+    let data_dir = server.data_dir();
+    let out = Command::new(BIN)
+        .args(["operator", "migrate", "--from"])
+        .arg(format!("sqlite:{}", data_dir.display()))
+        .args(["--to", &db.url, "--root-key-file"])
+        .arg(data_dir.join("dev-root.key"))
+        .env_remove("SCAIVAULT_DATABASE_URL")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = Command::new("psql")
+        .arg(&db.url)
+        .args(["-At", "-c", "SELECT last_value FROM events_seq"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&last.stdout).trim(), "2");
+}
