@@ -557,12 +557,35 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 
 /// Verifies one chain over its archive segments and the database, as one chain: from the
 /// genesis through every segment in order, which must end at (or beyond) the database's pruning
-/// anchor, then the rows. Without segments it is [`crate::verify_audit_chain`].
+/// anchor, then the rows. Without segments it is [`crate::verify_audit_chain`]. Archival may
+/// run meanwhile (another node, the next round): a break found while the anchor moved is
+/// checked again once, so a segment written and pruned during the walk is not reported.
 pub async fn verify_chain(
     store: &dyn Store,
     archive: Option<&Archive>,
     chain: &str,
     mac: ChainMac,
+) -> Result<ChainReport> {
+    let anchor = store.audit_anchor(chain).await?;
+    let report = verify_chain_once(store, archive, chain, mac.clone(), anchor.clone()).await?;
+    if report.broken.is_none() {
+        return Ok(report);
+    }
+    let now = store.audit_anchor(chain).await?;
+    if now == anchor {
+        return Ok(report);
+    }
+    verify_chain_once(store, archive, chain, mac, now).await
+}
+
+/// One walk, against the anchor read before the segments are listed (so every segment pruned
+/// up to that anchor is in the listing).
+async fn verify_chain_once(
+    store: &dyn Store,
+    archive: Option<&Archive>,
+    chain: &str,
+    mac: ChainMac,
+    anchor: Option<crate::audit::AuditAnchor>,
 ) -> Result<ChainReport> {
     let segments = match archive {
         Some(archive) => {
@@ -572,7 +595,6 @@ pub async fn verify_chain(
         }
         None => Vec::new(),
     };
-    let anchor = store.audit_anchor(chain).await?;
     if archive.is_none() || (segments.is_empty() && anchor.is_none()) {
         return crate::verify_audit_chain(store, chain, mac).await;
     }
