@@ -20,6 +20,7 @@
 //! or truncated segment breaks the walk ([`verify_chain`]) and is named by its file.
 
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -319,7 +320,12 @@ impl Archive {
             return Err(StoreError::Archive("an empty segment".into()));
         };
         let dir = self.chain_dir(chain);
-        std::fs::create_dir_all(&dir).map_err(|e| io("cannot create", &dir, e))?;
+        // Owner only, like the database and the SIEM file: entries name identities and IPs.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .map_err(|e| io("cannot create", &dir, e))?;
         let day = first.event.occurred_at.date();
         let name = format!("{:012}_{day}.jsonl.zst", first.chain_seq);
         let path = dir.join(&name);
@@ -335,7 +341,13 @@ impl Archive {
             first_at: rfc3339(first.event.occurred_at),
             last_at: rfc3339(last.event.occurred_at),
         };
-        let file = std::fs::File::create(&tmp).map_err(|e| io("cannot create", &tmp, e))?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| io("cannot create", &tmp, e))?;
         let mut encoder =
             zstd::Encoder::new(file, LEVEL).map_err(|e| io("cannot compress", &tmp, e))?;
         write_json(&mut encoder, &header, &tmp)?;

@@ -122,6 +122,12 @@ async fn audit_past_the_window_is_archived_pruned_and_still_verifies() {
     assert!(body["audit_archived"].as_u64().unwrap() >= 4, "{body}");
     let files = segments(&archive);
     assert_eq!(files.len(), 1, "{files:?}");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&files[0]), 0o600, "segments are the owner's only");
+        assert_eq!(mode(&archive), 0o700);
+    }
     let text =
         String::from_utf8(zstd::decode_all(std::fs::File::open(&files[0]).unwrap()).unwrap())
             .unwrap();
