@@ -74,6 +74,9 @@ pub struct Principal {
     /// The id of the credential used (`tok_...`, `key_...`, `jwt:<jti or issuer>`), for
     /// revocation and audit.
     pub credential_id: String,
+    /// The service-account API key behind the credential: the key itself, or the key a token
+    /// was minted from. Tokens die with their key.
+    pub api_key_id: Option<String>,
 }
 
 impl Principal {

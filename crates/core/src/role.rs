@@ -44,13 +44,16 @@ impl Role {
         Self::ALL.into_iter().find(|r| r.as_str() == normalized)
     }
 
-    /// The scopes the role grants.
+    /// The scopes the role grants. Partner-level administration (`tenants:admin`) is the
+    /// partner admin's alone; every role grants `tokens:write` (anyone may make personal
+    /// tokens, each narrowed to a subset of the scopes of the token that makes it).
     pub fn scopes(self) -> &'static [Scope] {
         match self {
-            Role::TenantAdmin | Role::PartnerAdmin => &Scope::ALL,
-            Role::SecretsReader => &[Scope::SecretsRead],
-            Role::SecretsWriter => &[Scope::SecretsRead, Scope::SecretsWrite],
-            Role::Auditor => &[Scope::AuditRead],
+            Role::TenantAdmin => &Scope::TENANT,
+            Role::PartnerAdmin => &Scope::ALL,
+            Role::SecretsReader => &[Scope::SecretsRead, Scope::TokensWrite],
+            Role::SecretsWriter => &[Scope::SecretsRead, Scope::SecretsWrite, Scope::TokensWrite],
+            Role::Auditor => &[Scope::AuditRead, Scope::TokensWrite],
         }
     }
 }
@@ -80,8 +83,10 @@ mod tests {
         assert_eq!(Role::parse("root"), None);
         assert_eq!(
             scopes_of(&[Role::SecretsReader, Role::Auditor]),
-            vec![Scope::SecretsRead, Scope::AuditRead]
+            vec![Scope::SecretsRead, Scope::AuditRead, Scope::TokensWrite]
         );
         assert_eq!(scopes_of(&[Role::PartnerAdmin]), Scope::ALL.to_vec());
+        assert_eq!(scopes_of(&[Role::TenantAdmin]), Scope::TENANT.to_vec());
+        assert!(!scopes_of(&[Role::TenantAdmin]).contains(&Scope::TenantsAdmin));
     }
 }

@@ -20,9 +20,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use scaivault_core::Principal;
 use scaivault_proto::ErrorCode;
-use scaivault_store::AuditEvent;
+use scaivault_store::{AuditEvent, StoreError};
 
-use crate::error::{ApiError, ApiResult, current_request_id};
+use crate::error::{ApiError, ApiResult, StorageFailure, current_request_id};
 use crate::state::AppState;
 
 tokio::task_local! {
@@ -442,8 +442,10 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     if d.committed {
         // A change committed (with its outbox event): wake long-polls and webhook delivery.
         state.events.committed();
+        state.storage_health.succeeded();
         return response;
     }
+    let storage_failure = response.extensions().get::<StorageFailure>().copied();
     let status = response.status();
     let (outcome, code) = if status.is_success() || status.is_redirection() {
         ("success", None)
@@ -456,11 +458,19 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         return ApiError::internal("could not create an audit entry id").into_response();
     };
     match state.store.append_audit(vec![event]).await {
-        Ok(()) => response,
+        Ok(()) => {
+            match storage_failure {
+                Some(StorageFailure(cause)) => state.storage_health.failed(cause),
+                None => state.storage_health.succeeded(),
+            }
+            response
+        }
         // Fail closed: the response (maybe a secret value) is dropped unsent.
         Err(e) if e.is_unavailable() => {
-            ApiError::storage_unavailable(format!("audit entry could not be written: {e}"))
-                .into_response()
+            if let StoreError::Unavailable { cause, .. } = &e {
+                state.storage_health.failed(cause);
+            }
+            ApiError::storage_unavailable(&e).into_response()
         }
         Err(e) => {
             ApiError::internal(format!("audit entry could not be written: {e}")).into_response()

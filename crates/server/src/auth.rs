@@ -128,18 +128,41 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
             .find_token(&digest)
             .await?
             .ok_or_else(invalid_token)?;
-        if record.revoked_at.is_some() || record.expires_at.is_some_and(|e| e <= now) {
+        if !is_live(&record, now) {
             return Err(invalid_token());
+        }
+        let mut expires_at = record.expires_at;
+        // A token minted from an API key lives only as long as the key. Revoking the key
+        // revokes it too (same transaction); this also covers a key that expired.
+        if let Some(key_id) = &record.parent_key_id {
+            let key = state.store.get_token(key_id).await?;
+            match key {
+                Some(key) if is_live(&key, now) && key.identity_id == record.identity_id => {
+                    expires_at = earliest(expires_at, key.expires_at);
+                }
+                _ => return Err(invalid_token()),
+            }
         }
         let mut principal = principal_from_record(&record)?;
         principal.groups = state
             .store
             .identity_groups(&record.tenant_id, &record.identity_id)
             .await?;
-        (principal, record.expires_at)
+        (principal, expires_at)
     };
     state.tokens.put(digest, principal.clone(), expires_at);
     Ok(principal)
+}
+
+fn is_live(record: &TokenRecord, now: OffsetDateTime) -> bool {
+    record.revoked_at.is_none() && record.expires_at.is_none_or(|e| e > now)
+}
+
+fn earliest(a: Option<OffsetDateTime>, b: Option<OffsetDateTime>) -> Option<OffsetDateTime> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 fn invalid_token() -> ApiError {
@@ -172,6 +195,11 @@ pub fn principal_from_record(record: &TokenRecord) -> Result<Principal, ApiError
         is_tenant_admin: record.is_admin || record.is_partner_admin,
         is_partner_admin: record.is_partner_admin,
         credential_id: record.id.clone(),
+        api_key_id: if record.kind == "api_key" {
+            Some(record.id.clone())
+        } else {
+            record.parent_key_id.clone()
+        },
     })
 }
 
@@ -239,6 +267,7 @@ async fn principal_from_jwt(state: &AppState, c: VerifiedClaims) -> Result<Princ
         is_partner_admin,
         roles,
         credential_id,
+        api_key_id: None,
     })
 }
 
@@ -329,6 +358,17 @@ pub fn require_scope(principal: &Principal, scope: Scope) -> Result<(), ApiError
     }
 }
 
+/// Requires that the caller's token holds every scope a credential it creates will get: a token
+/// never makes a credential that can do more than itself.
+pub fn require_grantable(principal: &Principal, scopes: &[Scope]) -> Result<(), ApiError> {
+    match scopes.iter().find(|s| !principal.has_scope(**s)) {
+        None => Ok(()),
+        Some(scope) => Err(ApiError::access_denied(format!(
+            "cannot grant {scope}: the calling token does not have it"
+        ))),
+    }
+}
+
 /// Requires the tenant admin role (partner admins have it in every tenant of their partner).
 pub fn require_admin(principal: &Principal, action: &str) -> Result<(), ApiError> {
     if principal.is_tenant_admin {
@@ -386,10 +426,14 @@ impl TokenCache {
         );
     }
 
-    /// Evicts every cached entry of one credential (on revocation).
+    /// Evicts every cached entry of one credential (on revocation), and of the tokens minted
+    /// from it when it is an API key.
     pub fn evict_credential(&self, credential_id: &str) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        entries.retain(|_, e| e.principal.credential_id != credential_id);
+        entries.retain(|_, e| {
+            e.principal.credential_id != credential_id
+                && e.principal.api_key_id.as_deref() != Some(credential_id)
+        });
     }
 
     /// Forgets every cached credential (changes may have been missed).

@@ -257,6 +257,7 @@ pub async fn store_root_token(
         created_at: clock.now(),
         expires_at: None,
         revoked_at: None,
+        parent_key_id: None,
     };
     store
         .replace_token(&record)

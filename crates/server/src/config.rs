@@ -167,6 +167,16 @@ pub struct Config {
     pub rate_limits: crate::ratelimit::RateLimitConfig,
 }
 
+/// Parses the duration `value` of configuration key `key`, which must be at least one second.
+fn at_least_one_second(key: &str, value: &str) -> Result<Duration, StartupError> {
+    let d = scaivault_core::parse_duration(value)
+        .map_err(|e| StartupError::Config(format!("{key}: {e}")))?;
+    if d < Duration::from_secs(1) {
+        return Err(StartupError::Config(format!("{key} must be at least 1s")));
+    }
+    Ok(d)
+}
+
 fn default_listen() -> String {
     "127.0.0.1:8200".to_owned()
 }
@@ -347,14 +357,10 @@ impl Config {
     }
 
     pub fn database_statement_timeout(&self) -> Result<Duration, StartupError> {
-        let d = scaivault_core::parse_duration(&self.database_statement_timeout)
-            .map_err(|e| StartupError::Config(format!("database_statement_timeout: {e}")))?;
-        if d < Duration::from_secs(1) {
-            return Err(StartupError::Config(
-                "database_statement_timeout must be at least 1s".into(),
-            ));
-        }
-        Ok(d)
+        at_least_one_second(
+            "database_statement_timeout",
+            &self.database_statement_timeout,
+        )
     }
 
     pub fn retention(&self) -> Result<Duration, StartupError> {
@@ -399,14 +405,7 @@ impl Config {
     }
 
     pub fn audit_checkpoint_interval(&self) -> Result<Duration, StartupError> {
-        let d = scaivault_core::parse_duration(&self.audit_checkpoint_interval)
-            .map_err(|e| StartupError::Config(format!("audit_checkpoint_interval: {e}")))?;
-        if d < Duration::from_secs(1) {
-            return Err(StartupError::Config(
-                "audit_checkpoint_interval must be at least 1s".into(),
-            ));
-        }
-        Ok(d)
+        at_least_one_second("audit_checkpoint_interval", &self.audit_checkpoint_interval)
     }
 
     pub fn jwt_options(&self) -> Result<scaivault_jwt::VerifierOptions, StartupError> {

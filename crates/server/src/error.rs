@@ -26,7 +26,13 @@ pub struct ApiError {
     pub message: String,
     /// Set for 429s: becomes `Retry-After` and `X-RateLimit-*`.
     refusal: Option<crate::ratelimit::Refusal>,
+    /// Set for `storage_unavailable`: why the store could not commit (for readiness).
+    storage_cause: Option<StorageFailure>,
 }
+
+/// Rides on a `storage_unavailable` response so the audit middleware can tell readiness why.
+#[derive(Debug, Clone, Copy)]
+pub struct StorageFailure(pub &'static str);
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
@@ -36,6 +42,7 @@ impl ApiError {
             code,
             message: message.into(),
             refusal: None,
+            storage_cause: None,
         }
     }
 
@@ -45,6 +52,7 @@ impl ApiError {
             code: ErrorCode::RateLimited,
             message: String::new(),
             refusal: Some(refusal),
+            storage_cause: None,
         }
     }
 
@@ -62,13 +70,17 @@ impl ApiError {
 
     /// 503 `storage_unavailable`: the store cannot write now (disk full, I/O, connection).
     /// Logs `cause`; the body says what the client needs to know and nothing internal.
-    pub fn storage_unavailable(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "storage unavailable");
-        Self::new(
+    pub fn storage_unavailable(error: &StoreError) -> Self {
+        tracing::error!(%error, "storage unavailable");
+        let mut e = Self::new(
             ErrorCode::StorageUnavailable,
             "the store cannot record changes or audit entries right now; nothing was changed, \
              retry later (GET /health/ready says why)",
-        )
+        );
+        if let StoreError::Unavailable { cause, .. } = error {
+            e.storage_cause = Some(StorageFailure(cause));
+        }
+        e
     }
 
     /// An internal failure: logs `cause` and returns a body that reveals nothing.
@@ -95,6 +107,9 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(body)).into_response();
         // For the audit trail's outcome of this request.
         response.extensions_mut().insert(self.code);
+        if let Some(cause) = self.storage_cause {
+            response.extensions_mut().insert(cause);
+        }
         if self.code == ErrorCode::AuthenticationRequired {
             response
                 .headers_mut()
@@ -128,7 +143,7 @@ impl From<StoreError> for ApiError {
             ),
             StoreError::Invalid(message) => Self::validation(message),
             StoreError::Duplicate => Self::new(ErrorCode::VersionConflict, "already exists"),
-            e @ StoreError::Unavailable { .. } => Self::storage_unavailable(e),
+            e @ StoreError::Unavailable { .. } => Self::storage_unavailable(&e),
             StoreError::Unsupported(what) => Self::new(
                 ErrorCode::ServiceUnavailable,
                 format!("{what} are not available on this server's store yet"),

@@ -29,6 +29,7 @@ pub mod routes;
 pub mod secrets;
 pub mod serve;
 pub mod state;
+pub mod storage_health;
 pub mod storage_report;
 pub mod tenancy;
 pub mod webhooks;

@@ -203,6 +203,7 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
             event_replay_window: config.event_retention()?.0,
             dead_letter_retention: config.event_retention()?.1,
         },
+        storage_health: Default::default(),
     }));
     let background = spawn_background(state.clone());
     let audit_maintenance =

@@ -311,6 +311,10 @@ impl<S: Store> Store for CachedStore<S> {
             .await
     }
 
+    async fn get_token(&self, id: &str) -> Result<Option<TokenRecord>> {
+        self.inner.get_token(id).await
+    }
+
     async fn revoke_token(
         &self,
         tenant_id: &str,

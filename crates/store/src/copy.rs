@@ -202,6 +202,7 @@ pub static TABLES: &[Table] = &[
             col("revoked_at", Int),
             col("kind", Text),
             col("is_partner_admin", Bool),
+            col("parent_key_id", Text),
         ],
     },
     Table {

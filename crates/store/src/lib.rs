@@ -285,7 +285,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         after_id: Option<&str>,
         limit: u32,
     ) -> Result<Page<TokenRecord>>;
-    /// Marks the token revoked; false when no such token of this identity exists.
+    /// The token with this id, live or not.
+    async fn get_token(&self, id: &str) -> Result<Option<TokenRecord>>;
+    /// Marks the token revoked, and in the same transaction every token minted from it (when
+    /// it is an API key); false when no such token of this identity exists.
     async fn revoke_token(
         &self,
         tenant_id: &str,
@@ -304,7 +307,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<()>;
     async fn get_partner(&self, id: &str) -> Result<Option<PartnerRecord>>;
     async fn list_partners(&self, after: Option<&str>, limit: u32) -> Result<Page<PartnerRecord>>;
-    /// `Duplicate` when the id or the slug is taken.
+    /// `Duplicate` when the id is taken, or the slug within the tenant's partner.
     async fn insert_tenant(&self, tenant: &TenantRecord, audit: Option<&AuditEvent>) -> Result<()>;
     async fn get_tenant(&self, id: &str) -> Result<Option<TenantRecord>>;
     async fn list_tenants(

@@ -167,6 +167,9 @@ pub struct TokenRecord {
     pub created_at: OffsetDateTime,
     pub expires_at: Option<OffsetDateTime>,
     pub revoked_at: Option<OffsetDateTime>,
+    /// The service-account API key (`key_...`) a token was minted from, directly or through an
+    /// exchanged token: revoking the key revokes the token.
+    pub parent_key_id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

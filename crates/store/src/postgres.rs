@@ -566,6 +566,10 @@ impl Store for PgStore {
         tokens::list(&self.pool, tenant_id, identity_id, after_id, limit).await
     }
 
+    async fn get_token(&self, id: &str) -> Result<Option<TokenRecord>> {
+        tokens::get(&self.pool, id).await
+    }
+
     async fn revoke_token(
         &self,
         tenant_id: &str,

@@ -305,6 +305,7 @@ fn token_from_row(row: &SqliteRow) -> Result<TokenRecord> {
         created_at: from_micros(row.try_get("created_at")?)?,
         expires_at: opt_from_micros(row.try_get("expires_at")?)?,
         revoked_at: opt_from_micros(row.try_get("revoked_at")?)?,
+        parent_key_id: row.try_get("parent_key_id")?,
     })
 }
 
@@ -1259,6 +1260,14 @@ impl Store for SqliteStore {
         Ok(page_of(items, limit, None))
     }
 
+    async fn get_token(&self, id: &str) -> Result<Option<TokenRecord>> {
+        let row = sqlx::query("SELECT * FROM tokens WHERE id = ?1")
+            .bind(id)
+            .fetch_optional(&self.reader)
+            .await?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
     async fn revoke_token(
         &self,
         tenant_id: &str,
@@ -1281,6 +1290,14 @@ impl Store for SqliteStore {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
+        // Tokens minted from a key die with it.
+        sqlx::query(
+            "UPDATE tokens SET revoked_at = ?2 WHERE parent_key_id = ?1 AND revoked_at IS NULL",
+        )
+        .bind(token_id)
+        .bind(micros(now))
+        .execute(&mut *tx)
+        .await?;
         self.audit_in(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(true)
@@ -1940,8 +1957,9 @@ async fn insert_token(conn: &mut SqliteConnection, t: &TokenRecord, replace: boo
         serde_json::to_string(&t.scopes).map_err(|_| StoreError::Corrupt("scopes".into()))?;
     let result = sqlx::query(AssertSqlSafe(format!(
         "{verb} INTO tokens (id, tenant_id, partner_id, identity_id, identity_type, token_hash,
-            name, scopes, is_admin, created_at, expires_at, revoked_at, is_partner_admin, kind)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+            name, scopes, is_admin, created_at, expires_at, revoked_at, is_partner_admin, kind,
+            parent_key_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
     )))
     .bind(&t.id)
     .bind(&t.tenant_id)
@@ -1957,6 +1975,7 @@ async fn insert_token(conn: &mut SqliteConnection, t: &TokenRecord, replace: boo
     .bind(t.revoked_at.map(micros))
     .bind(i64::from(t.is_partner_admin))
     .bind(&t.kind)
+    .bind(&t.parent_key_id)
     .execute(&mut *conn)
     .await;
     match result {

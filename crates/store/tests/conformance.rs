@@ -220,3 +220,114 @@ async fn cache_never_serves_a_superseded_version() {
         Err(StoreError::NotFound)
     ));
 }
+
+/// The migrator of the embedded schema, stopped before migration `before`: a database as an
+/// older ScaiVault left it.
+async fn migrator_before(dir: &str, before: i64) -> sqlx::migrate::Migrator {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut migrator = sqlx::migrate::Migrator::new(path).await.unwrap();
+    let older: Vec<_> = migrator
+        .migrations
+        .iter()
+        .filter(|m| m.version < before)
+        .cloned()
+        .collect();
+    migrator.migrations = older.into();
+    migrator
+}
+
+/// Upgrading a database made before the identity scopes existed: a credential that held every
+/// scope of the old catalogue keeps its reach (its role's new scopes), a narrower one gains
+/// nothing; tenants keep their slugs, now unique per partner.
+#[tokio::test]
+async fn an_upgrade_gives_full_scope_credentials_the_new_scopes() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("old.db");
+    {
+        let url = format!("sqlite://{}?mode=rwc", file.display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        migrator_before("migrations/sqlite", 7)
+            .await
+            .run(&mut conn)
+            .await
+            .unwrap();
+        let old_all =
+            r#"["secrets:read","secrets:write","audit:read","policies:read","policies:write"]"#;
+        for (id, scopes, partner_admin) in [
+            ("tok_bootstrap", old_all, 1),
+            ("tok_tenant_admin", old_all, 0),
+            ("tok_reader", r#"["secrets:read"]"#, 0),
+        ] {
+            sqlx::query(
+                "INSERT INTO tokens (id, tenant_id, partner_id, identity_id, identity_type,
+                    token_hash, name, scopes, is_admin, created_at, kind, is_partner_admin)
+                 VALUES (?1, 'tnt_1', 'ptn_1', 'user:a', 'user', ?1, 'n', ?2, 1, 0, 'personal', ?3)",
+            )
+            .bind(id)
+            .bind(scopes)
+            .bind(partner_admin)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
+        sqlx::query(
+            "INSERT INTO tenants (id, partner_id, slug, name, created_at)
+             VALUES ('tnt_1', 'ptn_1', 'acme', 'Acme', 0)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+        conn.close().await.unwrap();
+    }
+    let store = SqliteStore::open(&file, 2).await.unwrap();
+    let scopes = |id: &'static str| {
+        let store = store.clone();
+        async move { store.find_token(id).await.unwrap().unwrap().scopes }
+    };
+    let tenant: Vec<String> = scaivault_core::Scope::TENANT
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .collect();
+    let all: Vec<String> = scaivault_core::Scope::ALL
+        .iter()
+        .map(|s| s.as_str().to_owned())
+        .collect();
+    assert_eq!(scopes("tok_bootstrap").await, all);
+    assert_eq!(scopes("tok_tenant_admin").await, tenant);
+    assert_eq!(scopes("tok_reader").await, vec!["secrets:read".to_owned()]);
+    assert_eq!(
+        store
+            .get_token("tok_reader")
+            .await
+            .unwrap()
+            .unwrap()
+            .parent_key_id,
+        None
+    );
+    assert_eq!(
+        store.get_tenant("tnt_1").await.unwrap().unwrap().slug,
+        "acme"
+    );
+    let elsewhere = TenantRecord {
+        id: "tnt_2".into(),
+        partner_id: "ptn_2".into(),
+        slug: "acme".into(),
+        name: "Acme too".into(),
+        created_at: T0,
+    };
+    store.insert_tenant(&elsewhere, None).await.unwrap();
+    assert!(matches!(
+        store
+            .insert_tenant(
+                &TenantRecord {
+                    id: "tnt_3".into(),
+                    partner_id: "ptn_1".into(),
+                    ..elsewhere
+                },
+                None
+            )
+            .await,
+        Err(StoreError::Duplicate)
+    ));
+}

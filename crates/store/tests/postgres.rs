@@ -532,3 +532,97 @@ async fn a_newer_schema_is_refused() {
     let msg = err.to_string();
     assert!(msg.contains("9999") && msg.contains("upgrade"), "{msg}");
 }
+
+/// Upgrading a database made before the identity scopes existed (see the SQLite twin in
+/// conformance.rs): full-scope credentials get their role's new scopes, narrower ones nothing;
+/// slugs become unique per partner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_gives_full_scope_credentials_the_new_scopes() {
+    let db = TestDb::create().await;
+    let mut raw = db.raw().await;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres");
+    let mut migrator = sqlx::migrate::Migrator::new(path).await.unwrap();
+    let older: Vec<_> = migrator
+        .migrations
+        .iter()
+        .filter(|m| m.version < 8)
+        .cloned()
+        .collect();
+    migrator.migrations = older.into();
+    migrator.run(&mut raw).await.unwrap();
+    let old_all = [
+        "secrets:read",
+        "secrets:write",
+        "audit:read",
+        "policies:read",
+        "policies:write",
+    ];
+    for (id, scopes, partner_admin) in [
+        ("tok_bootstrap", &old_all[..], true),
+        ("tok_tenant_admin", &old_all[..], false),
+        ("tok_reader", &old_all[..1], false),
+    ] {
+        sqlx::query(
+            "INSERT INTO tokens (id, tenant_id, partner_id, identity_id, identity_type,
+                token_hash, name, scopes, is_admin, created_at, kind, is_partner_admin)
+             VALUES ($1, 'tnt_1', 'ptn_1', 'user:a', 'user', $1, 'n', $2, TRUE, 0, 'personal', $3)",
+        )
+        .bind(id)
+        .bind(scopes)
+        .bind(partner_admin)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    }
+    sqlx::query(
+        "INSERT INTO tenants (id, partner_id, slug, name, created_at)
+         VALUES ('tnt_1', 'ptn_1', 'acme', 'Acme', 0)",
+    )
+    .execute(&mut raw)
+    .await
+    .unwrap();
+    let _ = raw.close().await;
+
+    let store = db.store().await;
+    let names = |scopes: &[scaivault_core::Scope]| -> Vec<String> {
+        scopes.iter().map(|s| s.as_str().to_owned()).collect()
+    };
+    let scopes_of = |id: &'static str| {
+        let store = store.clone();
+        async move { store.find_token(id).await.unwrap().unwrap().scopes }
+    };
+    assert_eq!(
+        scopes_of("tok_bootstrap").await,
+        names(&scaivault_core::Scope::ALL)
+    );
+    assert_eq!(
+        scopes_of("tok_tenant_admin").await,
+        names(&scaivault_core::Scope::TENANT)
+    );
+    assert_eq!(
+        scopes_of("tok_reader").await,
+        vec!["secrets:read".to_owned()]
+    );
+    let elsewhere = TenantRecord {
+        id: "tnt_2".into(),
+        partner_id: "ptn_2".into(),
+        slug: "acme".into(),
+        name: "Acme too".into(),
+        created_at: T0,
+    };
+    store.insert_tenant(&elsewhere, None).await.unwrap();
+    assert!(matches!(
+        store
+            .insert_tenant(
+                &TenantRecord {
+                    id: "tnt_3".into(),
+                    partner_id: "ptn_1".into(),
+                    ..elsewhere
+                },
+                None
+            )
+            .await,
+        Err(StoreError::Duplicate)
+    ));
+    store.close().await;
+}

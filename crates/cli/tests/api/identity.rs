@@ -156,7 +156,7 @@ async fn api_keys_are_shown_once_used_listed_and_revoked() {
     let sa_id = sa["id"].as_str().unwrap();
     assert!(sa_id.starts_with("sva_"));
     assert_eq!(sa["identity_id"], format!("service_account:{sa_id}"));
-    assert_eq!(sa["scopes"], json!(["secrets:read"]));
+    assert_eq!(sa["scopes"], json!(["secrets:read", "tokens:write"]));
     let (s, body) = admin
         .post(
             "/v1/service-accounts",
@@ -736,4 +736,153 @@ async fn jwt_subjects_must_be_printable_and_agree_with_the_identity_type() {
         assert_eq!(me["identity_id"], expected_id);
         assert_eq!(me["identity_type"], expected_type);
     }
+}
+
+/// Tokens minted from an API key (a personal token made with the key, a token exchanged for
+/// it, and a token made with that one) die with the key: when it is revoked, when it expires,
+/// and when its service account is deleted. Each is used before, so it is in the credential
+/// cache when the key goes.
+#[tokio::test]
+async fn tokens_minted_from_a_key_die_with_it() {
+    let server = crate::common::TestServer::start_with_args(&["--dev-test-clock"]);
+    let root = server.client();
+    let minted = |key: String| {
+        let root = root.clone();
+        async move {
+            let key = root.with_token(&key);
+            let (s, long) = key
+                .post(
+                    "/v1/auth/tokens",
+                    json!({"name": "a year", "scopes": ["secrets:read"], "ttl": "365d"}),
+                )
+                .await;
+            assert_eq!(s, 201, "{long}");
+            let (s, exchanged) = key.post("/v1/auth/exchange", json!({"ttl": "1h"})).await;
+            assert_eq!(s, 201, "{exchanged}");
+            let exchanged = root.with_token(exchanged["token"].as_str().unwrap());
+            let (s, grandchild) = exchanged
+                .post(
+                    "/v1/auth/tokens",
+                    json!({"name": "from the exchanged", "scopes": ["secrets:read"]}),
+                )
+                .await;
+            assert_eq!(s, 201, "{grandchild}");
+            let tokens = vec![
+                root.with_token(long["token"].as_str().unwrap()),
+                exchanged,
+                root.with_token(grandchild["token"].as_str().unwrap()),
+            ];
+            for t in &tokens {
+                assert_eq!(t.get("/v1/auth/whoami").await.0, 200);
+            }
+            tokens
+        }
+    };
+    let all_refused = |tokens: Vec<crate::common::Api>, what: &'static str| async move {
+        for (i, t) in tokens.iter().enumerate() {
+            let (s, body) = t.get("/v1/auth/whoami").await;
+            assert_eq!(s, 401, "token {i} after {what}: {body}");
+            assert_error(s, &body, 401, "authentication_required");
+        }
+    };
+    let (s, sa) = root
+        .post(
+            "/v1/service-accounts",
+            json!({"name": "ci", "roles": ["secrets-reader"]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{sa}");
+    let sa_id = sa["id"].as_str().unwrap().to_owned();
+    let new_key = |ttl: Option<&'static str>| {
+        let root = root.clone();
+        let sa_id = sa_id.clone();
+        async move {
+            let mut body = json!({"name": "k"});
+            if let Some(ttl) = ttl {
+                body["ttl"] = json!(ttl);
+            }
+            let (s, key) = root
+                .post(&format!("/v1/service-accounts/{sa_id}/keys"), body)
+                .await;
+            assert_eq!(s, 201, "{key}");
+            (
+                key["id"].as_str().unwrap().to_owned(),
+                key["key"].as_str().unwrap().to_owned(),
+            )
+        }
+    };
+
+    // Revoked: the key and everything minted from it, at once; another key's tokens live on.
+    let (key_id, key) = new_key(None).await;
+    let (_, other_key) = new_key(None).await;
+    let children = minted(key.clone()).await;
+    let others = minted(other_key).await;
+    let (s, _) = root
+        .delete(&format!("/v1/service-accounts/{sa_id}/keys/{key_id}"))
+        .await;
+    assert_eq!(s, 204);
+    all_refused(vec![root.with_token(&key)], "revoking the key").await;
+    all_refused(children, "revoking the key").await;
+    for t in &others {
+        assert_eq!(t.get("/v1/auth/whoami").await.0, 200, "another key's token");
+    }
+
+    // Expired: a key with a lifetime takes its year-long tokens with it.
+    let (_, short_key) = new_key(Some("2h")).await;
+    let children = minted(short_key).await;
+    crate::rotation::advance(&root, "3h").await;
+    all_refused(children, "the key expired").await;
+
+    // Deleted account: every key and token of it.
+    assert_eq!(
+        root.delete(&format!("/v1/service-accounts/{sa_id}"))
+            .await
+            .0,
+        204
+    );
+    all_refused(others, "deleting the account").await;
+}
+
+/// Tenant slugs are unique within a partner only: another partner's admin creating a tenant
+/// learns nothing about this partner's slugs.
+#[tokio::test]
+async fn tenant_slugs_do_not_reveal_other_partners_tenants() {
+    let server = crate::common::TestServer::start();
+    let operator = server.client();
+    let mut admins = Vec::new();
+    for name in ["Reseller One", "Reseller Two"] {
+        let (s, registered) = operator
+            .post(
+                "/v1/identity/register",
+                json!({"scope": "partner", "partner_name": name,
+                       "email": format!("admin@{}.example", name.replace(' ', "-").to_lowercase())}),
+            )
+            .await;
+        assert_eq!(s, 201, "{registered}");
+        admins.push(operator.with_token(registered["token"].as_str().unwrap()));
+    }
+    for admin in &admins {
+        let (s, tenant) = admin
+            .post("/v1/identity/tenants", json!({"slug": "acme"}))
+            .await;
+        assert_eq!(s, 201, "the slug is free in each partner: {tenant}");
+    }
+    // Within one partner a slug is still taken (the partner's own information).
+    let (s, body) = admins[0]
+        .post("/v1/identity/tenants", json!({"slug": "acme"}))
+        .await;
+    assert_error(s, &body, 409, "conflict");
+    let (s, listed) = admins[1].get("/v1/identity/tenants").await;
+    assert_eq!(s, 200);
+    let slugs: Vec<&str> = listed["tenants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["slug"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        slugs.iter().filter(|s| **s == "acme").count(),
+        1,
+        "{listed}"
+    );
 }

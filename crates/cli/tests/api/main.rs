@@ -26,4 +26,5 @@ mod quickstart;
 mod retention;
 mod rotation;
 mod rotation_cli;
+mod scopes;
 mod secrets;

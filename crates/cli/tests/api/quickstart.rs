@@ -25,7 +25,13 @@ async fn quickstart_end_to_end() {
             "secrets:write",
             "audit:read",
             "policies:read",
-            "policies:write"
+            "policies:write",
+            "identity:read",
+            "identity:write",
+            "service-accounts:read",
+            "service-accounts:write",
+            "tokens:write",
+            "tenants:admin"
         ]),
         "the dev root token has every scope"
     );

@@ -12,7 +12,7 @@ use crate::events::{Receiver, wait_until};
 const CLOCK: &str = "/v1/sys/test-clock";
 
 /// Moves the server's clock and runs the scheduler's round; returns the round's counts.
-async fn advance(api: &Api, by: &str) -> Value {
+pub(crate) async fn advance(api: &Api, by: &str) -> Value {
     let (s, body) = api.post(CLOCK, json!({ "advance": by })).await;
     assert_eq!(s, 200, "{body}");
     body["rotation"].clone()

@@ -33,29 +33,12 @@ pub fn unique_token() -> String {
 
 impl TestServer {
     pub fn start() -> Self {
-        let root = tempfile::tempdir().expect("temp dir");
-        let token = unique_token();
-        let mut server = Self {
-            base_url: String::new(),
-            root_token: token,
-            root,
-            child: None,
-        };
-        server.spawn(&[]);
-        server
+        Self::start_with_args(&[])
     }
 
     /// Starts with extra `server` arguments (e.g. `--log-format json`).
     pub fn start_with_args(extra: &[&str]) -> Self {
-        let root = tempfile::tempdir().expect("temp dir");
-        let mut server = Self {
-            base_url: String::new(),
-            root_token: unique_token(),
-            root,
-            child: None,
-        };
-        server.spawn(extra);
-        server
+        Self::start_in(tempfile::tempdir().expect("temp dir"), extra)
     }
 
     /// Starts in a root dir the caller prepared (e.g. with a small filesystem mounted at

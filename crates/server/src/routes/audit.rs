@@ -121,10 +121,12 @@ async fn parse_filters(
     uri: &Uri,
     known: &[&str],
 ) -> ApiResult<(AuditQuery, Option<u64>)> {
+    // The scope (in `reach`) before anything of the request is looked at.
+    let tenants = reach(state, p).await?;
     let pairs = query_pairs(uri.query());
     reject_unknown(&pairs, known)?;
     let mut q = AuditQuery {
-        tenants: reach(state, p).await?,
+        tenants,
         limit: DEFAULT_LIMIT as u32,
         ..AuditQuery::default()
     };
@@ -228,7 +230,7 @@ async fn list(
            ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "1-500, default 50"),
            ("cursor" = Option<String>, Query, description = "from a previous page")),
     responses((status = 200, body = AuditListResponse), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["audit:read"])))]
 pub async fn query(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
@@ -261,7 +263,7 @@ pub async fn query(
            ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "1-500, default 50"),
            ("cursor" = Option<String>, Query, description = "from a previous page")),
     responses((status = 200, body = AuditListResponse), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["audit:read"])))]
 pub async fn trail(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
@@ -282,7 +284,7 @@ pub async fn trail(
            ("end" = Option<String>, Query, description = "exclusive; date or RFC 3339"),
            ("tenant_id" = Option<String>, Query, description = "one target tenant within your reach")),
     responses((status = 200, body = AuditSummaryResponse), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["audit:read"])))]
 pub async fn summary(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
@@ -312,7 +314,7 @@ pub async fn summary(
 /// Walks the hash chain of every tenant in reach and reports the first broken link of each.
 #[utoipa::path(post, path = "/v1/audit/verify", tag = "audit",
     responses((status = 200, body = AuditVerifyResponse), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["audit:read"])))]
 pub async fn verify(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,

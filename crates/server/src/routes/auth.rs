@@ -10,7 +10,7 @@ use scaivault_proto::identity::ExchangeRequest;
 use scaivault_proto::{ErrorBody, ErrorCode, Timestamp};
 use scaivault_store::TokenRecord;
 
-use crate::auth::Authenticated;
+use crate::auth::{Authenticated, require_grantable, require_scope};
 use crate::error::{ApiError, ApiResult, duration_error};
 use crate::extract::JsonBody;
 use crate::state::AppState;
@@ -41,16 +41,19 @@ pub async fn whoami(Authenticated(p): Authenticated) -> Json<WhoAmIResponse> {
 }
 
 /// Creates a personal access token for the caller's identity, with a subset of its scopes.
-/// The plaintext token is in this response only.
+/// The plaintext token is in this response only. A token minted with an API key (or a token
+/// exchanged for one) dies with that key.
 #[utoipa::path(post, path = "/v1/auth/tokens", tag = "auth", request_body = CreateTokenRequest,
     responses((status = 201, body = CreateTokenResponse), (status = 400, body = ErrorBody),
               (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["tokens:write"])))]
 pub async fn create_token(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
-    JsonBody(request): JsonBody<CreateTokenRequest>,
+    body: Result<JsonBody<CreateTokenRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<CreateTokenResponse>)> {
+    require_scope(&p, Scope::TokensWrite)?;
+    let JsonBody(request) = body?;
     let name = crate::extract::check_name("name", &request.name)?;
     if request.scopes.is_empty() {
         return Err(ApiError::validation(
@@ -66,15 +69,11 @@ pub async fn create_token(
                 Scope::ALL.map(|s| s.as_str()).join(", ")
             ))
         })?;
-        if !p.has_scope(scope) {
-            return Err(ApiError::access_denied(format!(
-                "cannot grant {scope}: the calling token does not have it"
-            )));
-        }
         if !scopes.contains(&scope) {
             scopes.push(scope);
         }
     }
+    require_grantable(&p, &scopes)?;
     let ttl = parse_duration(request.ttl.as_deref().unwrap_or(DEFAULT_TOKEN_TTL))
         .map_err(|e| duration_error("ttl", e))?;
     if ttl > std::time::Duration::from_secs(MAX_TOKEN_TTL_DAYS as u64 * 86_400) {
@@ -100,6 +99,7 @@ pub async fn create_token(
         created_at: now,
         expires_at: Some(now + ttl),
         revoked_at: None,
+        parent_key_id: p.api_key_id.clone(),
     };
     state
         .store
@@ -158,12 +158,13 @@ pub async fn list_tokens(
 #[utoipa::path(delete, path = "/v1/auth/tokens/{id}", tag = "auth",
     params(("id" = String, Path, description = "tok_...")),
     responses((status = 204), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["tokens:write"])))]
 pub async fn revoke_token(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
+    require_scope(&p, Scope::TokensWrite)?;
     let now = state.clock.now();
     if !state
         .store
@@ -225,6 +226,7 @@ pub async fn exchange(
         created_at: now,
         expires_at: Some(now + ttl),
         revoked_at: None,
+        parent_key_id: p.api_key_id.clone(),
     };
     crate::audit::note_resource(&record.id);
     state

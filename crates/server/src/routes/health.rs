@@ -57,8 +57,9 @@ pub async fn health() -> Json<HealthResponse> {
 /// The store answers, can commit a write, and the keyring is unsealed.
 ///
 /// `checks.store` is `ok`, `unavailable` (no answer) or `unwritable: <cause>` (it answers but a
-/// write cannot commit: disk full, read-only, I/O error, lost primary). The probe is one tiny
-/// committed write per call, so a store that recovers (space freed) is ready again at once.
+/// write cannot commit: disk full, read-only, I/O error, lost primary). While requests fail for
+/// lack of storage (within the last 10 s, none committed since) that decides; otherwise one
+/// tiny committed probe write per call does, so a recovered store is ready again at once.
 /// `checks.disk` is `ok` or `low: N MiB free` (below `min_free_disk`): a warning that leaves
 /// the status `ready`, so operators act before writes start failing.
 #[utoipa::path(get, path = "/health/ready", tag = "system",
@@ -69,6 +70,10 @@ pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<ReadyResp
         Err(e) => {
             tracing::warn!(error = %e, "readiness: store unavailable");
             Err("unavailable".to_owned())
+        }
+        // Requests failing for lack of storage decide (see `storage_health`).
+        Ok(()) if let Some(cause) = state.storage_health.recent_failure() => {
+            Err(format!("unwritable: {cause}"))
         }
         Ok(()) => match state.store.probe_write(state.clock.now()).await {
             Ok(()) => Ok(()),

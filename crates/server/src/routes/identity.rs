@@ -1,9 +1,12 @@
 //! `/v1/identity`: partners, tenants, synced group membership and ScaiKey registration.
 //!
-//! Who may do what:
-//! - operators (partner admins of the bootstrap partner) create partners and tenants anywhere;
-//! - partner admins create and list the tenants of their partner;
-//! - tenant admins set the synced groups of identities of their tenant.
+//! Who may do what (and the token scope each needs, whatever the role):
+//! - operators (partner admins of the bootstrap partner) create partners and tenants anywhere
+//!   (`tenants:admin`);
+//! - partner admins create (`tenants:admin`) and list (`identity:read`) the tenants of their
+//!   partner;
+//! - tenant admins read (`identity:read`) and set (`identity:write`) the synced groups of
+//!   identities of their tenant; anyone reads their own.
 
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
@@ -15,7 +18,9 @@ use scaivault_proto::{ErrorBody, ErrorCode, Timestamp};
 use scaivault_store::{PartnerRecord, StoreError, TenantRecord, TokenRecord};
 
 use crate::audit;
-use crate::auth::{Authenticated, require_admin, require_partner_admin};
+use crate::auth::{
+    Authenticated, require_admin, require_grantable, require_partner_admin, require_scope,
+};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
 use crate::state::AppState;
@@ -91,6 +96,8 @@ fn check_slug(slug: &str) -> ApiResult<()> {
 
 fn duplicate(what: &str) -> impl FnOnce(StoreError) -> ApiError {
     move |e| match e {
+        // Slugs are unique within a partner only (ids are random), so a conflict never tells
+        // about another partner's tenants.
         StoreError::Duplicate => {
             ApiError::new(ErrorCode::Conflict, format!("{what} already exists"))
         }
@@ -102,12 +109,13 @@ fn duplicate(what: &str) -> impl FnOnce(StoreError) -> ApiError {
 #[utoipa::path(get, path = "/v1/identity/partners", tag = "identity",
     params(("limit" = Option<u32>, Query, minimum = 1, maximum = 200), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = PartnerList), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["tenants:admin"])))]
 pub async fn list_partners(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     uri: Uri,
 ) -> ApiResult<Json<PartnerList>> {
+    require_scope(&p, Scope::TenantsAdmin)?;
     require_operator(&state, &p, "listing partners")?;
     let (limit, after) = crate::extract::page_params(uri.query())?;
     let page = state.store.list_partners(after.as_deref(), limit).await?;
@@ -122,12 +130,14 @@ pub async fn list_partners(
 /// Creates a partner (operators only).
 #[utoipa::path(post, path = "/v1/identity/partners", tag = "identity", request_body = CreatePartnerRequest,
     responses((status = 201, body = Partner), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["tenants:admin"])))]
 pub async fn create_partner(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
-    JsonBody(request): JsonBody<CreatePartnerRequest>,
+    body: Result<JsonBody<CreatePartnerRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<Partner>)> {
+    require_scope(&p, Scope::TenantsAdmin)?;
+    let JsonBody(request) = body?;
     require_operator(&state, &p, "creating a partner")?;
     let record = new_partner(&state, request.id, &request.name)?;
     state
@@ -170,12 +180,13 @@ fn new_partner(state: &AppState, id: Option<String>, name: &str) -> ApiResult<Pa
 #[utoipa::path(get, path = "/v1/identity/tenants", tag = "identity",
     params(("limit" = Option<u32>, Query, minimum = 1, maximum = 200), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = TenantList), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["identity:read"])))]
 pub async fn list_tenants(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     uri: Uri,
 ) -> ApiResult<Json<TenantList>> {
+    require_scope(&p, Scope::IdentityRead)?;
     let (limit, after) = crate::extract::page_params(uri.query())?;
     if !p.is_partner_admin {
         require_admin(&p, "listing tenants")?;
@@ -203,12 +214,13 @@ pub async fn list_tenants(
 #[utoipa::path(get, path = "/v1/identity/tenants/{id}", tag = "identity",
     params(("id" = String, Path, description = "tnt_...")),
     responses((status = 200, body = Tenant), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["identity:read"])))]
 pub async fn get_tenant(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Tenant>> {
+    require_scope(&p, Scope::IdentityRead)?;
     let tenant = state.store.get_tenant(&id).await?;
     match tenant {
         Some(t)
@@ -225,18 +237,20 @@ pub async fn get_tenant(
 /// Creates a tenant in the caller's partner (operators: in any partner).
 #[utoipa::path(post, path = "/v1/identity/tenants", tag = "identity", request_body = CreateTenantRequest,
     responses((status = 201, body = Tenant), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["tenants:admin"])))]
 pub async fn create_tenant(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
-    JsonBody(request): JsonBody<CreateTenantRequest>,
+    body: Result<JsonBody<CreateTenantRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<Tenant>)> {
+    require_scope(&p, Scope::TenantsAdmin)?;
+    let JsonBody(request) = body?;
     let record = new_tenant(&state, &p, &request.slug, request.name, request.partner_id).await?;
     state
         .store
         .insert_tenant(&record, audit::success_event(&state).as_ref())
         .await
-        .map_err(duplicate("a tenant with this slug"))?;
+        .map_err(duplicate("a tenant with this slug in the partner"))?;
     audit::committed();
     Ok((StatusCode::CREATED, Json(tenant_dto(record))))
 }
@@ -308,12 +322,16 @@ fn check_identity_id(id: &str) -> ApiResult<()> {
 #[utoipa::path(get, path = "/v1/identity/users/{identity_id}/groups", tag = "identity",
     params(("identity_id" = String, Path, description = "user:alice@acme.example")),
     responses((status = 200, body = GroupsResponse), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["identity:read"])))]
 pub async fn get_groups(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Path(identity_id): Path<String>,
 ) -> ApiResult<Json<GroupsResponse>> {
+    // Anyone reads their own groups (like whoami); another identity's need the scope.
+    if identity_id != p.identity_id {
+        require_scope(&p, Scope::IdentityRead)?;
+    }
     check_identity_id(&identity_id)?;
     if identity_id != p.identity_id {
         require_admin(&p, "reading another identity's groups")?;
@@ -333,13 +351,15 @@ pub async fn get_groups(
     params(("identity_id" = String, Path, description = "user:alice@acme.example")),
     request_body = SetGroupsRequest,
     responses((status = 200, body = GroupsResponse), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["identity:write"])))]
 pub async fn set_groups(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Path(identity_id): Path<String>,
-    JsonBody(request): JsonBody<SetGroupsRequest>,
+    body: Result<JsonBody<SetGroupsRequest>, ApiError>,
 ) -> ApiResult<Json<GroupsResponse>> {
+    require_scope(&p, Scope::IdentityWrite)?;
+    let JsonBody(request) = body?;
     require_admin(&p, "setting groups")?;
     check_identity_id(&identity_id)?;
     if request.groups.len() > 100 {
@@ -374,12 +394,14 @@ pub async fn set_groups(
 /// hosted ScaiKey the same identities then sign in with ScaiKey JWTs.
 #[utoipa::path(post, path = "/v1/identity/register", tag = "identity", request_body = RegisterRequest,
     responses((status = 201, body = RegisterResponse), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["tenants:admin"])))]
 pub async fn register(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
-    JsonBody(request): JsonBody<RegisterRequest>,
+    body: Result<JsonBody<RegisterRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<RegisterResponse>)> {
+    require_scope(&p, Scope::TenantsAdmin)?;
+    let JsonBody(request) = body?;
     let email = request.email.trim();
     let valid_email = email.len() <= 254
         && email.split_once('@').is_some_and(|(l, d)| {
@@ -402,14 +424,24 @@ pub async fn register(
         identity_type: "user".to_owned(),
         token_hash: state.hasher.digest(&token),
         name: "registration admin token".to_owned(),
-        scopes: Scope::ALL.iter().map(|s| s.as_str().to_owned()).collect(),
+        // Set by scope below: the scopes of the new admin's role.
+        scopes: Vec::new(),
         is_admin: true,
         is_partner_admin: false,
         kind: "personal".to_owned(),
         created_at: now,
         expires_at: Some(now + REGISTER_TOKEN_TTL),
         revoked_at: None,
+        parent_key_id: None,
     };
+    // The new admin's token gets its role's scopes, which the caller's token must hold itself.
+    let granted: &[Scope] = match request.scope.as_str() {
+        "tenant" => &Scope::TENANT,
+        "partner" => &Scope::ALL,
+        _ => return Err(ApiError::validation("scope: expected tenant or partner")),
+    };
+    require_grantable(&p, granted)?;
+    record.scopes = granted.iter().map(|s| s.as_str().to_owned()).collect();
     let tenant_id = match request.scope.as_str() {
         "tenant" => {
             let slug = request
@@ -421,7 +453,7 @@ pub async fn register(
                 .store
                 .insert_tenant(&tenant, audit::success_event(&state).as_ref())
                 .await
-                .map_err(duplicate("a tenant with this slug"))?;
+                .map_err(duplicate("a tenant with this slug in the partner"))?;
             audit::committed();
             record.tenant_id = tenant.id.clone();
             record.partner_id = tenant.partner_id.clone();
@@ -457,9 +489,7 @@ pub async fn register(
             record.is_partner_admin = true;
             None
         }
-        _ => {
-            return Err(ApiError::validation("scope: expected tenant or partner"));
-        }
+        _ => return Err(ApiError::validation("scope: expected tenant or partner")),
     };
     state.store.insert_token(&record, None).await?;
     Ok((

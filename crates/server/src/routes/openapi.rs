@@ -3,6 +3,7 @@
 
 use axum::routing::get;
 use axum::{Json, Router};
+use scaivault_core::Scope;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
@@ -102,13 +103,24 @@ pub struct ApiDoc;
 
 struct BearerAuth;
 
+/// The bearer scheme, with the scope catalogue. Each operation lists the scopes it needs in its
+/// `security` requirement (OpenAPI 3.1 allows role names there for non-OAuth schemes); an empty
+/// list means any valid credential.
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         if let Some(components) = openapi.components.as_mut() {
-            components.add_security_scheme(
-                "bearer",
-                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-            );
+            let mut http = Http::new(HttpAuthScheme::Bearer);
+            let scopes: Vec<String> = Scope::ALL
+                .iter()
+                .map(|s| format!("- `{}`: {}", s.as_str(), s.description()))
+                .collect();
+            http.description = Some(format!(
+                "A ScaiVault token (`skt_...`), API key (`svk_...`) or ScaiKey JWT. Each operation \
+                 lists the token scopes it needs; without one the answer is 403 access_denied. \
+                 Scopes:\n{}",
+                scopes.join("\n")
+            ));
+            components.add_security_scheme("bearer", SecurityScheme::Http(http));
         }
     }
 }

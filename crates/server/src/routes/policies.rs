@@ -138,13 +138,14 @@ async fn existing(state: &AppState, p: &Principal, id: &str) -> ApiResult<Policy
 #[utoipa::path(post, path = "/v1/policies", tag = "policies", request_body = PolicyRequest,
     responses((status = 201, body = Policy), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:write"])))]
 pub async fn create_policy(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
-    JsonBody(request): JsonBody<PolicyRequest>,
+    body: Result<JsonBody<PolicyRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<Policy>)> {
     can_write(&p)?;
+    let JsonBody(request) = body?;
     let (name, description, rules) = parse_request(request)?;
     let now = state.clock.now();
     let record = PolicyRecord {
@@ -171,7 +172,7 @@ pub async fn create_policy(
 #[utoipa::path(get, path = "/v1/policies", tag = "policies",
     params(("limit" = Option<u32>, Query, minimum = 1, maximum = 200), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = PolicyList), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:read"])))]
 pub async fn list_policies(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
@@ -198,7 +199,7 @@ pub async fn list_policies(
 #[utoipa::path(get, path = "/v1/policies/{id}", tag = "policies",
     params(("id" = String, Path, description = "pol_...")),
     responses((status = 200, body = Policy), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:read"])))]
 pub async fn get_policy(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
@@ -212,14 +213,15 @@ pub async fn get_policy(
 #[utoipa::path(put, path = "/v1/policies/{id}", tag = "policies", request_body = PolicyRequest,
     params(("id" = String, Path, description = "pol_...")),
     responses((status = 200, body = Policy), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:write"])))]
 pub async fn update_policy(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Path(id): Path<String>,
-    JsonBody(request): JsonBody<PolicyRequest>,
+    body: Result<JsonBody<PolicyRequest>, ApiError>,
 ) -> ApiResult<Json<Policy>> {
     can_write(&p)?;
+    let JsonBody(request) = body?;
     let (name, description, rules) = parse_request(request)?;
     let mut record = existing(&state, &p, &id).await?;
     record.name = name;
@@ -243,7 +245,7 @@ pub async fn update_policy(
 #[utoipa::path(delete, path = "/v1/policies/{id}", tag = "policies",
     params(("id" = String, Path, description = "pol_...")),
     responses((status = 204), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:write"])))]
 pub async fn delete_policy(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
@@ -282,14 +284,15 @@ fn identity_id(identity_type: &str, id: &str) -> ApiResult<String> {
 #[utoipa::path(post, path = "/v1/policies/{id}/bindings", tag = "policies", request_body = BindRequest,
     params(("id" = String, Path, description = "pol_...")),
     responses((status = 201, body = Binding), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:write"])))]
 pub async fn bind(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Path(id): Path<String>,
-    JsonBody(request): JsonBody<BindRequest>,
+    body: Result<JsonBody<BindRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<Binding>)> {
     can_write(&p)?;
+    let JsonBody(request) = body?;
     let identity = identity_id(&request.identity_type, &request.identity_id)?;
     existing(&state, &p, &id).await?;
     let binding = PolicyBinding {
@@ -329,7 +332,7 @@ pub async fn bind(
 #[utoipa::path(get, path = "/v1/policies/{id}/bindings", tag = "policies",
     params(("id" = String, Path, description = "pol_...")),
     responses((status = 200, body = BindingList), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:read"])))]
 pub async fn list_bindings(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
@@ -355,7 +358,7 @@ pub async fn list_bindings(
     params(("id" = String, Path, description = "pol_..."),
            ("identity_id" = String, Path, description = "e.g. group:developers")),
     responses((status = 204), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:write"])))]
 pub async fn unbind(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
@@ -382,7 +385,7 @@ pub async fn unbind(
 /// Explains a decision: allowed or not, and which policy and rule decided.
 #[utoipa::path(post, path = "/v1/policies/test", tag = "policies", request_body = PolicyTestRequest,
     responses((status = 200, body = PolicyTestResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:read"])))]
 pub async fn test_policy(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
@@ -401,7 +404,9 @@ pub async fn test_policy(
         .clone()
         .unwrap_or_else(|| p.identity_id.clone());
     let is_self = identity == p.identity_id;
+    // Anyone may explain their own access; another identity's needs the scope (and an admin).
     if !is_self {
+        require_scope(&p, Scope::PoliciesRead)?;
         require_admin(&p, "explaining another identity's access")?;
         if !["user:", "service_account:"]
             .iter()

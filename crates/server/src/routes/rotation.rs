@@ -1,8 +1,8 @@
 //! `/v1/rotation`: rotation policies (`rot_...`), their assignment to secrets, triggering,
 //! the history of runs and the schedule of what rotates when (docs/rotation.md).
 //!
-//! Reading needs `policies:read`; changing policies, assigning and triggering need a tenant
-//! admin with `policies:write`. The rotations themselves are in `crate::rotation`.
+//! Reading needs `policies:read`; changing policies needs a tenant admin with `policies:write`,
+//! and assigning, unassigning and triggering (which act on secrets) `secrets:write` as well. The rotations themselves are in `crate::rotation`.
 
 use std::time::Duration;
 
@@ -57,6 +57,14 @@ fn can_read(p: &Principal) -> ApiResult<()> {
 
 fn can_write(p: &Principal) -> ApiResult<()> {
     require_scope(p, Scope::PoliciesWrite)?;
+    require_admin(p, "managing rotation")
+}
+
+/// Assigning, unassigning and triggering change which secrets rotate, or rotate them now:
+/// they also need `secrets:write`.
+fn can_write_secrets(p: &Principal) -> ApiResult<()> {
+    require_scope(p, Scope::PoliciesWrite)?;
+    require_scope(p, Scope::SecretsWrite)?;
     require_admin(p, "managing rotation")
 }
 
@@ -136,13 +144,14 @@ async fn existing(state: &AppState, p: &Principal, id: &str) -> ApiResult<Rotati
 #[utoipa::path(post, path = "/v1/rotation/policies", tag = "rotation", request_body = RotationPolicyRequest,
     responses((status = 201, body = RotationPolicy), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:write"])))]
 pub async fn create_rotation_policy(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
-    JsonBody(request): JsonBody<RotationPolicyRequest>,
+    body: Result<JsonBody<RotationPolicyRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<RotationPolicy>)> {
     can_write(&p)?;
+    let JsonBody(request) = body?;
     let now = state.clock.now();
     let mut record = RotationPolicyRecord {
         id: String::new(),
@@ -172,7 +181,7 @@ pub async fn create_rotation_policy(
 #[utoipa::path(get, path = "/v1/rotation/policies", tag = "rotation",
     params(("limit" = Option<u32>, Query, minimum = 1, maximum = 200), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = RotationPolicyList), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:read"])))]
 pub async fn list_rotation_policies(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
@@ -195,7 +204,7 @@ pub async fn list_rotation_policies(
 #[utoipa::path(get, path = "/v1/rotation/policies/{id}", tag = "rotation",
     params(("id" = String, Path, description = "rot_...")),
     responses((status = 200, body = RotationPolicy), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:read"])))]
 pub async fn get_rotation_policy(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
@@ -211,14 +220,15 @@ pub async fn get_rotation_policy(
     params(("id" = String, Path, description = "rot_...")),
     responses((status = 200, body = RotationPolicy), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:write"])))]
 pub async fn update_rotation_policy(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Path(id): Path<String>,
-    JsonBody(request): JsonBody<RotationPolicyRequest>,
+    body: Result<JsonBody<RotationPolicyRequest>, ApiError>,
 ) -> ApiResult<Json<RotationPolicy>> {
     can_write(&p)?;
+    let JsonBody(request) = body?;
     let mut record = existing(&state, &p, &id).await?;
     apply_request(&mut record, request)?;
     record.updated_at = state.clock.now();
@@ -241,7 +251,7 @@ pub async fn update_rotation_policy(
 #[utoipa::path(delete, path = "/v1/rotation/policies/{id}", tag = "rotation",
     params(("id" = String, Path, description = "rot_...")),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:write"])))]
 pub async fn delete_rotation_policy(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
@@ -321,14 +331,15 @@ async fn matching_secrets(
     params(("id" = String, Path, description = "rot_...")),
     responses((status = 200, body = AssignResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:write", "secrets:write"])))]
 pub async fn assign(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Path(id): Path<String>,
-    JsonBody(request): JsonBody<AssignRequest>,
+    body: Result<JsonBody<AssignRequest>, ApiError>,
 ) -> ApiResult<Json<AssignResponse>> {
-    can_write(&p)?;
+    can_write_secrets(&p)?;
+    let JsonBody(request) = body?;
     let policy = existing(&state, &p, &id).await?;
     let timing = schedule_of(&policy)?;
     let paths = matching_secrets(&state, &p.tenant_id, &request.paths).await?;
@@ -380,14 +391,15 @@ pub async fn assign(
     params(("id" = String, Path, description = "rot_...")),
     responses((status = 200, body = AssignResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:write", "secrets:write"])))]
 pub async fn unassign(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Path(id): Path<String>,
-    JsonBody(request): JsonBody<AssignRequest>,
+    body: Result<JsonBody<AssignRequest>, ApiError>,
 ) -> ApiResult<Json<AssignResponse>> {
-    can_write(&p)?;
+    can_write_secrets(&p)?;
+    let JsonBody(request) = body?;
     let policy = existing(&state, &p, &id).await?;
     let paths = matching_secrets(&state, &p.tenant_id, &request.paths).await?;
     let mut changed = Vec::new();
@@ -436,14 +448,15 @@ pub async fn unassign(
     params(("id" = String, Path, description = "rot_...")),
     responses((status = 200, body = TriggerResponse), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:write", "secrets:write"])))]
 pub async fn trigger(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Path(id): Path<String>,
-    OptionalJsonBody(request): OptionalJsonBody<TriggerRequest>,
+    body: Result<OptionalJsonBody<TriggerRequest>, ApiError>,
 ) -> ApiResult<Json<TriggerResponse>> {
-    can_write(&p)?;
+    can_write_secrets(&p)?;
+    let OptionalJsonBody(request) = body?;
     let policy = existing(&state, &p, &id).await?;
     let filter = request
         .paths
@@ -557,7 +570,7 @@ async fn run_list(state: &AppState, p: &Principal, q: &RunQuery) -> ApiResult<Ro
            ("limit" = Option<u32>, Query, minimum = 1, maximum = 200), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = RotationRunList), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:read"])))]
 pub async fn history(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
@@ -577,7 +590,7 @@ pub async fn history(
            ("status" = Option<String>, Query, description = "running, awaiting_value, succeeded or failed"),
            ("limit" = Option<u32>, Query, minimum = 1, maximum = 200), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = RotationRunList), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:read"])))]
 pub async fn runs(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
@@ -631,7 +644,7 @@ async fn schedule_list(
            ("limit" = Option<u32>, Query, minimum = 1, maximum = 200), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = ScheduledRotationList), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:read"])))]
 pub async fn policy_secrets(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
@@ -653,7 +666,7 @@ pub async fn policy_secrets(
     params(("within_hours" = Option<u64>, Query, minimum = 0, maximum = 876000),
            ("limit" = Option<u32>, Query, minimum = 1, maximum = 200), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = ScheduledRotationList), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:read"])))]
 pub async fn due(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,

@@ -133,13 +133,14 @@ async fn existing(state: &AppState, p: &Principal, id: &str) -> ApiResult<Secret
 #[utoipa::path(post, path = "/v1/secret-policies", tag = "secret-policies", request_body = SecretPolicyRequest,
     responses((status = 201, body = SecretPolicy), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 409, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:write"])))]
 pub async fn create_secret_policy(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
-    JsonBody(request): JsonBody<SecretPolicyRequest>,
+    body: Result<JsonBody<SecretPolicyRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<SecretPolicy>)> {
     can_write(&p)?;
+    let JsonBody(request) = body?;
     let (name, description, secret_type, fields) = parse_request(request)?;
     let now = state.clock.now();
     let record = SecretPolicyRecord {
@@ -166,7 +167,7 @@ pub async fn create_secret_policy(
 #[utoipa::path(get, path = "/v1/secret-policies", tag = "secret-policies",
     params(("limit" = Option<u32>, Query, minimum = 1, maximum = 200), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = SecretPolicyList), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:read"])))]
 pub async fn list_secret_policies(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
@@ -189,7 +190,7 @@ pub async fn list_secret_policies(
 /// The generators (with their settings) and the named character sets.
 #[utoipa::path(get, path = "/v1/secret-policies/types", tag = "secret-policies",
     responses((status = 200, body = GeneratorCatalogue), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:read"])))]
 pub async fn generator_types(
     Authenticated(p): Authenticated,
 ) -> ApiResult<Json<GeneratorCatalogue>> {
@@ -212,7 +213,7 @@ pub async fn generator_types(
 #[utoipa::path(get, path = "/v1/secret-policies/{id}", tag = "secret-policies",
     params(("id" = String, Path, description = "sp_...")),
     responses((status = 200, body = SecretPolicy), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:read"])))]
 pub async fn get_secret_policy(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
@@ -227,14 +228,15 @@ pub async fn get_secret_policy(
     params(("id" = String, Path, description = "sp_...")),
     responses((status = 200, body = SecretPolicy), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:write"])))]
 pub async fn update_secret_policy(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Path(id): Path<String>,
-    JsonBody(request): JsonBody<SecretPolicyRequest>,
+    body: Result<JsonBody<SecretPolicyRequest>, ApiError>,
 ) -> ApiResult<Json<SecretPolicy>> {
     can_write(&p)?;
+    let JsonBody(request) = body?;
     let (name, description, secret_type, fields) = parse_request(request)?;
     let mut record = existing(&state, &p, &id).await?;
     record.name = name;
@@ -259,7 +261,7 @@ pub async fn update_secret_policy(
 #[utoipa::path(delete, path = "/v1/secret-policies/{id}", tag = "secret-policies",
     params(("id" = String, Path, description = "sp_...")),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:write"])))]
 pub async fn delete_secret_policy(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
@@ -281,7 +283,7 @@ pub async fn delete_secret_policy(
 #[utoipa::path(post, path = "/v1/secret-policies/{id}/generate", tag = "secret-policies",
     params(("id" = String, Path, description = "sp_...")),
     responses((status = 200, body = GeneratedValue), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["policies:read"])))]
 pub async fn generate_preview(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,

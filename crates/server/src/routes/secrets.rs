@@ -13,13 +13,13 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use scaivault_core::SecretPath;
+use scaivault_core::{Scope, SecretPath};
 use scaivault_proto::ErrorBody;
 use scaivault_proto::secrets::*;
 use scaivault_proto::{ErrorCode, Timestamp};
 use scaivault_store::ListQuery;
 
-use crate::auth::Authenticated;
+use crate::auth::{Authenticated, require_scope};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{
     JsonBody, OptionalJsonBody, parse_bool, parse_u64, query_pairs, reject_unknown, truncate,
@@ -54,6 +54,13 @@ async fn dispatch(
         }
     };
     let query = uri.query();
+    // The scope of a request with a body is checked before the body is read: a token without
+    // it gets 403 whatever it sends (the services check every scope again).
+    if matches!(method, Method::PUT | Method::PATCH | Method::POST)
+        && let Err(e) = require_scope(&auth.0, Scope::SecretsWrite)
+    {
+        return e.into_response();
+    }
     // A write to a reserved or malformed path is refused before its body is read.
     if matches!(method, Method::PUT | Method::PATCH)
         && let Err(e) = SecretPath::parse(&rest)
@@ -162,7 +169,7 @@ fn expected_version(headers: &HeaderMap) -> ApiResult<Option<u64>> {
               (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody, description = "secret_not_found or version_not_found"),
               (status = 410, body = ErrorBody, description = "secret_expired")),
-    security(("bearer" = [])))]
+    security(("bearer" = ["secrets:read"])))]
 pub async fn read_secret(
     state: &AppState,
     Authenticated(p): &Authenticated,
@@ -201,7 +208,7 @@ pub async fn read_secret(
     responses((status = 201, body = WriteSecretResponse), (status = 200, body = WriteSecretResponse),
               (status = 400, body = ErrorBody), (status = 409, body = ErrorBody, description = "secret_exists or version_conflict"),
               (status = 413, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["secrets:write"])))]
 pub async fn write_secret(
     state: &AppState,
     Authenticated(p): &Authenticated,
@@ -231,7 +238,7 @@ pub async fn write_secret(
     request_body = PatchSecretRequest,
     responses((status = 200, body = SecretMetadataResponse), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["secrets:write"])))]
 pub async fn patch_secret(
     state: &AppState,
     Authenticated(p): &Authenticated,
@@ -252,7 +259,7 @@ pub async fn patch_secret(
            ("version" = Option<u64>, Query, minimum = 1, description = "Delete only this version")),
     responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["secrets:write"])))]
 pub async fn delete_secret(
     state: &AppState,
     Authenticated(p): &Authenticated,
@@ -286,7 +293,7 @@ pub async fn delete_secret(
 #[utoipa::path(post, path = "/v1/secrets/{path}/restore", tag = "secrets",
     params(("path" = String, Path, pattern = r"^[^\x00-\x20\x7f-\x9f%*?\[\]{}#\\]+$", description = "Secret path")),
     responses((status = 200, body = RestoreSecretResponse), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["secrets:write"])))]
 pub async fn restore_secret(
     state: &AppState,
     Authenticated(p): &Authenticated,
@@ -305,7 +312,7 @@ pub async fn restore_secret(
     request_body = RotateSecretRequest,
     responses((status = 200, body = RotateSecretResponse), (status = 400, body = ErrorBody),
               (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["secrets:write"])))]
 pub async fn rotate_secret(
     state: &AppState,
     Authenticated(p): &Authenticated,
@@ -322,7 +329,7 @@ pub async fn rotate_secret(
 #[utoipa::path(get, path = "/v1/secrets/{path}/versions", tag = "secrets",
     params(("path" = String, Path, pattern = r"^[^\x00-\x20\x7f-\x9f%*?\[\]{}#\\]+$", description = "Secret path")),
     responses((status = 200, body = VersionsResponse), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["secrets:read"])))]
 pub async fn versions(
     state: &AppState,
     Authenticated(p): &Authenticated,
@@ -338,7 +345,7 @@ pub async fn versions(
 #[utoipa::path(get, path = "/v1/secrets/metadata/{path}", tag = "secrets",
     params(("path" = String, Path, pattern = r"^[^\x00-\x20\x7f-\x9f%*?\[\]{}#\\]+$", description = "Secret path")),
     responses((status = 200, body = SecretMetadataResponse), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["secrets:read"])))]
 pub async fn metadata(
     state: &AppState,
     Authenticated(p): &Authenticated,
@@ -357,7 +364,7 @@ pub async fn metadata(
            ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "1-200, default 50"),
            ("cursor" = Option<String>, Query, description = "From a previous page")),
     responses((status = 200, body = ExpiringSecretsResponse), (status = 400, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["secrets:read"])))]
 pub async fn expiring(
     state: &AppState,
     Authenticated(p): &Authenticated,
@@ -391,7 +398,7 @@ pub async fn expiring(
            ("limit" = Option<u32>, Query, minimum = 1, maximum = 200, description = "1-200, default 50"),
            ("cursor" = Option<String>, Query, description = "From a previous page")),
     responses((status = 200, body = ListSecretsResponse), (status = 400, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["secrets:read"])))]
 pub async fn list_secrets(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,

@@ -3,20 +3,22 @@
 //! A service account (`sva_...`) acts as the identity `service_account:sva_...` with the scopes
 //! of its roles. Its API keys (`key_...` ids, `svk_...` plaintext shown once) are used directly
 //! as bearer tokens or exchanged for a short-lived token (`POST /v1/auth/exchange`). Keys are
-//! stored as HMACs like every other token. Managing accounts and keys needs a tenant admin.
+//! stored as HMACs like every other token. Managing accounts and keys needs a tenant admin with
+//! `service-accounts:read` / `service-accounts:write`, and an account or key is never given
+//! scopes the calling token does not have.
 
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use scaivault_core::role::scopes_of;
-use scaivault_core::{Principal, Role, parse_duration};
+use scaivault_core::{Principal, Role, Scope, parse_duration};
 use scaivault_proto::identity::*;
 use scaivault_proto::{ErrorBody, ErrorCode, Timestamp};
 use scaivault_store::{ServiceAccountRecord, TokenRecord};
 
 use crate::audit;
-use crate::auth::{Authenticated, require_admin};
+use crate::auth::{Authenticated, require_admin, require_grantable, require_scope};
 use crate::error::{ApiError, ApiResult, duration_error};
 use crate::extract::JsonBody;
 use crate::state::AppState;
@@ -98,16 +100,19 @@ async fn account(state: &AppState, p: &Principal, id: &str) -> ApiResult<Service
 #[utoipa::path(post, path = "/v1/service-accounts", tag = "service-accounts",
     request_body = CreateServiceAccountRequest,
     responses((status = 201, body = ServiceAccount), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["service-accounts:write"])))]
 pub async fn create_account(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
-    JsonBody(request): JsonBody<CreateServiceAccountRequest>,
+    body: Result<JsonBody<CreateServiceAccountRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<ServiceAccount>)> {
+    require_scope(&p, Scope::ServiceAccountsWrite)?;
+    let JsonBody(request) = body?;
     require_admin(&p, "creating a service account")?;
     let name = crate::extract::check_name("name", &request.name)?;
     crate::extract::check_description(request.description.as_deref())?;
     let roles = parse_roles(&request.roles)?;
+    require_grantable(&p, &scopes_of(&roles))?;
     let record = ServiceAccountRecord {
         id: scaivault_crypto::random::random_id("sva_")?,
         tenant_id: p.tenant_id.clone(),
@@ -129,12 +134,13 @@ pub async fn create_account(
 #[utoipa::path(get, path = "/v1/service-accounts", tag = "service-accounts",
     params(("limit" = Option<u32>, Query, minimum = 1, maximum = 200), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = ServiceAccountList), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["service-accounts:read"])))]
 pub async fn list_accounts(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     uri: Uri,
 ) -> ApiResult<Json<ServiceAccountList>> {
+    require_scope(&p, Scope::ServiceAccountsRead)?;
     require_admin(&p, "listing service accounts")?;
     let (limit, after) = crate::extract::page_params(uri.query())?;
     let page = state
@@ -152,12 +158,13 @@ pub async fn list_accounts(
 #[utoipa::path(get, path = "/v1/service-accounts/{id}", tag = "service-accounts",
     params(("id" = String, Path, description = "sva_...")),
     responses((status = 200, body = ServiceAccount), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["service-accounts:read"])))]
 pub async fn get_account(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ServiceAccount>> {
+    require_scope(&p, Scope::ServiceAccountsRead)?;
     require_admin(&p, "reading a service account")?;
     Ok(Json(account_dto(account(&state, &p, &id).await?)))
 }
@@ -166,12 +173,13 @@ pub async fn get_account(
 #[utoipa::path(delete, path = "/v1/service-accounts/{id}", tag = "service-accounts",
     params(("id" = String, Path, description = "sva_...")),
     responses((status = 204), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["service-accounts:write"])))]
 pub async fn delete_account(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
+    require_scope(&p, Scope::ServiceAccountsWrite)?;
     require_admin(&p, "deleting a service account")?;
     let now = state.clock.now();
     if !state
@@ -199,15 +207,21 @@ pub async fn delete_account(
     params(("id" = String, Path, description = "sva_...")),
     request_body = CreateApiKeyRequest,
     responses((status = 201, body = CreateApiKeyResponse), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["service-accounts:write"])))]
 pub async fn create_key(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Path(id): Path<String>,
-    JsonBody(request): JsonBody<CreateApiKeyRequest>,
+    body: Result<JsonBody<CreateApiKeyRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<CreateApiKeyResponse>)> {
+    require_scope(&p, Scope::ServiceAccountsWrite)?;
+    let JsonBody(request) = body?;
     require_admin(&p, "creating an API key")?;
     let sa = account(&state, &p, &id).await?;
+    let roles = roles_of(&sa);
+    let scopes = scopes_of(&roles);
+    // The key acts with the account's scopes: the caller must hold them all.
+    require_grantable(&p, &scopes)?;
     let name = crate::extract::check_name("name", &request.name)?;
     let now = state.clock.now();
     let expires_at = match &request.ttl {
@@ -215,7 +229,6 @@ pub async fn create_key(
         None => None,
     };
     let key = scaivault_crypto::token::generate_api_key()?;
-    let roles = roles_of(&sa);
     let record = TokenRecord {
         id: scaivault_crypto::random::random_id("key_")?,
         tenant_id: sa.tenant_id.clone(),
@@ -225,16 +238,14 @@ pub async fn create_key(
         identity_type: "service_account".to_owned(),
         token_hash: state.hasher.digest(&key),
         name: name.to_owned(),
-        scopes: scopes_of(&roles)
-            .into_iter()
-            .map(|s| s.as_str().to_owned())
-            .collect(),
+        scopes: scopes.iter().map(|s| s.as_str().to_owned()).collect(),
         is_admin: roles.contains(&Role::TenantAdmin),
         is_partner_admin: false,
         kind: "api_key".to_owned(),
         created_at: now,
         expires_at,
         revoked_at: None,
+        parent_key_id: None,
     };
     audit::note_resource(&format!("{}/{}", sa.id, record.id));
     state
@@ -260,13 +271,14 @@ pub async fn create_key(
     params(("id" = String, Path, description = "sva_..."),
            ("limit" = Option<u32>, Query, minimum = 1, maximum = 200), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = ApiKeyList), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["service-accounts:read"])))]
 pub async fn list_keys(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Path(id): Path<String>,
     uri: Uri,
 ) -> ApiResult<Json<ApiKeyList>> {
+    require_scope(&p, Scope::ServiceAccountsRead)?;
     require_admin(&p, "listing API keys")?;
     let sa = account(&state, &p, &id).await?;
     let (limit, after) = crate::extract::page_params(uri.query())?;
@@ -296,12 +308,13 @@ pub async fn list_keys(
 #[utoipa::path(delete, path = "/v1/service-accounts/{id}/keys/{key_id}", tag = "service-accounts",
     params(("id" = String, Path, description = "sva_..."), ("key_id" = String, Path, description = "key_...")),
     responses((status = 204), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["service-accounts:write"])))]
 pub async fn delete_key(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Path((id, key_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
+    require_scope(&p, Scope::ServiceAccountsWrite)?;
     require_admin(&p, "deleting an API key")?;
     let sa = account(&state, &p, &id).await?;
     let now = state.clock.now();
@@ -319,6 +332,7 @@ pub async fn delete_key(
         return Err(ApiError::new(ErrorCode::NotFound, "no such API key"));
     }
     audit::committed();
+    // Evicts the key and the tokens minted from it, on every node.
     crate::changes::credential_revoked(&state, &key_id).await;
     Ok(StatusCode::NO_CONTENT)
 }

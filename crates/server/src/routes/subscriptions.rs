@@ -75,13 +75,14 @@ async fn existing(state: &AppState, p: &Principal, id: &str) -> ApiResult<Subscr
 #[utoipa::path(post, path = "/v1/subscriptions", tag = "subscriptions",
     request_body = CreateSubscriptionRequest,
     responses((status = 201, body = Subscription), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["secrets:read"])))]
 pub async fn create_subscription(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
-    JsonBody(request): JsonBody<CreateSubscriptionRequest>,
+    body: Result<JsonBody<CreateSubscriptionRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<Subscription>)> {
     require_scope(&p, Scope::SecretsRead)?;
+    let JsonBody(request) = body?;
     let name = crate::extract::check_name("name", &request.name)?;
     if request.paths.is_empty() || request.paths.len() > 100 {
         return Err(ApiError::validation("paths: 1 to 100 globs"));
@@ -186,7 +187,7 @@ pub async fn create_subscription(
 #[utoipa::path(get, path = "/v1/subscriptions", tag = "subscriptions",
     params(("limit" = Option<u32>, Query, minimum = 1, maximum = 200), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = SubscriptionList)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["secrets:read"])))]
 pub async fn list_subscriptions(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
@@ -214,7 +215,7 @@ pub async fn list_subscriptions(
 #[utoipa::path(get, path = "/v1/subscriptions/{id}", tag = "subscriptions",
     params(("id" = String, Path, description = "sub_...")),
     responses((status = 200, body = Subscription), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["secrets:read"])))]
 pub async fn get_subscription(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
@@ -226,7 +227,7 @@ pub async fn get_subscription(
 #[utoipa::path(delete, path = "/v1/subscriptions/{id}", tag = "subscriptions",
     params(("id" = String, Path, description = "sub_...")),
     responses((status = 204), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["secrets:read"])))]
 pub async fn delete_subscription(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
@@ -253,7 +254,7 @@ pub async fn delete_subscription(
            ("wait" = Option<String>, Query, description = "e.g. 30s; 0s answers at once"),
            ("limit" = Option<u32>, Query, minimum = 1, maximum = 500, description = "default 100")),
     responses((status = 200, body = PollResponse), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["secrets:read"])))]
 pub async fn poll(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
@@ -304,7 +305,7 @@ pub async fn poll(
 #[utoipa::path(post, path = "/v1/subscriptions/{id}/rotate-secret", tag = "subscriptions",
     params(("id" = String, Path, description = "sub_...")),
     responses((status = 200, body = Subscription), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["secrets:read"])))]
 pub async fn rotate_secret(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
@@ -345,7 +346,7 @@ pub async fn rotate_secret(
 #[utoipa::path(get, path = "/v1/subscriptions/{id}/dead-letters", tag = "subscriptions",
     params(("id" = String, Path, description = "sub_...")),
     responses((status = 200, body = DeadLetterList), (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["secrets:read"])))]
 pub async fn dead_letters(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,

@@ -9,7 +9,7 @@ use crate::Result;
 use crate::model::*;
 
 const COLUMNS: &str = "id, tenant_id, partner_id, identity_id, identity_type, token_hash, name, \
-     scopes, is_admin, is_partner_admin, kind, created_at, expires_at, revoked_at";
+     scopes, is_admin, is_partner_admin, kind, created_at, expires_at, revoked_at, parent_key_id";
 
 fn token_from_row(row: &PgRow) -> Result<TokenRecord> {
     Ok(TokenRecord {
@@ -27,6 +27,7 @@ fn token_from_row(row: &PgRow) -> Result<TokenRecord> {
         created_at: from_micros(row.try_get("created_at")?)?,
         expires_at: opt_from_micros(row.try_get("expires_at")?)?,
         revoked_at: opt_from_micros(row.try_get("revoked_at")?)?,
+        parent_key_id: row.try_get("parent_key_id")?,
     })
 }
 
@@ -40,13 +41,13 @@ async fn upsert(conn: &mut PgConnection, t: &TokenRecord, replace: bool) -> Resu
             name = excluded.name, scopes = excluded.scopes, is_admin = excluded.is_admin,
             is_partner_admin = excluded.is_partner_admin, kind = excluded.kind,
             created_at = excluded.created_at, expires_at = excluded.expires_at,
-            revoked_at = excluded.revoked_at"
+            revoked_at = excluded.revoked_at, parent_key_id = excluded.parent_key_id"
     } else {
         ""
     };
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO tokens ({COLUMNS})
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14){on_conflict}"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15){on_conflict}"
     )))
     .bind(&t.id)
     .bind(&t.tenant_id)
@@ -62,6 +63,7 @@ async fn upsert(conn: &mut PgConnection, t: &TokenRecord, replace: bool) -> Resu
     .bind(micros(t.created_at))
     .bind(t.expires_at.map(micros))
     .bind(t.revoked_at.map(micros))
+    .bind(&t.parent_key_id)
     .execute(&mut *conn)
     .await
     .map_err(unique)?;
@@ -118,7 +120,18 @@ pub(super) async fn list(
     Ok(page_of(items, limit, None))
 }
 
-/// Marks the token revoked; false when this identity has no such live token.
+pub(super) async fn get(pool: &PgPool, id: &str) -> Result<Option<TokenRecord>> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM tokens WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    row.as_ref().map(token_from_row).transpose()
+}
+
+/// Marks the token revoked, and every token minted from it (an API key's); false when this
+/// identity has no such live token.
 pub(super) async fn revoke(
     conn: &mut PgConnection,
     tenant_id: &str,
@@ -136,7 +149,18 @@ pub(super) async fn revoke(
     .bind(micros(now))
     .execute(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    // Tokens minted from a key die with it.
+    sqlx::query(
+        "UPDATE tokens SET revoked_at = $2 WHERE parent_key_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(token_id)
+    .bind(micros(now))
+    .execute(&mut *conn)
+    .await?;
+    Ok(true)
 }
 
 pub(super) async fn list_data_keys(pool: &PgPool) -> Result<Vec<StoredKey>> {

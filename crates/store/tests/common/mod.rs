@@ -105,9 +105,10 @@ async fn identities(store: &dyn Store) {
             .await
             .unwrap();
     }
+    // Slugs are unique within a partner only: another partner may use one.
     let taken_slug = TenantRecord {
         id: "tnt_id_c".into(),
-        partner_id: "ptn_other".into(),
+        partner_id: "ptn_id".into(),
         slug: "alpha".into(),
         name: "x".into(),
         created_at: T0,
@@ -116,6 +117,12 @@ async fn identities(store: &dyn Store) {
         store.insert_tenant(&taken_slug, None).await,
         Err(StoreError::Duplicate)
     ));
+    let other_partner = TenantRecord {
+        id: "tnt_id_o".into(),
+        partner_id: "ptn_other".into(),
+        ..taken_slug
+    };
+    store.insert_tenant(&other_partner, None).await.unwrap();
     let page = store.list_tenants("ptn_id", None, 1).await.unwrap();
     assert_eq!(page.items[0].id, "tnt_id_a");
     assert!(page.has_more);
@@ -124,13 +131,13 @@ async fn identities(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(page.items.len(), 1);
-    assert!(
+    assert_eq!(
         store
             .list_tenants("ptn_other", None, 10)
             .await
             .unwrap()
-            .items
-            .is_empty()
+            .items,
+        vec![other_partner]
     );
 
     let sa = ServiceAccountRecord {
@@ -172,6 +179,7 @@ async fn identities(store: &dyn Store) {
         created_at: T0,
         expires_at: None,
         revoked_at: None,
+        parent_key_id: None,
     };
     store.insert_token(&key, None).await.unwrap();
     assert!(
@@ -890,6 +898,7 @@ async fn tokens(store: &dyn Store) {
         created_at: T0,
         expires_at: Some(T0 + Duration::days(1)),
         revoked_at: None,
+        parent_key_id: None,
     };
     store.insert_token(&token, None).await.unwrap();
     assert!(matches!(
@@ -943,11 +952,59 @@ async fn tokens(store: &dyn Store) {
     store
         .replace_token(&TokenRecord {
             token_hash: "h3".into(),
-            ..token
+            ..token.clone()
         })
         .await
         .unwrap();
     assert!(store.find_token("h1").await.unwrap().is_none());
+
+    // Tokens minted from a key are revoked with it, in the same transaction; other tokens of
+    // the same identity are not.
+    let key = TokenRecord {
+        id: "key_p".into(),
+        identity_id: "service_account:sva_p".into(),
+        identity_type: "service_account".into(),
+        token_hash: "hk".into(),
+        kind: "api_key".into(),
+        expires_at: None,
+        ..token.clone()
+    };
+    store.insert_token(&key, None).await.unwrap();
+    let child = |id: &str, parent: Option<&str>| TokenRecord {
+        id: id.into(),
+        token_hash: format!("h_{id}"),
+        kind: "exchanged".into(),
+        parent_key_id: parent.map(str::to_owned),
+        ..key.clone()
+    };
+    for t in [
+        child("tok_c1", Some("key_p")),
+        child("tok_c2", Some("key_p")),
+        child("tok_free", None),
+    ] {
+        store.insert_token(&t, None).await.unwrap();
+    }
+    assert_eq!(
+        store.get_token("tok_c1").await.unwrap(),
+        Some(child("tok_c1", Some("key_p"))),
+        "the parent key round-trips"
+    );
+    assert_eq!(store.get_token("tok_none").await.unwrap(), None);
+    assert!(
+        store
+            .revoke_token("tnt_1", "service_account:sva_p", "key_p", T0, None)
+            .await
+            .unwrap()
+    );
+    for (hash, revoked) in [
+        ("hk", true),
+        ("h_tok_c1", true),
+        ("h_tok_c2", true),
+        ("h_tok_free", false),
+    ] {
+        let t = store.find_token(hash).await.unwrap().unwrap();
+        assert_eq!(t.revoked_at.is_some(), revoked, "{hash}");
+    }
 }
 
 async fn access_counts(store: &dyn Store) {
