@@ -60,6 +60,20 @@ pub struct AuditListResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
     pub has_more: bool,
+    /// Set when the requested range reaches before the retention window: entries older than
+    /// `before` are no longer in the database but in the server's audit archive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archived: Option<AuditArchivedRange>,
+}
+
+/// Where entries past the retention window went (`GET /v1/audit`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct AuditArchivedRange {
+    /// Entries that occurred before this are archived (now minus `audit_retention`).
+    pub before: Timestamp,
+    /// The archive directory of the chains queried, on the server.
+    pub locations: Vec<String>,
+    pub note: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -94,6 +108,13 @@ pub struct AuditChainReport {
     pub first_break: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub broken_at_chain_sequence: Option<u64>,
+    /// The archive segment where the break was found (`<chain dir>/<file>` under the
+    /// server's `audit_archive_dir`); absent when it is in the database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive_segment: Option<String>,
+    /// How many archive segments were verified before the database's entries.
+    #[serde(default)]
+    pub archive_segments: u64,
 }
 
 /// `POST /v1/audit/verify`

@@ -177,11 +177,10 @@ async fn send_syslog(addr: &str, lines: &[String], successes: &[bool]) -> std::i
     Ok(())
 }
 
-/// Keeps entries newer than the retention, checkpoints the chains periodically.
+/// Checkpoints the chains and archives entries past the retention, every checkpoint interval.
 pub fn spawn_maintenance(
     state: AppState,
     checkpoint_every: Duration,
-    retention: Option<Duration>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(checkpoint_every);
@@ -195,12 +194,16 @@ pub fn spawn_maintenance(
             if let Err(e) = state.store.checkpoint_audit(now).await {
                 tracing::warn!(error = %e, "audit checkpoint failed");
             }
-            if let Some(retention) = retention {
-                match state.store.prune_audit(now - retention).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(entries = n, "pruned audit entries past retention"),
-                    Err(e) => tracing::warn!(error = %e, "audit pruning failed"),
-                }
+            // With the test clock, archival runs when the clock is moved (test_clock.rs).
+            if state.test_clock.is_none()
+                && let Err(e) = crate::retention::run_round(&state).await
+            {
+                tracing::warn!(error = %e, "audit archival failed; entries stay in the database");
+            }
+            if state.test_clock.is_none()
+                && let Err(e) = crate::retention::prune_outbox(&state).await
+            {
+                tracing::warn!(error = %e, "outbox pruning failed");
             }
         }
     })

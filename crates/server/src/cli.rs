@@ -97,6 +97,19 @@ pub enum OperatorCommand {
     /// progress bar; resumable after an interruption; verified (row counts, SHA-256 digests,
     /// audit chains)
     Migrate(crate::migrate::MigrateArgs),
+    /// What uses the space: rows and size per table, the audit archive, the retention
+    /// settings, bytes per audit entry, and the days the free space lasts at the current rate
+    #[command(
+        after_help = "Example:\n  scaivault operator storage --config /etc/scaivault/scaivault.toml"
+    )]
+    Storage {
+        /// Configuration file (TOML)
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
@@ -133,6 +146,9 @@ pub fn run_operator(command: OperatorCommand) -> ExitCode {
                 force,
             } => rt.block_on(crate::backup::restore(config, input, force)),
             OperatorCommand::Migrate(args) => rt.block_on(crate::migrate::migrate(args)),
+            OperatorCommand::Storage { config, json } => {
+                rt.block_on(crate::storage_report::report(config, json))
+            }
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,

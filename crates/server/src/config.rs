@@ -13,7 +13,7 @@ use crate::StartupError;
 
 /// Keys that may come from the environment (so unrelated `SCAIVAULT_*` variables of the CLI,
 /// such as `SCAIVAULT_TOKEN`, are never mistaken for configuration).
-const ENV_KEYS: [&str; 30] = [
+const ENV_KEYS: [&str; 34] = [
     "listen",
     "data_dir",
     "storage",
@@ -32,6 +32,10 @@ const ENV_KEYS: [&str; 30] = [
     "max_body_bytes",
     "read_connections",
     "audit_retention",
+    "audit_archive_dir",
+    "min_free_disk",
+    "event_replay_window",
+    "dead_letter_retention",
     "audit_checkpoint_interval",
     "audit_log_file",
     "audit_log_file_max_bytes",
@@ -101,8 +105,23 @@ pub struct Config {
     pub max_body_bytes: usize,
     #[serde(default = "default_read_connections")]
     pub read_connections: u32,
-    /// Audit entries older than this are pruned (chains stay verifiable); unset: kept forever.
-    pub audit_retention: Option<String>,
+    /// Audit entries older than this are archived (zstd segments in `audit_archive_dir`) and
+    /// pruned from the database, chains staying verifiable; `"forever"` keeps everything.
+    #[serde(default = "default_audit_retention")]
+    pub audit_retention: String,
+    /// Where archived audit segments go; default `<data_dir>/audit-archive`.
+    pub audit_archive_dir: Option<PathBuf>,
+    /// Below this much free space on the data (and archive) disk `/health/ready` warns:
+    /// bytes (`"1GiB"`, `"500MB"`) or a share of the disk (`"5%"`).
+    #[serde(default = "default_min_free_disk")]
+    pub min_free_disk: String,
+    /// Outbox events stay this long for polls to replay (webhook subscriptions keep theirs
+    /// until delivered); events no subscription could receive are pruned at once.
+    #[serde(default = "default_event_replay_window")]
+    pub event_replay_window: String,
+    /// Dead-lettered webhook deliveries are listed this long.
+    #[serde(default = "default_dead_letter_retention")]
+    pub dead_letter_retention: String,
     #[serde(default = "default_checkpoint_interval")]
     pub audit_checkpoint_interval: String,
     /// SIEM sink: append every audit entry as a JSON line to this file.
@@ -206,6 +225,22 @@ fn default_webhook_retry_window() -> String {
 fn default_jwks_min_refresh() -> String {
     "10s".to_owned()
 }
+fn default_audit_retention() -> String {
+    "30d".to_owned()
+}
+
+fn default_event_replay_window() -> String {
+    "7d".to_owned()
+}
+
+fn default_dead_letter_retention() -> String {
+    "30d".to_owned()
+}
+
+fn default_min_free_disk() -> String {
+    "1GiB".to_owned()
+}
+
 fn default_checkpoint_interval() -> String {
     "60s".to_owned()
 }
@@ -257,7 +292,11 @@ impl Config {
             soft_delete_retention: default_retention(),
             max_body_bytes: default_max_body(),
             read_connections: default_read_connections(),
-            audit_retention: None,
+            audit_retention: default_audit_retention(),
+            audit_archive_dir: None,
+            min_free_disk: default_min_free_disk(),
+            event_replay_window: default_event_replay_window(),
+            dead_letter_retention: default_dead_letter_retention(),
             audit_checkpoint_interval: default_checkpoint_interval(),
             audit_log_file: None,
             audit_log_file_max_bytes: default_audit_file_max(),
@@ -302,6 +341,8 @@ impl Config {
             ));
         }
         self.audit_retention()?;
+        self.min_free_disk()?;
+        self.event_retention()?;
         self.audit_checkpoint_interval()?;
         self.jwt_options()?;
         self.webhooks()?;
@@ -327,14 +368,40 @@ impl Config {
             .map_err(|e| StartupError::Config(format!("soft_delete_retention: {e}")))
     }
 
+    /// `None`: `"forever"`.
     pub fn audit_retention(&self) -> Result<Option<Duration>, StartupError> {
-        self.audit_retention
-            .as_deref()
-            .map(|r| {
-                scaivault_core::parse_duration(r)
-                    .map_err(|e| StartupError::Config(format!("audit_retention: {e}")))
-            })
-            .transpose()
+        if self.audit_retention.trim() == "forever" {
+            return Ok(None);
+        }
+        let d = scaivault_core::parse_duration(&self.audit_retention)
+            .map_err(|e| StartupError::Config(format!("audit_retention: {e} (or \"forever\")")))?;
+        if d < Duration::from_secs(3600) {
+            return Err(StartupError::Config(
+                "audit_retention must be at least 1h (or \"forever\")".into(),
+            ));
+        }
+        Ok(Some(d))
+    }
+
+    /// The audit archive's directory.
+    pub fn audit_archive_dir(&self, data_dir: &Path) -> PathBuf {
+        self.audit_archive_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("audit-archive"))
+    }
+
+    /// (`event_replay_window`, `dead_letter_retention`).
+    pub fn event_retention(&self) -> Result<(Duration, Duration), StartupError> {
+        let replay = scaivault_core::parse_duration(&self.event_replay_window)
+            .map_err(|e| StartupError::Config(format!("event_replay_window: {e}")))?;
+        let dead = scaivault_core::parse_duration(&self.dead_letter_retention)
+            .map_err(|e| StartupError::Config(format!("dead_letter_retention: {e}")))?;
+        Ok((replay, dead))
+    }
+
+    pub fn min_free_disk(&self) -> Result<crate::disk::MinFree, StartupError> {
+        crate::disk::MinFree::parse(&self.min_free_disk)
+            .map_err(|e| StartupError::Config(format!("min_free_disk: {e}")))
     }
 
     pub fn audit_checkpoint_interval(&self) -> Result<Duration, StartupError> {

@@ -195,14 +195,19 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
             .map_err(|e| StartupError::Keys(e.to_string()))?,
         webhooks: webhook_client,
         test_clock,
+        storage: crate::retention::StorageSettings {
+            data_dir: data_dir.clone(),
+            audit_retention: config.audit_retention()?,
+            archive: scaivault_store::archive::Archive::new(config.audit_archive_dir(&data_dir)),
+            min_free_disk: config.min_free_disk()?,
+            event_replay_window: config.event_retention()?.0,
+            dead_letter_retention: config.event_retention()?.1,
+        },
         storage_health: Default::default(),
     }));
     let background = spawn_background(state.clone());
-    let audit_maintenance = crate::audit_sink::spawn_maintenance(
-        state.clone(),
-        config.audit_checkpoint_interval()?,
-        config.audit_retention()?,
-    );
+    let audit_maintenance =
+        crate::audit_sink::spawn_maintenance(state.clone(), config.audit_checkpoint_interval()?);
     let webhook_worker = crate::events::spawn_worker(state.clone(), delivery);
     let change_listener = crate::changes::spawn_listener(state.clone()).await;
     let (expiry_every, expiry_warning) = config.expiry_notices()?;

@@ -35,6 +35,8 @@ pub struct Inner {
     pub webhooks: crate::webhooks::WebhookClient,
     /// The dev test clock (`--dev-test-clock`): the same clock as `clock`, movable.
     pub test_clock: Option<Arc<scaivault_core::ManualClock>>,
+    /// Data directory, audit retention and archive, free-space threshold.
+    pub storage: crate::retention::StorageSettings,
     /// Whether requests lately failed for lack of storage (readiness follows them).
     pub storage_health: crate::storage_health::StorageHealth,
 }

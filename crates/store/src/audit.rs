@@ -210,6 +210,14 @@ pub enum ChainBreak {
     CheckpointMismatch { chain_seq: u64 },
     /// A checkpoint or the pruning anchor carries a bad MAC (forged).
     ForgedMarker { what: &'static str, chain_seq: u64 },
+    /// An archive segment cannot be read or its header does not describe its entries
+    /// (truncated, edited, misplaced); the report names the segment.
+    Segment { problem: String },
+    /// The archive ends before the database's pruning anchor: segments are missing.
+    ArchiveGap {
+        archived_through: u64,
+        resumes_after: u64,
+    },
 }
 
 impl std::fmt::Display for ChainBreak {
@@ -244,6 +252,14 @@ impl std::fmt::Display for ChainBreak {
             Self::ForgedMarker { what, chain_seq } => {
                 write!(f, "the {what} at #{chain_seq} has an invalid MAC")
             }
+            Self::Segment { problem } => write!(f, "archive segment damaged: {problem}"),
+            Self::ArchiveGap {
+                archived_through,
+                resumes_after,
+            } => write!(
+                f,
+                "the archive ends at #{archived_through} but the database resumes after #{resumes_after}: archive segments are missing"
+            ),
         }
     }
 }
@@ -290,6 +306,51 @@ impl ChainVerifier {
             verifier.prev_hash = anchor.hash;
         }
         verifier
+    }
+
+    /// Whether a break was found.
+    pub fn is_broken(&self) -> bool {
+        self.broken.is_some()
+    }
+
+    /// Records a break found outside the entries (a damaged archive segment); the first stays.
+    pub fn break_with(&mut self, broken: ChainBreak) {
+        self.broken.get_or_insert(broken);
+    }
+
+    /// The last position checked and its hash.
+    pub fn position(&self) -> (u64, [u8; 32]) {
+        (self.expected_seq - 1, self.prev_hash)
+    }
+
+    /// After walking the archive: the database's pruning anchor must be genuine, reached, and
+    /// name the same entry (`hash_at_anchor`: the archived hash at the anchor's position).
+    pub fn check_anchor(
+        &mut self,
+        chain: &str,
+        anchor: &AuditAnchor,
+        hash_at_anchor: Option<[u8; 32]>,
+    ) {
+        if self.broken.is_some() {
+            return;
+        }
+        let expected = (self.mac)(&anchor_bytes(chain, anchor.chain_seq, &anchor.hash));
+        let (through, _) = self.position();
+        if expected != anchor.mac {
+            self.broken = Some(ChainBreak::ForgedMarker {
+                what: "pruning anchor",
+                chain_seq: anchor.chain_seq,
+            });
+        } else if through < anchor.chain_seq {
+            self.broken = Some(ChainBreak::ArchiveGap {
+                archived_through: through,
+                resumes_after: anchor.chain_seq,
+            });
+        } else if hash_at_anchor != Some(anchor.hash) {
+            self.broken = Some(ChainBreak::CheckpointMismatch {
+                chain_seq: anchor.chain_seq,
+            });
+        }
     }
 
     /// Checks the next entry; returns false once the chain is broken (the rest is not checked).
@@ -370,6 +431,7 @@ impl ChainVerifier {
             entries_checked: self.checked,
             last_chain_seq: last_seq,
             broken: self.broken,
+            segment: None,
         }
     }
 }
@@ -381,6 +443,8 @@ pub struct ChainReport {
     pub entries_checked: u64,
     pub last_chain_seq: u64,
     pub broken: Option<ChainBreak>,
+    /// The archive segment where the break was found (`None`: in the database).
+    pub segment: Option<String>,
 }
 
 #[cfg(test)]

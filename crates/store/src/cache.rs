@@ -724,6 +724,20 @@ impl<S: Store> Store for CachedStore<S> {
         self.inner.record_delivery(state).await
     }
 
+    async fn storage_usage(&self, since: OffsetDateTime) -> Result<crate::usage::StorageUsage> {
+        self.inner.storage_usage(since).await
+    }
+
+    async fn prune_events(
+        &self,
+        replay_before: OffsetDateTime,
+        dead_letters_before: OffsetDateTime,
+    ) -> Result<u64> {
+        self.inner
+            .prune_events(replay_before, dead_letters_before)
+            .await
+    }
+
     async fn dead_letters(&self, subscription_id: &str) -> Result<Vec<DeadLetter>> {
         self.inner.dead_letters(subscription_id).await
     }
@@ -793,5 +807,9 @@ impl<S: Store> Store for CachedStore<S> {
 
     async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64> {
         self.inner.prune_audit(before).await
+    }
+
+    async fn prune_audit_chain(&self, chain: &str, through: u64) -> Result<u64> {
+        self.inner.prune_audit_chain(chain, through).await
     }
 }

@@ -1089,9 +1089,16 @@ impl Target {
         let Some(column) = table.key.first() else {
             return Ok(());
         };
+        // The embedded outbox keeps the highest pruned seq in `system` (copied before it):
+        // positions after the newest events were pruned are never handed out again.
+        let floor = if table.name == "events" {
+            "(SELECT value::bigint FROM system WHERE key = 'events_seq_floor')"
+        } else {
+            "NULL"
+        };
         sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT setval(pg_get_serial_sequence($1, $2), m) FROM (SELECT max({}) AS m FROM {}) x
-             WHERE m IS NOT NULL",
+            "SELECT setval(pg_get_serial_sequence($1, $2), m)
+             FROM (SELECT GREATEST(max({}), {floor}) AS m FROM {}) x WHERE m IS NOT NULL",
             quote(column),
             quote(table.name)
         )))

@@ -9,6 +9,7 @@
 //! Plaintext never reaches this crate: values arrive sealed, through a callback that receives
 //! the version number assigned inside the write transaction (the version is part of the AAD).
 
+pub mod archive;
 pub mod audit;
 pub mod cache;
 pub mod copy;
@@ -17,6 +18,7 @@ pub mod model;
 pub mod postgres;
 pub mod rotation;
 pub mod sqlite;
+pub mod usage;
 
 pub use audit::{
     AuditAnchor, AuditCheckpoint, AuditEntry, AuditEvent, AuditQuery, AuditSummary, ChainBreak,
@@ -79,6 +81,9 @@ pub enum StoreError {
     /// This store does not implement the operation yet.
     #[error("not supported by this store: {0}")]
     Unsupported(&'static str),
+    /// The audit archive cannot be written or read. At fault: the environment (disk).
+    #[error("audit archive: {0}")]
+    Archive(String),
     #[error("migration error: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
 }
@@ -587,6 +592,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn record_delivery(&self, _state: &DeliveryState<'_>) -> Result<()> {
         Err(StoreError::Unsupported("subscriptions"))
     }
+    /// Rows and bytes per table, the database's size, and the audit entries since `since`.
+    async fn storage_usage(&self, _since: OffsetDateTime) -> Result<usage::StorageUsage> {
+        Err(StoreError::Unsupported("storage usage"))
+    }
+    /// Prunes the outbox: deletes events no subscription still needs (none covers the event's
+    /// tenant since before it, or it occurred before `replay_before` and every webhook
+    /// subscription covering it has delivered it), and dead letters that failed before
+    /// `dead_letters_before`. In batches of short transactions; returns the events deleted.
+    async fn prune_events(
+        &self,
+        _replay_before: OffsetDateTime,
+        _dead_letters_before: OffsetDateTime,
+    ) -> Result<u64> {
+        Err(StoreError::Unsupported("events"))
+    }
     async fn dead_letters(&self, _subscription_id: &str) -> Result<Vec<DeadLetter>> {
         Err(StoreError::Unsupported("subscriptions"))
     }
@@ -652,6 +672,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn checkpoint_audit(&self, now: OffsetDateTime) -> Result<u64>;
     /// Deletes entries that occurred before `before`, keeping every chain verifiable.
     async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64>;
+    /// Deletes one chain's entries up to and including `through` (already archived), moving
+    /// its anchor there; in one short transaction. Returns how many rows went.
+    async fn prune_audit_chain(&self, chain: &str, through: u64) -> Result<u64>;
 }
 
 /// Walks one chain page by page and checks every link, checkpoint and the pruning anchor.

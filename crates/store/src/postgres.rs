@@ -1070,6 +1070,18 @@ impl Store for PgStore {
         events::record_delivery(&self.pool, state).await
     }
 
+    async fn storage_usage(&self, since: OffsetDateTime) -> Result<crate::usage::StorageUsage> {
+        crate::usage::postgres(&self.pool, since).await
+    }
+
+    async fn prune_events(
+        &self,
+        replay_before: OffsetDateTime,
+        dead_letters_before: OffsetDateTime,
+    ) -> Result<u64> {
+        events::prune(&self.pool, replay_before, dead_letters_before).await
+    }
+
     async fn dead_letters(&self, subscription_id: &str) -> Result<Vec<DeadLetter>> {
         events::dead_letters(&self.pool, subscription_id).await
     }
@@ -1134,6 +1146,11 @@ impl Store for PgStore {
     async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64> {
         let mac = self.require_mac()?;
         audit::prune(&self.pool, mac, before).await
+    }
+
+    async fn prune_audit_chain(&self, chain: &str, through: u64) -> Result<u64> {
+        let mac = self.require_mac()?;
+        audit::prune_chain(&self.pool, mac, chain, None, through).await
     }
 }
 

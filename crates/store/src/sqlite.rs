@@ -1797,6 +1797,31 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn storage_usage(&self, since: OffsetDateTime) -> Result<crate::usage::StorageUsage> {
+        crate::usage::sqlite(&self.reader, since).await
+    }
+
+    async fn prune_events(
+        &self,
+        replay_before: OffsetDateTime,
+        dead_letters_before: OffsetDateTime,
+    ) -> Result<u64> {
+        let mut pruned = 0;
+        loop {
+            let mut tx = self.writer.begin().await?;
+            let n = events::prune_batch(&mut tx, replay_before).await?;
+            tx.commit().await?;
+            pruned += n;
+            if n < events::PRUNE_BATCH {
+                break;
+            }
+        }
+        let mut tx = self.writer.begin().await?;
+        events::prune_dead_letters(&mut tx, dead_letters_before).await?;
+        tx.commit().await?;
+        Ok(pruned)
+    }
+
     async fn dead_letters(&self, subscription_id: &str) -> Result<Vec<DeadLetter>> {
         events::dead_letters(&self.reader, subscription_id).await
     }
@@ -1914,6 +1939,14 @@ impl Store for SqliteStore {
         let mac = self.require_mac()?;
         let mut tx = self.writer.begin().await?;
         let pruned = audit::prune_in(&mut tx, mac, before).await?;
+        tx.commit().await?;
+        Ok(pruned)
+    }
+
+    async fn prune_audit_chain(&self, chain: &str, through: u64) -> Result<u64> {
+        let mac = self.require_mac()?;
+        let mut tx = self.writer.begin().await?;
+        let pruned = audit::prune_chain_in(&mut tx, mac, chain, through).await?;
         tx.commit().await?;
         Ok(pruned)
     }

@@ -209,6 +209,8 @@ struct Fetched {
     entries: Vec<AuditEntry>,
     /// The cursor of the last page fetched, when more entries follow.
     cursor: Option<String>,
+    /// Set when the range reaches entries moved to the server's audit archive.
+    archived: Option<scaivault_proto::audit::AuditArchivedRange>,
 }
 
 /// One page, or every page from `--cursor` on with `--all`.
@@ -217,6 +219,7 @@ async fn fetch(client: &Client, source: Source<'_>, args: &PageArgs) -> Result<F
         pages: Vec::new(),
         entries: Vec::new(),
         cursor: None,
+        archived: None,
     };
     let mut cursor = args.cursor.clone();
     loop {
@@ -238,6 +241,9 @@ async fn fetch(client: &Client, source: Source<'_>, args: &PageArgs) -> Result<F
         };
         let page: AuditListResponse = decode(&raw)?;
         fetched.pages.push(raw);
+        if fetched.archived.is_none() {
+            fetched.archived = page.archived.clone();
+        }
         let count = page.entries.len();
         fetched.entries.extend(page.entries);
         fetched.cursor = page.cursor.clone().filter(|_| page.has_more);
@@ -272,6 +278,13 @@ fn print_listing(
         && !args.all
     {
         eprintln!("More entries follow: add --cursor {cursor} for the next page, or --all.");
+    }
+    if let Some(archived) = &fetched.archived {
+        eprintln!(
+            "Entries before {} are in the server's audit archive, not in this listing: {}",
+            archived.before,
+            archived.locations.join(", ")
+        );
     }
     Ok(())
 }
@@ -329,6 +342,8 @@ struct RawPage {
     cursor: Option<String>,
     #[serde(default)]
     has_more: bool,
+    #[serde(default)]
+    archived: Option<Box<RawValue>>,
 }
 
 #[derive(Serialize)]
@@ -337,6 +352,8 @@ struct MergedPage<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     cursor: Option<&'a str>,
     has_more: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    archived: Option<&'a RawValue>,
 }
 
 /// The `--json` output: the single page unchanged, or the pages merged into one document of
@@ -361,6 +378,7 @@ fn merged_json(pages: &[RawResponse]) -> Result<String, CliError> {
             .collect(),
         cursor: last.and_then(|p| p.cursor.as_deref()),
         has_more: last.is_some_and(|p| p.has_more),
+        archived: parsed.first().and_then(|p| p.archived.as_deref()),
     };
     serde_json::to_string(&merged).map_err(|e| CliError::general("encode_error", e.to_string()))
 }
@@ -415,14 +433,27 @@ fn verify_lines(report: &AuditVerifyResponse) -> String {
             } else {
                 "entries"
             };
-            format!("{tenant}: intact, {} {noun}", chain.entries_checked)
+            let archived = match chain.archive_segments {
+                0 => String::new(),
+                1 => " (1 archive segment + database)".to_string(),
+                n => format!(" ({n} archive segments + database)"),
+            };
+            format!(
+                "{tenant}: intact, {} {noun}{archived}",
+                chain.entries_checked
+            )
         } else {
             let at = chain
                 .broken_at_chain_sequence
                 .map(|seq| format!(" at #{seq}"))
                 .unwrap_or_default();
             let why = chain.first_break.as_deref().unwrap_or("no details given");
-            format!("{tenant}: BROKEN{at}: {why}")
+            let place = chain
+                .archive_segment
+                .as_deref()
+                .map(|s| format!(" in archive segment {s}"))
+                .unwrap_or_default();
+            format!("{tenant}: BROKEN{at}{place}: {why}")
         };
         text.push_str(&line);
         text.push('\n');
@@ -460,6 +491,8 @@ mod tests {
             intact,
             first_break: (!intact).then(|| "entry #3: its hash does not match".to_string()),
             broken_at_chain_sequence: (!intact).then_some(3),
+            archive_segment: None,
+            archive_segments: 0,
         }
     }
 
@@ -491,6 +524,25 @@ mod tests {
         assert_eq!(err.exit, crate::error::exit::GENERAL);
         assert_eq!(err.code, CHAIN_BROKEN);
         assert!(err.message.starts_with("1 of 2 audit chains"), "{err:?}");
+    }
+
+    #[test]
+    fn verify_names_the_archive_segment_of_a_break() {
+        let mut archived = chain("tnt_a", true, 40);
+        archived.archive_segments = 2;
+        let mut broken = chain("tnt_b", false, 7);
+        broken.archive_segment = Some("tnt_b/000000000001_2026-11-01.jsonl.zst".into());
+        let report = AuditVerifyResponse {
+            intact: false,
+            chains: vec![archived, broken],
+        };
+        assert_eq!(
+            verify_lines(&report),
+            "tnt_a: intact, 40 entries (2 archive segments + database)
+\
+             tnt_b: BROKEN at #3 in archive segment tnt_b/000000000001_2026-11-01.jsonl.zst: entry #3: its hash does not match\n"
+        );
+        assert!(verdict(&report).is_err());
     }
 
     #[test]

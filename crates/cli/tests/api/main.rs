@@ -23,6 +23,7 @@ mod operations;
 mod pg_failures;
 mod policies;
 mod quickstart;
+mod retention;
 mod rotation;
 mod rotation_cli;
 mod scopes;

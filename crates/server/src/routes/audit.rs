@@ -168,11 +168,41 @@ async fn parse_filters(
     Ok((q, cursor))
 }
 
+/// Entries past the retention window are in the archive, not the database: a range reaching
+/// before it is answered from the database and says so, and where the rest is (reading the
+/// archive is an operator's job: docs/audit.md).
+fn archived_notice(state: &AppState, q: &AuditQuery) -> Option<AuditArchivedRange> {
+    let before = crate::retention::cutoff(state)?;
+    if q.start.is_some_and(|start| start >= before) {
+        return None;
+    }
+    // Only chains that have an archive (a stat each: no archive, no notice).
+    let locations: Vec<String> = q
+        .tenants
+        .iter()
+        .map(|chain| state.storage.archive.chain_dir(chain))
+        .filter(|dir| dir.is_dir())
+        .map(|dir| dir.display().to_string())
+        .collect();
+    if locations.is_empty() {
+        return None;
+    }
+    Some(AuditArchivedRange {
+        before: Timestamp::new(before),
+        locations,
+        note: "entries that occurred before `before` were moved to the server's audit archive \
+               (zstd JSON lines, one directory per tenant): this answer holds only the entries \
+               still in the database"
+            .to_owned(),
+    })
+}
+
 async fn list(
     state: &AppState,
     mut q: AuditQuery,
     cursor: Option<u64>,
 ) -> ApiResult<AuditListResponse> {
+    let archived = archived_notice(state, &q);
     q.before_seq = cursor;
     let page = state.store.query_audit(&q).await?;
     let cursor = match (page.has_more, page.items.last()) {
@@ -183,6 +213,7 @@ async fn list(
         entries: page.items.into_iter().map(entry_dto).collect(),
         cursor,
         has_more: page.has_more,
+        archived,
     })
 }
 
@@ -291,18 +322,32 @@ pub async fn verify(
     let tenants = reach(&state, &p).await?;
     let mut chains = Vec::new();
     for tenant in tenants {
-        let report = scaivault_store::verify_audit_chain(
+        // Archive segments first (entries past the retention), then the database.
+        let report = scaivault_store::archive::verify_chain(
             state.store.as_ref(),
+            Some(&state.storage.archive),
             &tenant,
             state.audit_mac.clone(),
         )
         .await?;
+        let segments = {
+            let archive = state.storage.archive.clone();
+            let chain = tenant.clone();
+            tokio::task::spawn_blocking(move || archive.segments(&chain))
+                .await
+                .map_err(|e| ApiError::internal(format!("archive listing failed: {e}")))??
+                .len() as u64
+        };
         let broken_at = report.broken.as_ref().map(|b| match b {
             ChainBreak::Altered { chain_seq, .. }
             | ChainBreak::Unlinked { chain_seq, .. }
             | ChainBreak::CheckpointMismatch { chain_seq }
             | ChainBreak::ForgedMarker { chain_seq, .. } => *chain_seq,
             ChainBreak::Truncated { last_seq, .. } => last_seq + 1,
+            ChainBreak::ArchiveGap {
+                archived_through, ..
+            } => archived_through + 1,
+            ChainBreak::Segment { .. } => report.last_chain_seq + 1,
         });
         chains.push(AuditChainReport {
             tenant_id: tenant,
@@ -311,6 +356,8 @@ pub async fn verify(
             intact: report.broken.is_none(),
             first_break: report.broken.map(|b| b.to_string()),
             broken_at_chain_sequence: broken_at,
+            archive_segment: report.segment,
+            archive_segments: segments,
         });
     }
     if chains.iter().any(|c| !c.intact) {

@@ -34,6 +34,12 @@ pub struct ClockState {
     pub now: Timestamp,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rotation: Option<crate::rotation::Round>,
+    /// Audit entries archived and pruned by this move (past `audit_retention`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit_archived: Option<u64>,
+    /// Outbox events pruned by this move (no subscriber, or past the replay window).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events_pruned: Option<u64>,
 }
 
 fn clock(state: &AppState) -> ApiResult<&scaivault_core::ManualClock> {
@@ -51,6 +57,8 @@ async fn now(
     Ok(Json(ClockState {
         now: Timestamp::new(clock(&state)?.now()),
         rotation: None,
+        audit_archived: None,
+        events_pruned: None,
     }))
 }
 
@@ -66,8 +74,14 @@ async fn advance(
     let clock = clock(&state)?;
     clock.advance(by);
     let rotation = crate::rotation::run_round(&state, true).await?;
+    // The audit maintenance round: checkpoint, then archive what fell out of the window.
+    state.store.checkpoint_audit(clock.now()).await?;
+    let archived = crate::retention::run_round(&state).await?;
+    let events_pruned = crate::retention::prune_outbox(&state).await?;
     Ok(Json(ClockState {
         now: Timestamp::new(clock.now()),
         rotation: Some(rotation),
+        audit_archived: Some(archived.entries()),
+        events_pruned: Some(events_pruned),
     }))
 }

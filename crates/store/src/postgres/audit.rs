@@ -560,46 +560,63 @@ pub(super) async fn prune(pool: &PgPool, mac: &ChainMac, before: OffsetDateTime)
     .await?;
     let mut pruned = 0;
     for chain in &chains {
-        let mut tx = pool.begin().await?;
-        lock_head(&mut tx, chain).await?;
-        // Recomputed under the lock: another node may have pruned this chain meanwhile.
-        let last = sqlx::query(
-            "SELECT chain_seq, hash FROM audit_log
-             WHERE chain = $1 AND chain_seq = (
-                SELECT MAX(chain_seq) FROM audit_log WHERE chain = $1 AND occurred_at < $2)",
-        )
-        .bind(chain)
-        .bind(micros(before))
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(last) = last else {
-            continue;
-        };
-        let (chain_seq, hash) = position(&last)?;
-        let tag = mac(&anchor_bytes(chain, chain_seq, &hash));
-        sqlx::query(
-            "INSERT INTO audit_anchors (chain, chain_seq, hash, mac) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (chain) DO UPDATE SET chain_seq = excluded.chain_seq,
-                hash = excluded.hash, mac = excluded.mac",
-        )
+        pruned += prune_chain(pool, mac, chain, Some(before), u64::MAX).await?;
+    }
+    Ok(pruned)
+}
+
+/// Deletes one chain's entries through `through` (and, with `before`, only those older),
+/// moving the anchor to the last one deleted; checkpoints of pruned positions go too. In its
+/// own transaction holding the chain's head lock, so appends and other nodes' prunes of that
+/// chain wait instead of racing the anchor.
+pub(super) async fn prune_chain(
+    pool: &PgPool,
+    mac: &ChainMac,
+    chain: &str,
+    before: Option<OffsetDateTime>,
+    through: u64,
+) -> Result<u64> {
+    let mut tx = pool.begin().await?;
+    lock_head(&mut tx, chain).await?;
+    // Recomputed under the lock: another node may have pruned this chain meanwhile.
+    let last = sqlx::query(
+        "SELECT chain_seq, hash FROM audit_log
+         WHERE chain = $1 AND chain_seq = (
+            SELECT MAX(chain_seq) FROM audit_log WHERE chain = $1 AND chain_seq <= $3
+              AND ($2::bigint IS NULL OR occurred_at < $2))",
+    )
+    .bind(chain)
+    .bind(before.map(micros))
+    .bind(to_i64(through))
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(last) = last else {
+        return Ok(0);
+    };
+    let (chain_seq, hash) = position(&last)?;
+    let tag = mac(&anchor_bytes(chain, chain_seq, &hash));
+    sqlx::query(
+        "INSERT INTO audit_anchors (chain, chain_seq, hash, mac) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (chain) DO UPDATE SET chain_seq = excluded.chain_seq,
+            hash = excluded.hash, mac = excluded.mac",
+    )
+    .bind(chain)
+    .bind(to_i64(chain_seq))
+    .bind(hash.to_vec())
+    .bind(tag.to_vec())
+    .execute(&mut *tx)
+    .await?;
+    let pruned = sqlx::query("DELETE FROM audit_log WHERE chain = $1 AND chain_seq <= $2")
         .bind(chain)
         .bind(to_i64(chain_seq))
-        .bind(hash.to_vec())
-        .bind(tag.to_vec())
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    sqlx::query("DELETE FROM audit_checkpoints WHERE chain = $1 AND chain_seq <= $2")
+        .bind(chain)
+        .bind(to_i64(chain_seq))
         .execute(&mut *tx)
         .await?;
-        pruned += sqlx::query("DELETE FROM audit_log WHERE chain = $1 AND chain_seq <= $2")
-            .bind(chain)
-            .bind(to_i64(chain_seq))
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        sqlx::query("DELETE FROM audit_checkpoints WHERE chain = $1 AND chain_seq <= $2")
-            .bind(chain)
-            .bind(to_i64(chain_seq))
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-    }
+    tx.commit().await?;
     Ok(pruned)
 }

@@ -395,3 +395,42 @@ pub(super) async fn dead_letters(pool: &PgPool, subscription_id: &str) -> Result
         })
         .collect()
 }
+
+/// Outbox rows deleted per pruning transaction.
+const PRUNE_BATCH: i64 = 5_000;
+
+/// Deletes events no subscription needs (none covering the event's tenant existed before it,
+/// or it occurred before `replay_before` and every webhook subscription covering it has
+/// delivered it) in batches, then dead letters that failed before `dead_letters_before`.
+pub(super) async fn prune(
+    pool: &PgPool,
+    replay_before: OffsetDateTime,
+    dead_letters_before: OffsetDateTime,
+) -> Result<u64> {
+    let mut pruned = 0;
+    loop {
+        let n = sqlx::query(
+            "DELETE FROM events WHERE seq IN (
+                SELECT e.seq FROM events e WHERE NOT EXISTS (
+                    SELECT 1 FROM subscriptions s
+                    WHERE e.tenant_id = ANY(s.tenants) AND s.start_seq < e.seq
+                      AND (e.occurred_at >= $1
+                           OR (s.webhook_url IS NOT NULL AND s.delivered_seq < e.seq)))
+                LIMIT $2)",
+        )
+        .bind(micros(replay_before))
+        .bind(PRUNE_BATCH)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        pruned += n;
+        if n < PRUNE_BATCH as u64 {
+            break;
+        }
+    }
+    sqlx::query("DELETE FROM dead_letters WHERE failed_at < $1")
+        .bind(micros(dead_letters_before))
+        .execute(pool)
+        .await?;
+    Ok(pruned)
+}

@@ -289,38 +289,56 @@ pub(super) async fn prune_in(
     let mut pruned = 0;
     for row in &cut {
         let chain: String = row.try_get("chain")?;
-        let last: i64 = row.try_get("last")?;
-        let hash: Vec<u8> =
-            sqlx::query_scalar("SELECT hash FROM audit_log WHERE chain = ?1 AND chain_seq = ?2")
-                .bind(&chain)
-                .bind(last)
-                .fetch_one(&mut *conn)
-                .await?;
-        let hash = hash32(hash, "hash")?;
-        let chain_seq = to_u64(last, "chain_seq")?;
-        let tag = mac(&anchor_bytes(&chain, chain_seq, &hash));
-        sqlx::query(
-            "INSERT INTO audit_anchors (chain, chain_seq, hash, mac) VALUES (?1, ?2, ?3, ?4)
-             ON CONFLICT (chain) DO UPDATE SET chain_seq = excluded.chain_seq,
-                hash = excluded.hash, mac = excluded.mac",
-        )
-        .bind(&chain)
-        .bind(last)
-        .bind(hash.to_vec())
-        .bind(tag.to_vec())
+        let last = to_u64(row.try_get("last")?, "chain_seq")?;
+        pruned += prune_chain_in(conn, mac, &chain, last).await?;
+    }
+    Ok(pruned)
+}
+
+/// Deletes one chain's entries through `through` (capped at its newest entry), moving its
+/// anchor to the last one deleted; checkpoints of pruned positions go too.
+pub(super) async fn prune_chain_in(
+    conn: &mut SqliteConnection,
+    mac: &ChainMac,
+    chain: &str,
+    through: u64,
+) -> Result<u64> {
+    let last = sqlx::query(
+        "SELECT chain_seq, hash FROM audit_log WHERE chain = ?1 AND chain_seq <= ?2
+         ORDER BY chain_seq DESC LIMIT 1",
+    )
+    .bind(chain)
+    .bind(i64::try_from(through).unwrap_or(i64::MAX))
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(last) = last else {
+        return Ok(0);
+    };
+    let last_seq: i64 = last.try_get("chain_seq")?;
+    let hash = hash32(last.try_get("hash")?, "hash")?;
+    let chain_seq = to_u64(last_seq, "chain_seq")?;
+    let tag = mac(&anchor_bytes(chain, chain_seq, &hash));
+    sqlx::query(
+        "INSERT INTO audit_anchors (chain, chain_seq, hash, mac) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (chain) DO UPDATE SET chain_seq = excluded.chain_seq,
+            hash = excluded.hash, mac = excluded.mac",
+    )
+    .bind(chain)
+    .bind(last_seq)
+    .bind(hash.to_vec())
+    .bind(tag.to_vec())
+    .execute(&mut *conn)
+    .await?;
+    let pruned = sqlx::query("DELETE FROM audit_log WHERE chain = ?1 AND chain_seq <= ?2")
+        .bind(chain)
+        .bind(last_seq)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    sqlx::query("DELETE FROM audit_checkpoints WHERE chain = ?1 AND chain_seq <= ?2")
+        .bind(chain)
+        .bind(last_seq)
         .execute(&mut *conn)
         .await?;
-        pruned += sqlx::query("DELETE FROM audit_log WHERE chain = ?1 AND chain_seq <= ?2")
-            .bind(&chain)
-            .bind(last)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
-        sqlx::query("DELETE FROM audit_checkpoints WHERE chain = ?1 AND chain_seq <= ?2")
-            .bind(&chain)
-            .bind(last)
-            .execute(&mut *conn)
-            .await?;
-    }
     Ok(pruned)
 }

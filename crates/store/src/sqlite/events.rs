@@ -8,14 +8,38 @@ use crate::events::*;
 use crate::model::*;
 use crate::{Result, StoreError};
 
+/// The `system` row holding the highest seq the outbox pruning deleted. SQLite would hand a
+/// deleted newest seq out again (a rowid is the largest one present plus one), and a poll
+/// cursor or webhook delivery cursor already past it would then skip the new event; so seqs
+/// are assigned explicitly above both the rows present and this floor.
+const SEQ_FLOOR_KEY: &str = "events_seq_floor";
+
+/// The highest seq ever assigned: the newest row's, or the pruning floor's.
+const HIGHEST_SEQ: &str = "SELECT MAX(COALESCE((SELECT MAX(seq) FROM events), 0),
+        COALESCE((SELECT CAST(value AS INTEGER) FROM system WHERE key = 'events_seq_floor'), 0))";
+
+async fn highest_seq(conn: &mut SqliteConnection) -> Result<i64> {
+    Ok(sqlx::query_scalar(HIGHEST_SEQ)
+        .fetch_one(&mut *conn)
+        .await?)
+}
+
 /// Inserts events inside the caller's transaction.
 pub(super) async fn insert_in(conn: &mut SqliteConnection, events: &[NewEvent]) -> Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut next = highest_seq(conn).await? + 1;
     for chunk in events.chunks(500) {
         let mut qb = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO events (id, tenant_id, event_type, path, occurred_at, data) ",
+            "INSERT INTO events (seq, id, tenant_id, event_type, path, occurred_at, data) ",
         );
+        let first = next;
+        next += chunk.len() as i64;
+        let mut seq = first..next;
         qb.push_values(chunk, |mut b, e| {
-            b.push_bind(e.id.clone())
+            b.push_bind(seq.next().unwrap_or(next))
+                .push_bind(e.id.clone())
                 .push_bind(e.tenant_id.clone())
                 .push_bind(e.event_type.clone())
                 .push_bind(e.path.clone())
@@ -31,9 +55,10 @@ pub(super) async fn insert_in(conn: &mut SqliteConnection, events: &[NewEvent]) 
 pub(super) async fn insert_new(conn: &mut SqliteConnection, events: &[NewEvent]) -> Result<u64> {
     let mut inserted = 0;
     for e in events {
+        let seq = highest_seq(conn).await? + 1;
         inserted += sqlx::query(
-            "INSERT OR IGNORE INTO events (id, tenant_id, event_type, path, occurred_at, data)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT OR IGNORE INTO events (seq, id, tenant_id, event_type, path, occurred_at, data)
+             VALUES (?7, ?1, ?2, ?3, ?4, ?5, ?6)",
         )
         .bind(&e.id)
         .bind(&e.tenant_id)
@@ -41,6 +66,7 @@ pub(super) async fn insert_new(conn: &mut SqliteConnection, events: &[NewEvent])
         .bind(&e.path)
         .bind(micros(e.occurred_at))
         .bind(&e.data)
+        .bind(seq)
         .execute(&mut *conn)
         .await?
         .rows_affected();
@@ -111,10 +137,8 @@ pub(super) async fn after(
 }
 
 pub(super) async fn last_seq(pool: &SqlitePool) -> Result<u64> {
-    let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM events")
-        .fetch_one(pool)
-        .await?;
-    to_u64(seq.unwrap_or(0), "seq")
+    let seq: i64 = sqlx::query_scalar(HIGHEST_SEQ).fetch_one(pool).await?;
+    to_u64(seq, "seq")
 }
 
 fn json_list(v: &[String]) -> Result<String> {
@@ -309,4 +333,51 @@ pub(super) async fn dead_letters(
             })
         })
         .collect()
+}
+
+/// Outbox rows deleted per pruning transaction.
+pub(super) const PRUNE_BATCH: u64 = 5_000;
+
+/// Deletes up to [`PRUNE_BATCH`] events no subscription needs: none covering the event's
+/// tenant existed before it, or it occurred before `replay_before` and every webhook
+/// subscription covering it has delivered it.
+pub(super) async fn prune_batch(
+    conn: &mut SqliteConnection,
+    replay_before: time::OffsetDateTime,
+) -> Result<u64> {
+    // The floor first: every seq deleted below is at most the highest one.
+    sqlx::query(
+        "INSERT INTO system (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    )
+    .bind(SEQ_FLOOR_KEY)
+    .bind(highest_seq(conn).await?.to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(sqlx::query(
+        "DELETE FROM events WHERE seq IN (
+            SELECT e.seq FROM events e WHERE NOT EXISTS (
+                SELECT 1 FROM subscriptions s, json_each(s.tenants) t
+                WHERE t.value = e.tenant_id AND s.start_seq < e.seq
+                  AND (e.occurred_at >= ?1
+                       OR (s.webhook_url IS NOT NULL AND s.delivered_seq < e.seq)))
+            LIMIT ?2)",
+    )
+    .bind(micros(replay_before))
+    .bind(PRUNE_BATCH as i64)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
+
+/// Deletes dead letters that failed before `before`.
+pub(super) async fn prune_dead_letters(
+    conn: &mut SqliteConnection,
+    before: time::OffsetDateTime,
+) -> Result<u64> {
+    Ok(sqlx::query("DELETE FROM dead_letters WHERE failed_at < ?1")
+        .bind(micros(before))
+        .execute(&mut *conn)
+        .await?
+        .rows_affected())
 }

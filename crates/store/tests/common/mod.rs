@@ -74,6 +74,8 @@ pub async fn suite(store: Arc<dyn Store>) {
     identities(store.as_ref()).await;
     events(store.as_ref()).await;
     rotation(store.as_ref()).await;
+    audit_archive(store.as_ref()).await;
+    outbox_pruning(store.as_ref()).await;
 }
 
 async fn identities(store: &dyn Store) {
@@ -2727,4 +2729,248 @@ pub async fn rotation_step_fails_closed(store: &dyn Store, tenant: &str) {
             .unwrap()
             > 0
     );
+}
+
+/// Entries past the window move to archive segments and leave the database; archive +
+/// database verify as one chain; a damaged, missing or reordered segment is named; a crash
+/// between writing a segment and pruning its rows is finished without a gap or an overlap.
+async fn audit_archive(store: &dyn Store) {
+    use scaivault_store::archive::{self, Archive};
+    store.set_audit_mac(test_mac());
+    let chain = "tnt_archive";
+    let dir = tempfile::tempdir().unwrap();
+    let archive = Archive::new(dir.path());
+    // Day 0: 5 entries, day 1: 3, day 40: 2 (inside the window).
+    let mut all = Vec::new();
+    for (day, n) in [(0, 5), (1, 3), (40, 2)] {
+        for i in 0..n {
+            let at = T0 + Duration::days(day) + Duration::seconds(i);
+            all.push(event(chain, "read", &format!("arch/{day}/{i}"), at));
+        }
+    }
+    store.append_audit(all).await.unwrap();
+    store
+        .checkpoint_audit(T0 + Duration::days(41))
+        .await
+        .unwrap();
+
+    // A crash after the first segment was written, before its rows were pruned.
+    let first_day = store.audit_chain_page(chain, 0, 5).await.unwrap();
+    archive.write_segment(chain, &first_day).unwrap();
+    let before = T0 + Duration::days(30);
+    let done = archive::archive_chain(store, &archive, chain, before, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(done.entries, 8);
+    assert_eq!((done.first_chain_seq, done.last_chain_seq), (1, 8));
+    let segments = archive.segments(chain).unwrap();
+    assert_eq!(
+        segments.len(),
+        2,
+        "one per day, the crashed one finished: {segments:?}"
+    );
+    let left = store.audit_chain_page(chain, 0, 100).await.unwrap();
+    assert_eq!(
+        left.iter().map(|e| e.chain_seq).collect::<Vec<_>>(),
+        vec![9, 10],
+        "archived rows are gone from the database"
+    );
+    // Nothing more to do; a rerun writes nothing.
+    let again = archive::archive_chain(store, &archive, chain, before, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(again.entries, 0);
+
+    let verify = || archive::verify_chain(store, Some(&archive), chain, test_mac());
+    let report = verify().await.unwrap();
+    assert_eq!(report.broken, None, "{report:?}");
+    assert_eq!(report.entries_checked, 10);
+    // The database alone still verifies from its anchor.
+    let db_only = verify_audit_chain(store, chain, test_mac()).await.unwrap();
+    assert_eq!(db_only.broken, None);
+    assert_eq!(db_only.entries_checked, 2);
+
+    let first = segments[0].path.clone();
+    let second = segments[1].path.clone();
+    let original = std::fs::read(&first).unwrap();
+    let lines = || -> Vec<String> {
+        let raw = zstd::decode_all(original.as_slice()).unwrap();
+        String::from_utf8(raw)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    };
+    let rewrite = |lines: &[String]| {
+        let text = lines.join("\n") + "\n";
+        std::fs::write(&first, zstd::encode_all(text.as_bytes(), 3).unwrap()).unwrap();
+    };
+
+    // Altered: an entry's actor edited.
+    let mut edited = lines();
+    edited[3] = edited[3].replace("user:alice@acme.example", "user:mallory@acme.example");
+    rewrite(&edited);
+    let report = verify().await.unwrap();
+    assert!(
+        matches!(
+            report.broken,
+            Some(ChainBreak::Altered { chain_seq: 3, .. })
+        ),
+        "{report:?}"
+    );
+    assert_eq!(report.segment.as_deref(), Some(segments[0].name().as_str()));
+
+    // Reordered: two entries swapped.
+    let mut swapped = lines();
+    swapped.swap(2, 3);
+    rewrite(&swapped);
+    let report = verify().await.unwrap();
+    assert!(
+        matches!(report.broken, Some(ChainBreak::Unlinked { .. })),
+        "{report:?}"
+    );
+
+    // Truncated: the last entry dropped (the header says 5).
+    let mut short = lines();
+    short.pop();
+    rewrite(&short);
+    let report = verify().await.unwrap();
+    assert!(
+        matches!(report.broken, Some(ChainBreak::Segment { .. })),
+        "{report:?}"
+    );
+    // Cut mid-stream: not even decompressible.
+    std::fs::write(&first, &original[..original.len() / 2]).unwrap();
+    let report = verify().await.unwrap();
+    assert!(report.broken.is_some(), "{report:?}");
+    assert_eq!(report.segment.as_deref(), Some(segments[0].name().as_str()));
+
+    // Missing: the first segment, then the last one.
+    std::fs::remove_file(&first).unwrap();
+    let report = verify().await.unwrap();
+    assert!(
+        matches!(
+            report.broken,
+            Some(ChainBreak::Unlinked {
+                chain_seq: 6,
+                expected_chain_seq: 1,
+                ..
+            })
+        ),
+        "{report:?}"
+    );
+    std::fs::write(&first, &original).unwrap();
+    let last = std::fs::read(&second).unwrap();
+    std::fs::remove_file(&second).unwrap();
+    let report = verify().await.unwrap();
+    assert!(
+        matches!(
+            report.broken,
+            Some(ChainBreak::ArchiveGap {
+                archived_through: 5,
+                resumes_after: 8
+            })
+        ),
+        "{report:?}"
+    );
+    // Reordered files: the second's content under the first's name and vice versa.
+    std::fs::write(&second, &original).unwrap();
+    std::fs::write(&first, &last).unwrap();
+    let report = verify().await.unwrap();
+    assert!(report.broken.is_some(), "{report:?}");
+    std::fs::write(&first, &original).unwrap();
+    std::fs::write(&second, &last).unwrap();
+    assert_eq!(verify().await.unwrap().broken, None);
+
+    // What uses the space: every table, with rows and bytes.
+    let usage = store.storage_usage(T0 + Duration::days(40)).await.unwrap();
+    assert_eq!(usage.tables.len(), scaivault_store::copy::TABLES.len());
+    let log = usage.tables.iter().find(|t| t.name == "audit_log").unwrap();
+    assert!(log.rows >= 2 && log.bytes > 0, "{log:?}");
+    assert!(usage.database_bytes >= log.bytes);
+    assert!(usage.audit_entries_since >= 2, "{usage:?}");
+}
+
+/// Events no subscription can receive are pruned at once; a subscriber's events stay for the
+/// replay window (webhooks: until delivered); the newest seq is never handed out again.
+async fn outbox_pruning(store: &dyn Store) {
+    let t = "tnt_prune";
+    let at = T0 + Duration::days(100);
+    store
+        .insert_events(&[outbox_event(t, "p/a", at)])
+        .await
+        .unwrap();
+    let seq = store.last_event_seq().await.unwrap();
+    store
+        .prune_events(at - Duration::days(7), at - Duration::days(30))
+        .await
+        .unwrap();
+    let left = store.events_after(&[t.to_owned()], 0, 100).await.unwrap();
+    assert!(left.is_empty(), "no subscriber: not kept: {left:?}");
+
+    // A poll subscriber: kept inside the replay window, pruned after it.
+    let mut sub = subscription(t, "sub_prune_poll", false, seq);
+    sub.tenants = vec![t.into()];
+    store.insert_subscription(&sub, None).await.unwrap();
+    store
+        .insert_events(&[outbox_event(t, "p/b", at)])
+        .await
+        .unwrap();
+    let kept = store.events_after(&[t.to_owned()], 0, 100).await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0].seq > seq, "a pruned seq is never reused");
+    store
+        .prune_events(at - Duration::days(7), at - Duration::days(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .events_after(&[t.to_owned()], seq, 100)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let later = at + Duration::days(8);
+    store
+        .prune_events(later - Duration::days(7), later - Duration::days(30))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .events_after(&[t.to_owned()], seq, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A webhook subscriber keeps what it has not delivered, past the window too.
+    let start = store.last_event_seq().await.unwrap();
+    let mut hook = subscription(t, "sub_prune_hook", true, start);
+    hook.tenants = vec![t.into()];
+    store.insert_subscription(&hook, None).await.unwrap();
+    store
+        .insert_events(&[outbox_event(t, "p/c", at)])
+        .await
+        .unwrap();
+    store.prune_events(later, later).await.unwrap();
+    assert_eq!(
+        store
+            .events_after(&[t.to_owned()], start, 100)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+fn outbox_event(tenant: &str, path: &str, at: OffsetDateTime) -> NewEvent {
+    NewEvent {
+        id: format!("evt_{tenant}_{path}"),
+        tenant_id: tenant.into(),
+        event_type: "secret.created".into(),
+        path: Some(path.into()),
+        occurred_at: at,
+        data: "{}".into(),
+    }
 }
