@@ -203,6 +203,12 @@ async fn postgres_connections_killed_mid_load_lose_nothing() {
         failed.load(std::sync::atomic::Ordering::SeqCst) > 0,
         "{kills} kills never hit a request: nothing was exercised"
     );
+    // The next request commits (the pool replaced its killed connections), and readiness,
+    // which follows failing requests, is back with it: no restart.
+    let (status, body) = api
+        .put("/v1/secrets/pg/after-load", json!({"data": {"v": "ok"}}))
+        .await;
+    assert_eq!(status, 201, "{body}");
     let (status, body) = api.anonymous().get("/health/ready").await;
     assert_eq!(status, 200, "ready again without a restart: {body}");
     let acked = acked.lock().unwrap().clone();
