@@ -668,29 +668,11 @@ async fn verify_chain_once(
     }
     // Then the rows, after the archive (rows an interrupted prune left behind that the archive
     // already holds are covered by their archived copies, which the anchor pins).
-    const PAGE: u32 = 1_000;
-    let checkpoints = store.audit_checkpoints(chain).await?;
-    let wanted: std::collections::HashSet<u64> = checkpoints.iter().map(|c| c.chain_seq).collect();
-    let mut seen = std::collections::HashMap::new();
-    let mut after = archived_through;
-    'pages: loop {
-        let page = store.audit_chain_page(chain, after, PAGE).await?;
-        for entry in &page {
-            if wanted.contains(&entry.chain_seq) {
-                seen.insert(entry.chain_seq, entry.hash);
-            }
-            if !verifier.push(entry) {
-                break 'pages;
-            }
-            after = entry.chain_seq;
-        }
-        if page.len() < PAGE as usize {
-            break;
-        }
-    }
-    let checkpoints: Vec<_> = checkpoints
+    let checkpoints: Vec<_> = store
+        .audit_checkpoints(chain)
+        .await?
         .into_iter()
         .filter(|c| c.chain_seq > archived_through)
         .collect();
-    Ok(verifier.finish(chain, &checkpoints, |seq| seen.get(&seq).copied()))
+    crate::verify_rows_after(store, chain, verifier, archived_through, &checkpoints).await
 }

@@ -683,13 +683,25 @@ pub async fn verify_audit_chain(
     chain: &str,
     mac: ChainMac,
 ) -> Result<ChainReport> {
-    const PAGE: u32 = 1_000;
     let anchor = store.audit_anchor(chain).await?;
     let checkpoints = store.audit_checkpoints(chain).await?;
+    let verifier = ChainVerifier::new(chain, anchor.as_ref(), mac);
+    let after = anchor.as_ref().map_or(0, |a| a.chain_seq);
+    verify_rows_after(store, chain, verifier, after, &checkpoints).await
+}
+
+/// Pushes the chain's stored rows after position `after` into `verifier`, page by page, and
+/// ends the report against `checkpoints` (those the walk can reach).
+pub(crate) async fn verify_rows_after(
+    store: &dyn Store,
+    chain: &str,
+    mut verifier: ChainVerifier,
+    mut after: u64,
+    checkpoints: &[AuditCheckpoint],
+) -> Result<ChainReport> {
+    const PAGE: u32 = 1_000;
     let wanted: std::collections::HashSet<u64> = checkpoints.iter().map(|c| c.chain_seq).collect();
     let mut seen = std::collections::HashMap::new();
-    let mut verifier = ChainVerifier::new(chain, anchor.as_ref(), mac);
-    let mut after = anchor.as_ref().map_or(0, |a| a.chain_seq);
     'pages: loop {
         let page = store.audit_chain_page(chain, after, PAGE).await?;
         for entry in &page {
@@ -705,5 +717,5 @@ pub async fn verify_audit_chain(
             break;
         }
     }
-    Ok(verifier.finish(chain, &checkpoints, |seq| seen.get(&seq).copied()))
+    Ok(verifier.finish(chain, checkpoints, |seq| seen.get(&seq).copied()))
 }
