@@ -92,10 +92,6 @@ pub struct ArchivedEntry {
     pub hash: String,
 }
 
-fn micros(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000) as i64
-}
-
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -124,7 +120,7 @@ impl From<&AuditEntry> for ArchivedEntry {
             seq: e.seq,
             chain_seq: e.chain_seq,
             id: v.id.clone(),
-            occurred_at_us: micros(v.occurred_at),
+            occurred_at_us: crate::audit::micros(v.occurred_at),
             request_id: v.request_id.clone(),
             actor_id: v.actor_id.clone(),
             actor_type: v.actor_type.clone(),

@@ -132,7 +132,9 @@ fn put_opt(out: &mut Vec<u8>, value: Option<&str>) {
     }
 }
 
-fn micros(t: OffsetDateTime) -> i64 {
+/// Microseconds since the Unix epoch: the one time representation of both stores, and what
+/// the audit MACs cover.
+pub(crate) fn micros(t: OffsetDateTime) -> i64 {
     (t.unix_timestamp_nanos() / 1_000) as i64
 }
 

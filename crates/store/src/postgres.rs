@@ -215,10 +215,6 @@ async fn refuse_newer_schema(conn: &mut PgConnection) -> Result<()> {
     Ok(())
 }
 
-fn micros(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000) as i64
-}
-
 fn from_micros(v: i64) -> Result<OffsetDateTime> {
     OffsetDateTime::from_unix_timestamp_nanos(i128::from(v) * 1_000)
         .map_err(|_| StoreError::Corrupt(format!("timestamp out of range: {v}")))

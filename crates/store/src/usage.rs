@@ -29,10 +29,6 @@ fn u(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
-fn micros(t: OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000) as i64
-}
-
 pub(crate) async fn sqlite(pool: &SqlitePool, since: OffsetDateTime) -> Result<StorageUsage> {
     let mut usage = StorageUsage::default();
     // `dbstat` (compiled into the bundled SQLite) gives the bytes of each b-tree.
@@ -64,7 +60,7 @@ pub(crate) async fn sqlite(pool: &SqlitePool, since: OffsetDateTime) -> Result<S
         .await?;
     usage.database_bytes = u(pages.saturating_mul(page_size));
     let recent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE occurred_at >= ?1")
-        .bind(micros(since))
+        .bind(crate::audit::micros(since))
         .fetch_one(pool)
         .await?;
     usage.audit_entries_since = u(recent);
@@ -95,7 +91,7 @@ pub(crate) async fn postgres(pool: &PgPool, since: OffsetDateTime) -> Result<Sto
         .await?;
     usage.database_bytes = u(size);
     let recent: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM audit_log WHERE occurred_at >= $1")
-        .bind(micros(since))
+        .bind(crate::audit::micros(since))
         .fetch_one(pool)
         .await?;
     usage.audit_entries_since = u(recent);
