@@ -68,8 +68,13 @@ pub async fn report(config_file: Option<PathBuf>, as_json: bool) -> Result<(), S
     let archive = Archive::new(config.audit_archive_dir(&data_dir));
     let (segments, archived_entries, archive_bytes) = archive_stats(&archive)?;
     let space = crate::disk::space(&data_dir).map_err(|e| StartupError::Io(e.to_string()))?;
-    let audit = usage.tables.iter().find(|t| t.name == "audit_log");
-    let (audit_rows, audit_bytes) = audit.map_or((0, 0), |t| (t.rows, t.bytes));
+    let table = |name: &str| {
+        let t = usage.tables.iter().find(|t| t.name == name);
+        t.map_or((0, 0), |t| (t.rows, t.bytes))
+    };
+    // An entry's bytes include its share of the callers it refers to.
+    let (audit_rows, log_bytes) = table("audit_log");
+    let audit_bytes = log_bytes + table("audit_callers").1;
     let db_per_entry = per(audit_bytes, audit_rows);
     let archive_per_entry = per(archive_bytes, archived_entries);
     let per_day = usage.audit_entries_since;

@@ -55,6 +55,151 @@ impl AuditEvent {
     }
 }
 
+impl AuditEvent {
+    /// The event as the stores keep it: an empty optional text (never a real id, address or
+    /// user agent) is recorded as absent, and the target tenant is the chain. The MAC is computed
+    /// over this form, so what is read back verifies.
+    pub(crate) fn stored_form(&self) -> AuditEvent {
+        fn some(v: &Option<String>) -> Option<String> {
+            v.clone().filter(|s| !s.is_empty())
+        }
+        AuditEvent {
+            actor_tenant_id: some(&self.actor_tenant_id),
+            target_tenant_id: some(&self.target_tenant_id),
+            partner_id: some(&self.partner_id),
+            credential_id: some(&self.credential_id),
+            client_ip: some(&self.client_ip),
+            user_agent: some(&self.user_agent),
+            ..self.clone()
+        }
+    }
+
+    /// Who called, as a row of `audit_callers` (`""` for absent). Repeated by every request of
+    /// a client, so the stores keep it once and entries refer to it by number.
+    pub(crate) fn caller_key(&self) -> CallerKey {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        CallerKey {
+            actor_id: self.actor_id.clone(),
+            credential_id: text(&self.credential_id),
+            actor_type: self.actor_type.clone(),
+            actor_tenant_id: text(&self.actor_tenant_id),
+            partner_id: text(&self.partner_id),
+            client_ip: text(&self.client_ip),
+            user_agent: text(&self.user_agent),
+        }
+    }
+}
+
+/// One row of `audit_callers`: the columns of its UNIQUE key, `""` standing for absent.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct CallerKey {
+    pub actor_id: String,
+    pub credential_id: String,
+    pub actor_type: String,
+    pub actor_tenant_id: String,
+    pub partner_id: String,
+    pub client_ip: String,
+    pub user_agent: String,
+}
+
+/// `""` (how `audit_callers` stores "none") back to `None`.
+pub(crate) fn absent_if_empty(v: String) -> Option<String> {
+    (!v.is_empty()).then_some(v)
+}
+
+/// The hash an entry follows, as the stores look it up (the chain's previous entry, else the
+/// pruning anchor it follows). Nothing found means a chain's first entry (the genesis) or a
+/// deleted predecessor, which verification reports as a gap in `chain_seq`.
+pub(crate) fn previous_hash(found: Option<Vec<u8>>) -> crate::Result<[u8; 32]> {
+    match found {
+        Some(bytes) => bytes
+            .try_into()
+            .map_err(|_| crate::StoreError::Corrupt("audit hash is not 32 bytes".into())),
+        None => Ok(GENESIS),
+    }
+}
+
+/// An entry as both stores keep it (see migrations/*/000[89]_audit_compact.sql): its caller comes from
+/// `audit_callers`, its target tenant is its chain, and its previous hash is the hash of the
+/// chain's previous entry, or of the pruning anchor it follows, or (first entry) the genesis.
+/// Filters and the cursor are appended to this (`l` = the entry, `c` = its caller).
+pub(crate) const ENTRY_SELECT: &str = "SELECT l.seq, l.entry_id, l.chain, l.chain_seq, \
+     l.occurred_at, l.request_id, c.actor_id, c.actor_type, c.actor_tenant_id, c.partner_id, \
+     c.credential_id, l.action, l.resource_type, l.resource_path, l.version, l.outcome, \
+     l.error_code, c.client_ip, c.user_agent, l.hash, \
+     COALESCE((SELECT p.hash FROM audit_log p \
+                WHERE p.chain = l.chain AND p.chain_seq = l.chain_seq - 1), \
+              (SELECT a.hash FROM audit_anchors a \
+                WHERE a.chain = l.chain AND a.chain_seq = l.chain_seq - 1)) AS prev_hash \
+     FROM audit_log l JOIN audit_callers c ON c.id = l.caller";
+
+/// The rows an audit summary counts (the filters name caller columns too).
+pub(crate) const SUMMARY_FROM: &str = "FROM audit_log l JOIN audit_callers c ON c.id = l.caller";
+
+/// One row of [`ENTRY_SELECT`], decoded the same way from both stores.
+#[derive(sqlx::FromRow)]
+pub(crate) struct EntryRow {
+    seq: i64,
+    entry_id: String,
+    chain: String,
+    chain_seq: i64,
+    occurred_at: i64,
+    request_id: String,
+    actor_id: String,
+    actor_type: String,
+    actor_tenant_id: String,
+    partner_id: String,
+    credential_id: String,
+    action: String,
+    resource_type: String,
+    resource_path: Option<String>,
+    version: Option<i64>,
+    outcome: String,
+    error_code: Option<String>,
+    client_ip: String,
+    user_agent: String,
+    hash: Vec<u8>,
+    prev_hash: Option<Vec<u8>>,
+}
+
+impl EntryRow {
+    pub(crate) fn into_entry(self) -> crate::Result<AuditEntry> {
+        let count = |v: i64, what: &str| {
+            u64::try_from(v).map_err(|_| crate::StoreError::Corrupt(format!("negative {what}")))
+        };
+        let occurred_at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.occurred_at) * 1_000)
+            .map_err(|_| crate::StoreError::Corrupt("audit time out of range".into()))?;
+        Ok(AuditEntry {
+            seq: count(self.seq, "seq")?,
+            chain_seq: count(self.chain_seq, "chain_seq")?,
+            event: AuditEvent {
+                id: self.entry_id,
+                occurred_at,
+                request_id: self.request_id,
+                actor_id: self.actor_id,
+                actor_type: self.actor_type,
+                actor_tenant_id: absent_if_empty(self.actor_tenant_id),
+                target_tenant_id: absent_if_empty(self.chain),
+                partner_id: absent_if_empty(self.partner_id),
+                credential_id: absent_if_empty(self.credential_id),
+                action: self.action,
+                resource_type: self.resource_type,
+                resource_path: self.resource_path,
+                version: self.version.map(|v| count(v, "version")).transpose()?,
+                outcome: self.outcome,
+                error_code: self.error_code,
+                client_ip: absent_if_empty(self.client_ip),
+                user_agent: absent_if_empty(self.user_agent),
+            },
+            prev_hash: previous_hash(self.prev_hash)?,
+            hash: self
+                .hash
+                .try_into()
+                .map_err(|_| crate::StoreError::Corrupt("audit hash is not 32 bytes".into()))?,
+        })
+    }
+}
+
 /// A stored entry: the event plus its place in the global order and in its chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuditEntry {

@@ -1842,14 +1842,13 @@ impl Store for SqliteStore {
     }
 
     async fn query_audit(&self, q: &AuditQuery) -> Result<Page<AuditEntry>> {
-        let mut qb =
-            QueryBuilder::<Sqlite>::new(format!("SELECT {} FROM audit_log", audit::ENTRY_COLUMNS));
+        let mut qb = QueryBuilder::<Sqlite>::new(crate::audit::ENTRY_SELECT);
         audit::push_filters(&mut qb, q);
         if let Some(before) = q.before_seq {
-            qb.push(" AND seq < ")
+            qb.push(" AND l.seq < ")
                 .push_bind(i64::try_from(before).unwrap_or(i64::MAX));
         }
-        qb.push(" ORDER BY seq DESC LIMIT ")
+        qb.push(" ORDER BY l.seq DESC LIMIT ")
             .push_bind(i64::from(q.limit) + 1);
         let rows = qb.build().fetch_all(&self.reader).await?;
         let items = rows
@@ -1866,8 +1865,8 @@ impl Store for SqliteStore {
 
     async fn audit_since(&self, after_seq: u64, limit: u32) -> Result<Vec<AuditEntry>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {} FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-            audit::ENTRY_COLUMNS
+            "{} WHERE l.seq > ?1 ORDER BY l.seq LIMIT ?2",
+            crate::audit::ENTRY_SELECT
         )))
         .bind(i64::try_from(after_seq).unwrap_or(i64::MAX))
         .bind(i64::from(limit))
@@ -1891,9 +1890,8 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<AuditEntry>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {} FROM audit_log WHERE chain = ?1 AND chain_seq > ?2
-             ORDER BY chain_seq LIMIT ?3",
-            audit::ENTRY_COLUMNS
+            "{} WHERE l.chain = ?1 AND l.chain_seq > ?2 ORDER BY l.chain_seq LIMIT ?3",
+            crate::audit::ENTRY_SELECT
         )))
         .bind(chain)
         .bind(i64::try_from(after).unwrap_or(i64::MAX))

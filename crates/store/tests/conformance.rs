@@ -92,18 +92,54 @@ async fn tampering_with_audit_rows_is_detected() {
         }
     };
 
-    // Edit: the actor of entry 3 is changed.
-    sqlx::query(
-        "UPDATE audit_log SET actor_id = 'user:mallory' WHERE chain = ?1 AND chain_seq = 3",
+    // Edit: the actor of entry 3 is changed (entries name their caller by number).
+    let original: i64 =
+        sqlx::query_scalar("SELECT caller FROM audit_log WHERE chain = ?1 AND chain_seq = 3")
+            .bind(t)
+            .fetch_one(&mut raw)
+            .await
+            .unwrap();
+    let mallory: i64 = sqlx::query_scalar(
+        "INSERT INTO audit_callers (actor_id, credential_id, actor_type, actor_tenant_id,
+            partner_id, client_ip, user_agent)
+         VALUES ('user:mallory', '', 'user', '', '', '', '') RETURNING id",
     )
-    .bind(t)
-    .execute(&mut raw)
+    .fetch_one(&mut raw)
     .await
     .unwrap();
+    let set_caller = |caller: i64| {
+        sqlx::query("UPDATE audit_log SET caller = ?2 WHERE chain = ?1 AND chain_seq = 3")
+            .bind(t)
+            .bind(caller)
+    };
+    set_caller(mallory).execute(&mut raw).await.unwrap();
     let msg = check("an edit").await;
     assert!(msg.contains("#3") && msg.contains("altered"), "{msg}");
-    sqlx::query("UPDATE audit_log SET actor_id = 'user:alice@acme.example' WHERE chain = ?1 AND chain_seq = 3")
-        .bind(t)
+    set_caller(original).execute(&mut raw).await.unwrap();
+    assert_eq!(
+        verify_audit_chain(&store, t, test_mac())
+            .await
+            .unwrap()
+            .broken,
+        None
+    );
+
+    // Edit the shared caller row itself: every entry naming it is altered, the first reported.
+    let actor: String = sqlx::query_scalar("SELECT actor_id FROM audit_callers WHERE id = ?1")
+        .bind(original)
+        .fetch_one(&mut raw)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE audit_callers SET actor_id = 'user:mallory2' WHERE id = ?1")
+        .bind(original)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let msg = check("an edited caller").await;
+    assert!(msg.contains("altered"), "{msg}");
+    sqlx::query("UPDATE audit_callers SET actor_id = ?2 WHERE id = ?1")
+        .bind(original)
+        .bind(&actor)
         .execute(&mut raw)
         .await
         .unwrap();

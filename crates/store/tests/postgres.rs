@@ -271,24 +271,33 @@ async fn tampering_with_audit_rows_is_detected() {
     };
     assert_eq!(intact().await, None);
 
-    // Edit: the actor of entry 3 is changed.
-    sqlx::query(
-        "UPDATE audit_log SET actor_id = 'user:mallory' WHERE chain = $1 AND chain_seq = 3",
+    // Edit: the actor of entry 3 is changed (entries name their caller by number).
+    let original: i64 =
+        sqlx::query_scalar("SELECT caller FROM audit_log WHERE chain = $1 AND chain_seq = 3")
+            .bind(t)
+            .fetch_one(&mut raw)
+            .await
+            .unwrap();
+    let mallory: i64 = sqlx::query_scalar(
+        "INSERT INTO audit_callers (actor_id, credential_id, actor_type, actor_tenant_id,
+            partner_id, client_ip, user_agent)
+         VALUES ('user:mallory', '', 'user', '', '', '', '') RETURNING id",
     )
-    .bind(t)
-    .execute(&mut raw)
+    .fetch_one(&mut raw)
     .await
     .unwrap();
-    let msg = check("an edit").await;
-    assert!(msg.contains("#3") && msg.contains("altered"), "{msg}");
-    sqlx::query(
-        "UPDATE audit_log SET actor_id = 'user:alice@acme.example'
-         WHERE chain = $1 AND chain_seq = 3",
-    )
-    .bind(t)
-    .execute(&mut raw)
-    .await
-    .unwrap();
+    for (caller, expect_broken) in [(mallory, true), (original, false)] {
+        sqlx::query("UPDATE audit_log SET caller = $2 WHERE chain = $1 AND chain_seq = 3")
+            .bind(t)
+            .bind(caller)
+            .execute(&mut raw)
+            .await
+            .unwrap();
+        if expect_broken {
+            let msg = check("an edit").await;
+            assert!(msg.contains("#3") && msg.contains("altered"), "{msg}");
+        }
+    }
     assert_eq!(intact().await, None);
 
     // Reorder: entries 2 and 4 swap positions (through negative numbers: the positions stay
@@ -453,10 +462,14 @@ async fn the_audit_cursor_never_skips_a_late_commit() {
         .await
         .unwrap();
     sqlx::query(
-        "INSERT INTO audit_log (entry_id, chain, chain_seq, occurred_at, request_id, actor_id,
-            actor_type, action, resource_type, outcome, prev_hash, hash)
-         VALUES ('aud_slow', 'slow', 1, 0, 'r', 'a', 'user', 'read', 'secret', 'success',
-            decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex'))",
+        "WITH c AS (
+            INSERT INTO audit_callers (actor_id, credential_id, actor_type, actor_tenant_id,
+                partner_id, client_ip, user_agent)
+            VALUES ('a', '', 'user', '', '', '', '') RETURNING id)
+         INSERT INTO audit_log (entry_id, chain, chain_seq, occurred_at, request_id, caller,
+            action, resource_type, outcome, hash)
+         SELECT 'aud_slow', 'slow', 1, 0, 'r', c.id, 'read', 'secret', 'success',
+            decode(repeat('00', 32), 'hex') FROM c",
     )
     .execute(&mut *slow_tx)
     .await

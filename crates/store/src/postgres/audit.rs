@@ -14,11 +14,11 @@
 //! [`since`] briefly takes that lock exclusively to read the sequence's last value: every seq at
 //! or below it belongs to a finished transaction, and only those are returned.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
 use sqlx::postgres::PgRow;
-use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, QueryBuilder, Row};
+use sqlx::{AssertSqlSafe, FromRow, PgConnection, PgPool, Postgres, QueryBuilder, Row};
 use time::OffsetDateTime;
 use tokio::sync::{mpsc, oneshot};
 
@@ -27,12 +27,7 @@ use crate::audit::*;
 use crate::model::Page;
 use crate::{Result, StoreError};
 
-pub(super) const ENTRY_COLUMNS: &str = "seq, entry_id, chain, chain_seq, occurred_at, request_id, \
-     actor_id, actor_type, actor_tenant_id, target_tenant_id, partner_id, credential_id, action, \
-     resource_type, resource_path, version, outcome, error_code, client_ip, user_agent, prev_hash, \
-     hash";
-
-/// Rows per INSERT statement (21 bound values each; PostgreSQL allows 65,535 per statement).
+/// Rows per INSERT statement (13 bound values each; PostgreSQL allows 65,535 per statement).
 const ROWS_PER_INSERT: usize = 1_000;
 
 /// Append jobs that may wait for the appender task before callers are slowed down.
@@ -51,32 +46,90 @@ fn hash32(bytes: Vec<u8>, what: &str) -> Result<[u8; 32]> {
 }
 
 fn entry_from_row(row: &PgRow) -> Result<AuditEntry> {
-    let version: Option<i64> = row.try_get("version")?;
-    Ok(AuditEntry {
-        seq: to_u64(row.try_get("seq")?, "seq")?,
-        chain_seq: to_u64(row.try_get("chain_seq")?, "chain_seq")?,
-        event: AuditEvent {
-            id: row.try_get("entry_id")?,
-            occurred_at: from_micros(row.try_get("occurred_at")?)?,
-            request_id: row.try_get("request_id")?,
-            actor_id: row.try_get("actor_id")?,
-            actor_type: row.try_get("actor_type")?,
-            actor_tenant_id: row.try_get("actor_tenant_id")?,
-            target_tenant_id: row.try_get("target_tenant_id")?,
-            partner_id: row.try_get("partner_id")?,
-            credential_id: row.try_get("credential_id")?,
-            action: row.try_get("action")?,
-            resource_type: row.try_get("resource_type")?,
-            resource_path: row.try_get("resource_path")?,
-            version: version.map(|v| to_u64(v, "version")).transpose()?,
-            outcome: row.try_get("outcome")?,
-            error_code: row.try_get("error_code")?,
-            client_ip: row.try_get("client_ip")?,
-            user_agent: row.try_get("user_agent")?,
-        },
-        prev_hash: hash32(row.try_get("prev_hash")?, "prev_hash")?,
-        hash: hash32(row.try_get("hash")?, "hash")?,
-    })
+    EntryRow::from_row(row)?.into_entry()
+}
+
+/// The `audit_callers` row of each distinct caller among `events`, inserted where missing.
+/// Runs before any chain head is locked; new callers are inserted in key order, so two
+/// transactions meeting the same new callers wait for each other in one order.
+async fn caller_ids(
+    conn: &mut PgConnection,
+    events: &[AuditEvent],
+) -> Result<HashMap<CallerKey, i64>> {
+    let mut keys: Vec<CallerKey> = events.iter().map(AuditEvent::caller_key).collect();
+    keys.sort();
+    keys.dedup();
+    let columns = |keys: &[CallerKey]| -> [Vec<String>; 7] {
+        let pick = |f: fn(&CallerKey) -> &String| keys.iter().map(|k| f(k).clone()).collect();
+        [
+            pick(|k| &k.actor_id),
+            pick(|k| &k.credential_id),
+            pick(|k| &k.actor_type),
+            pick(|k| &k.actor_tenant_id),
+            pick(|k| &k.partner_id),
+            pick(|k| &k.client_ip),
+            pick(|k| &k.user_agent),
+        ]
+    };
+    const UNNEST: &str = "unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+         $6::text[], $7::text[])";
+    let mut ids = HashMap::with_capacity(keys.len());
+    for attempt in 0..2 {
+        let missing: Vec<CallerKey> = keys.iter().filter(|k| !ids.contains_key(*k)).cloned().collect();
+        if missing.is_empty() {
+            break;
+        }
+        let [a, b, c, d, e, f, g] = columns(&missing);
+        if attempt == 1 {
+            // Known callers are the common case: only a client's first request inserts.
+            sqlx::query(AssertSqlSafe(format!(
+                "INSERT INTO audit_callers (actor_id, credential_id, actor_type, actor_tenant_id,
+                    partner_id, client_ip, user_agent)
+                 SELECT * FROM {UNNEST} ON CONFLICT DO NOTHING"
+            )))
+            .bind(&a)
+            .bind(&b)
+            .bind(&c)
+            .bind(&d)
+            .bind(&e)
+            .bind(&f)
+            .bind(&g)
+            .execute(&mut *conn)
+            .await?;
+        }
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT id, actor_id, credential_id, actor_type, actor_tenant_id, partner_id,
+                    client_ip, user_agent
+             FROM audit_callers
+             WHERE (actor_id, credential_id, actor_type, actor_tenant_id, partner_id, client_ip,
+                    user_agent) IN (SELECT * FROM {UNNEST})"
+        )))
+        .bind(&a)
+        .bind(&b)
+        .bind(&c)
+        .bind(&d)
+        .bind(&e)
+        .bind(&f)
+        .bind(&g)
+        .fetch_all(&mut *conn)
+        .await?;
+        for row in &rows {
+            let key = CallerKey {
+                actor_id: row.try_get("actor_id")?,
+                credential_id: row.try_get("credential_id")?,
+                actor_type: row.try_get("actor_type")?,
+                actor_tenant_id: row.try_get("actor_tenant_id")?,
+                partner_id: row.try_get("partner_id")?,
+                client_ip: row.try_get("client_ip")?,
+                user_agent: row.try_get("user_agent")?,
+            };
+            ids.insert(key, row.try_get::<i64, _>("id")?);
+        }
+    }
+    if ids.len() != keys.len() {
+        return Err(StoreError::Audit("internal: an audit caller could not be recorded".into()));
+    }
+    Ok(ids)
 }
 
 fn position(row: &PgRow) -> Result<(u64, [u8; 32])> {
@@ -141,6 +194,8 @@ pub(super) async fn append_in(
     if events.is_empty() {
         return Ok(());
     }
+    let events: Vec<AuditEvent> = events.iter().map(AuditEvent::stored_form).collect();
+    let callers = caller_ids(conn, &events).await?;
     // Sorted: every transaction locks the heads it needs in the same order.
     let mut heads: BTreeMap<&str, (u64, [u8; 32])> =
         events.iter().map(|e| (e.chain(), (0, GENESIS))).collect();
@@ -150,13 +205,17 @@ pub(super) async fn append_in(
         }
     }
     let mut rows = Vec::with_capacity(events.len());
-    for event in events {
+    for event in &events {
         let head = heads
             .get_mut(event.chain())
             .ok_or_else(|| StoreError::Audit("internal: chain head not locked".into()))?;
         let chain_seq = head.0 + 1;
         let hash = mac(&entry_bytes(chain_seq, event, &head.1));
-        rows.push((chain_seq, event, head.1, hash));
+        let caller = callers
+            .get(&event.caller_key())
+            .copied()
+            .ok_or_else(|| StoreError::Audit("internal: caller not recorded".into()))?;
+        rows.push((chain_seq, event, caller, hash));
         *head = (chain_seq, hash);
     }
 
@@ -167,32 +226,22 @@ pub(super) async fn append_in(
         .await?;
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let mut qb = QueryBuilder::<Postgres>::new(
-            "INSERT INTO audit_log (entry_id, chain, chain_seq, occurred_at, request_id, actor_id,
-                actor_type, actor_tenant_id, target_tenant_id, partner_id, credential_id, action,
-                resource_type, resource_path, version, outcome, error_code, client_ip, user_agent,
-                prev_hash, hash) ",
+            "INSERT INTO audit_log (entry_id, chain, chain_seq, occurred_at, request_id, caller,
+                action, resource_type, resource_path, version, outcome, error_code, hash) ",
         );
-        qb.push_values(chunk, |mut b, (chain_seq, e, prev, hash)| {
+        qb.push_values(chunk, |mut b, (chain_seq, e, caller, hash)| {
             b.push_bind(e.id.clone())
                 .push_bind(e.chain().to_owned())
                 .push_bind(to_i64(*chain_seq))
                 .push_bind(micros(e.occurred_at))
                 .push_bind(e.request_id.clone())
-                .push_bind(e.actor_id.clone())
-                .push_bind(e.actor_type.clone())
-                .push_bind(e.actor_tenant_id.clone())
-                .push_bind(e.target_tenant_id.clone())
-                .push_bind(e.partner_id.clone())
-                .push_bind(e.credential_id.clone())
+                .push_bind(*caller)
                 .push_bind(e.action.clone())
                 .push_bind(e.resource_type.clone())
                 .push_bind(e.resource_path.clone())
                 .push_bind(e.version.map(to_i64))
                 .push_bind(e.outcome.clone())
                 .push_bind(e.error_code.clone())
-                .push_bind(e.client_ip.clone())
-                .push_bind(e.user_agent.clone())
-                .push_bind(prev.to_vec())
                 .push_bind(hash.to_vec());
         });
         qb.build().execute(&mut *conn).await?;
@@ -362,12 +411,12 @@ fn push_filters(qb: &mut QueryBuilder<Postgres>, q: &AuditQuery) {
 }
 
 pub(super) async fn query(pool: &PgPool, q: &AuditQuery) -> Result<Page<AuditEntry>> {
-    let mut qb = QueryBuilder::<Postgres>::new(format!("SELECT {ENTRY_COLUMNS} FROM audit_log"));
+    let mut qb = QueryBuilder::<Postgres>::new(ENTRY_SELECT);
     push_filters(&mut qb, q);
     if let Some(before) = q.before_seq {
-        qb.push(" AND seq < ").push_bind(to_i64(before));
+        qb.push(" AND l.seq < ").push_bind(to_i64(before));
     }
-    qb.push(" ORDER BY seq DESC LIMIT ")
+    qb.push(" ORDER BY l.seq DESC LIMIT ")
         .push_bind(i64::from(q.limit) + 1);
     let rows = qb.build().fetch_all(pool).await?;
     let items = rows
@@ -384,9 +433,8 @@ pub(super) async fn summary(pool: &PgPool, q: &AuditQuery, top: u32) -> Result<A
         column: &str,
         top: Option<u32>,
     ) -> Result<Vec<(String, u64)>> {
-        let mut qb = QueryBuilder::<Postgres>::new(format!(
-            "SELECT {column} AS k, COUNT(*) AS n FROM audit_log"
-        ));
+        let mut qb =
+            QueryBuilder::<Postgres>::new(format!("SELECT {column} AS k, COUNT(*) AS n {SUMMARY_FROM}"));
         push_filters(&mut qb, q);
         qb.push(format!(
             " AND {column} IS NOT NULL GROUP BY {column} ORDER BY n DESC, k"
@@ -424,8 +472,7 @@ pub(super) async fn since(pool: &PgPool, after_seq: u64, limit: u32) -> Result<V
     .await?;
     tx.commit().await?;
     let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq > $1 AND seq <= $2
-         ORDER BY seq LIMIT $3"
+        "{ENTRY_SELECT} WHERE l.seq > $1 AND l.seq <= $2 ORDER BY l.seq LIMIT $3"
     )))
     .bind(to_i64(after_seq))
     .bind(high)
@@ -462,8 +509,7 @@ pub(super) async fn chain_page(
     limit: u32,
 ) -> Result<Vec<AuditEntry>> {
     let rows = sqlx::query(AssertSqlSafe(format!(
-        "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE chain = $1 AND chain_seq > $2
-         ORDER BY chain_seq LIMIT $3"
+        "{ENTRY_SELECT} WHERE l.chain = $1 AND l.chain_seq > $2 ORDER BY l.chain_seq LIMIT $3"
     )))
     .bind(chain)
     .bind(to_i64(after))

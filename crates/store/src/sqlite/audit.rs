@@ -4,19 +4,14 @@
 use std::collections::HashMap;
 
 use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection};
+use sqlx::{FromRow, QueryBuilder, Row, Sqlite, SqliteConnection};
 use time::OffsetDateTime;
 
 use super::{from_micros, micros, to_u64};
 use crate::audit::*;
 use crate::{Result, StoreError};
 
-pub(super) const ENTRY_COLUMNS: &str = "seq, entry_id, chain, chain_seq, occurred_at, request_id, \
-     actor_id, actor_type, actor_tenant_id, target_tenant_id, partner_id, credential_id, action, \
-     resource_type, resource_path, version, outcome, error_code, client_ip, user_agent, prev_hash, \
-     hash";
-
-/// Rows per INSERT statement (19 bound values each; SQLite allows 32,766 per statement).
+/// Rows per INSERT statement (13 bound values each; SQLite allows 32,766 per statement).
 const ROWS_PER_INSERT: usize = 500;
 
 fn hash32(bytes: Vec<u8>, what: &str) -> Result<[u8; 32]> {
@@ -26,32 +21,56 @@ fn hash32(bytes: Vec<u8>, what: &str) -> Result<[u8; 32]> {
 }
 
 pub(super) fn entry_from_row(row: &SqliteRow) -> Result<AuditEntry> {
-    let version: Option<i64> = row.try_get("version")?;
-    Ok(AuditEntry {
-        seq: to_u64(row.try_get("seq")?, "seq")?,
-        chain_seq: to_u64(row.try_get("chain_seq")?, "chain_seq")?,
-        event: AuditEvent {
-            id: row.try_get("entry_id")?,
-            occurred_at: from_micros(row.try_get("occurred_at")?)?,
-            request_id: row.try_get("request_id")?,
-            actor_id: row.try_get("actor_id")?,
-            actor_type: row.try_get("actor_type")?,
-            actor_tenant_id: row.try_get("actor_tenant_id")?,
-            target_tenant_id: row.try_get("target_tenant_id")?,
-            partner_id: row.try_get("partner_id")?,
-            credential_id: row.try_get("credential_id")?,
-            action: row.try_get("action")?,
-            resource_type: row.try_get("resource_type")?,
-            resource_path: row.try_get("resource_path")?,
-            version: version.map(|v| to_u64(v, "version")).transpose()?,
-            outcome: row.try_get("outcome")?,
-            error_code: row.try_get("error_code")?,
-            client_ip: row.try_get("client_ip")?,
-            user_agent: row.try_get("user_agent")?,
-        },
-        prev_hash: hash32(row.try_get("prev_hash")?, "prev_hash")?,
-        hash: hash32(row.try_get("hash")?, "hash")?,
-    })
+    EntryRow::from_row(row)?.into_entry()
+}
+
+/// The `audit_callers` row of each distinct caller among `events`, inserted where missing.
+async fn caller_ids(
+    conn: &mut SqliteConnection,
+    events: &[AuditEvent],
+) -> Result<HashMap<CallerKey, i64>> {
+    let mut ids = HashMap::new();
+    for event in events {
+        let key = event.caller_key();
+        if ids.contains_key(&key) {
+            continue;
+        }
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT id FROM audit_callers WHERE actor_id = ?1 AND credential_id = ?2
+               AND actor_type = ?3 AND actor_tenant_id = ?4 AND partner_id = ?5
+               AND client_ip = ?6 AND user_agent = ?7",
+        )
+        .bind(&key.actor_id)
+        .bind(&key.credential_id)
+        .bind(&key.actor_type)
+        .bind(&key.actor_tenant_id)
+        .bind(&key.partner_id)
+        .bind(&key.client_ip)
+        .bind(&key.user_agent)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let id = match found {
+            Some(id) => id,
+            None => {
+                sqlx::query_scalar(
+                    "INSERT INTO audit_callers (actor_id, credential_id, actor_type,
+                        actor_tenant_id, partner_id, client_ip, user_agent)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id",
+                )
+                .bind(&key.actor_id)
+                .bind(&key.credential_id)
+                .bind(&key.actor_type)
+                .bind(&key.actor_tenant_id)
+                .bind(&key.partner_id)
+                .bind(&key.client_ip)
+                .bind(&key.user_agent)
+                .fetch_one(&mut *conn)
+                .await?
+            }
+        };
+        ids.insert(key, id);
+    }
+    Ok(ids)
 }
 
 /// The position and hash a chain continues from: its newest entry, else its pruning anchor,
@@ -92,9 +111,11 @@ pub(super) async fn append_in(
         return Ok(());
     }
     let mac = mac.ok_or_else(|| StoreError::Audit("the audit key is not loaded".into()))?;
+    let events: Vec<AuditEvent> = events.iter().map(AuditEvent::stored_form).collect();
+    let callers = caller_ids(conn, &events).await?;
     let mut heads: HashMap<&str, (u64, [u8; 32])> = HashMap::new();
     let mut rows = Vec::with_capacity(events.len());
-    for event in events {
+    for event in &events {
         let chain = event.chain();
         let head = match heads.get(chain) {
             Some(head) => *head,
@@ -103,36 +124,30 @@ pub(super) async fn append_in(
         let chain_seq = head.0 + 1;
         let hash = mac(&entry_bytes(chain_seq, event, &head.1));
         heads.insert(chain, (chain_seq, hash));
-        rows.push((chain_seq, event, head.1, hash));
+        let caller = callers
+            .get(&event.caller_key())
+            .copied()
+            .ok_or_else(|| StoreError::Audit("internal: caller not recorded".into()))?;
+        rows.push((chain_seq, event, caller, hash));
     }
     for chunk in rows.chunks(ROWS_PER_INSERT) {
         let mut qb = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO audit_log (entry_id, chain, chain_seq, occurred_at, request_id, actor_id,
-                actor_type, actor_tenant_id, target_tenant_id, partner_id, credential_id, action,
-                resource_type, resource_path, version, outcome, error_code, client_ip, user_agent,
-                prev_hash, hash) ",
+            "INSERT INTO audit_log (entry_id, chain, chain_seq, occurred_at, request_id, caller,
+                action, resource_type, resource_path, version, outcome, error_code, hash) ",
         );
-        qb.push_values(chunk, |mut b, (chain_seq, e, prev, hash)| {
+        qb.push_values(chunk, |mut b, (chain_seq, e, caller, hash)| {
             b.push_bind(e.id.clone())
                 .push_bind(e.chain().to_owned())
                 .push_bind(i64::try_from(*chain_seq).unwrap_or(i64::MAX))
                 .push_bind(micros(e.occurred_at))
                 .push_bind(e.request_id.clone())
-                .push_bind(e.actor_id.clone())
-                .push_bind(e.actor_type.clone())
-                .push_bind(e.actor_tenant_id.clone())
-                .push_bind(e.target_tenant_id.clone())
-                .push_bind(e.partner_id.clone())
-                .push_bind(e.credential_id.clone())
+                .push_bind(*caller)
                 .push_bind(e.action.clone())
                 .push_bind(e.resource_type.clone())
                 .push_bind(e.resource_path.clone())
                 .push_bind(e.version.map(|v| i64::try_from(v).unwrap_or(i64::MAX)))
                 .push_bind(e.outcome.clone())
                 .push_bind(e.error_code.clone())
-                .push_bind(e.client_ip.clone())
-                .push_bind(e.user_agent.clone())
-                .push_bind(prev.to_vec())
                 .push_bind(hash.to_vec());
         });
         qb.build().execute(&mut *conn).await?;
@@ -192,9 +207,8 @@ pub(super) async fn summary(
         column: &str,
         top: Option<u32>,
     ) -> Result<Vec<(String, u64)>> {
-        let mut qb = QueryBuilder::<Sqlite>::new(format!(
-            "SELECT {column} AS k, COUNT(*) AS n FROM audit_log"
-        ));
+        let mut qb =
+            QueryBuilder::<Sqlite>::new(format!("SELECT {column} AS k, COUNT(*) AS n {SUMMARY_FROM}"));
         push_filters(&mut qb, q);
         qb.push(format!(
             " AND {column} IS NOT NULL GROUP BY {column} ORDER BY n DESC, k"
