@@ -4,3 +4,4 @@
 //! extract, call one function here, and map the result to a response.
 
 pub mod policies;
+pub mod subscriptions;
