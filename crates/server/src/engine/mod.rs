@@ -4,4 +4,5 @@
 //! extract, call one function here, and map the result to a response.
 
 pub mod policies;
+pub mod secret_policies;
 pub mod subscriptions;

@@ -24,7 +24,7 @@ use crate::auth::{Authenticated, require_admin, require_scope};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, OptionalJsonBody, parse_u64, query_pairs, reject_unknown};
 use crate::rotation::{fresh_schedule, run_dto, schedule_of};
-use crate::routes::secret_policies::id_from_name;
+use crate::engine::secret_policies::id_from_name;
 use crate::state::AppState;
 
 /// Most secrets one assign or trigger request acts on.
