@@ -4,5 +4,6 @@
 //! extract, call one function here, and map the result to a response.
 
 pub mod policies;
+pub mod rotation;
 pub mod secret_policies;
 pub mod subscriptions;
