@@ -3,6 +3,7 @@
 //! entry and events, and returns a typed result. No HTTP types here: `routes::*` handlers only
 //! extract, call one function here, and map the result to a response.
 
+pub mod audit;
 pub mod policies;
 pub mod rotation;
 pub mod secret_policies;
