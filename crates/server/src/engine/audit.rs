@@ -21,7 +21,6 @@ const DEFAULT_LIMIT: u64 = 50;
 const MAX_LIMIT: u64 = 500;
 const SUMMARY_TOP: u32 = 10;
 
-
 /// The chains whose entries the caller may see. A tenant's admins and auditors: their tenant.
 /// A partner admin (not acting through `/v1/t/`): every tenant of the partner and the partner's
 /// own chain (partner-scoped secrets). The operators' tenant also sees the chain of requests

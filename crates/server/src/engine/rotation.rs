@@ -327,7 +327,16 @@ pub async fn assign(
         }
         let schedule = fresh_schedule(&p.tenant_id, &path, &policy, &timing, now, None);
         let change = ScheduleChange::Upsert(schedule);
-        if set_secret_policy(state, p, &path, Some(&policy.id), &change, "assign_rotation").await? {
+        if set_secret_policy(
+            state,
+            p,
+            &path,
+            Some(&policy.id),
+            &change,
+            "assign_rotation",
+        )
+        .await?
+        {
             changed.push(path);
         }
     }

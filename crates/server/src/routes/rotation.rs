@@ -201,7 +201,9 @@ pub async fn policy_secrets(
     Path(id): Path<String>,
     uri: Uri,
 ) -> ApiResult<Json<ScheduledRotationList>> {
-    Ok(Json(rotation::policy_secrets(&state, &p, &id, uri.query()).await?))
+    Ok(Json(
+        rotation::policy_secrets(&state, &p, &id, uri.query()).await?,
+    ))
 }
 
 /// What rotates within the next `within_hours` hours (default 24; overdue and waiting ones

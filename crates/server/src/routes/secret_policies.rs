@@ -93,7 +93,9 @@ pub async fn update_secret_policy(
     body: Result<JsonBody<SecretPolicyRequest>, ApiError>,
 ) -> ApiResult<Json<SecretPolicy>> {
     let request = body.map(|JsonBody(r)| r);
-    Ok(Json(secret_policies::update(&state, &p, &id, request).await?))
+    Ok(Json(
+        secret_policies::update(&state, &p, &id, request).await?,
+    ))
 }
 
 /// Deletes a secret policy. Secrets that name it keep the id: their next automatic rotation
@@ -121,5 +123,7 @@ pub async fn generate_preview(
     Authenticated(p): Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<Json<GeneratedValue>> {
-    Ok(Json(secret_policies::generate_preview(&state, &p, &id).await?))
+    Ok(Json(
+        secret_policies::generate_preview(&state, &p, &id).await?,
+    ))
 }

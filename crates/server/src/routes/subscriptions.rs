@@ -100,7 +100,9 @@ pub async fn poll(
     Path(id): Path<String>,
     uri: Uri,
 ) -> ApiResult<Json<PollResponse>> {
-    Ok(Json(subscriptions::poll(&state, &p, &id, uri.query()).await?))
+    Ok(Json(
+        subscriptions::poll(&state, &p, &id, uri.query()).await?,
+    ))
 }
 
 /// Replaces the webhook signing secret; the new one is in this response only and signs every
