@@ -78,7 +78,7 @@ pub async fn deliver_once(state: &AppState, config: &SinkConfig) -> Result<usize
     let mut lines = entries
         .into_iter()
         .map(|e| {
-            serde_json::to_string(&crate::routes::audit::entry_dto(e)).map_err(|e| e.to_string())
+            serde_json::to_string(&crate::engine::audit::entry_dto(e)).map_err(|e| e.to_string())
         })
         .collect::<Result<Vec<_>, _>>()?;
     if let Some(file) = config.file.clone() {

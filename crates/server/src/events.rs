@@ -356,7 +356,7 @@ pub async fn emit_expiry_notices(state: &AppState, warning: Duration) -> ApiResu
                 expires_at.unix_timestamp_nanos()
             );
             let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.as_bytes());
-            let id = crate::routes::audit::hex(&digest.as_ref()[..12]);
+            let id = crate::engine::audit::hex(&digest.as_ref()[..12]);
             let seconds_left = (expires_at - now).whole_seconds().max(0);
             notices.push(scaivault_store::NewEvent {
                 id: format!("evt_x{id}"),
