@@ -5,6 +5,7 @@
 //! here and passed to the store, which never returns entries of a tenant outside it.
 
 use axum::extract::{Path, State};
+use axum::handler::Handler;
 use axum::http::Uri;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -15,6 +16,7 @@ use scaivault_store::{AuditQuery, ChainBreak};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::audit::op;
 use crate::auth::{Authenticated, require_admin, require_scope};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{parse_u64, query_pairs, reject_unknown, truncate};
@@ -26,10 +28,19 @@ const SUMMARY_TOP: u32 = 10;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/audit", get(query))
-        .route("/v1/audit/summary", get(summary))
-        .route("/v1/audit/verify", post(verify))
-        .route("/v1/audit/trail/{*path}", get(trail))
+        .route("/v1/audit", get(query.layer(op("query", "audit"))))
+        .route(
+            "/v1/audit/summary",
+            get(summary.layer(op("summary", "audit"))),
+        )
+        .route(
+            "/v1/audit/verify",
+            post(verify.layer(op("verify", "audit"))),
+        )
+        .route(
+            "/v1/audit/trail/{*path}",
+            get(trail.layer(op("trail", "audit"))),
+        )
 }
 
 /// The chains whose entries the caller may see. A tenant's admins and auditors: their tenant.

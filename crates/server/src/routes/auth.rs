@@ -1,6 +1,7 @@
 //! `/v1/auth`: whoami and personal access tokens.
 
 use axum::extract::{Path, State};
+use axum::handler::Handler;
 use axum::http::{StatusCode, Uri};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -10,6 +11,7 @@ use scaivault_proto::identity::ExchangeRequest;
 use scaivault_proto::{ErrorBody, ErrorCode, Timestamp};
 use scaivault_store::TokenRecord;
 
+use crate::audit::op;
 use crate::auth::{Authenticated, require_grantable, require_scope};
 use crate::error::{ApiError, ApiResult, duration_error};
 use crate::extract::JsonBody;
@@ -21,9 +23,19 @@ const MAX_TOKEN_TTL_DAYS: i64 = 365;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/auth/whoami", get(whoami))
-        .route("/v1/auth/tokens", get(list_tokens).post(create_token))
-        .route("/v1/auth/tokens/{id}", delete(revoke_token))
-        .route("/v1/auth/exchange", post(exchange))
+        .route(
+            "/v1/auth/tokens",
+            get(list_tokens.layer(op("list", "token")))
+                .post(create_token.layer(op("create", "token"))),
+        )
+        .route(
+            "/v1/auth/tokens/{id}",
+            delete(revoke_token.layer(op("revoke", "token"))),
+        )
+        .route(
+            "/v1/auth/exchange",
+            post(exchange.layer(op("exchange", "token"))),
+        )
 }
 
 /// The identity behind the bearer token.

@@ -9,15 +9,17 @@
 //!   identities of their tenant; anyone reads their own.
 
 use axum::extract::{Path, State};
+use axum::handler::Handler;
 use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use scaivault_core::{Principal, Scope};
 use scaivault_proto::identity::*;
 use scaivault_proto::{ErrorBody, ErrorCode, Timestamp};
-use scaivault_store::{PartnerRecord, StoreError, TenantRecord, TokenRecord};
+use scaivault_store::{AuditEvent, PartnerRecord, StoreError, TenantRecord, TokenRecord};
 
 use crate::audit;
+use crate::audit::{Operation, op};
 use crate::auth::{
     Authenticated, require_admin, require_grantable, require_partner_admin, require_scope,
 };
@@ -32,18 +34,27 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/v1/identity/partners",
-            get(list_partners).post(create_partner),
+            get(list_partners.layer(op("list", "partner")))
+                .post(create_partner.layer(op("create", "partner"))),
         )
         .route(
             "/v1/identity/tenants",
-            get(list_tenants).post(create_tenant),
+            get(list_tenants.layer(op("list", "tenant")))
+                .post(create_tenant.layer(op("create", "tenant"))),
         )
-        .route("/v1/identity/tenants/{id}", get(get_tenant))
+        .route(
+            "/v1/identity/tenants/{id}",
+            get(get_tenant.layer(op("read", "tenant"))),
+        )
         .route(
             "/v1/identity/users/{identity_id}/groups",
-            get(get_groups).put(set_groups),
+            get(get_groups.layer(op("read", "groups")))
+                .put(set_groups.layer(op("update", "groups"))),
         )
-        .route("/v1/identity/register", post(register))
+        .route(
+            "/v1/identity/register",
+            post(register.layer(op("register", "tenant"))),
+        )
 }
 
 fn is_operator(state: &AppState, p: &Principal) -> bool {
@@ -442,22 +453,14 @@ pub async fn register(
     };
     require_grantable(&p, granted)?;
     record.scopes = granted.iter().map(|s| s.as_str().to_owned()).collect();
-    let tenant_id = match request.scope.as_str() {
+    let (partner, tenant) = match request.scope.as_str() {
         "tenant" => {
             let slug = request
                 .tenant_slug
                 .as_deref()
                 .ok_or_else(|| ApiError::validation("tenant_slug is required for scope tenant"))?;
             let tenant = new_tenant(&state, &p, slug, None, request.partner_id).await?;
-            state
-                .store
-                .insert_tenant(&tenant, audit::success_event(&state).as_ref())
-                .await
-                .map_err(duplicate("a tenant with this slug in the partner"))?;
-            audit::committed();
-            record.tenant_id = tenant.id.clone();
-            record.partner_id = tenant.partner_id.clone();
-            Some(tenant.id)
+            (None, tenant)
         }
         "partner" => {
             require_operator(&state, &p, "registering a partner")?;
@@ -465,12 +468,6 @@ pub async fn register(
                 ApiError::validation("partner_name is required for scope partner")
             })?;
             let partner = new_partner(&state, request.partner_id, name)?;
-            state
-                .store
-                .insert_partner(&partner, audit::success_event(&state).as_ref())
-                .await
-                .map_err(duplicate("a partner with this id"))?;
-            audit::committed();
             // The partner admin's home tenant: the partner's first tenant, named after it.
             let tenant = TenantRecord {
                 id: scaivault_crypto::random::random_id("tnt_")?,
@@ -479,19 +476,44 @@ pub async fn register(
                 name: format!("{} administration", partner.name),
                 created_at: now,
             };
-            state
-                .store
-                .insert_tenant(&tenant, None)
-                .await
-                .map_err(duplicate("the partner's admin tenant"))?;
-            record.tenant_id = tenant.id;
-            record.partner_id = partner.id;
-            record.is_partner_admin = true;
-            None
+            (Some(partner), tenant)
         }
         _ => return Err(ApiError::validation("scope: expected tenant or partner")),
     };
-    state.store.insert_token(&record, None).await?;
+    record.tenant_id = tenant.id.clone();
+    record.partner_id = tenant.partner_id.clone();
+    record.is_partner_admin = partner.is_some();
+    // The request's own entry (`register`, naming the tenant or partner) on the caller's chain;
+    // on the new tenant's chain, what was created in it (its admin tenant for a partner, and
+    // the admin's token), so its trail starts with how it came to be.
+    let mut entries: Vec<AuditEvent> = audit::success_event(&state).into_iter().collect();
+    if partner.is_some() {
+        entries.push(audit::change_event(
+            &state,
+            &p,
+            &tenant.id,
+            Operation::new("create", "tenant"),
+            &tenant.id,
+        )?);
+    }
+    entries.push(audit::change_event(
+        &state,
+        &p,
+        &tenant.id,
+        Operation::new("create", "token"),
+        &record.id,
+    )?);
+    let conflict = match &partner {
+        Some(_) => "a partner with this id",
+        None => "a tenant with this slug in the partner",
+    };
+    state
+        .store
+        .register_tenant(partner.as_ref(), &tenant, &record, &entries)
+        .await
+        .map_err(duplicate(conflict))?;
+    audit::committed();
+    let tenant_id = partner.is_none().then_some(tenant.id);
     Ok((
         StatusCode::CREATED,
         Json(RegisterResponse {

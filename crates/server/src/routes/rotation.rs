@@ -4,6 +4,7 @@
 //! Reading needs `policies:read`; changing policies needs a tenant admin with `policies:write`,
 //! and assigning, unassigning and triggering (which act on secrets) `secrets:write` as well. The rotations themselves are in `crate::rotation`.
 
+use axum::handler::Handler;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
@@ -19,6 +20,7 @@ use scaivault_store::{
     ScheduleQuery, ScheduleRecord, StoreError,
 };
 
+use crate::audit::op;
 use crate::audit::{self, StepActor};
 use crate::auth::{Authenticated, require_admin, require_scope};
 use crate::error::{ApiError, ApiResult};
@@ -34,21 +36,43 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/v1/rotation/policies",
-            get(list_rotation_policies).post(create_rotation_policy),
+            get(list_rotation_policies.layer(op("list", "rotation_policy")))
+                .post(create_rotation_policy.layer(op("create", "rotation_policy"))),
         )
         .route(
             "/v1/rotation/policies/{id}",
-            get(get_rotation_policy)
-                .put(update_rotation_policy)
-                .delete(delete_rotation_policy),
+            get(get_rotation_policy.layer(op("read", "rotation_policy")))
+                .put(update_rotation_policy.layer(op("update", "rotation_policy")))
+                .delete(delete_rotation_policy.layer(op("delete", "rotation_policy"))),
         )
-        .route("/v1/rotation/policies/{id}/assign", post(assign))
-        .route("/v1/rotation/policies/{id}/unassign", post(unassign))
-        .route("/v1/rotation/policies/{id}/trigger", post(trigger))
-        .route("/v1/rotation/policies/{id}/history", get(history))
-        .route("/v1/rotation/policies/{id}/secrets", get(policy_secrets))
-        .route("/v1/rotation/due", get(due))
-        .route("/v1/rotation/runs", get(runs))
+        .route(
+            "/v1/rotation/policies/{id}/assign",
+            post(assign.layer(op("assign", "rotation_policy"))),
+        )
+        .route(
+            "/v1/rotation/policies/{id}/unassign",
+            post(unassign.layer(op("unassign", "rotation_policy"))),
+        )
+        .route(
+            "/v1/rotation/policies/{id}/trigger",
+            post(trigger.layer(op("trigger", "rotation_policy"))),
+        )
+        .route(
+            "/v1/rotation/policies/{id}/history",
+            get(history.layer(op("list_runs", "rotation_policy"))),
+        )
+        .route(
+            "/v1/rotation/policies/{id}/secrets",
+            get(policy_secrets.layer(op("list_secrets", "rotation_policy"))),
+        )
+        .route(
+            "/v1/rotation/due",
+            get(due.layer(op("list_due", "rotation_policy"))),
+        )
+        .route(
+            "/v1/rotation/runs",
+            get(runs.layer(op("list_runs", "rotation_policy"))),
+        )
 }
 
 fn can_read(p: &Principal) -> ApiResult<()> {

@@ -6,6 +6,7 @@
 //! they are not anyone's secret until written.
 
 use axum::extract::{Path, State};
+use axum::handler::Handler;
 use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -15,6 +16,7 @@ use scaivault_proto::{ErrorBody, ErrorCode, Timestamp};
 use scaivault_store::{SecretPolicyRecord, StoreError};
 
 use crate::audit;
+use crate::audit::op;
 use crate::auth::{Authenticated, require_admin, require_scope};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
@@ -24,16 +26,23 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/v1/secret-policies",
-            get(list_secret_policies).post(create_secret_policy),
+            get(list_secret_policies.layer(op("list", "secret_policy")))
+                .post(create_secret_policy.layer(op("create", "secret_policy"))),
         )
-        .route("/v1/secret-policies/types", get(generator_types))
+        .route(
+            "/v1/secret-policies/types",
+            get(generator_types.layer(op("types", "secret_policy"))),
+        )
         .route(
             "/v1/secret-policies/{id}",
-            get(get_secret_policy)
-                .put(update_secret_policy)
-                .delete(delete_secret_policy),
+            get(get_secret_policy.layer(op("read", "secret_policy")))
+                .put(update_secret_policy.layer(op("update", "secret_policy")))
+                .delete(delete_secret_policy.layer(op("delete", "secret_policy"))),
         )
-        .route("/v1/secret-policies/{id}/generate", post(generate_preview))
+        .route(
+            "/v1/secret-policies/{id}/generate",
+            post(generate_preview.layer(op("generate", "secret_policy"))),
+        )
 }
 
 fn can_read(p: &Principal) -> ApiResult<()> {

@@ -8,6 +8,7 @@
 //! scopes the calling token does not have.
 
 use axum::extract::{Path, State};
+use axum::handler::Handler;
 use axum::http::{StatusCode, Uri};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
@@ -18,6 +19,7 @@ use scaivault_proto::{ErrorBody, ErrorCode, Timestamp};
 use scaivault_store::{ServiceAccountRecord, TokenRecord};
 
 use crate::audit;
+use crate::audit::op;
 use crate::auth::{Authenticated, require_admin, require_grantable, require_scope};
 use crate::error::{ApiError, ApiResult, duration_error};
 use crate::extract::JsonBody;
@@ -27,19 +29,22 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/v1/service-accounts",
-            get(list_accounts).post(create_account),
+            get(list_accounts.layer(op("list", "service_account")))
+                .post(create_account.layer(op("create", "service_account"))),
         )
         .route(
             "/v1/service-accounts/{id}",
-            get(get_account).delete(delete_account),
+            get(get_account.layer(op("read", "service_account")))
+                .delete(delete_account.layer(op("delete", "service_account"))),
         )
         .route(
             "/v1/service-accounts/{id}/keys",
-            get(list_keys).post(create_key),
+            get(list_keys.layer(op("list", "api_key")))
+                .post(create_key.layer(op("create", "api_key"))),
         )
         .route(
             "/v1/service-accounts/{id}/keys/{key_id}",
-            delete(delete_key),
+            delete(delete_key.layer(op("delete", "api_key"))),
         )
 }
 

@@ -2,6 +2,7 @@
 //! and/or long-poll. Needs `secrets:read`: a subscription hears only about paths its owner may
 //! read (checked when it is created and again at every delivery).
 
+use axum::handler::Handler;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
@@ -14,6 +15,7 @@ use scaivault_proto::{ErrorBody, ErrorCode, Timestamp};
 use scaivault_store::{SealedBlob, SubscriptionRecord};
 
 use crate::audit;
+use crate::audit::op;
 use crate::auth::{Authenticated, require_scope};
 use crate::error::{ApiError, ApiResult};
 use crate::events::{self, EVENT_TYPES, POLL_FALLBACK};
@@ -26,17 +28,25 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/v1/subscriptions",
-            get(list_subscriptions).post(create_subscription),
+            get(list_subscriptions.layer(op("list", "subscription")))
+                .post(create_subscription.layer(op("create", "subscription"))),
         )
         .route(
             "/v1/subscriptions/{id}",
-            get(get_subscription).delete(delete_subscription),
+            get(get_subscription.layer(op("read", "subscription")))
+                .delete(delete_subscription.layer(op("delete", "subscription"))),
         )
-        .route("/v1/subscriptions/{id}/poll", get(poll))
-        .route("/v1/subscriptions/{id}/dead-letters", get(dead_letters))
+        .route(
+            "/v1/subscriptions/{id}/poll",
+            get(poll.layer(op("poll", "subscription"))),
+        )
+        .route(
+            "/v1/subscriptions/{id}/dead-letters",
+            get(dead_letters.layer(op("dead_letters", "subscription"))),
+        )
         .route(
             "/v1/subscriptions/{id}/rotate-secret",
-            axum::routing::post(rotate_secret),
+            axum::routing::post(rotate_secret.layer(op("rotate_secret", "subscription"))),
         )
 }
 
