@@ -17,6 +17,7 @@ pub mod client_ip;
 pub mod config;
 pub mod cursor;
 pub mod disk;
+pub mod engine;
 pub mod error;
 pub mod events;
 pub mod extract;
