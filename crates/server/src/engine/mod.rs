@@ -4,3 +4,4 @@
 //! audit entry, returning a typed result. No HTTP types here: `routes/` parses and maps.
 
 pub mod identity;
+pub mod service_accounts;
