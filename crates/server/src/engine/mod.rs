@@ -5,3 +5,4 @@
 
 pub mod identity;
 pub mod service_accounts;
+pub mod tokens;
