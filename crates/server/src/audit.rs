@@ -1,8 +1,15 @@
 //! One audit entry per request that touches a resource, allowed or denied.
 //!
-//! The [`record`] middleware classifies the request by method and route before anything else
-//! runs, opens a per-request draft (a task-local), lets authentication and the handler fill in
-//! who acted and on what, and after the handler:
+//! Each audited route declares its operation where it is routed: `get(list.layer(op("list",
+//! "policy")))` names the action and resource type, and the route's path parameters name the
+//! resource (`/v1/service-accounts/{id}/keys/{key_id}` -> `id/key_id`). The secrets wildcard
+//! route declares from its dispatch rule ([`declare`]). Routes that touch no resource declare
+//! nothing and are not audited.
+//!
+//! The [`record`] middleware opens a per-request draft (a task-local) before anything else
+//! runs; the declaration fills it in before authentication and body extraction run (so their
+//! 401s and 400s are audited too), authentication and the handler add who acted and on what,
+//! and after the handler:
 //! - if the handler already committed the entry with its mutation (same transaction, see
 //!   [`success_event`] and [`committed`]), does nothing more;
 //! - otherwise (reads, listings, denials, validation errors, failed mutations) appends the entry
@@ -12,10 +19,14 @@
 //! Entries never contain secret values, tokens or request bodies: only ids, paths, versions,
 //! outcomes and error codes.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
-use axum::extract::{Request, State};
-use axum::http::{Method, header};
+use axum::extract::{FromRequestParts, RawPathParams, Request, State};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use scaivault_core::Principal;
@@ -29,11 +40,28 @@ tokio::task_local! {
     static DRAFT: Arc<Mutex<Draft>>;
 }
 
+/// What an audited route does: the entry's `action` and `resource_type` (docs/audit.md lists
+/// them; they are a contract with the readers of the trail).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Operation {
+    pub action: &'static str,
+    pub resource_type: &'static str,
+}
+
+impl Operation {
+    pub const fn new(action: &'static str, resource_type: &'static str) -> Self {
+        Self {
+            action,
+            resource_type,
+        }
+    }
+}
+
 /// What is known about the request so far.
 #[derive(Debug, Default, Clone)]
 struct Draft {
-    action: String,
-    resource_type: &'static str,
+    /// `None` until the route declares its operation; a request without one is not audited.
+    operation: Option<Operation>,
     resource_path: Option<String>,
     version: Option<u64>,
     actor: Option<Actor>,
@@ -78,9 +106,22 @@ pub fn note_target_tenant(tenant_id: &str) {
     with_draft(|d| d.target_tenant_id = Some(tenant_id.to_owned()));
 }
 
-/// Refines the action the route implies (e.g. a permanent delete is `destroy`).
-pub fn note_action(action: &str) {
-    with_draft(|d| d.action = action.to_owned());
+/// Declares the request's operation and the resource it names (before authentication runs).
+/// Routes declare through [`op`]; the secrets dispatch calls this itself.
+pub fn declare(operation: Operation, resource_path: Option<String>) {
+    with_draft(|d| {
+        d.operation = Some(operation);
+        d.resource_path = resource_path;
+    });
+}
+
+/// Refines the action the route declared (e.g. a permanent delete is `destroy`).
+pub fn note_action(action: &'static str) {
+    with_draft(|d| {
+        if let Some(operation) = &mut d.operation {
+            operation.action = action;
+        }
+    });
 }
 
 /// The id or path of the resource, when the route does not name it (e.g. a created object).
@@ -107,6 +148,43 @@ pub fn success_event(state: &AppState) -> Option<AuditEvent> {
 /// Says the mutation committed the entry from [`success_event`].
 pub fn committed() {
     with_draft(|d| d.committed = true);
+}
+
+/// The entry of a change a request makes beside the one its route declares (a registration's
+/// admin token, a tenant first seen in a JWT), committed with that change. `target_tenant_id`
+/// names the chain it goes on; the origin (client address, user agent) is the request's.
+pub fn change_event(
+    state: &AppState,
+    actor: &Principal,
+    target_tenant_id: &str,
+    operation: Operation,
+    resource_path: &str,
+) -> ApiResult<AuditEvent> {
+    let (client_ip, user_agent) = DRAFT
+        .try_with(|draft| {
+            let d = draft.lock().unwrap_or_else(|p| p.into_inner());
+            (d.client_ip.clone(), d.user_agent.clone())
+        })
+        .unwrap_or_default();
+    Ok(AuditEvent {
+        id: scaivault_crypto::random::random_id("aud_")?,
+        occurred_at: state.clock.now(),
+        request_id: current_request_id(),
+        actor_id: actor.identity_id.clone(),
+        actor_type: actor.identity_type.as_str().to_owned(),
+        actor_tenant_id: Some(actor.home_tenant_id.clone()),
+        target_tenant_id: Some(target_tenant_id.to_owned()),
+        partner_id: Some(actor.partner_id.clone()),
+        credential_id: Some(actor.credential_id.clone()),
+        action: operation.action.to_owned(),
+        resource_type: operation.resource_type.to_owned(),
+        resource_path: Some(resource_path.to_owned()),
+        version: None,
+        outcome: "success".to_owned(),
+        error_code: None,
+        client_ip,
+        user_agent,
+    })
 }
 
 /// Who performs a rotation step: the caller of the request that caused it, or the scheduler.
@@ -177,6 +255,7 @@ fn build(
     outcome: &str,
     error_code: Option<ErrorCode>,
 ) -> Option<AuditEvent> {
+    let operation = d.operation?;
     let id = scaivault_crypto::random::random_id("aud_").ok()?;
     let (actor_id, actor_type, actor_tenant, partner, credential) = match &d.actor {
         Some(a) => (
@@ -198,8 +277,8 @@ fn build(
         target_tenant_id: d.target_tenant_id.clone(),
         partner_id: partner,
         credential_id: credential,
-        action: d.action.clone(),
-        resource_type: d.resource_type.to_owned(),
+        action: operation.action.to_owned(),
+        resource_type: operation.resource_type.to_owned(),
         resource_path: d.resource_path.clone(),
         version: d.version,
         outcome: outcome.to_owned(),
@@ -209,225 +288,76 @@ fn build(
     })
 }
 
-/// The percent-decoded segments of `path` below `prefix` (`None` when it is not below it).
-fn segments_under(path: &str, prefix: &str) -> Option<Vec<String>> {
-    let rest = path
-        .strip_prefix(prefix)
-        .filter(|r| r.is_empty() || r.starts_with('/'))?;
-    Some(
-        rest.split('/')
-            .filter(|s| !s.is_empty())
-            .map(|s| {
-                percent_encoding::percent_decode_str(s)
-                    .decode_utf8_lossy()
-                    .into_owned()
-            })
-            .collect(),
-    )
+/// The declaration layer of one route's method handler: `get(handler.layer(op("read",
+/// "policy")))`. The resource path is the route's path parameters joined with `/`, none when
+/// the route has none; services refine it ([`note_resource`], e.g. a created object's id).
+pub const fn op(action: &'static str, resource_type: &'static str) -> Declare {
+    Declare(Operation::new(action, resource_type))
 }
 
-/// (action, resource type, resource path) of an audited route; `None` for routes that touch
-/// no resource (health, the OpenAPI document, whoami, unknown routes).
-pub fn classify(
-    method: &Method,
-    path: &str,
-) -> Option<(&'static str, &'static str, Option<String>)> {
-    let decoded = |s: &str| {
-        percent_encoding::percent_decode_str(s)
-            .decode_utf8_lossy()
-            .into_owned()
-    };
-    if path == "/v1/secrets" || path == "/v1/secrets/" {
-        return (method == Method::GET).then_some(("list", "secret", None));
+/// See [`op`].
+#[derive(Debug, Clone, Copy)]
+pub struct Declare(Operation);
+
+impl<S> tower::Layer<S> for Declare {
+    type Service = Declared<S>;
+
+    fn layer(&self, inner: S) -> Declared<S> {
+        Declared {
+            operation: self.0,
+            inner,
+        }
     }
-    if let Some(rest) = path.strip_prefix("/v1/secrets/") {
-        let rest = decoded(rest);
-        let (action, p) = match *method {
-            Method::GET if rest == "expiring" => ("list_expiring", None),
-            Method::GET => match rest.strip_prefix("metadata/") {
-                Some(p) => ("read_metadata", Some(p.to_owned())),
-                None => match rest.strip_suffix("/versions") {
-                    Some(p) => ("list_versions", Some(p.to_owned())),
-                    None => ("read", Some(rest)),
-                },
-            },
-            Method::PUT => ("write", Some(rest)),
-            Method::PATCH => ("update", Some(rest)),
-            Method::DELETE => ("delete", Some(rest)),
-            Method::POST => match (rest.strip_suffix("/restore"), rest.strip_suffix("/rotate")) {
-                (Some(p), _) => ("restore", Some(p.to_owned())),
-                (_, Some(p)) => ("rotate", Some(p.to_owned())),
-                _ => ("write", Some(rest)),
-            },
-            _ => return None,
-        };
-        return Some((action, "secret", p));
+}
+
+/// A handler with its declared operation (see [`op`]).
+#[derive(Debug, Clone)]
+pub struct Declared<S> {
+    operation: Operation,
+    inner: S,
+}
+
+impl<S> tower::Service<Request> for Declared<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
     }
-    if path == "/v1/auth/tokens" {
-        return match *method {
-            Method::GET => Some(("list", "token", None)),
-            Method::POST => Some(("create", "token", None)),
-            _ => None,
-        };
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let operation = self.operation;
+        // The service that was polled ready is the one called (tower's clone-and-swap).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let (mut parts, body) = request.into_parts();
+            // A parameter that is not UTF-8 names no resource; the handler refuses it.
+            let resource_path = RawPathParams::from_request_parts(&mut parts, &())
+                .await
+                .ok()
+                .map(|params| {
+                    params
+                        .iter()
+                        .map(|(_, value)| value)
+                        .collect::<Vec<_>>()
+                        .join("/")
+                })
+                .filter(|path| !path.is_empty());
+            declare(operation, resource_path);
+            inner.call(Request::from_parts(parts, body)).await
+        })
     }
-    if let Some(id) = path.strip_prefix("/v1/auth/tokens/") {
-        return (method == Method::DELETE).then(|| ("revoke", "token", Some(decoded(id))));
-    }
-    if let Some(rest) = path.strip_prefix("/v1/identity/") {
-        let read = *method == Method::GET;
-        let (segment, id) = match rest.split_once('/') {
-            Some((s, id)) => (s, Some(decoded(id))),
-            None => (rest, None),
-        };
-        return Some(match (segment, read) {
-            ("partners", true) => ("list", "partner", None),
-            ("partners", false) => ("create", "partner", None),
-            ("tenants", true) => (if id.is_some() { "read" } else { "list" }, "tenant", id),
-            ("tenants", false) => ("create", "tenant", None),
-            ("users", true) => (
-                "read",
-                "groups",
-                id.map(|i| i.trim_end_matches("/groups").to_owned()),
-            ),
-            ("users", false) => (
-                "update",
-                "groups",
-                id.map(|i| i.trim_end_matches("/groups").to_owned()),
-            ),
-            ("register", _) => ("register", "tenant", None),
-            _ => return None,
-        });
-    }
-    if let Some(parts) = segments_under(path, "/v1/service-accounts") {
-        let action = |read: &'static str, list: &'static str, one: bool| match *method {
-            Method::GET if one => read,
-            Method::GET => list,
-            Method::POST => "create",
-            Method::DELETE => "delete",
-            _ => "update",
-        };
-        return Some(match parts.as_slice() {
-            [] => (action("read", "list", false), "service_account", None),
-            [id] => (
-                action("read", "list", true),
-                "service_account",
-                Some(id.clone()),
-            ),
-            [id, keys] if keys == "keys" => {
-                (action("read", "list", false), "api_key", Some(id.clone()))
-            }
-            [id, keys, key] if keys == "keys" => (
-                action("read", "list", true),
-                "api_key",
-                Some(format!("{id}/{key}")),
-            ),
-            _ => return None,
-        });
-    }
-    if let Some(parts) = segments_under(path, "/v1/policies") {
-        let m = method.clone();
-        return Some(match (parts.as_slice(), m) {
-            ([], Method::GET) => ("list", "policy", None),
-            ([], _) => ("create", "policy", None),
-            ([t], Method::POST) if t == "test" => ("test", "policy", None),
-            ([id], Method::GET) => ("read", "policy", Some(id.clone())),
-            ([id], Method::DELETE) => ("delete", "policy", Some(id.clone())),
-            ([id], _) => ("update", "policy", Some(id.clone())),
-            ([id, b], Method::GET) if b == "bindings" => {
-                ("list_bindings", "policy", Some(id.clone()))
-            }
-            ([id, b], _) if b == "bindings" => ("bind", "policy", Some(id.clone())),
-            ([id, b, who], _) if b == "bindings" => {
-                ("unbind", "policy", Some(format!("{id}/{who}")))
-            }
-            _ => return None,
-        });
-    }
-    if let Some(parts) = segments_under(path, "/v1/subscriptions") {
-        let m = method.clone();
-        return Some(match (parts.as_slice(), m) {
-            ([], Method::GET) => ("list", "subscription", None),
-            ([], _) => ("create", "subscription", None),
-            ([id], Method::GET) => ("read", "subscription", Some(id.clone())),
-            ([id], _) => ("delete", "subscription", Some(id.clone())),
-            ([id, what], _) if what == "poll" => ("poll", "subscription", Some(id.clone())),
-            ([id, what], _) if what == "rotate-secret" => {
-                ("rotate_secret", "subscription", Some(id.clone()))
-            }
-            ([id, _], _) => ("dead_letters", "subscription", Some(id.clone())),
-            _ => return None,
-        });
-    }
-    if let Some(parts) = segments_under(path, "/v1/secret-policies") {
-        let m = method.clone();
-        return Some(match (parts.as_slice(), m) {
-            ([], Method::GET) => ("list", "secret_policy", None),
-            ([], _) => ("create", "secret_policy", None),
-            ([t], Method::GET) if t == "types" => ("types", "secret_policy", None),
-            ([id], Method::GET) => ("read", "secret_policy", Some(id.clone())),
-            ([id], Method::DELETE) => ("delete", "secret_policy", Some(id.clone())),
-            ([id], _) => ("update", "secret_policy", Some(id.clone())),
-            ([id, g], _) if g == "generate" => ("generate", "secret_policy", Some(id.clone())),
-            _ => return None,
-        });
-    }
-    if let Some(parts) = segments_under(path, "/v1/rotation") {
-        let m = method.clone();
-        return Some(match (parts.as_slice(), m) {
-            ([d], _) if d == "due" => ("list_due", "rotation_policy", None),
-            ([r], _) if r == "runs" => ("list_runs", "rotation_policy", None),
-            ([p], Method::GET) if p == "policies" => ("list", "rotation_policy", None),
-            ([p], _) if p == "policies" => ("create", "rotation_policy", None),
-            ([p, id], Method::GET) if p == "policies" => {
-                ("read", "rotation_policy", Some(id.clone()))
-            }
-            ([p, id], Method::DELETE) if p == "policies" => {
-                ("delete", "rotation_policy", Some(id.clone()))
-            }
-            ([p, id], _) if p == "policies" => ("update", "rotation_policy", Some(id.clone())),
-            ([p, id, what], _) if p == "policies" => {
-                let action = match what.as_str() {
-                    "assign" => "assign",
-                    "unassign" => "unassign",
-                    "trigger" => "trigger",
-                    "history" => "list_runs",
-                    _ => "list_secrets",
-                };
-                (action, "rotation_policy", Some(id.clone()))
-            }
-            _ => return None,
-        });
-    }
-    if path == "/v1/auth/exchange" {
-        return Some(("exchange", "token", None));
-    }
-    if path == "/v1/audit" || path == "/v1/audit/" {
-        return Some(("query", "audit", None));
-    }
-    if let Some(rest) = path.strip_prefix("/v1/audit/") {
-        return Some(match rest.split_once('/') {
-            Some(("trail", p)) => ("trail", "audit", Some(decoded(p))),
-            _ => match rest {
-                "summary" => ("summary", "audit", None),
-                "verify" => ("verify", "audit", None),
-                _ => ("query", "audit", None),
-            },
-        });
-    }
-    None
 }
 
 /// The audit middleware (see the module docs).
 pub async fn record(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some((action, resource_type, resource_path)) =
-        classify(request.method(), request.uri().path())
-    else {
-        return next.run(request).await;
-    };
     let draft = Arc::new(Mutex::new(Draft {
-        action: action.to_owned(),
-        resource_type,
-        resource_path,
         client_ip: crate::extract::client_ip(&state, request.extensions(), request.headers())
             .map(|ip| ip.to_string()),
         user_agent: request
@@ -439,6 +369,10 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     }));
     let response = DRAFT.scope(draft.clone(), next.run(request)).await;
     let d = draft.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if d.operation.is_none() {
+        // The route touches no resource (health, the OpenAPI document, whoami, unknown routes).
+        return response;
+    }
     if d.committed {
         // A change committed (with its outbox event): wake long-polls and webhook delivery.
         state.events.committed();
@@ -488,65 +422,4 @@ pub fn chain_mac(hasher: &scaivault_crypto::TokenHasher) -> scaivault_store::Cha
         out.copy_from_slice(tag.as_ref());
         out
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn routes_are_classified() {
-        let c = |m: Method, p: &str| classify(&m, p);
-        assert_eq!(
-            c(Method::GET, "/v1/secrets"),
-            Some(("list", "secret", None))
-        );
-        assert_eq!(
-            c(Method::GET, "/v1/secrets/a/b"),
-            Some(("read", "secret", Some("a/b".into())))
-        );
-        assert_eq!(
-            c(Method::GET, "/v1/secrets/metadata/a/b"),
-            Some(("read_metadata", "secret", Some("a/b".into())))
-        );
-        assert_eq!(
-            c(Method::GET, "/v1/secrets/a/versions"),
-            Some(("list_versions", "secret", Some("a".into())))
-        );
-        assert_eq!(
-            c(Method::POST, "/v1/secrets/a/rotate"),
-            Some(("rotate", "secret", Some("a".into())))
-        );
-        assert_eq!(
-            c(Method::PUT, "/v1/secrets/caf%C3%A9/x"),
-            Some(("write", "secret", Some("café/x".into())))
-        );
-        assert_eq!(
-            c(Method::POST, "/v1/rotation/policies/rot_q/assign"),
-            Some(("assign", "rotation_policy", Some("rot_q".into())))
-        );
-        assert_eq!(
-            c(Method::GET, "/v1/rotation/due"),
-            Some(("list_due", "rotation_policy", None))
-        );
-        assert_eq!(
-            c(Method::POST, "/v1/secret-policies/sp_x/generate"),
-            Some(("generate", "secret_policy", Some("sp_x".into())))
-        );
-        assert_eq!(
-            c(Method::GET, "/v1/secret-policies/types"),
-            Some(("types", "secret_policy", None))
-        );
-        assert_eq!(c(Method::GET, "/v1/secret-policiesx"), None);
-        assert_eq!(
-            c(Method::DELETE, "/v1/auth/tokens/tok_1"),
-            Some(("revoke", "token", Some("tok_1".into())))
-        );
-        assert_eq!(
-            c(Method::GET, "/v1/audit/trail/a/b"),
-            Some(("trail", "audit", Some("a/b".into())))
-        );
-        assert_eq!(c(Method::GET, "/health"), None);
-        assert_eq!(c(Method::GET, "/v1/auth/whoami"), None);
-    }
 }

@@ -29,6 +29,7 @@ use scaivault_proto::ErrorCode;
 use scaivault_store::{PartnerRecord, TenantRecord, TokenRecord};
 use time::OffsetDateTime;
 
+use crate::audit::Operation;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::tenancy::TenantRoute;
@@ -237,7 +238,8 @@ async fn principal_from_jwt(state: &AppState, c: VerifiedClaims) -> Result<Princ
         .tenant_id
         .filter(|t| valid_id(t) && !t.starts_with("ptn_"))
         .ok_or_else(|| ApiError::unauthenticated("the JWT has no valid tenant_id claim"))?;
-    let partner_id = resolve_partner(state, &tenant_id, c.partner_id.as_deref()).await?;
+    let (partner_id, first_seen) =
+        resolve_partner(state, &tenant_id, c.partner_id.as_deref()).await?;
     let roles: Vec<Role> = c.roles.iter().filter_map(|r| Role::parse(r)).collect();
     let mut scopes: Vec<Scope> = c.scopes.iter().filter_map(|s| Scope::parse(s)).collect();
     if c.scopes.is_empty() {
@@ -255,7 +257,7 @@ async fn principal_from_jwt(state: &AppState, c: VerifiedClaims) -> Result<Princ
         })
         .collect();
     let is_partner_admin = roles.contains(&Role::PartnerAdmin);
-    Ok(Principal {
+    let principal = Principal {
         identity_id,
         identity_type,
         home_tenant_id: tenant_id.clone(),
@@ -268,7 +270,11 @@ async fn principal_from_jwt(state: &AppState, c: VerifiedClaims) -> Result<Princ
         roles,
         credential_id,
         api_key_id: None,
-    })
+    };
+    if let Some(first_seen) = first_seen {
+        register_first_seen(state, &principal, first_seen).await?;
+    }
+    Ok(principal)
 }
 
 /// The longest `jti` accepted, in bytes.
@@ -287,17 +293,27 @@ fn valid_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// A tenant named by a JWT that the store does not know yet (ScaiKey is the source of truth).
+struct FirstSeen {
+    tenant_id: String,
+    partner_id: String,
+    /// The partner is unknown too.
+    new_partner: bool,
+}
+
+/// The partner of the JWT's tenant, and what must be registered first if the tenant is new.
+/// Nothing is written here: the token's principal must exist first, to be named in the entries.
 async fn resolve_partner(
     state: &AppState,
     tenant_id: &str,
     claimed: Option<&str>,
-) -> Result<String, ApiError> {
+) -> Result<(String, Option<FirstSeen>), ApiError> {
     if let Some(known) = state.store.get_tenant(tenant_id).await? {
         return match claimed {
             Some(p) if p != known.partner_id => Err(ApiError::unauthenticated(
                 "the JWT's partner_id does not own its tenant_id",
             )),
-            _ => Ok(known.partner_id),
+            _ => Ok((known.partner_id, None)),
         };
     }
     // Partner ids are `ptn_...`: partner secrets live under the partner id, which must never
@@ -306,38 +322,70 @@ async fn resolve_partner(
         .filter(|p| valid_id(p) && p.starts_with("ptn_"))
         .ok_or_else(|| ApiError::unauthenticated("the JWT names an unknown tenant and no partner"))?
         .to_owned();
+    let new_partner = state.store.get_partner(&partner_id).await?.is_none();
+    let first_seen = FirstSeen {
+        tenant_id: tenant_id.to_owned(),
+        partner_id: partner_id.clone(),
+        new_partner,
+    };
+    Ok((partner_id, Some(first_seen)))
+}
+
+/// Registers a tenant first seen in a JWT, and its partner when that is new too: each commits
+/// with its audit entry (`create`, on the chain of the partner or tenant created), whose actor
+/// is the token's identity.
+async fn register_first_seen(
+    state: &AppState,
+    principal: &Principal,
+    seen: FirstSeen,
+) -> Result<(), ApiError> {
     let now = state.clock.now();
-    if state.store.get_partner(&partner_id).await?.is_none() {
+    if seen.new_partner {
         let partner = PartnerRecord {
-            id: partner_id.clone(),
-            name: partner_id.clone(),
+            id: seen.partner_id.clone(),
+            name: seen.partner_id.clone(),
             created_at: now,
         };
-        match state.store.insert_partner(&partner, None).await {
+        let entry = crate::audit::change_event(
+            state,
+            principal,
+            &partner.id,
+            Operation::new("create", "partner"),
+            &partner.id,
+        )?;
+        match state.store.insert_partner(&partner, Some(&entry)).await {
+            // A concurrent request registered it.
             Ok(()) | Err(scaivault_store::StoreError::Duplicate) => {}
             Err(e) => return Err(e.into()),
         }
     }
     let tenant = TenantRecord {
-        id: tenant_id.to_owned(),
-        partner_id: partner_id.clone(),
-        slug: tenant_id.to_owned(),
-        name: tenant_id.to_owned(),
+        id: seen.tenant_id.clone(),
+        partner_id: seen.partner_id.clone(),
+        slug: seen.tenant_id.clone(),
+        name: seen.tenant_id.clone(),
         created_at: now,
     };
-    match state.store.insert_tenant(&tenant, None).await {
+    let entry = crate::audit::change_event(
+        state,
+        principal,
+        &tenant.id,
+        Operation::new("create", "tenant"),
+        &tenant.id,
+    )?;
+    match state.store.insert_tenant(&tenant, Some(&entry)).await {
         Ok(()) => {
             tracing::info!(
-                tenant_id,
-                partner_id,
+                tenant_id = %seen.tenant_id,
+                partner_id = %seen.partner_id,
                 "registered a tenant first seen in a JWT"
             );
-            Ok(partner_id)
+            Ok(())
         }
         // A concurrent request registered it (or the slug is taken): trust the stored record.
         Err(scaivault_store::StoreError::Duplicate) => {
-            match state.store.get_tenant(tenant_id).await? {
-                Some(t) if t.partner_id == partner_id => Ok(partner_id),
+            match state.store.get_tenant(&seen.tenant_id).await? {
+                Some(t) if t.partner_id == seen.partner_id => Ok(()),
                 _ => Err(ApiError::unauthenticated(
                     "the JWT's tenant cannot be registered under its partner",
                 )),

@@ -348,6 +348,18 @@ impl<S: Store> Store for CachedStore<S> {
         self.inner.get_tenant(id).await
     }
 
+    async fn register_tenant(
+        &self,
+        partner: Option<&PartnerRecord>,
+        tenant: &TenantRecord,
+        admin_token: &TokenRecord,
+        audit: &[AuditEvent],
+    ) -> Result<()> {
+        self.inner
+            .register_tenant(partner, tenant, admin_token, audit)
+            .await
+    }
+
     async fn list_tenants(
         &self,
         partner_id: &str,

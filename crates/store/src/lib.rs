@@ -310,6 +310,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// `Duplicate` when the id is taken, or the slug within the tenant's partner.
     async fn insert_tenant(&self, tenant: &TenantRecord, audit: Option<&AuditEvent>) -> Result<()>;
     async fn get_tenant(&self, id: &str) -> Result<Option<TenantRecord>>;
+    /// Registration: a new partner (when one is registered), its tenant and the first admin's
+    /// token, with their audit entries, in one transaction: all of it or nothing. `Duplicate`
+    /// when the partner id, the tenant id or slug, or the token is taken.
+    async fn register_tenant(
+        &self,
+        partner: Option<&PartnerRecord>,
+        tenant: &TenantRecord,
+        admin_token: &TokenRecord,
+        audit: &[AuditEvent],
+    ) -> Result<()>;
     async fn list_tenants(
         &self,
         partner_id: &str,

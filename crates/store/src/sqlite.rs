@@ -1332,6 +1332,22 @@ impl Store for SqliteStore {
         identity::get_tenant(&self.reader, id).await
     }
 
+    async fn register_tenant(
+        &self,
+        partner: Option<&PartnerRecord>,
+        tenant: &TenantRecord,
+        admin_token: &TokenRecord,
+        audit: &[AuditEvent],
+    ) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
+        identity::register_tenant(&mut tx, partner, tenant, admin_token).await?;
+        for event in audit {
+            self.audit_in(&mut tx, Some(event)).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn list_tenants(
         &self,
         partner_id: &str,

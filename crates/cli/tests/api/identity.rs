@@ -886,3 +886,63 @@ async fn tenant_slugs_do_not_reveal_other_partners_tenants() {
         "{listed}"
     );
 }
+
+/// A tenant and partner first seen in a JWT are registered each with its audit entry
+/// (`create`, on its own chain), naming the token's identity: no change without its entry.
+#[tokio::test]
+async fn tenants_first_seen_in_a_jwt_are_registered_with_their_audit_entries() {
+    let signing = SigningKey::generate("first-seen");
+    let idp = Idp::start(&[&signing]);
+    let server = ProdServer::start(&idp.config());
+    let mut c = claims("pat@jit.example", "tnt_jit_new", "ptn_jit");
+    c["roles"] = json!(["partner-admin"]);
+    c.as_object_mut().unwrap().remove("scopes");
+    let padmin = server.client(&signing.sign(&c));
+    let (s, me) = padmin.get("/v1/auth/whoami").await;
+    assert_eq!(s, 200, "{me}");
+    assert_eq!(me["tenant_id"], "tnt_jit_new");
+    // A second identity of the same tenant registers nothing more.
+    let mut other = claims("ann@jit.example", "tnt_jit_new", "ptn_jit");
+    other["roles"] = json!(["tenant-admin"]);
+    other.as_object_mut().unwrap().remove("scopes");
+    assert_eq!(
+        server
+            .client(&signing.sign(&other))
+            .get("/v1/auth/whoami")
+            .await
+            .0,
+        200
+    );
+
+    let (s, page) = padmin.get("/v1/audit?action=create").await;
+    assert_eq!(s, 200, "{page}");
+    let created: Vec<(&str, &str, &str, &str)> = page["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["resource_type"].as_str().unwrap(),
+                e["path"].as_str().unwrap(),
+                e["tenant_id"].as_str().unwrap(),
+                e["identity_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        created,
+        vec![
+            (
+                "tenant",
+                "tnt_jit_new",
+                "tnt_jit_new",
+                "user:pat@jit.example"
+            ),
+            ("partner", "ptn_jit", "ptn_jit", "user:pat@jit.example"),
+        ],
+        "newest first: {page}"
+    );
+    let (s, report) = padmin.post("/v1/audit/verify", json!({})).await;
+    assert_eq!(s, 200, "{report}");
+    assert_eq!(report["intact"], true, "{report}");
+}

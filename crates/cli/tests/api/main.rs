@@ -11,6 +11,7 @@
 mod common;
 
 mod audit;
+mod audit_coverage;
 mod auth;
 mod backup;
 mod cluster;

@@ -3,6 +3,7 @@
 //! what.
 
 use axum::extract::{Path, State};
+use axum::handler::Handler;
 use axum::http::Uri;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -12,14 +13,24 @@ use scaivault_proto::audit::*;
 use crate::auth::Authenticated;
 use crate::engine::audit;
 use crate::error::ApiResult;
+use crate::audit::op;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/audit", get(query))
-        .route("/v1/audit/summary", get(summary))
-        .route("/v1/audit/verify", post(verify))
-        .route("/v1/audit/trail/{*path}", get(trail))
+        .route("/v1/audit", get(query.layer(op("query", "audit"))))
+        .route(
+            "/v1/audit/summary",
+            get(summary.layer(op("summary", "audit"))),
+        )
+        .route(
+            "/v1/audit/verify",
+            post(verify.layer(op("verify", "audit"))),
+        )
+        .route(
+            "/v1/audit/trail/{*path}",
+            get(trail.layer(op("trail", "audit"))),
+        )
 }
 
 /// Audit entries, newest first, filtered.

@@ -3,6 +3,7 @@
 //! the rules (who may, validation, the store call and its audit entry).
 
 use axum::extract::{Path, State};
+use axum::handler::Handler;
 use axum::http::{StatusCode, Uri};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -11,20 +12,37 @@ use scaivault_proto::policies::*;
 
 use crate::auth::Authenticated;
 use crate::engine::policies;
+use crate::audit::op;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/policies", get(list_policies).post(create_policy))
-        .route("/v1/policies/test", post(test_policy))
+        .route(
+            "/v1/policies",
+            get(list_policies.layer(op("list", "policy")))
+                .post(create_policy.layer(op("create", "policy"))),
+        )
+        .route(
+            "/v1/policies/test",
+            post(test_policy.layer(op("test", "policy"))),
+        )
         .route(
             "/v1/policies/{id}",
-            get(get_policy).put(update_policy).delete(delete_policy),
+            get(get_policy.layer(op("read", "policy")))
+                .put(update_policy.layer(op("update", "policy")))
+                .delete(delete_policy.layer(op("delete", "policy"))),
         )
-        .route("/v1/policies/{id}/bindings", get(list_bindings).post(bind))
-        .route("/v1/policies/{id}/bindings/{identity_id}", delete(unbind))
+        .route(
+            "/v1/policies/{id}/bindings",
+            get(list_bindings.layer(op("list_bindings", "policy")))
+                .post(bind.layer(op("bind", "policy"))),
+        )
+        .route(
+            "/v1/policies/{id}/bindings/{identity_id}",
+            delete(unbind.layer(op("unbind", "policy"))),
+        )
 }
 
 /// Creates a policy from `rules`, or from `path` + `permissions` (+ `effect`).

@@ -3,6 +3,7 @@
 //! extracts the request and calls one function of `engine::rotation`, which holds the rules;
 //! the rotations themselves are in `crate::rotation`.
 
+use axum::handler::Handler;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post};
@@ -12,6 +13,7 @@ use scaivault_proto::rotation::*;
 
 use crate::auth::Authenticated;
 use crate::engine::rotation;
+use crate::audit::op;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, OptionalJsonBody};
 use crate::state::AppState;
@@ -20,21 +22,43 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/v1/rotation/policies",
-            get(list_rotation_policies).post(create_rotation_policy),
+            get(list_rotation_policies.layer(op("list", "rotation_policy")))
+                .post(create_rotation_policy.layer(op("create", "rotation_policy"))),
         )
         .route(
             "/v1/rotation/policies/{id}",
-            get(get_rotation_policy)
-                .put(update_rotation_policy)
-                .delete(delete_rotation_policy),
+            get(get_rotation_policy.layer(op("read", "rotation_policy")))
+                .put(update_rotation_policy.layer(op("update", "rotation_policy")))
+                .delete(delete_rotation_policy.layer(op("delete", "rotation_policy"))),
         )
-        .route("/v1/rotation/policies/{id}/assign", post(assign))
-        .route("/v1/rotation/policies/{id}/unassign", post(unassign))
-        .route("/v1/rotation/policies/{id}/trigger", post(trigger))
-        .route("/v1/rotation/policies/{id}/history", get(history))
-        .route("/v1/rotation/policies/{id}/secrets", get(policy_secrets))
-        .route("/v1/rotation/due", get(due))
-        .route("/v1/rotation/runs", get(runs))
+        .route(
+            "/v1/rotation/policies/{id}/assign",
+            post(assign.layer(op("assign", "rotation_policy"))),
+        )
+        .route(
+            "/v1/rotation/policies/{id}/unassign",
+            post(unassign.layer(op("unassign", "rotation_policy"))),
+        )
+        .route(
+            "/v1/rotation/policies/{id}/trigger",
+            post(trigger.layer(op("trigger", "rotation_policy"))),
+        )
+        .route(
+            "/v1/rotation/policies/{id}/history",
+            get(history.layer(op("list_runs", "rotation_policy"))),
+        )
+        .route(
+            "/v1/rotation/policies/{id}/secrets",
+            get(policy_secrets.layer(op("list_secrets", "rotation_policy"))),
+        )
+        .route(
+            "/v1/rotation/due",
+            get(due.layer(op("list_due", "rotation_policy"))),
+        )
+        .route(
+            "/v1/rotation/runs",
+            get(runs.layer(op("list_runs", "rotation_policy"))),
+        )
 }
 
 /// Creates a rotation policy; its id is derived from the name (`quarterly` -> `rot_quarterly`).

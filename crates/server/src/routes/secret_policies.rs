@@ -3,6 +3,7 @@
 //! `engine::secret_policies`, which holds the rules.
 
 use axum::extract::{Path, State};
+use axum::handler::Handler;
 use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -11,6 +12,7 @@ use scaivault_proto::rotation::*;
 
 use crate::auth::Authenticated;
 use crate::engine::secret_policies;
+use crate::audit::op;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
 use crate::state::AppState;
@@ -19,16 +21,23 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/v1/secret-policies",
-            get(list_secret_policies).post(create_secret_policy),
+            get(list_secret_policies.layer(op("list", "secret_policy")))
+                .post(create_secret_policy.layer(op("create", "secret_policy"))),
         )
-        .route("/v1/secret-policies/types", get(generator_types))
+        .route(
+            "/v1/secret-policies/types",
+            get(generator_types.layer(op("types", "secret_policy"))),
+        )
         .route(
             "/v1/secret-policies/{id}",
-            get(get_secret_policy)
-                .put(update_secret_policy)
-                .delete(delete_secret_policy),
+            get(get_secret_policy.layer(op("read", "secret_policy")))
+                .put(update_secret_policy.layer(op("update", "secret_policy")))
+                .delete(delete_secret_policy.layer(op("delete", "secret_policy"))),
         )
-        .route("/v1/secret-policies/{id}/generate", post(generate_preview))
+        .route(
+            "/v1/secret-policies/{id}/generate",
+            post(generate_preview.layer(op("generate", "secret_policy"))),
+        )
 }
 
 /// Creates a secret policy; its id is derived from the name (`sp_strong_password`).

@@ -10,6 +10,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
+use axum::handler::Handler;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
@@ -19,6 +20,7 @@ use scaivault_proto::secrets::*;
 use scaivault_proto::{ErrorCode, Timestamp};
 use scaivault_store::ListQuery;
 
+use crate::audit::{self, Operation, op};
 use crate::auth::{Authenticated, require_scope};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{
@@ -32,27 +34,107 @@ const MAX_LIMIT: u64 = 200;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/v1/secrets", get(list_secrets))
-        .route("/v1/secrets/", get(list_secrets))
+        .route("/v1/secrets", get(list_secrets.layer(op("list", "secret"))))
+        .route(
+            "/v1/secrets/",
+            get(list_secrets.layer(op("list", "secret"))),
+        )
         .route("/v1/secrets/{*rest}", any(dispatch))
+}
+
+/// What a request under `/v1/secrets/` asks for: the dispatch rule of the module docs, applied
+/// once for routing and for the audit entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SecretRoute<'a> {
+    Expiring,
+    Metadata(&'a str),
+    Versions(&'a str),
+    Read(&'a str),
+    Write(&'a str),
+    Patch(&'a str),
+    Delete(&'a str),
+    Restore(&'a str),
+    Rotate(&'a str),
+    /// POST to a secret itself: refused (writes use PUT), audited as an attempted write.
+    PostToSecret(&'a str),
+    /// Another method (HEAD, OPTIONS, ...): refused, touches nothing, not audited.
+    Unsupported,
+}
+
+impl<'a> SecretRoute<'a> {
+    fn of(method: &Method, rest: &'a str) -> Self {
+        match *method {
+            Method::GET if rest == "expiring" => Self::Expiring,
+            Method::GET => match rest.strip_prefix("metadata/") {
+                Some(path) => Self::Metadata(path),
+                None => match rest.strip_suffix("/versions") {
+                    Some(path) => Self::Versions(path),
+                    None => Self::Read(rest),
+                },
+            },
+            Method::PUT => Self::Write(rest),
+            Method::PATCH => Self::Patch(rest),
+            Method::DELETE => Self::Delete(rest),
+            Method::POST => match (rest.strip_suffix("/restore"), rest.strip_suffix("/rotate")) {
+                (Some(path), _) => Self::Restore(path),
+                (_, Some(path)) => Self::Rotate(path),
+                _ => Self::PostToSecret(rest),
+            },
+            _ => Self::Unsupported,
+        }
+    }
+
+    /// The audit operation and the secret path it names.
+    fn audit(self) -> Option<(Operation, Option<&'a str>)> {
+        let (action, path) = match self {
+            Self::Expiring => ("list_expiring", None),
+            Self::Metadata(p) => ("read_metadata", Some(p)),
+            Self::Versions(p) => ("list_versions", Some(p)),
+            Self::Read(p) => ("read", Some(p)),
+            Self::Write(p) | Self::PostToSecret(p) => ("write", Some(p)),
+            Self::Patch(p) => ("update", Some(p)),
+            Self::Delete(p) => ("delete", Some(p)),
+            Self::Restore(p) => ("restore", Some(p)),
+            Self::Rotate(p) => ("rotate", Some(p)),
+            Self::Unsupported => return None,
+        };
+        Some((Operation::new(action, "secret"), path))
+    }
 }
 
 async fn dispatch(
     State(state): State<AppState>,
-    auth: Authenticated,
     rest: Result<Path<String>, PathRejection>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     request: Request,
 ) -> Response {
-    let rest = match rest {
-        Ok(Path(rest)) => rest,
-        Err(_) => {
-            return ApiError::new(ErrorCode::InvalidPath, "invalid path: not valid UTF-8")
-                .into_response();
-        }
+    // A path that is not UTF-8 is refused below; its entry names it as best it can.
+    let rest = rest.map(|Path(rest)| rest).map_err(|_| {
+        let raw = uri.path().strip_prefix("/v1/secrets/").unwrap_or_default();
+        percent_encoding::percent_decode_str(raw)
+            .decode_utf8_lossy()
+            .into_owned()
+    });
+    let decoded = match &rest {
+        Ok(rest) | Err(rest) => rest.as_str(),
     };
+    let route = SecretRoute::of(&method, decoded);
+    // Declared before authentication and the body are read, so their refusals are audited.
+    if let Some((operation, path)) = route.audit() {
+        audit::declare(operation, path.map(str::to_owned));
+    }
+    let (mut parts, body) = request.into_parts();
+    let auth = match Authenticated::from_request_parts(&mut parts, &state).await {
+        Ok(auth) => auth,
+        Err(e) => return e.into_response(),
+    };
+    let request = Request::from_parts(parts, body);
+    if rest.is_err() {
+        return ApiError::new(ErrorCode::InvalidPath, "invalid path: not valid UTF-8")
+            .into_response();
+    }
     let query = uri.query();
     // The scope of a request with a body is checked before the body is read: a token without
     // it gets 403 whatever it sends (the services check every scope again).
@@ -62,49 +144,37 @@ async fn dispatch(
         return e.into_response();
     }
     // A write to a reserved or malformed path is refused before its body is read.
-    if matches!(method, Method::PUT | Method::PATCH)
-        && let Err(e) = SecretPath::parse(&rest)
+    if let SecretRoute::Write(path) | SecretRoute::Patch(path) = route
+        && let Err(e) = SecretPath::parse(path)
     {
         return ApiError::from(e).into_response();
     }
-    let result = match method {
-        Method::GET if rest == "expiring" => expiring(&state, &auth, query)
+    let result = match route {
+        SecretRoute::Expiring => expiring(&state, &auth, query)
             .await
             .map(IntoResponse::into_response),
-        Method::GET => match rest.strip_prefix("metadata/") {
-            Some(path) => metadata(&state, &auth, path, query).await,
-            None => match rest.strip_suffix("/versions") {
-                Some(path) => versions(&state, &auth, path, query).await,
-                None => read_secret(&state, &auth, &rest, query).await,
-            },
-        },
-        Method::PUT => match JsonBody::from_request(request, &state).await {
-            Ok(JsonBody(body)) => write_secret(&state, &auth, &rest, &headers, query, body).await,
+        SecretRoute::Metadata(path) => metadata(&state, &auth, path, query).await,
+        SecretRoute::Versions(path) => versions(&state, &auth, path, query).await,
+        SecretRoute::Read(path) => read_secret(&state, &auth, path, query).await,
+        SecretRoute::Write(path) => match JsonBody::from_request(request, &state).await {
+            Ok(JsonBody(body)) => write_secret(&state, &auth, path, &headers, query, body).await,
             Err(e) => Err(e),
         },
-        Method::PATCH => match JsonBody::from_request(request, &state).await {
-            Ok(JsonBody(body)) => patch_secret(&state, &auth, &rest, query, body).await,
+        SecretRoute::Patch(path) => match JsonBody::from_request(request, &state).await {
+            Ok(JsonBody(body)) => patch_secret(&state, &auth, path, query, body).await,
             Err(e) => Err(e),
         },
-        Method::DELETE => delete_secret(&state, &auth, &rest, query).await,
-        Method::POST => {
-            if let Some(path) = rest.strip_suffix("/restore") {
-                restore_secret(&state, &auth, path, query).await
-            } else if let Some(path) = rest.strip_suffix("/rotate") {
-                match OptionalJsonBody::from_request(request, &state).await {
-                    Ok(OptionalJsonBody(body)) => {
-                        rotate_secret(&state, &auth, path, query, body).await
-                    }
-                    Err(e) => Err(e),
-                }
-            } else {
-                Err(ApiError::new(
-                    ErrorCode::MethodNotAllowed,
-                    "POST is only for {path}/restore and {path}/rotate; write secrets with PUT",
-                ))
-            }
-        }
-        _ => Err(ApiError::new(
+        SecretRoute::Delete(path) => delete_secret(&state, &auth, path, query).await,
+        SecretRoute::Restore(path) => restore_secret(&state, &auth, path, query).await,
+        SecretRoute::Rotate(path) => match OptionalJsonBody::from_request(request, &state).await {
+            Ok(OptionalJsonBody(body)) => rotate_secret(&state, &auth, path, query, body).await,
+            Err(e) => Err(e),
+        },
+        SecretRoute::PostToSecret(_) => Err(ApiError::new(
+            ErrorCode::MethodNotAllowed,
+            "POST is only for {path}/restore and {path}/rotate; write secrets with PUT",
+        )),
+        SecretRoute::Unsupported => Err(ApiError::new(
             ErrorCode::MethodNotAllowed,
             "method not allowed on this route",
         )),
@@ -113,7 +183,7 @@ async fn dispatch(
     if response.status() == StatusCode::METHOD_NOT_ALLOWED {
         response.headers_mut().insert(
             header::ALLOW,
-            HeaderValue::from_static(allowed_methods(&rest)),
+            HeaderValue::from_static(allowed_methods(decoded)),
         );
     }
     response
@@ -130,7 +200,7 @@ fn allowed_methods(rest: &str) -> &'static str {
     }
 }
 
-use axum::extract::FromRequest;
+use axum::extract::{FromRequest, FromRequestParts};
 
 fn etag(version: u64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).unwrap_or(HeaderValue::from_static("\"0\""))

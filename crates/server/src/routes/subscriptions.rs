@@ -2,6 +2,7 @@
 //! and/or long-poll. Each handler extracts the request and calls one function of
 //! `engine::subscriptions`, which holds the rules.
 
+use axum::handler::Handler;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, Uri};
 use axum::routing::get;
@@ -11,6 +12,7 @@ use scaivault_proto::subscriptions::*;
 
 use crate::auth::Authenticated;
 use crate::engine::subscriptions;
+use crate::audit::op;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
 use crate::state::AppState;
@@ -19,17 +21,25 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/v1/subscriptions",
-            get(list_subscriptions).post(create_subscription),
+            get(list_subscriptions.layer(op("list", "subscription")))
+                .post(create_subscription.layer(op("create", "subscription"))),
         )
         .route(
             "/v1/subscriptions/{id}",
-            get(get_subscription).delete(delete_subscription),
+            get(get_subscription.layer(op("read", "subscription")))
+                .delete(delete_subscription.layer(op("delete", "subscription"))),
         )
-        .route("/v1/subscriptions/{id}/poll", get(poll))
-        .route("/v1/subscriptions/{id}/dead-letters", get(dead_letters))
+        .route(
+            "/v1/subscriptions/{id}/poll",
+            get(poll.layer(op("poll", "subscription"))),
+        )
+        .route(
+            "/v1/subscriptions/{id}/dead-letters",
+            get(dead_letters.layer(op("dead_letters", "subscription"))),
+        )
         .route(
             "/v1/subscriptions/{id}/rotate-secret",
-            axum::routing::post(rotate_secret),
+            axum::routing::post(rotate_secret.layer(op("rotate_secret", "subscription"))),
         )
 }
 

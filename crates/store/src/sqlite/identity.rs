@@ -96,6 +96,20 @@ pub(super) async fn insert_tenant(conn: &mut SqliteConnection, t: &TenantRecord)
     Ok(())
 }
 
+/// The rows of a registration (see `Store::register_tenant`), in the caller's transaction.
+pub(super) async fn register_tenant(
+    conn: &mut SqliteConnection,
+    partner: Option<&PartnerRecord>,
+    tenant: &TenantRecord,
+    admin_token: &TokenRecord,
+) -> Result<()> {
+    if let Some(partner) = partner {
+        insert_partner(conn, partner).await?;
+    }
+    insert_tenant(conn, tenant).await?;
+    super::insert_token(conn, admin_token, false).await
+}
+
 pub(super) async fn get_tenant(pool: &SqlitePool, id: &str) -> Result<Option<TenantRecord>> {
     let row =
         sqlx::query("SELECT id, partner_id, slug, name, created_at FROM tenants WHERE id = ?1")
