@@ -185,7 +185,7 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         },
         audit_mac,
         jwt,
-        rate_limits: crate::ratelimit::RateLimiter::new(&config.rate_limits),
+        rate_limits: crate::ratelimit::RateLimiter::new(&config.rate_limits, clock.clone()),
         trusted_proxies: config.trusted_proxies()?,
         // With several nodes, another node's policy change reaches this one's cache within
         // this bound (one node: changes take effect on the next request).

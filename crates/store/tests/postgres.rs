@@ -36,6 +36,10 @@ struct TestDb {
 }
 
 impl TestDb {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "uniqueness across test processes, not time: the nanoseconds only vary the name"
+    )]
     async fn create() -> Self {
         let admin_url =
             std::env::var("SCAIVAULT_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned());

@@ -455,8 +455,10 @@ async fn a_restart_mid_rotation_neither_loses_nor_doubles_it() {
     // app/b's rotation wrote version 2, then the node died before recording the run.
     api.put("/v1/secrets/app/b", json!({"data": {"password": "v2"}}))
         .await;
+    // Ten minutes before the server's (test) clock: a restarted clock starts later still.
+    let now = api.clock_now().await;
     server.kill();
-    let started = (time::OffsetDateTime::now_utc() - time::Duration::minutes(10))
+    let started = (now - time::Duration::minutes(10))
         .unix_timestamp_nanos()
         / 1000;
     sql(

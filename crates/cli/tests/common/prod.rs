@@ -180,6 +180,10 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "uniqueness across test processes, not time: the nanoseconds only vary the name"
+    )]
     pub fn create() -> Self {
         let admin_url = std::env::var("SCAIVAULT_TEST_DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
