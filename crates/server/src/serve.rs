@@ -182,6 +182,7 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
             max_body_bytes: config.max_body_bytes,
             operator_tenant_id: config.bootstrap_tenant_id.clone(),
             operator_partner_id: config.bootstrap_partner_id.clone(),
+            expiry_warning: config.expiry_notices()?.1,
         },
         audit_mac,
         jwt,
@@ -211,8 +212,10 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
     let webhook_worker = crate::events::spawn_worker(state.clone(), delivery);
     let change_listener = crate::changes::spawn_listener(state.clone()).await;
     let (expiry_every, expiry_warning) = config.expiry_notices()?;
-    let expiry_notices =
-        crate::events::spawn_expiry_notices(state.clone(), expiry_every, expiry_warning);
+    // With the test clock, expiry notices run when the clock is moved (test_clock.rs).
+    let expiry_notices = state.test_clock.is_none().then(|| {
+        crate::events::spawn_expiry_notices(state.clone(), expiry_every, expiry_warning)
+    });
     // With the test clock, rounds run when the clock is moved (deterministic for tests).
     let rotation_interval = config.rotation_check_interval()?;
     let rotation_scheduler = state

@@ -600,8 +600,9 @@ async fn two_nodes_rotate_a_due_secret_exactly_once() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
-    // Both nodes keep running their rounds; nothing rotates it again in this cycle.
-    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    // The scheduler keeps running its rounds (two more, seen as lease renewals); nothing
+    // rotates it again in this cycle.
+    db.wait_for_job_rounds(scaivault_server::rotation::JOB, 2).await;
     let (_, v) = on_b.get("/v1/secrets/app/minutely").await;
     assert_eq!(v["version"], 2);
     let (_, runs) = on_a.get("/v1/rotation/runs?path=app/minutely").await;
