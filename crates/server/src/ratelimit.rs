@@ -423,7 +423,10 @@ mod tests {
         );
         assert!(serde_json::from_str::<RateLimitConfig>(r#"{"idnetity":{}}"#).is_err());
         // burst 0 means a burst of per_second.
-        let l = RateLimiter::new(&c);
+        let l = RateLimiter::new(
+            &c,
+            Arc::new(ManualClock::new(time::OffsetDateTime::UNIX_EPOCH)),
+        );
         let a = l.check_authenticated("t", "i").unwrap().unwrap();
         assert_eq!(
             a,

@@ -213,9 +213,10 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
     let change_listener = crate::changes::spawn_listener(state.clone()).await;
     let (expiry_every, expiry_warning) = config.expiry_notices()?;
     // With the test clock, expiry notices run when the clock is moved (test_clock.rs).
-    let expiry_notices = state.test_clock.is_none().then(|| {
-        crate::events::spawn_expiry_notices(state.clone(), expiry_every, expiry_warning)
-    });
+    let expiry_notices = state
+        .test_clock
+        .is_none()
+        .then(|| crate::events::spawn_expiry_notices(state.clone(), expiry_every, expiry_warning));
     // With the test clock, rounds run when the clock is moved (deterministic for tests).
     let rotation_interval = config.rotation_check_interval()?;
     let rotation_scheduler = state
@@ -296,7 +297,9 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
     if let Some(listener) = change_listener {
         listener.abort();
     }
-    expiry_notices.abort();
+    if let Some(notices) = expiry_notices {
+        notices.abort();
+    }
     if let Some(scheduler) = rotation_scheduler {
         scheduler.abort();
     }

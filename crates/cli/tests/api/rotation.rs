@@ -458,9 +458,7 @@ async fn a_restart_mid_rotation_neither_loses_nor_doubles_it() {
     // Ten minutes before the server's (test) clock: a restarted clock starts later still.
     let now = api.clock_now().await;
     server.kill();
-    let started = (now - time::Duration::minutes(10))
-        .unix_timestamp_nanos()
-        / 1000;
+    let started = (now - time::Duration::minutes(10)).unix_timestamp_nanos() / 1000;
     sql(
         &server,
         &format!(
@@ -602,7 +600,8 @@ async fn two_nodes_rotate_a_due_secret_exactly_once() {
     }
     // The scheduler keeps running its rounds (two more, seen as lease renewals); nothing
     // rotates it again in this cycle.
-    db.wait_for_job_rounds(scaivault_server::rotation::JOB, 2).await;
+    db.wait_for_job_rounds(scaivault_server::rotation::JOB, 2)
+        .await;
     let (_, v) = on_b.get("/v1/secrets/app/minutely").await;
     assert_eq!(v["version"], 2);
     let (_, runs) = on_a.get("/v1/rotation/runs?path=app/minutely").await;
