@@ -598,9 +598,9 @@ async fn two_nodes_rotate_a_due_secret_exactly_once() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
-    // The scheduler keeps running its rounds (two more, seen as lease renewals); nothing
-    // rotates it again in this cycle.
-    db.wait_for_job_rounds(scaivault_server::rotation::JOB, 2)
+    // The scheduler keeps running its rounds (four more, seen as lease renewals: the 4 s the
+    // test used to sleep); nothing rotates it again in this cycle.
+    db.wait_for_job_rounds(scaivault_server::rotation::JOB, 4)
         .await;
     let (_, v) = on_b.get("/v1/secrets/app/minutely").await;
     assert_eq!(v["version"], 2);
