@@ -310,6 +310,10 @@ fn generation_order(
 
 impl Generator {
     /// Generates a secret's data: every output name mapped to a string.
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "UUIDv7 embeds the real creation time; callers with a Clock use generate_at"
+    )]
     pub fn generate(&self) -> Result<Map<String, Value>, GenerateError> {
         self.generate_at(SystemTime::now())
     }

@@ -92,7 +92,7 @@ pub async fn deliver_once(state: &AppState, config: &SinkConfig) -> Result<usize
         .map_err(|e| format!("audit file: {e}"))?;
     }
     if let Some(addr) = &config.syslog {
-        send_syslog(addr, &lines, &successes)
+        send_syslog(addr, &lines, &successes, state.clock.now())
             .await
             .map_err(|e| format!("syslog {addr}: {e}"))?;
     }
@@ -156,8 +156,13 @@ fn rotate(file: &Path, keep: u32) -> std::io::Result<()> {
 }
 
 /// One RFC 5424 message per entry: facility auth (4), severity notice (5) or warning (4) for
-/// denials and errors; the JSON line is the message.
-async fn send_syslog(addr: &str, lines: &[String], successes: &[bool]) -> std::io::Result<()> {
+/// denials and errors; the JSON line is the message, stamped `now` (the server's Clock).
+async fn send_syslog(
+    addr: &str,
+    lines: &[String],
+    successes: &[bool],
+    now: time::OffsetDateTime,
+) -> std::io::Result<()> {
     let socket = tokio::net::UdpSocket::bind("0.0.0.0:0").await?;
     socket.connect(addr).await?;
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -165,7 +170,7 @@ async fn send_syslog(addr: &str, lines: &[String], successes: &[bool]) -> std::i
         .ok()
         .filter(|h| !h.is_empty() && !h.contains(' '))
         .unwrap_or_else(|| "-".to_owned());
-    let now = time::OffsetDateTime::now_utc()
+    let now = now
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     for (line, success) in lines.iter().zip(successes) {

@@ -259,7 +259,11 @@ async fn deliver_pending(
     for e in &events {
         let body = serde_json::to_vec(&envelope(e)).map_err(ApiError::internal)?;
         let result = match &target {
-            Some(Ok(target)) => target.deliver(&e.id, &body, &secret).await,
+            Some(Ok(target)) => {
+                target
+                    .deliver(&e.id, &body, &secret, state.clock.now())
+                    .await
+            }
             Some(Err(refused)) => Err(refused.clone()),
             None => Ok(()),
         };

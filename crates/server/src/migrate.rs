@@ -145,8 +145,10 @@ fn store_err(e: scaivault_store::StoreError) -> StartupError {
     StartupError::Store(e.to_string())
 }
 
+/// The wall-clock time for the progress file (an operator command: the real clock, through
+/// the Clock).
 fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
+    scaivault_core::Clock::now(&scaivault_core::SystemClock)
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }

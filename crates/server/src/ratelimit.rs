@@ -17,16 +17,20 @@
 //! Limits are kept in memory, per node: behind a load balancer spreading requests over N nodes
 //! a client may get up to N times the configured rate and burst (N x the limit is the bound;
 //! with sticky routing it is close to 1x). Idle keys are dropped by [`RateLimiter::housekeeping`].
+//!
+//! Time comes from the server's [`scaivault_core::Clock`], so the dev test clock drives the
+//! limits as it drives expiry (a test advances the clock instead of waiting for a refill).
 
 use std::fmt;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock as _;
 use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DashMapStateStore;
 use governor::{NotUntil, Quota};
@@ -154,13 +158,15 @@ impl fmt::Debug for RateLimiter {
 }
 
 impl RateLimiter {
-    pub fn new(config: &RateLimitConfig) -> Self {
+    /// Limiters for `config`, reading the time from `clock` (the server's).
+    pub fn new(config: &RateLimitConfig, clock: Arc<dyn scaivault_core::Clock>) -> Self {
+        let clock = LimiterClock(clock);
         Self {
             config: config.clone(),
-            identity: Dimension::new(config.identity),
-            tenant: Dimension::new(config.tenant),
-            unauthenticated: Dimension::new(config.unauthenticated),
-            auth_failures: Dimension::new(config.auth_failures),
+            identity: Dimension::new(config.identity, &clock),
+            tenant: Dimension::new(config.tenant, &clock),
+            unauthenticated: Dimension::new(config.unauthenticated, &clock),
+            auth_failures: Dimension::new(config.auth_failures, &clock),
         }
     }
 
@@ -315,17 +321,33 @@ fn refusal<P: governor::clock::Reference>(limit: u32, not_until: &NotUntil<P>, n
     }
 }
 
+/// The server's Clock as governor's time source. An instant is the time since the Unix epoch;
+/// should the wall clock step back, governor's saturating arithmetic only makes a key wait
+/// longer, never refill early.
+#[derive(Debug, Clone)]
+struct LimiterClock(Arc<dyn scaivault_core::Clock>);
+
+impl governor::clock::Clock for LimiterClock {
+    type Instant = Duration;
+
+    fn now(&self) -> Duration {
+        let since_epoch = self.0.now() - time::OffsetDateTime::UNIX_EPOCH;
+        Duration::try_from(since_epoch).unwrap_or(Duration::ZERO)
+    }
+}
+
 /// One dimension: a keyed governor limiter and its burst (for the headers).
 struct Dimension<K: Hash + Eq + Clone> {
-    inner: governor::RateLimiter<K, DashMapStateStore<K>, DefaultClock, StateInformationMiddleware>,
+    inner: governor::RateLimiter<K, DashMapStateStore<K>, LimiterClock, StateInformationMiddleware>,
     limit: u32,
 }
 
 impl<K: Hash + Eq + Clone> Dimension<K> {
-    fn new(limit: Limit) -> Option<Self> {
+    fn new(limit: Limit, clock: &LimiterClock) -> Option<Self> {
         let quota = limit.quota()?;
         Some(Self {
-            inner: governor::RateLimiter::dashmap(quota).with_middleware(),
+            inner: governor::RateLimiter::dashmap_with_clock(quota, clock.clone())
+                .with_middleware(),
             limit: quota.burst_size().get(),
         })
     }
@@ -346,6 +368,7 @@ mod tests {
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     use axum::http::StatusCode;
+    use scaivault_core::ManualClock;
 
     use super::*;
 
@@ -353,7 +376,13 @@ mod tests {
         Limit { per_second, burst }
     }
 
+    /// A limiter with only the limits `f` sets, on a clock that stands still.
     fn only(f: impl FnOnce(&mut RateLimitConfig)) -> RateLimiter {
+        only_on_clock(f).0
+    }
+
+    /// As [`only`], with the manual clock that drives it.
+    fn only_on_clock(f: impl FnOnce(&mut RateLimitConfig)) -> (RateLimiter, Arc<ManualClock>) {
         let mut config = RateLimitConfig {
             identity: Limit::OFF,
             tenant: Limit::OFF,
@@ -361,7 +390,15 @@ mod tests {
             auth_failures: Limit::OFF,
         };
         f(&mut config);
-        RateLimiter::new(&config)
+        let clock = Arc::new(ManualClock::new(
+            time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000),
+        ));
+        (RateLimiter::new(&config, clock.clone()), clock)
+    }
+
+    /// Moves `clock` forward by a std `Duration`.
+    fn advance(clock: &ManualClock, by: Duration) {
+        clock.advance(time::Duration::try_from(by).unwrap());
     }
 
     const IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
@@ -386,7 +423,10 @@ mod tests {
         );
         assert!(serde_json::from_str::<RateLimitConfig>(r#"{"idnetity":{}}"#).is_err());
         // burst 0 means a burst of per_second.
-        let l = RateLimiter::new(&c);
+        let l = RateLimiter::new(
+            &c,
+            Arc::new(ManualClock::new(time::OffsetDateTime::UNIX_EPOCH)),
+        );
         let a = l.check_authenticated("t", "i").unwrap().unwrap();
         assert_eq!(
             a,
@@ -399,7 +439,7 @@ mod tests {
 
     #[test]
     fn burst_then_refusal_then_recovery() {
-        let l = only(|c| c.unauthenticated = limit(2, 3));
+        let (l, clock) = only_on_clock(|c| c.unauthenticated = limit(2, 3));
         for remaining in [2, 1, 0] {
             let a = l.check_unauthenticated(IP).unwrap().unwrap();
             assert_eq!(
@@ -417,7 +457,10 @@ mod tests {
         // Another client is unaffected.
         assert!(l.check_unauthenticated(OTHER_IP).is_ok());
 
-        std::thread::sleep(r.retry_after + Duration::from_millis(20));
+        // Not a moment before the refusal said, and then at once.
+        advance(&clock, r.retry_after - Duration::from_micros(1));
+        assert!(l.check_unauthenticated(IP).is_err());
+        advance(&clock, Duration::from_micros(1));
         assert!(l.check_unauthenticated(IP).is_ok());
     }
 
@@ -508,7 +551,7 @@ mod tests {
 
     #[test]
     fn housekeeping_drops_idle_keys() {
-        let l = only(|c| {
+        let (l, clock) = only_on_clock(|c| {
             c.unauthenticated = limit(1000, 1);
             c.auth_failures = limit(1000, 1);
         });
@@ -518,7 +561,10 @@ mod tests {
         let failures = l.auth_failures.as_ref().unwrap();
         assert_eq!(unauthenticated.inner.len(), 1);
         assert_eq!(failures.inner.len(), 1);
-        std::thread::sleep(Duration::from_millis(10));
+        // Not idle yet: each key has just spent its one-cell burst.
+        l.housekeeping();
+        assert_eq!(unauthenticated.inner.len(), 1);
+        advance(&clock, Duration::from_millis(10));
         l.housekeeping();
         assert_eq!(unauthenticated.inner.len(), 0);
         assert_eq!(failures.inner.len(), 0);

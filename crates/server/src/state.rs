@@ -52,6 +52,8 @@ pub struct Limits {
     pub operator_tenant_id: String,
     /// The operators' partner: its partner admins manage partners and every tenant.
     pub operator_partner_id: String,
+    /// How long before its expiry a secret is announced (`secret.expiring`).
+    pub expiry_warning: Duration,
 }
 
 impl std::ops::Deref for AppState {

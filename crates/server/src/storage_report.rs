@@ -56,7 +56,8 @@ pub async fn report(config_file: Option<PathBuf>, as_json: bool) -> Result<(), S
         .clone()
         .ok_or_else(|| StartupError::Config("data_dir is required".into()))?;
     let store = OpenedStore::open(&config, &data_dir).await?;
-    let now = time::OffsetDateTime::now_utc();
+    // An operator command has no server state: it reads the real clock through the Clock.
+    let now = scaivault_core::Clock::now(&scaivault_core::SystemClock);
     let usage = store
         .as_store()
         .storage_usage(now - time::Duration::days(1))

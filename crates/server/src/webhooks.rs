@@ -146,9 +146,15 @@ pub struct Target {
 }
 
 impl Target {
-    /// POSTs one signed event; Ok on a 2xx answer.
-    pub async fn deliver(&self, event_id: &str, body: &[u8], secret: &str) -> Result<(), String> {
-        let timestamp = time::OffsetDateTime::now_utc().unix_timestamp();
+    /// POSTs one signed event, stamped `now` (from the server's Clock); Ok on a 2xx answer.
+    pub async fn deliver(
+        &self,
+        event_id: &str,
+        body: &[u8],
+        secret: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<(), String> {
+        let timestamp = now.unix_timestamp();
         let signature = sign(secret, event_id, timestamp, body)?;
         let response = self
             .client

@@ -36,6 +36,10 @@ struct TestDb {
 }
 
 impl TestDb {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "uniqueness across test processes, not time: the nanoseconds only vary the name"
+    )]
     async fn create() -> Self {
         let admin_url =
             std::env::var("SCAIVAULT_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_URL.to_owned());
@@ -484,11 +488,36 @@ async fn the_audit_cursor_never_skips_a_late_commit() {
         let store = store.clone();
         tokio::spawn(async move { store.audit_since(0, 100).await.unwrap() })
     };
-    tokio::time::sleep(StdDuration::from_millis(300)).await;
+    // The event: the reader queues behind the appender's lock (PostgreSQL shows its request
+    // to the high-water-mark lock as not granted). Until then it must not have answered.
+    let mut observer = db.raw().await;
+    let deadline = std::time::Instant::now() + StdDuration::from_secs(20);
+    loop {
+        assert!(
+            !reader.is_finished(),
+            "the cursor read past an appender in flight"
+        );
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+               AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        )
+        .fetch_one(&mut observer)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reader never waited for the appender"
+        );
+        tokio::time::sleep(StdDuration::from_millis(20)).await;
+    }
     assert!(
         !reader.is_finished(),
         "the cursor read past an appender in flight"
     );
+    let _ = observer.close().await;
     slow_tx.commit().await.unwrap();
     let entries = reader.await.unwrap();
     assert_eq!(entries.len(), 2);

@@ -781,6 +781,10 @@ fn runs_table(runs: &[RotationRun], show_policy: bool) -> comfy_table::Table {
 // ---------------------------------------------------------------------------------------------
 // The schedule
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a client printing `in 3h` relative to the user's wall clock: the real time is meant"
+)]
 fn now_micros() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -77,7 +77,7 @@ async fn scoped_tokens_are_enforced_listed_and_revoked() {
 
 #[tokio::test]
 async fn token_requests_are_validated_and_tokens_expire() {
-    let server = TestServer::start();
+    let server = TestServer::start_with_args(&["--dev-test-clock"]);
     let api = server.client();
     for bad in [
         json!({"name": "x", "scopes": ["secrets:admin"]}),
@@ -97,7 +97,9 @@ async fn token_requests_are_validated_and_tokens_expire() {
         .await;
     let short = api.with_token(created["token"].as_str().unwrap());
     assert_eq!(short.get("/v1/auth/whoami").await.0, 200);
-    tokio::time::sleep(std::time::Duration::from_millis(3300)).await;
+    api.advance_clock("2s").await;
+    assert_eq!(short.get("/v1/auth/whoami").await.0, 200, "not yet expired");
+    api.advance_clock("2s").await;
     let (status, body) = short.get("/v1/auth/whoami").await;
     assert_error(status, &body, 401, "authentication_required");
 }

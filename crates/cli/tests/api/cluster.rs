@@ -170,8 +170,9 @@ async fn one_node_delivers_webhooks_without_duplicates() {
         );
     }
     crate::events::wait_until("ten deliveries", || receiver.deliveries().len() >= 10).await;
-    // Give a second deliverer, if there were one, time to duplicate.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Two more rounds of the deliverer after the last delivery: a duplicate, if any deliverer
+    // sent one, would have been sent by now.
+    db.wait_for_job_rounds("webhooks", 2).await;
     let deliveries = receiver.deliveries();
     let mut ids: Vec<&str> = deliveries
         .iter()
@@ -301,9 +302,17 @@ async fn three_nodes_survive_a_node_kill_under_load() {
         receiver.deliveries().len() >= expected.len()
     })
     .await;
-    // Let the deliverer record its cursor (delivery is at least once across a failover: an
-    // event delivered but not yet recorded when its deliverer dies is delivered again).
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Wait until the deliverer has recorded its cursor at the tenant's newest event (delivery
+    // is at least once across a failover: an event delivered but not yet recorded when its
+    // deliverer dies is delivered again).
+    let sub_id = sub["id"].as_str().unwrap();
+    wait_for("the delivery cursor to be recorded", 20, || {
+        db.query(&format!(
+            "SELECT s.delivered_seq >= (SELECT max(e.seq) FROM events e WHERE e.tenant_id = s.tenant_id)
+             FROM subscriptions s WHERE s.id = '{sub_id}'"
+        )) == "t"
+    })
+    .await;
     let holders = lease_holders(&db);
     let holder_a = holders["webhooks"].clone();
     assert_eq!(holders["expiry-notices"], holder_a, "{holders:?}");
@@ -460,8 +469,9 @@ async fn three_nodes_survive_a_node_kill_under_load() {
         receiver.deliveries().len() >= expected.len()
     })
     .await;
-    // Give a second deliverer, if there were one, time to duplicate.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Two more rounds of the (surviving) deliverer after the last delivery: a duplicate, if any
+    // deliverer sent one, would have been sent by now.
+    db.wait_for_job_rounds("webhooks", 2).await;
     let (seen, mut ids) = delivered(&receiver);
     assert_eq!(seen, expected, "each event delivered exactly once");
     let total = ids.len();

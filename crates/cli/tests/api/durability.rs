@@ -51,8 +51,8 @@ async fn acknowledged_writes_survive_kill_9() {
             }
         }));
     }
-    // Let the writers get going, then pull the plug.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Once the writers are going (acknowledged writes, more in flight), pull the plug.
+    until_acked(&acked, 16).await;
     server.kill();
     for w in writers {
         let _ = w.await;
@@ -280,7 +280,8 @@ async fn graceful_shutdown_under_load() {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Once the clients are going (acknowledged writes, more in flight), ask it to stop.
+    until_acked(&acked, 16).await;
     assert!(server.terminate(), "exit status after SIGTERM");
     for c in clients {
         let _ = c.await;
@@ -481,4 +482,16 @@ async fn full_disk_fails_closed_and_recovers_without_loss() {
     assert_eq!(body["intact"], true, "{body}");
     drop(server);
     drop(disk);
+}
+
+/// Waits (bounded) until the writers have `n` acknowledged writes: they are under way.
+async fn until_acked<T>(acked: &Mutex<Vec<T>>, n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while acked.lock().unwrap().len() < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writers never got going"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

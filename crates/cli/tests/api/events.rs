@@ -436,10 +436,13 @@ async fn the_dev_webhook_network_opens_only_itself() {
     }
 }
 
+/// On the dev test clock: each check is a clock move, so "announced once" is checked over
+/// rounds that certainly ran, not over a wait that hopes they did.
 #[tokio::test]
 async fn expiry_is_announced_once_before_and_once_after() {
-    let server = ProdServer::start("expiry_check_interval = \"1s\"\nexpiry_warning = \"7d\"\n");
-    let admin = server.admin();
+    // The dev defaults: expiry_warning 7d.
+    let server = TestServer::start_with_args(&["--dev-test-clock"]);
+    let admin = server.client();
     let (s, sub) = admin
         .post(
             "/v1/subscriptions",
@@ -455,27 +458,23 @@ async fn expiry_is_announced_once_before_and_once_after() {
         )
         .await;
     assert_eq!(s, 201, "{body}");
-    let mut seen: Vec<Value> = Vec::new();
-    let mut cursor: Option<String> = None;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while Instant::now() < deadline && !seen.iter().any(|e| e["event_type"] == "secret.expired") {
-        let url = match &cursor {
-            Some(c) => format!("/v1/subscriptions/{id}/poll?wait=2s&cursor={c}"),
-            None => format!("/v1/subscriptions/{id}/poll?wait=2s"),
-        };
-        let (_, page) = admin.get(&url).await;
-        seen.extend(page["events"].as_array().unwrap().iter().cloned());
-        cursor = page["cursor"].as_str().map(str::to_owned);
+    // Within the warning: announced at the first check, not again at the next.
+    let moved = admin.advance_clock("1s").await;
+    assert_eq!(moved["expiry_notices"], 1, "{moved}");
+    let moved = admin.advance_clock("1s").await;
+    assert_eq!(moved["expiry_notices"], 0, "{moved}");
+    // Past its expiry: announced once, and never again at later checks.
+    let moved = admin.advance_clock("2s").await;
+    assert_eq!(moved["expiry_notices"], 1, "{moved}");
+    for _ in 0..3 {
+        let moved = admin.advance_clock("1s").await;
+        assert_eq!(moved["expiry_notices"], 0, "{moved}");
     }
-    // Keep polling through a few more checks: nothing is announced twice.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    let (_, page) = admin
-        .get(&format!(
-            "/v1/subscriptions/{id}/poll?wait=0s&cursor={}",
-            cursor.unwrap()
-        ))
+    let (s, page) = admin
+        .get(&format!("/v1/subscriptions/{id}/poll?wait=0s"))
         .await;
-    seen.extend(page["events"].as_array().unwrap().iter().cloned());
+    assert_eq!(s, 200, "{page}");
+    let seen = page["events"].as_array().unwrap();
     let types: Vec<&str> = seen
         .iter()
         .map(|e| e["event_type"].as_str().unwrap())

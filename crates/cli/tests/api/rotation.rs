@@ -455,10 +455,10 @@ async fn a_restart_mid_rotation_neither_loses_nor_doubles_it() {
     // app/b's rotation wrote version 2, then the node died before recording the run.
     api.put("/v1/secrets/app/b", json!({"data": {"password": "v2"}}))
         .await;
+    // Ten minutes before the server's (test) clock: a restarted clock starts later still.
+    let now = api.clock_now().await;
     server.kill();
-    let started = (time::OffsetDateTime::now_utc() - time::Duration::minutes(10))
-        .unix_timestamp_nanos()
-        / 1000;
+    let started = (now - time::Duration::minutes(10)).unix_timestamp_nanos() / 1000;
     sql(
         &server,
         &format!(
@@ -598,8 +598,10 @@ async fn two_nodes_rotate_a_due_secret_exactly_once() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
-    // Both nodes keep running their rounds; nothing rotates it again in this cycle.
-    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    // The scheduler keeps running its rounds (four more, seen as lease renewals: the 4 s the
+    // test used to sleep); nothing rotates it again in this cycle.
+    db.wait_for_job_rounds(scaivault_server::rotation::JOB, 4)
+        .await;
     let (_, v) = on_b.get("/v1/secrets/app/minutely").await;
     assert_eq!(v["version"], 2);
     let (_, runs) = on_a.get("/v1/rotation/runs?path=app/minutely").await;

@@ -299,7 +299,7 @@ async fn rotate_keeps_the_old_version_for_the_grace_period() {
 
 #[tokio::test]
 async fn expiring_and_expired_secrets() {
-    let server = TestServer::start();
+    let server = TestServer::start_with_args(&["--dev-test-clock"]);
     let api = server.client();
     api.put(
         "/v1/secrets/test/oauth-token",
@@ -335,8 +335,9 @@ async fn expiring_and_expired_secrets() {
     let (status, body) = api.get("/v1/secrets/expiring?days=0").await;
     assert_error(status, &body, 400, "validation_error");
 
-    // An expired secret is gone from reads and default listings.
-    let soon = time::OffsetDateTime::now_utc() + time::Duration::milliseconds(3000);
+    // An expired secret is gone from reads and default listings: it expires 3 s from now on
+    // the test clock, is readable until then, and not once the clock has moved past it.
+    let soon = api.clock_now().await + time::Duration::seconds(3);
     let soon = soon
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap();
@@ -348,7 +349,9 @@ async fn expiring_and_expired_secrets() {
         .await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(api.get("/v1/secrets/test/short").await.0, 200);
-    tokio::time::sleep(std::time::Duration::from_millis(3300)).await;
+    api.advance_clock("2s").await;
+    assert_eq!(api.get("/v1/secrets/test/short").await.0, 200, "not yet");
+    api.advance_clock("2s").await;
     let (status, body) = api.get("/v1/secrets/test/short").await;
     assert_error(status, &body, 410, "secret_expired");
     let (_, listing) = api.get("/v1/secrets?prefix=test/").await;

@@ -13,6 +13,10 @@ use serde_json::{Value, json};
 pub const ISSUER: &str = "https://scaikey.test/realms/scailabs";
 pub const AUDIENCE: &str = "scaivault";
 
+#[allow(
+    clippy::disallowed_methods,
+    reason = "jsonwebtoken checks exp/nbf against the real time, so test tokens are minted on it"
+)]
 pub fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

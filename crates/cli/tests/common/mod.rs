@@ -23,6 +23,10 @@ pub struct TestServer {
 }
 
 /// A token nobody else uses.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "uniqueness across test processes, not time: the nanoseconds only vary the name"
+)]
 pub fn unique_token() -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -220,6 +224,27 @@ impl Api {
 
     pub async fn delete(&self, path: &str) -> (u16, serde_json::Value) {
         self.send(self.request(reqwest::Method::DELETE, path)).await
+    }
+
+    /// Moves the dev test clock (`--dev-test-clock`) forward by `by` (e.g. `"1h"`), which also
+    /// runs the background rounds that became due; returns the clock's answer.
+    pub async fn advance_clock(&self, by: &str) -> serde_json::Value {
+        let (status, body) = self
+            .post("/v1/sys/test-clock", serde_json::json!({ "advance": by }))
+            .await;
+        assert_eq!(status, 200, "moving the test clock: {body}");
+        body
+    }
+
+    /// The dev test clock's current time.
+    pub async fn clock_now(&self) -> time::OffsetDateTime {
+        let (status, body) = self.get("/v1/sys/test-clock").await;
+        assert_eq!(status, 200, "reading the test clock: {body}");
+        time::OffsetDateTime::parse(
+            body["now"].as_str().expect("now"),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .expect("an RFC 3339 time")
     }
 }
 

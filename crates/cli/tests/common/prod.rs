@@ -180,6 +180,10 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "uniqueness across test processes, not time: the nanoseconds only vary the name"
+    )]
     pub fn create() -> Self {
         let admin_url = std::env::var("SCAIVAULT_TEST_DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
@@ -210,6 +214,51 @@ impl TestDatabase {
     /// The database's name (for `pg_stat_activity`).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The first column of the first row `sql` returns, as text ("" for no row).
+    pub fn query(&self, sql: &str) -> String {
+        let out = Command::new("psql")
+            .arg(&self.url)
+            .args(["-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .output()
+            .expect("psql (the PostgreSQL client) is needed by the cluster tests");
+        assert!(
+            out.status.success(),
+            "`{sql}`: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Waits until the node leading background job `job` has run `rounds` more rounds: its
+    /// holder renews the lease (a later `expires_at`) at the start of every round, so this is
+    /// the event that proves the job looked again, where a sleep would only hope so.
+    pub async fn wait_for_job_rounds(&self, job: &str, rounds: usize) {
+        let expiry = || {
+            self.query(&format!(
+                "SELECT expires_at FROM job_leases WHERE job = '{job}'"
+            ))
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut last = expiry();
+        let mut seen = 0;
+        while seen < rounds {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "job {job} ran {seen} of {rounds} rounds within 60 s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let now = expiry();
+            if now != last {
+                seen += 1;
+                last = now;
+            }
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! `/v1/sys/test-clock`: the dev test clock (`scaivault server --dev --dev-test-clock`). Moving
-//! it also runs the background work that became due (the rotation scheduler's round), so a
-//! test can walk through a year of schedules in milliseconds. Mounted only with that flag,
-//! never in production, and left out of the OpenAPI document (docs/rotation.md).
+//! it also runs the background work that became due (the rotation scheduler's round, the expiry
+//! notices, the audit and outbox maintenance), so a test can walk through a year of schedules in
+//! milliseconds. Mounted only with that flag, never in production, and left out of the OpenAPI
+//! document (docs/rotation.md).
 
 use axum::extract::State;
 use axum::routing::get;
@@ -40,6 +41,9 @@ pub struct ClockState {
     /// Outbox events pruned by this move (no subscriber, or past the replay window).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events_pruned: Option<u64>,
+    /// `secret.expiring` / `secret.expired` notices emitted by this move.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiry_notices: Option<u64>,
 }
 
 fn clock(state: &AppState) -> ApiResult<&scaivault_core::ManualClock> {
@@ -59,6 +63,7 @@ async fn now(
         rotation: None,
         audit_archived: None,
         events_pruned: None,
+        expiry_notices: None,
     }))
 }
 
@@ -74,6 +79,8 @@ async fn advance(
     let clock = clock(&state)?;
     clock.advance(by);
     let rotation = crate::rotation::run_round(&state, true).await?;
+    let expiry_notices =
+        crate::events::emit_expiry_notices(&state, state.limits.expiry_warning).await?;
     // The audit maintenance round: checkpoint, then archive what fell out of the window.
     state.store.checkpoint_audit(clock.now()).await?;
     let archived = crate::retention::run_round(&state).await?;
@@ -83,5 +90,6 @@ async fn advance(
         rotation: Some(rotation),
         audit_archived: Some(archived.entries()),
         events_pruned: Some(events_pruned),
+        expiry_notices: Some(expiry_notices),
     }))
 }
