@@ -17,6 +17,7 @@ pub mod events;
 pub mod model;
 pub mod postgres;
 pub mod rotation;
+mod sql;
 pub mod sqlite;
 pub mod usage;
 

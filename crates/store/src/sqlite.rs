@@ -29,6 +29,7 @@ use crate::rotation::{
     RotationPolicyRecord, RotationStep, RunQuery, RunRecord, RunStatus, ScheduleChange,
     ScheduleQuery, ScheduleRecord, SecretPolicyRecord,
 };
+use crate::sql::{from_micros, page_of, to_u64};
 use crate::{Result, SealFn, Store, StoreError};
 use writer::WriteJob;
 
@@ -175,46 +176,6 @@ impl SqliteStore {
     }
 }
 
-fn from_micros(v: i64) -> Result<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(v) * 1_000)
-        .map_err(|_| StoreError::Corrupt(format!("timestamp out of range: {v}")))
-}
-
-fn opt_from_micros(v: Option<i64>) -> Result<Option<OffsetDateTime>> {
-    v.map(from_micros).transpose()
-}
-
-fn to_u64(v: i64, what: &str) -> Result<u64> {
-    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative {what}")))
-}
-
-/// A page from rows fetched with `LIMIT limit + 1`: the extra row only says there is more.
-/// Without a separate count, `total_count` is the number of items on this page.
-fn page_of<T>(mut items: Vec<T>, limit: u32, total_count: Option<u64>) -> Page<T> {
-    let has_more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    Page {
-        total_count: total_count.unwrap_or(items.len() as u64),
-        items,
-        has_more,
-    }
-}
-
-/// Escapes GLOB metacharacters so a prefix matches literally.
-fn glob_prefix(prefix: &str) -> String {
-    let mut out = String::with_capacity(prefix.len() + 1);
-    for c in prefix.chars() {
-        match c {
-            '*' => out.push_str("[*]"),
-            '?' => out.push_str("[?]"),
-            '[' => out.push_str("[[]"),
-            c => out.push(c),
-        }
-    }
-    out.push('*');
-    out
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<()> {
@@ -224,36 +185,28 @@ impl Store for SqliteStore {
 
     async fn probe_write(&self, now: OffsetDateTime) -> Result<()> {
         let mut tx = self.writer.begin().await?;
-        sqlx::query(
-            "INSERT INTO system (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(crate::WRITE_PROBE_KEY)
-        .bind(micros(now).to_string())
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(crate::sql::system::SET)
+            .bind(crate::WRITE_PROBE_KEY)
+            .bind(micros(now).to_string())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn get_system(&self, key: &str) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT value FROM system WHERE key = ?1")
-                .bind(key)
-                .fetch_optional(&self.reader)
-                .await?,
-        )
+        Ok(sqlx::query_scalar(crate::sql::system::GET)
+            .bind(key)
+            .fetch_optional(&self.reader)
+            .await?)
     }
 
     async fn set_system(&self, key: &str, value: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO system (key, value) VALUES (?1, ?2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(key)
-        .bind(value)
-        .execute(&self.writer)
-        .await?;
+        sqlx::query(crate::sql::system::SET)
+            .bind(key)
+            .bind(value)
+            .execute(&self.writer)
+            .await?;
         Ok(())
     }
 
@@ -966,7 +919,7 @@ impl Store for SqliteStore {
             let n = events::prune_batch(&mut tx, replay_before).await?;
             tx.commit().await?;
             pruned += n;
-            if n < events::PRUNE_BATCH {
+            if n < crate::sql::events::PRUNE_BATCH {
                 break;
             }
         }

@@ -1,65 +1,29 @@
-//! Secrets, their versions and read counters in SQLite.
+//! Secrets, their versions and read counters in SQLite (the shared statements are in
+//! [`crate::sql::secrets`]). One writer connection serialises every change, so nothing here
+//! locks rows; prefixes match with `GLOB`, tags (a JSON array) with `json_each`.
 
-use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use time::OffsetDateTime;
 
-use super::{from_micros, glob_prefix, opt_from_micros, page_of, to_u64};
-use crate::audit::micros;
 use crate::model::*;
+use crate::sql::secrets::*;
+use crate::sql::{
+    TextListRef, from_micros, glob_prefix, micros, opt_from_micros, page_of, records, to_i64,
+    to_u64,
+};
 use crate::{Result, SealFn, StoreError};
-
-const SECRET_COLUMNS: &str = "path, secret_type, current_version, latest_version, max_versions, \
-     description, tags, owner, expires_at, rotation_policy_id, secret_policy_id, created_at, \
-     updated_at, deleted_at";
-
-/// [`SECRET_COLUMNS`] qualified with the alias `s`, for joins (kept in the same order).
-const SECRET_COLUMNS_OF_S: &str = "s.path, s.secret_type, s.current_version, s.latest_version, \
-     s.max_versions, s.description, s.tags, s.owner, s.expires_at, s.rotation_policy_id, \
-     s.secret_policy_id, s.created_at, s.updated_at, s.deleted_at";
-
-fn secret_from_row(row: &SqliteRow) -> Result<SecretRecord> {
-    let tags: String = row.try_get("tags")?;
-    let tags: Vec<String> =
-        serde_json::from_str(&tags).map_err(|_| StoreError::Corrupt("tags".into()))?;
-    Ok(SecretRecord {
-        path: row.try_get("path")?,
-        secret_type: row.try_get("secret_type")?,
-        current_version: to_u64(row.try_get("current_version")?, "version")?,
-        latest_version: to_u64(row.try_get("latest_version")?, "version")?,
-        max_versions: u32::try_from(row.try_get::<i64, _>("max_versions")?)
-            .map_err(|_| StoreError::Corrupt("max_versions".into()))?,
-        description: row.try_get("description")?,
-        tags,
-        owner: row.try_get("owner")?,
-        expires_at: opt_from_micros(row.try_get("expires_at")?)?,
-        rotation_policy_id: row.try_get("rotation_policy_id")?,
-        secret_policy_id: row.try_get("secret_policy_id")?,
-        created_at: from_micros(row.try_get("created_at")?)?,
-        updated_at: from_micros(row.try_get("updated_at")?)?,
-        deleted_at: opt_from_micros(row.try_get("deleted_at")?)?,
-        version_count: 0,
-    })
-}
-
-fn tags_json(tags: &Option<Vec<String>>) -> Result<Option<String>> {
-    tags.as_ref()
-        .map(|t| serde_json::to_string(t).map_err(|_| StoreError::Corrupt("tags".into())))
-        .transpose()
-}
 
 async fn fetch_secret(
     conn: &mut SqliteConnection,
     tenant_id: &str,
     path: &str,
 ) -> Result<Option<SecretRecord>> {
-    let sql = format!("SELECT {SECRET_COLUMNS} FROM secrets WHERE tenant_id = ?1 AND path = ?2");
-    let row = sqlx::query(AssertSqlSafe(sql))
+    let row: Option<SecretRow> = sqlx::query_as(FETCH)
         .bind(tenant_id)
         .bind(path)
         .fetch_optional(&mut *conn)
         .await?;
-    row.as_ref().map(secret_from_row).transpose()
+    row.map(TryInto::try_into).transpose()
 }
 
 /// Applies a patch's set fields to an existing secret, and for a write also the new current
@@ -72,28 +36,12 @@ async fn update_secret(
     patch: &SecretPatch,
     new_version: Option<(i64, i64)>,
 ) -> Result<SecretRecord> {
-    let sql = format!(
-        "UPDATE secrets SET
-            secret_type = COALESCE(?3, secret_type),
-            description = COALESCE(?4, description),
-            tags = COALESCE(?5, tags),
-            owner = COALESCE(?6, owner),
-            max_versions = COALESCE(?7, max_versions),
-            expires_at = COALESCE(?8, expires_at),
-            rotation_policy_id = COALESCE(?9, rotation_policy_id),
-            secret_policy_id = COALESCE(?10, secret_policy_id),
-            current_version = COALESCE(?11, current_version),
-            latest_version = COALESCE(?11, latest_version),
-            updated_at = COALESCE(?12, updated_at)
-         WHERE tenant_id = ?1 AND path = ?2
-         RETURNING {SECRET_COLUMNS}"
-    );
-    let row = sqlx::query(AssertSqlSafe(sql))
+    let row: SecretRow = sqlx::query_as(UPDATE)
         .bind(tenant_id)
         .bind(path)
         .bind(&patch.secret_type)
         .bind(&patch.description)
-        .bind(tags_json(&patch.tags)?)
+        .bind(patch.tags.as_deref().map(TextListRef))
         .bind(&patch.owner)
         .bind(patch.max_versions.map(i64::from))
         .bind(patch.expires_at.map(micros))
@@ -104,7 +52,7 @@ async fn update_secret(
         .fetch_optional(&mut *conn)
         .await?
         .ok_or(StoreError::NotFound)?;
-    secret_from_row(&row)
+    row.try_into()
 }
 
 /// Drops versions beyond the secret's cap (oldest first) and versions already retired.
@@ -115,21 +63,12 @@ async fn prune_versions(
     path: &str,
     now: OffsetDateTime,
 ) -> Result<()> {
-    sqlx::query(
-        "DELETE FROM secret_versions
-         WHERE tenant_id = ?1 AND path = ?2
-           AND (retires_at IS NULL OR retires_at <= ?3)
-           AND (retires_at <= ?3 OR version <= (
-                SELECT v.version FROM secret_versions v
-                WHERE v.tenant_id = ?1 AND v.path = ?2
-                ORDER BY v.version DESC
-                LIMIT 1 OFFSET (SELECT max_versions FROM secrets WHERE tenant_id = ?1 AND path = ?2)))",
-    )
-    .bind(tenant_id)
-    .bind(path)
-    .bind(micros(now))
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(PRUNE_VERSIONS)
+        .bind(tenant_id)
+        .bind(path)
+        .bind(micros(now))
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -164,7 +103,18 @@ fn push_list_filters(qb: &mut QueryBuilder<Sqlite>, tenant_id: &str, q: &ListQue
     }
 }
 
-/// One write inside the batch transaction (see [`run_writer`]).
+/// A new secret with its first version. (PostgreSQL claims the path with `ON CONFLICT DO
+/// NOTHING` instead: there, another node may create it concurrently.)
+const INSERT_NEW: &str = concat!(
+    "INSERT INTO secrets (tenant_id, path, secret_type, current_version, latest_version,
+        max_versions, description, tags, owner, expires_at, rotation_policy_id,
+        secret_policy_id, created_at, updated_at)
+     VALUES ($1, $2, $3, $4, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)
+     RETURNING ",
+    columns!()
+);
+
+/// One write inside the batch transaction (see [`super::writer::run_writer`]).
 pub(super) async fn write_in(
     tx: &mut SqliteConnection,
     tenant_id: &str,
@@ -197,29 +147,19 @@ pub(super) async fn write_in(
     // Every refusal is above this line, before the first change: a failure below is the
     // database's, and fails the whole batch (see `commit_batch`).
 
-    sqlx::query(
-        "INSERT INTO secret_versions (tenant_id, path, version, key_id, ciphertext, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )
-    .bind(tenant_id)
-    .bind(path)
-    .bind(version_i64)
-    .bind(&sealed.key_id)
-    .bind(&sealed.ciphertext)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+    sqlx::query(INSERT_VERSION)
+        .bind(tenant_id)
+        .bind(path)
+        .bind(version_i64)
+        .bind(&sealed.key_id)
+        .bind(&sealed.ciphertext)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
 
     let patch = &write.patch;
     let record = if existing.is_none() {
-        let sql = format!(
-            "INSERT INTO secrets (tenant_id, path, secret_type, current_version, latest_version,
-                max_versions, description, tags, owner, expires_at, rotation_policy_id,
-                secret_policy_id, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)
-             RETURNING {SECRET_COLUMNS}"
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
+        let row: SecretRow = sqlx::query_as(INSERT_NEW)
             .bind(tenant_id)
             .bind(path)
             .bind(patch.secret_type.as_deref().unwrap_or("kv"))
@@ -228,7 +168,7 @@ pub(super) async fn write_in(
                 patch.max_versions.unwrap_or(DEFAULT_MAX_VERSIONS),
             ))
             .bind(&patch.description)
-            .bind(tags_json(&patch.tags)?.unwrap_or_else(|| "[]".to_owned()))
+            .bind(TextListRef(patch.tags.as_deref().unwrap_or_default()))
             .bind(&patch.owner)
             .bind(patch.expires_at.map(micros))
             .bind(&patch.rotation_policy_id)
@@ -237,21 +177,17 @@ pub(super) async fn write_in(
             .fetch_one(&mut *tx)
             .await?;
         // A new secret has one version: nothing to retire or prune.
-        secret_from_row(&row)?
+        row.try_into()?
     } else {
         let record = update_secret(tx, tenant_id, path, patch, Some((version_i64, now))).await?;
         if let WriteMode::Rotate { retire_previous_at } = write.mode {
-            sqlx::query(
-                "UPDATE secret_versions SET retires_at = ?4
-                 WHERE tenant_id = ?1 AND path = ?2 AND version = ?3
-                   AND (retires_at IS NULL OR retires_at > ?4)",
-            )
-            .bind(tenant_id)
-            .bind(path)
-            .bind(i64::try_from(current).unwrap_or(i64::MAX))
-            .bind(micros(retire_previous_at))
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(RETIRE_VERSION)
+                .bind(tenant_id)
+                .bind(path)
+                .bind(to_i64(current))
+                .bind(micros(retire_previous_at))
+                .execute(&mut *tx)
+                .await?;
         }
         // No more live versions than `version` can exist, so under the cap there is nothing to
         // prune (retired versions are unreadable already and purged by the sweep).
@@ -281,43 +217,14 @@ pub(super) async fn read(
     let version = version
         .map(|v| i64::try_from(v).map_err(|_| StoreError::VersionNotFound))
         .transpose()?;
-    let sql = format!(
-        "SELECT {SECRET_COLUMNS_OF_S}, v.version AS v_version, v.created_at AS v_created_at,
-                v.retires_at AS v_retires_at, v.key_id AS v_key_id, v.ciphertext AS v_ciphertext
-         FROM secrets s
-         LEFT JOIN secret_versions v
-           ON v.tenant_id = s.tenant_id AND v.path = s.path
-          AND v.version = COALESCE(?3, s.current_version)
-         WHERE s.tenant_id = ?1 AND s.path = ?2"
-    );
-    let row = sqlx::query(AssertSqlSafe(sql))
+    let row: ReadRow = sqlx::query_as(READ)
         .bind(tenant_id)
         .bind(path)
         .bind(version)
         .fetch_optional(pool)
         .await?
         .ok_or(StoreError::NotFound)?;
-    let record = secret_from_row(&row)?;
-    if record.deleted_at.is_some() {
-        return Err(StoreError::NotFound);
-    }
-    let Some(v) = row.try_get::<Option<i64>, _>("v_version")? else {
-        return Err(StoreError::VersionNotFound);
-    };
-    let retires_at = opt_from_micros(row.try_get("v_retires_at")?)?;
-    if retires_at.is_some_and(|r| r <= now) {
-        return Err(StoreError::VersionNotFound);
-    }
-    let version = VersionRecord {
-        version: to_u64(v, "version")?,
-        created_at: from_micros(row.try_get("v_created_at")?)?,
-        retires_at,
-        sealed: Some(SealedBlob {
-            key_id: row.try_get("v_key_id")?,
-            ciphertext: row.try_get("v_ciphertext")?,
-        }),
-    };
-    Ok((record, version))
+    row.into_records(now)
 }
 
 pub(super) async fn get(pool: &SqlitePool, tenant_id: &str, path: &str) -> Result<SecretRecord> {
@@ -326,7 +233,7 @@ pub(super) async fn get(pool: &SqlitePool, tenant_id: &str, path: &str) -> Resul
         .await?
         .ok_or(StoreError::NotFound)?;
     let count: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM secret_versions WHERE tenant_id = ?1 AND path = ?2",
+        "SELECT COUNT(*) FROM secret_versions WHERE tenant_id = $1 AND path = $2",
     )
     .bind(tenant_id)
     .bind(path)
@@ -362,19 +269,19 @@ pub(super) async fn list(
     push_list_filters(&mut count_qb, tenant_id, q);
     let total: i64 = count_qb.build_query_scalar().fetch_one(&mut *conn).await?;
 
-    let mut qb = QueryBuilder::<Sqlite>::new(format!("SELECT {SECRET_COLUMNS} FROM secrets"));
+    let mut qb = QueryBuilder::<Sqlite>::new(concat!("SELECT ", columns!(), " FROM secrets"));
     push_list_filters(&mut qb, tenant_id, q);
     if let Some(after) = &q.after_path {
         qb.push(" AND path > ").push_bind(after.clone());
     }
     qb.push(" ORDER BY path LIMIT ")
         .push_bind(i64::from(q.limit) + 1);
-    let rows = qb.build().fetch_all(&mut *conn).await?;
-    let items = rows
-        .iter()
-        .map(secret_from_row)
-        .collect::<Result<Vec<_>>>()?;
-    Ok(page_of(items, q.limit, Some(to_u64(total, "count")?)))
+    let rows: Vec<SecretRow> = qb.build_query_as().fetch_all(&mut *conn).await?;
+    Ok(page_of(
+        records(rows)?,
+        q.limit,
+        Some(to_u64(total, "count")?),
+    ))
 }
 
 pub(super) async fn list_expiring(
@@ -382,8 +289,10 @@ pub(super) async fn list_expiring(
     tenant_id: &str,
     q: &ExpiringQuery,
 ) -> Result<Page<SecretRecord>> {
-    let mut qb = QueryBuilder::<Sqlite>::new(format!(
-        "SELECT {SECRET_COLUMNS} FROM secrets WHERE tenant_id = "
+    let mut qb = QueryBuilder::<Sqlite>::new(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM secrets WHERE tenant_id = "
     ));
     qb.push_bind(tenant_id.to_owned())
         .push(" AND deleted_at IS NULL AND expires_at > ")
@@ -402,12 +311,8 @@ pub(super) async fn list_expiring(
     }
     qb.push(" ORDER BY expires_at, path LIMIT ")
         .push_bind(i64::from(q.limit) + 1);
-    let rows = qb.build().fetch_all(pool).await?;
-    let items = rows
-        .iter()
-        .map(secret_from_row)
-        .collect::<Result<Vec<_>>>()?;
-    Ok(page_of(items, q.limit, None))
+    let rows: Vec<SecretRow> = qb.build_query_as().fetch_all(pool).await?;
+    Ok(page_of(records(rows)?, q.limit, None))
 }
 
 pub(super) async fn list_versions(
@@ -423,7 +328,7 @@ pub(super) async fn list_versions(
     }
     let rows = sqlx::query(
         "SELECT version, created_at, retires_at FROM secret_versions
-         WHERE tenant_id = ?1 AND path = ?2 AND (retires_at IS NULL OR retires_at > ?3)
+         WHERE tenant_id = $1 AND path = $2 AND (retires_at IS NULL OR retires_at > $3)
          ORDER BY version DESC",
     )
     .bind(tenant_id)
@@ -449,15 +354,12 @@ pub(super) async fn soft_delete(
     path: &str,
     now: OffsetDateTime,
 ) -> Result<()> {
-    let done = sqlx::query(
-        "UPDATE secrets SET deleted_at = ?3
-         WHERE tenant_id = ?1 AND path = ?2 AND deleted_at IS NULL",
-    )
-    .bind(tenant_id)
-    .bind(path)
-    .bind(micros(now))
-    .execute(&mut *tx)
-    .await?;
+    let done = sqlx::query(SOFT_DELETE)
+        .bind(tenant_id)
+        .bind(path)
+        .bind(micros(now))
+        .execute(&mut *tx)
+        .await?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }
@@ -472,7 +374,7 @@ pub(super) async fn restore(
     if fetch_secret(&mut *tx, tenant_id, path).await?.is_none() {
         return Err(StoreError::NotFound);
     }
-    sqlx::query("UPDATE secrets SET deleted_at = NULL WHERE tenant_id = ?1 AND path = ?2")
+    sqlx::query("UPDATE secrets SET deleted_at = NULL WHERE tenant_id = $1 AND path = $2")
         .bind(tenant_id)
         .bind(path)
         .execute(&mut *tx)
@@ -488,7 +390,7 @@ pub(super) async fn hard_delete(
     tenant_id: &str,
     path: &str,
 ) -> Result<()> {
-    let done = sqlx::query("DELETE FROM secrets WHERE tenant_id = ?1 AND path = ?2")
+    let done = sqlx::query(HARD_DELETE)
         .bind(tenant_id)
         .bind(path)
         .execute(&mut *tx)
@@ -496,14 +398,12 @@ pub(super) async fn hard_delete(
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }
-    for table in ["secret_versions", "secret_access"] {
-        sqlx::query(AssertSqlSafe(format!(
-            "DELETE FROM {table} WHERE tenant_id = ?1 AND path = ?2"
-        )))
-        .bind(tenant_id)
-        .bind(path)
-        .execute(&mut *tx)
-        .await?;
+    for statement in HARD_DELETE_DEPENDENTS {
+        sqlx::query(statement)
+            .bind(tenant_id)
+            .bind(path)
+            .execute(&mut *tx)
+            .await?;
     }
     Ok(())
 }
@@ -520,16 +420,12 @@ pub(super) async fn delete_version(
         Some(r) if r.deleted_at.is_none() => r,
         _ => return Err(StoreError::NotFound),
     };
-    let live: Vec<i64> = sqlx::query_scalar(
-        "SELECT version FROM secret_versions
-         WHERE tenant_id = ?1 AND path = ?2 AND (retires_at IS NULL OR retires_at > ?3)
-         ORDER BY version DESC",
-    )
-    .bind(tenant_id)
-    .bind(path)
-    .bind(micros(now))
-    .fetch_all(&mut *tx)
-    .await?;
+    let live: Vec<i64> = sqlx::query_scalar(LIVE_VERSION_NUMBERS)
+        .bind(tenant_id)
+        .bind(path)
+        .bind(micros(now))
+        .fetch_all(&mut *tx)
+        .await?;
     if !live.contains(&version) {
         return Err(StoreError::VersionNotFound);
     }
@@ -538,7 +434,7 @@ pub(super) async fn delete_version(
             "cannot delete the only remaining version; delete the secret instead",
         ));
     }
-    sqlx::query("DELETE FROM secret_versions WHERE tenant_id = ?1 AND path = ?2 AND version = ?3")
+    sqlx::query(DELETE_VERSION)
         .bind(tenant_id)
         .bind(path)
         .bind(version)
@@ -550,7 +446,7 @@ pub(super) async fn delete_version(
             .copied()
             .find(|v| *v != version)
             .unwrap_or(version);
-        sqlx::query("UPDATE secrets SET current_version = ?3 WHERE tenant_id = ?1 AND path = ?2")
+        sqlx::query(SET_CURRENT_VERSION)
             .bind(tenant_id)
             .bind(path)
             .bind(newest)
@@ -598,8 +494,8 @@ pub(super) async fn access_stats(
 ) -> Result<(u64, Option<OffsetDateTime>)> {
     let since_day = since.unix_timestamp().div_euclid(86_400);
     let row = sqlx::query(
-        "SELECT COALESCE(SUM(CASE WHEN day >= ?3 THEN count ELSE 0 END), 0) AS n, MAX(last_at) AS last
-         FROM secret_access WHERE tenant_id = ?1 AND path = ?2",
+        "SELECT COALESCE(SUM(CASE WHEN day >= $3 THEN count ELSE 0 END), 0) AS n, MAX(last_at) AS last
+         FROM secret_access WHERE tenant_id = $1 AND path = $2",
     )
     .bind(tenant_id)
     .bind(path)
@@ -621,20 +517,20 @@ pub(super) async fn sweep(
     for table in ["secret_versions", "secret_access"] {
         sqlx::query(AssertSqlSafe(format!(
             "DELETE FROM {table} WHERE (tenant_id, path) IN
-               (SELECT tenant_id, path FROM secrets WHERE deleted_at IS NOT NULL AND deleted_at < ?1)"
+               (SELECT tenant_id, path FROM secrets WHERE deleted_at IS NOT NULL AND deleted_at < $1)"
         )))
         .bind(micros(deleted_before))
         .execute(&mut *tx)
         .await?;
     }
     let secrets =
-        sqlx::query("DELETE FROM secrets WHERE deleted_at IS NOT NULL AND deleted_at < ?1")
+        sqlx::query("DELETE FROM secrets WHERE deleted_at IS NOT NULL AND deleted_at < $1")
             .bind(micros(deleted_before))
             .execute(&mut *tx)
             .await?
             .rows_affected();
     let versions = sqlx::query(
-        "DELETE FROM secret_versions WHERE retires_at IS NOT NULL AND retires_at <= ?1",
+        "DELETE FROM secret_versions WHERE retires_at IS NOT NULL AND retires_at <= $1",
     )
     .bind(micros(now))
     .execute(&mut *tx)
