@@ -55,7 +55,7 @@ async fn audited_work_fails_closed_without_the_audit_key() {
     assert!(write(&store, t, w, "v").await.is_err());
     assert!(matches!(
         store.get_secret(t, "a/b").await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Entity::Secret))
     ));
     rotation_step_fails_closed(&store, t).await;
 }
@@ -211,13 +211,13 @@ async fn cache_never_serves_a_superseded_version() {
     store.soft_delete("t", "c/x", T0, None).await.unwrap();
     assert!(matches!(
         store.read_secret("t", "c/x", None, T0).await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Entity::Secret))
     ));
     store.restore("t", "c/x", T0, None).await.unwrap();
     store.hard_delete("t", "c/x", None).await.unwrap();
     assert!(matches!(
         store.read_secret("t", "c/x", None, T0).await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Entity::Secret))
     ));
 }
 

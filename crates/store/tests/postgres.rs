@@ -190,7 +190,7 @@ async fn audited_work_fails_closed_without_the_audit_key() {
     ));
     assert!(matches!(
         store.get_secret(t, "a/b").await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Entity::Secret))
     ));
     // An unaudited write goes through; audited mutations of it are refused and change nothing.
     write(&store, t, put("a/b", T0), "v").await.unwrap();

@@ -7,8 +7,8 @@ use axum::{Json, Router};
 use scaivault_core::{Scope, parse_duration};
 use scaivault_proto::auth::*;
 use scaivault_proto::identity::ExchangeRequest;
-use scaivault_proto::{ErrorBody, ErrorCode, Timestamp};
-use scaivault_store::TokenRecord;
+use scaivault_proto::{ErrorBody, Timestamp};
+use scaivault_store::{Entity, StoreError, TokenRecord};
 
 use crate::auth::{Authenticated, require_grantable, require_scope};
 use crate::error::{ApiError, ApiResult, duration_error};
@@ -177,7 +177,7 @@ pub async fn revoke_token(
         )
         .await?
     {
-        return Err(ApiError::new(ErrorCode::NotFound, "no such token"));
+        return Err(ApiError::from(StoreError::NotFound(Entity::Token)));
     }
     crate::audit::committed();
     crate::changes::credential_revoked(&state, &id).await;

@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use scaivault_core::{Principal, Scope};
 use scaivault_proto::identity::*;
 use scaivault_proto::{ErrorBody, ErrorCode, Timestamp};
-use scaivault_store::{PartnerRecord, StoreError, TenantRecord, TokenRecord};
+use scaivault_store::{Entity, PartnerRecord, StoreError, TenantRecord, TokenRecord};
 
 use crate::audit;
 use crate::auth::{
@@ -230,7 +230,7 @@ pub async fn get_tenant(
         {
             Ok(Json(tenant_dto(t)))
         }
-        _ => Err(ApiError::new(ErrorCode::NotFound, "no such tenant")),
+        _ => Err(ApiError::from(StoreError::NotFound(Entity::Tenant))),
     }
 }
 

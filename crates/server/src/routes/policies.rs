@@ -14,7 +14,7 @@ use scaivault_core::policy::{
 use scaivault_core::{IdentityType, Principal, Scope};
 use scaivault_proto::policies::*;
 use scaivault_proto::{ErrorBody, ErrorCode, Timestamp};
-use scaivault_store::{PolicyBinding, PolicyRecord, StoreError};
+use scaivault_store::{Entity, PolicyBinding, PolicyRecord, StoreError};
 
 use crate::audit;
 use crate::auth::{Authenticated, require_admin, require_scope};
@@ -131,7 +131,7 @@ async fn existing(state: &AppState, p: &Principal, id: &str) -> ApiResult<Policy
         .store
         .get_policy(&p.tenant_id, id)
         .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such policy"))
+        .ok_or_else(|| ApiError::from(StoreError::NotFound(Entity::Policy)))
 }
 
 /// Creates a policy from `rules`, or from `path` + `permissions` (+ `effect`).
@@ -234,7 +234,7 @@ pub async fn update_policy(
         .await
         .map_err(conflict)?
     {
-        return Err(ApiError::new(ErrorCode::NotFound, "no such policy"));
+        return Err(ApiError::from(StoreError::NotFound(Entity::Policy)));
     }
     audit::committed();
     crate::changes::policies_changed(&state).await;
@@ -257,7 +257,7 @@ pub async fn delete_policy(
         .delete_policy(&p.tenant_id, &id, audit::success_event(&state).as_ref())
         .await?
     {
-        return Err(ApiError::new(ErrorCode::NotFound, "no such policy"));
+        return Err(ApiError::from(StoreError::NotFound(Entity::Policy)));
     }
     audit::committed();
     crate::changes::policies_changed(&state).await;
@@ -375,7 +375,7 @@ pub async fn unbind(
         )
         .await?
     {
-        return Err(ApiError::new(ErrorCode::NotFound, "no such binding"));
+        return Err(ApiError::from(StoreError::NotFound(Entity::PolicyBinding)));
     }
     audit::committed();
     crate::changes::policies_changed(&state).await;

@@ -15,7 +15,7 @@ use scaivault_core::{Principal, Scope};
 use scaivault_proto::rotation::*;
 use scaivault_proto::{ErrorBody, ErrorCode, Timestamp};
 use scaivault_store::{
-    ListQuery, RotationPolicyRecord, RunQuery, RunStatus, RunTrigger, ScheduleChange,
+    Entity, ListQuery, RotationPolicyRecord, RunQuery, RunStatus, RunTrigger, ScheduleChange,
     ScheduleQuery, ScheduleRecord, StoreError,
 };
 
@@ -137,7 +137,7 @@ async fn existing(state: &AppState, p: &Principal, id: &str) -> ApiResult<Rotati
         .store
         .get_rotation_policy(&p.tenant_id, id)
         .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such rotation policy"))
+        .ok_or_else(|| ApiError::from(StoreError::NotFound(Entity::RotationPolicy)))
 }
 
 /// Creates a rotation policy; its id is derived from the name (`quarterly` -> `rot_quarterly`).
@@ -238,10 +238,7 @@ pub async fn update_rotation_policy(
         .await
         .map_err(conflict)?
     {
-        return Err(ApiError::new(
-            ErrorCode::NotFound,
-            "no such rotation policy",
-        ));
+        return Err(ApiError::from(StoreError::NotFound(Entity::RotationPolicy)));
     }
     audit::committed();
     Ok(Json(dto(&record)))
@@ -263,10 +260,7 @@ pub async fn delete_rotation_policy(
         .delete_rotation_policy(&p.tenant_id, &id, audit::success_event(&state).as_ref())
         .await?
     {
-        return Err(ApiError::new(
-            ErrorCode::NotFound,
-            "no such rotation policy",
-        ));
+        return Err(ApiError::from(StoreError::NotFound(Entity::RotationPolicy)));
     }
     audit::committed();
     Ok(StatusCode::NO_CONTENT)
@@ -406,7 +400,7 @@ pub async fn unassign(
     for path in paths {
         let record = match state.store.get_secret(&p.tenant_id, &path).await {
             Ok(r) => r,
-            Err(StoreError::NotFound) => continue,
+            Err(StoreError::NotFound(Entity::Secret)) => continue,
             Err(e) => return Err(e.into()),
         };
         if record.rotation_policy_id.as_deref() != Some(policy.id.as_str()) {

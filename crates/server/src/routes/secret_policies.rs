@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use scaivault_core::{Principal, Scope};
 use scaivault_proto::rotation::*;
 use scaivault_proto::{ErrorBody, ErrorCode, Timestamp};
-use scaivault_store::{SecretPolicyRecord, StoreError};
+use scaivault_store::{Entity, SecretPolicyRecord, StoreError};
 
 use crate::audit;
 use crate::auth::{Authenticated, require_admin, require_scope};
@@ -126,7 +126,7 @@ async fn existing(state: &AppState, p: &Principal, id: &str) -> ApiResult<Secret
         .store
         .get_secret_policy(&p.tenant_id, id)
         .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such secret policy"))
+        .ok_or_else(|| ApiError::from(StoreError::NotFound(Entity::SecretPolicy)))
 }
 
 /// Creates a secret policy; its id is derived from the name (`sp_strong_password`).
@@ -250,7 +250,7 @@ pub async fn update_secret_policy(
         .await
         .map_err(conflict)?
     {
-        return Err(ApiError::new(ErrorCode::NotFound, "no such secret policy"));
+        return Err(ApiError::from(StoreError::NotFound(Entity::SecretPolicy)));
     }
     audit::committed();
     Ok(Json(dto(&record)?))
@@ -273,7 +273,7 @@ pub async fn delete_secret_policy(
         .delete_secret_policy(&p.tenant_id, &id, audit::success_event(&state).as_ref())
         .await?
     {
-        return Err(ApiError::new(ErrorCode::NotFound, "no such secret policy"));
+        return Err(ApiError::from(StoreError::NotFound(Entity::SecretPolicy)));
     }
     audit::committed();
     Ok(StatusCode::NO_CONTENT)

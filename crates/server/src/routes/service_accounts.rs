@@ -14,8 +14,8 @@ use axum::{Json, Router};
 use scaivault_core::role::scopes_of;
 use scaivault_core::{Principal, Role, Scope, parse_duration};
 use scaivault_proto::identity::*;
-use scaivault_proto::{ErrorBody, ErrorCode, Timestamp};
-use scaivault_store::{ServiceAccountRecord, TokenRecord};
+use scaivault_proto::{ErrorBody, Timestamp};
+use scaivault_store::{Entity, ServiceAccountRecord, StoreError, TokenRecord};
 
 use crate::audit;
 use crate::auth::{Authenticated, require_admin, require_grantable, require_scope};
@@ -93,7 +93,7 @@ async fn account(state: &AppState, p: &Principal, id: &str) -> ApiResult<Service
         .store
         .get_service_account(&p.tenant_id, id)
         .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such service account"))
+        .ok_or_else(|| ApiError::from(StoreError::NotFound(Entity::ServiceAccount)))
 }
 
 /// Creates a service account with roles.
@@ -192,10 +192,7 @@ pub async fn delete_account(
         )
         .await?
     {
-        return Err(ApiError::new(
-            ErrorCode::NotFound,
-            "no such service account",
-        ));
+        return Err(ApiError::from(StoreError::NotFound(Entity::ServiceAccount)));
     }
     audit::committed();
     crate::changes::identity_changed(&state, &p.tenant_id, &identity_of(&id)).await;
@@ -329,7 +326,7 @@ pub async fn delete_key(
         )
         .await?
     {
-        return Err(ApiError::new(ErrorCode::NotFound, "no such API key"));
+        return Err(ApiError::from(StoreError::NotFound(Entity::ApiKey)));
     }
     audit::committed();
     // Evicts the key and the tokens minted from it, on every node.

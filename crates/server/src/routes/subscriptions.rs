@@ -10,8 +10,8 @@ use axum::routing::get;
 use axum::{Json, Router};
 use scaivault_core::{Principal, Scope};
 use scaivault_proto::subscriptions::*;
-use scaivault_proto::{ErrorBody, ErrorCode, Timestamp};
-use scaivault_store::{SealedBlob, SubscriptionRecord};
+use scaivault_proto::{ErrorBody, Timestamp};
+use scaivault_store::{Entity, SealedBlob, StoreError, SubscriptionRecord};
 
 use crate::audit;
 use crate::auth::{Authenticated, require_scope};
@@ -63,10 +63,10 @@ async fn existing(state: &AppState, p: &Principal, id: &str) -> ApiResult<Subscr
         .store
         .get_subscription(&p.tenant_id, id)
         .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such subscription"))?;
+        .ok_or_else(|| ApiError::from(StoreError::NotFound(Entity::Subscription)))?;
     // The owner, or an admin of the tenant.
     if sub.owner_identity != p.identity_id && !p.is_tenant_admin {
-        return Err(ApiError::new(ErrorCode::NotFound, "no such subscription"));
+        return Err(ApiError::from(StoreError::NotFound(Entity::Subscription)));
     }
     Ok(sub)
 }
@@ -239,7 +239,7 @@ pub async fn delete_subscription(
         .delete_subscription(&p.tenant_id, &id, audit::success_event(&state).as_ref())
         .await?
     {
-        return Err(ApiError::new(ErrorCode::NotFound, "no such subscription"));
+        return Err(ApiError::from(StoreError::NotFound(Entity::Subscription)));
     }
     audit::committed();
     Ok(StatusCode::NO_CONTENT)
@@ -336,7 +336,7 @@ pub async fn rotate_secret(
         )
         .await?
     {
-        return Err(ApiError::new(ErrorCode::NotFound, "no such subscription"));
+        return Err(ApiError::from(StoreError::NotFound(Entity::Subscription)));
     }
     audit::committed();
     Ok(Json(dto(&sub, Some(secret.to_string()))))

@@ -15,7 +15,7 @@ use crate::sql::{
     TextListRef, from_micros, like_prefix, micros, opt_from_micros, page_of, records, to_i64,
     to_u64,
 };
-use crate::{Result, SealFn, StoreError};
+use crate::{Entity, Result, SealFn, StoreError};
 
 /// How often a write retries after losing the race to create a path (each loss means another
 /// writer created it, so the next attempt finds and locks the row; more only on churn).
@@ -63,7 +63,7 @@ async fn update_secret(
         .bind(new_version.map(|(_, at)| at))
         .fetch_optional(&mut *conn)
         .await?
-        .ok_or(StoreError::NotFound)?;
+        .ok_or(StoreError::NotFound(Entity::Secret))?;
     row.try_into()
 }
 
@@ -154,9 +154,9 @@ pub(super) async fn write_in(
                 return Err(StoreError::SoftDeleted);
             }
             (Some(r), WriteMode::Rotate { .. }) if r.deleted_at.is_some() => {
-                return Err(StoreError::NotFound);
+                return Err(StoreError::NotFound(Entity::Secret));
             }
-            (None, WriteMode::Rotate { .. }) => return Err(StoreError::NotFound),
+            (None, WriteMode::Rotate { .. }) => return Err(StoreError::NotFound(Entity::Secret)),
             _ => {}
         }
         let current = existing.as_ref().map_or(0, |r| r.current_version);
@@ -227,7 +227,7 @@ pub(super) async fn read(
         .bind(version)
         .fetch_optional(pool)
         .await?
-        .ok_or(StoreError::NotFound)?;
+        .ok_or(StoreError::NotFound(Entity::Secret))?;
     row.into_records(now)
 }
 
@@ -250,7 +250,7 @@ pub(super) async fn get(pool: &PgPool, tenant_id: &str, path: &str) -> Result<Se
     .bind(path)
     .fetch_optional(pool)
     .await?
-    .ok_or(StoreError::NotFound)?;
+    .ok_or(StoreError::NotFound(Entity::Secret))?;
     let mut record = SecretRecord::try_from(row.secret)?;
     record.version_count = to_u64(row.version_count, "count")?;
     Ok(record)
@@ -265,7 +265,7 @@ pub(super) async fn patch(
 ) -> Result<SecretRecord> {
     match lock_secret(conn, tenant_id, path).await? {
         Some(r) if r.deleted_at.is_none() => {}
-        _ => return Err(StoreError::NotFound),
+        _ => return Err(StoreError::NotFound(Entity::Secret)),
     }
     let record = update_secret(conn, tenant_id, path, patch, None).await?;
     prune_versions(conn, tenant_id, path, now).await?;
@@ -381,7 +381,7 @@ pub(super) async fn list_versions(
     .fetch_all(pool)
     .await?;
     if rows.is_empty() {
-        return Err(StoreError::NotFound);
+        return Err(StoreError::NotFound(Entity::Secret));
     }
     let mut versions = Vec::with_capacity(rows.len());
     for row in &rows {
@@ -411,7 +411,7 @@ pub(super) async fn soft_delete(
         .execute(&mut *conn)
         .await?;
     if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
+        return Err(StoreError::NotFound(Entity::Secret));
     }
     Ok(())
 }
@@ -429,7 +429,7 @@ pub(super) async fn restore(
     .bind(path)
     .fetch_optional(&mut *conn)
     .await?
-    .ok_or(StoreError::NotFound)?;
+    .ok_or(StoreError::NotFound(Entity::Secret))?;
     row.try_into()
 }
 
@@ -444,7 +444,7 @@ pub(super) async fn hard_delete(
         .execute(&mut *conn)
         .await?;
     if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
+        return Err(StoreError::NotFound(Entity::Secret));
     }
     for statement in HARD_DELETE_DEPENDENTS {
         sqlx::query(statement)
@@ -466,7 +466,7 @@ pub(super) async fn delete_version(
     let version = i64::try_from(version).map_err(|_| StoreError::VersionNotFound)?;
     let record = match lock_secret(conn, tenant_id, path).await? {
         Some(r) if r.deleted_at.is_none() => r,
-        _ => return Err(StoreError::NotFound),
+        _ => return Err(StoreError::NotFound(Entity::Secret)),
     };
     let live: Vec<i64> = sqlx::query_scalar(LIVE_VERSION_NUMBERS)
         .bind(tenant_id)

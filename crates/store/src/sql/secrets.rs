@@ -4,7 +4,7 @@
 
 use super::{TextList, from_micros, opt_from_micros, to_u64};
 use crate::model::{SealedBlob, SecretRecord, VersionRecord};
-use crate::{Result, StoreError};
+use crate::{Entity, Result, StoreError};
 
 /// The columns of `secrets` that make a [`SecretRow`].
 macro_rules! columns {
@@ -170,7 +170,7 @@ impl ReadRow {
     ) -> Result<(SecretRecord, VersionRecord)> {
         let record = SecretRecord::try_from(self.secret)?;
         if record.deleted_at.is_some() {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Entity::Secret));
         }
         let Some(version) = self.v_version else {
             return Err(StoreError::VersionNotFound);

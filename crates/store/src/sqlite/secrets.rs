@@ -11,7 +11,7 @@ use crate::sql::{
     TextListRef, from_micros, glob_prefix, micros, opt_from_micros, page_of, records, to_i64,
     to_u64,
 };
-use crate::{Result, SealFn, StoreError};
+use crate::{Entity, Result, SealFn, StoreError};
 
 async fn fetch_secret(
     conn: &mut SqliteConnection,
@@ -51,7 +51,7 @@ async fn update_secret(
         .bind(new_version.map(|(_, at)| at))
         .fetch_optional(&mut *conn)
         .await?
-        .ok_or(StoreError::NotFound)?;
+        .ok_or(StoreError::NotFound(Entity::Secret))?;
     row.try_into()
 }
 
@@ -128,9 +128,9 @@ pub(super) async fn write_in(
             return Err(StoreError::SoftDeleted);
         }
         (Some(r), WriteMode::Rotate { .. }) if r.deleted_at.is_some() => {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Entity::Secret));
         }
-        (None, WriteMode::Rotate { .. }) => return Err(StoreError::NotFound),
+        (None, WriteMode::Rotate { .. }) => return Err(StoreError::NotFound(Entity::Secret)),
         _ => {}
     }
     let current = existing.as_ref().map_or(0, |r| r.current_version);
@@ -223,7 +223,7 @@ pub(super) async fn read(
         .bind(version)
         .fetch_optional(pool)
         .await?
-        .ok_or(StoreError::NotFound)?;
+        .ok_or(StoreError::NotFound(Entity::Secret))?;
     row.into_records(now)
 }
 
@@ -231,7 +231,7 @@ pub(super) async fn get(pool: &SqlitePool, tenant_id: &str, path: &str) -> Resul
     let mut conn = pool.acquire().await?;
     let mut record = fetch_secret(&mut conn, tenant_id, path)
         .await?
-        .ok_or(StoreError::NotFound)?;
+        .ok_or(StoreError::NotFound(Entity::Secret))?;
     let count: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM secret_versions WHERE tenant_id = $1 AND path = $2",
     )
@@ -252,7 +252,7 @@ pub(super) async fn patch(
 ) -> Result<SecretRecord> {
     match fetch_secret(&mut *tx, tenant_id, path).await? {
         Some(r) if r.deleted_at.is_none() => {}
-        _ => return Err(StoreError::NotFound),
+        _ => return Err(StoreError::NotFound(Entity::Secret)),
     }
     let record = update_secret(&mut *tx, tenant_id, path, patch, None).await?;
     prune_versions(&mut *tx, tenant_id, path, now).await?;
@@ -324,7 +324,7 @@ pub(super) async fn list_versions(
     let mut conn = pool.acquire().await?;
     match fetch_secret(&mut conn, tenant_id, path).await? {
         Some(r) if r.deleted_at.is_none() => {}
-        _ => return Err(StoreError::NotFound),
+        _ => return Err(StoreError::NotFound(Entity::Secret)),
     }
     let rows = sqlx::query(
         "SELECT version, created_at, retires_at FROM secret_versions
@@ -361,7 +361,7 @@ pub(super) async fn soft_delete(
         .execute(&mut *tx)
         .await?;
     if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
+        return Err(StoreError::NotFound(Entity::Secret));
     }
     Ok(())
 }
@@ -372,7 +372,7 @@ pub(super) async fn restore(
     path: &str,
 ) -> Result<SecretRecord> {
     if fetch_secret(&mut *tx, tenant_id, path).await?.is_none() {
-        return Err(StoreError::NotFound);
+        return Err(StoreError::NotFound(Entity::Secret));
     }
     sqlx::query("UPDATE secrets SET deleted_at = NULL WHERE tenant_id = $1 AND path = $2")
         .bind(tenant_id)
@@ -381,7 +381,7 @@ pub(super) async fn restore(
         .await?;
     let record = fetch_secret(&mut *tx, tenant_id, path)
         .await?
-        .ok_or(StoreError::NotFound)?;
+        .ok_or(StoreError::NotFound(Entity::Secret))?;
     Ok(record)
 }
 
@@ -396,7 +396,7 @@ pub(super) async fn hard_delete(
         .execute(&mut *tx)
         .await?;
     if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
+        return Err(StoreError::NotFound(Entity::Secret));
     }
     for statement in HARD_DELETE_DEPENDENTS {
         sqlx::query(statement)
@@ -418,7 +418,7 @@ pub(super) async fn delete_version(
     let version = i64::try_from(version).map_err(|_| StoreError::VersionNotFound)?;
     let record = match fetch_secret(&mut *tx, tenant_id, path).await? {
         Some(r) if r.deleted_at.is_none() => r,
-        _ => return Err(StoreError::NotFound),
+        _ => return Err(StoreError::NotFound(Entity::Secret)),
     };
     let live: Vec<i64> = sqlx::query_scalar(LIVE_VERSION_NUMBERS)
         .bind(tenant_id)

@@ -170,7 +170,7 @@ pub(super) async fn run_writer(
 fn refused_before_change(e: &StoreError) -> bool {
     matches!(
         e,
-        StoreError::NotFound
+        StoreError::NotFound(_)
             | StoreError::SoftDeleted
             | StoreError::VersionConflict { .. }
             | StoreError::Seal

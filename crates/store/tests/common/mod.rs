@@ -486,7 +486,7 @@ async fn versions_and_metadata(store: &dyn Store) {
     ));
     assert!(matches!(
         value(store, "tnt_1", "app/nope", None, T0).await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Entity::Secret))
     ));
 
     let record = store.get_secret("tnt_1", "app/db").await.unwrap();
@@ -541,7 +541,7 @@ async fn optimistic_concurrency_and_failed_seal(store: &dyn Store) {
     ));
     assert!(matches!(
         store.get_secret("tnt_1", "occ/new").await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Entity::Secret))
     ));
     assert_eq!(
         write(store, "tnt_1", put("occ/x", T0), "w")
@@ -615,7 +615,7 @@ async fn tenants_are_isolated(store: &dyn Store) {
         .unwrap();
     assert!(matches!(
         value(store, "tnt_b", "shared/name", None, T0).await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Entity::Secret))
     ));
     let created = write(store, "tnt_b", put("shared/name", T0), "b")
         .await
@@ -638,11 +638,11 @@ async fn tenants_are_isolated(store: &dyn Store) {
     );
     assert!(matches!(
         store.soft_delete("tnt_c", "shared/name", T0, None).await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Entity::Secret))
     ));
     assert!(matches!(
         store.hard_delete("tnt_c", "shared/name", None).await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Entity::Secret))
     ));
 }
 
@@ -651,7 +651,7 @@ async fn delete_restore_purge(store: &dyn Store) {
     store.soft_delete("tnt_1", "del/x", T0, None).await.unwrap();
     assert!(matches!(
         value(store, "tnt_1", "del/x", None, T0).await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Entity::Secret))
     ));
     assert!(matches!(
         write(store, "tnt_1", put("del/x", T0), "w").await,
@@ -659,7 +659,7 @@ async fn delete_restore_purge(store: &dyn Store) {
     ));
     assert!(matches!(
         store.soft_delete("tnt_1", "del/x", T0, None).await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Entity::Secret))
     ));
     store.restore("tnt_1", "del/x", T0, None).await.unwrap();
     assert_eq!(
@@ -689,7 +689,7 @@ async fn delete_restore_purge(store: &dyn Store) {
     assert_eq!(purged, 1);
     assert!(matches!(
         store.get_secret("tnt_1", "del/old").await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Entity::Secret))
     ));
     assert!(
         store
@@ -759,7 +759,7 @@ async fn pruning_and_rotation(store: &dyn Store) {
     };
     assert!(matches!(
         write(store, "tnt_1", rotate_missing, "r").await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Entity::Secret))
     ));
     // Deleting versions: never the last one.
     write(store, "tnt_1", put("dv/x", T0), "v").await.unwrap();
