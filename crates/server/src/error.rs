@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use scaivault_core::{DurationError, PathError};
 use scaivault_proto::{ErrorBody, ErrorCode, ErrorDetail};
-use scaivault_store::StoreError;
+use scaivault_store::{Entity, StoreError};
 
 tokio::task_local! {
     /// The id of the request being served; set by the request-context middleware.
@@ -128,7 +128,10 @@ impl From<PathError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::NotFound => Self::new(ErrorCode::SecretNotFound, "secret not found"),
+            StoreError::NotFound(Entity::Secret) => {
+                Self::new(ErrorCode::SecretNotFound, "secret not found")
+            }
+            StoreError::NotFound(what) => Self::new(ErrorCode::NotFound, format!("no such {what}")),
             StoreError::SoftDeleted => Self::new(
                 ErrorCode::SecretExists,
                 "a soft-deleted secret exists at this path; restore it or delete it with ?permanent=true",

@@ -19,9 +19,9 @@ use scaivault_core::rotation::{Schedule, Window, format_duration, retry_delay};
 use scaivault_proto::rotation::RotationRun;
 use scaivault_proto::{ErrorCode, Timestamp};
 use scaivault_store::{
-    NewEvent, RotationPolicyRecord, RotationStep, RunQuery, RunRecord, RunStatus, RunTrigger,
-    ScheduleChange, ScheduleRecord, ScheduleState, SecretRecord, SecretWrite, StoreError,
-    WriteMode, WriteOutcome,
+    Entity, NewEvent, RotationPolicyRecord, RotationStep, RunQuery, RunRecord, RunStatus,
+    RunTrigger, ScheduleChange, ScheduleRecord, ScheduleState, SecretRecord, SecretWrite,
+    StoreError, WriteMode, WriteOutcome,
 };
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
@@ -395,7 +395,7 @@ pub async fn rotate_under_policy(
     let schedule = state.store.get_rotation_schedule(tenant_id, path).await?;
     let secret = match state.store.get_secret(tenant_id, path).await {
         Ok(s) => Some(s),
-        Err(StoreError::NotFound) => None,
+        Err(StoreError::NotFound(Entity::Secret)) => None,
         Err(e) => return Err(e.into()),
     };
     let policy_id = secret
@@ -838,7 +838,7 @@ async fn settle_interrupted(state: &AppState, now: OffsetDateTime) -> ApiResult<
         }
         let secret = match state.store.get_secret(&run.tenant_id, &run.path).await {
             Ok(s) => Some(s),
-            Err(StoreError::NotFound) => None,
+            Err(StoreError::NotFound(Entity::Secret)) => None,
             Err(e) => return Err(e.into()),
         };
         let policy = match &run.policy_id {

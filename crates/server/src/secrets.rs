@@ -7,7 +7,7 @@ use scaivault_crypto::{SealedValue, secret_aad};
 use scaivault_proto::secrets::*;
 use scaivault_proto::{ErrorCode, Timestamp};
 use scaivault_store::{
-    ExpiringQuery, ListQuery, SealFn, SealedBlob, SecretPatch, SecretRecord, SecretWrite,
+    Entity, ExpiringQuery, ListQuery, SealFn, SealedBlob, SecretPatch, SecretRecord, SecretWrite,
     StoreError, WriteMode,
 };
 use serde_json::{Map, Value};
@@ -343,7 +343,7 @@ pub async fn metadata(
     let tenant = principal.tenant_id.as_str();
     let record = state.store.get_secret(tenant, path.as_str()).await?;
     if record.deleted_at.is_some() {
-        return Err(StoreError::NotFound.into());
+        return Err(StoreError::NotFound(Entity::Secret).into());
     }
     metadata_response(state, tenant, record).await
 }
@@ -755,7 +755,7 @@ pub async fn rotate(
     let tenant = principal.tenant_id.as_str();
     let secret = state.store.get_secret(tenant, path.as_str()).await?;
     if secret.deleted_at.is_some() {
-        return Err(StoreError::NotFound.into());
+        return Err(StoreError::NotFound(Entity::Secret).into());
     }
     let (value, grace, policy) = crate::rotation::prepare_manual(
         state,

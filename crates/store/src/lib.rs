@@ -17,6 +17,7 @@ pub mod events;
 pub mod model;
 pub mod postgres;
 pub mod rotation;
+mod sql;
 pub mod sqlite;
 pub mod usage;
 
@@ -37,12 +38,56 @@ pub use sqlite::SqliteStore;
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+/// What a [`StoreError::NotFound`] did not find: the server answers each with its documented
+/// error code (`secret_not_found` for a secret, `not_found` for the rest).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Entity {
+    Secret,
+    Partner,
+    Tenant,
+    ServiceAccount,
+    /// A service account's API key.
+    ApiKey,
+    Token,
+    Policy,
+    /// A policy's binding to an identity.
+    PolicyBinding,
+    SecretPolicy,
+    RotationPolicy,
+    Subscription,
+}
+
+impl Entity {
+    /// The thing's name in messages ("no such API key").
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Secret => "secret",
+            Self::Partner => "partner",
+            Self::Tenant => "tenant",
+            Self::ServiceAccount => "service account",
+            Self::ApiKey => "API key",
+            Self::Token => "token",
+            Self::Policy => "policy",
+            Self::PolicyBinding => "binding",
+            Self::SecretPolicy => "secret policy",
+            Self::RotationPolicy => "rotation policy",
+            Self::Subscription => "subscription",
+        }
+    }
+}
+
+impl std::fmt::Display for Entity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Errors of the store. Messages never contain secret values (the store never sees any).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The secret does not exist (or is soft-deleted, for reads). At fault: the caller.
-    #[error("secret not found")]
-    NotFound,
+    /// The thing does not exist (a secret: or is soft-deleted, for reads). At fault: the caller.
+    #[error("{0} not found")]
+    NotFound(Entity),
     /// The path is soft-deleted and inside its retention window. At fault: the caller.
     #[error("secret is soft-deleted; restore it or delete it permanently")]
     SoftDeleted,

@@ -40,6 +40,7 @@ use crate::rotation::{
     RotationPolicyRecord, RotationStep, RunQuery, RunRecord, RunStatus, ScheduleChange,
     ScheduleQuery, ScheduleRecord, SecretPolicyRecord,
 };
+use crate::sql::{from_micros, like_prefix, page_of, to_i64, to_u64};
 use crate::{Result, SealFn, Store, StoreError};
 
 mod audit;
@@ -215,57 +216,6 @@ async fn refuse_newer_schema(conn: &mut PgConnection) -> Result<()> {
     Ok(())
 }
 
-fn from_micros(v: i64) -> Result<OffsetDateTime> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(v) * 1_000)
-        .map_err(|_| StoreError::Corrupt(format!("timestamp out of range: {v}")))
-}
-
-fn opt_from_micros(v: Option<i64>) -> Result<Option<OffsetDateTime>> {
-    v.map(from_micros).transpose()
-}
-
-fn to_u64(v: i64, what: &str) -> Result<u64> {
-    u64::try_from(v).map_err(|_| StoreError::Corrupt(format!("negative {what}")))
-}
-
-/// For binding a u64 (versions, sequence numbers) to a BIGINT.
-fn to_i64(v: u64) -> i64 {
-    i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-/// A page from rows fetched with `LIMIT limit + 1`: the extra row only says there is more.
-/// Without a separate count, `total_count` is the number of items on this page.
-fn page_of<T>(mut items: Vec<T>, limit: u32, total_count: Option<u64>) -> Page<T> {
-    let has_more = items.len() > limit as usize;
-    items.truncate(limit as usize);
-    Page {
-        total_count: total_count.unwrap_or(items.len() as u64),
-        items,
-        has_more,
-    }
-}
-
-/// A `LIKE` pattern matching `prefix` literally (`\` is LIKE's default escape character).
-fn like_prefix(prefix: &str) -> String {
-    let mut out = String::with_capacity(prefix.len() + 1);
-    for c in prefix.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
-/// Unique violations are the caller's `Duplicate`; anything else is a database error.
-fn unique(e: sqlx::Error) -> StoreError {
-    match e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Duplicate,
-        e => e.into(),
-    }
-}
-
 /// A failed COMMIT: the environment's failures (connection lost, disk full, timeout) stay
 /// recognisable as such; anything else is a commit failure.
 fn commit_failed(e: sqlx::Error) -> StoreError {
@@ -348,35 +298,27 @@ impl Store for PgStore {
 
     async fn probe_write(&self, now: OffsetDateTime) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO system (key, value) VALUES ($1, $2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(crate::WRITE_PROBE_KEY)
-        .bind(micros(now).to_string())
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query(crate::sql::system::SET)
+            .bind(crate::WRITE_PROBE_KEY)
+            .bind(micros(now).to_string())
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await.map_err(commit_failed)
     }
 
     async fn get_system(&self, key: &str) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("SELECT value FROM system WHERE key = $1")
-                .bind(key)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar(crate::sql::system::GET)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     async fn set_system(&self, key: &str, value: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO system (key, value) VALUES ($1, $2)
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(key)
-        .bind(value)
-        .execute(&self.pool)
-        .await?;
+        sqlx::query(crate::sql::system::SET)
+            .bind(key)
+            .bind(value)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -1163,17 +1105,5 @@ impl Store for PgStore {
     async fn prune_audit_chain(&self, chain: &str, through: u64) -> Result<u64> {
         let mac = self.require_mac()?;
         audit::prune_chain(&self.pool, mac, chain, None, through).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::like_prefix;
-
-    #[test]
-    fn like_prefix_escapes_metacharacters() {
-        assert_eq!(like_prefix("a/b"), "a/b%");
-        assert_eq!(like_prefix("50%_off\\x"), "50\\%\\_off\\\\x%");
-        assert_eq!(like_prefix(""), "%");
     }
 }

@@ -12,19 +12,52 @@ mod common;
 
 use std::sync::Arc;
 
+use common::rotation::rotation_step_fails_closed;
 use common::*;
 use scaivault_store::*;
 use time::Duration;
 
-#[tokio::test]
-async fn sqlite_store_conforms() {
+async fn open_sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("test.db"), 4)
         .await
         .unwrap();
-    suite(Arc::new(store.clone())).await;
+    (Arc::new(store), dir)
+}
+
+async fn open_cached_sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("test.db"), 4)
+        .await
+        .unwrap();
+    (Arc::new(CachedStore::new(store, 16)), dir)
+}
+
+/// The conformance suite on the embedded store, one test per behaviour.
+mod sqlite {
+    use super::*;
+    conformance_tests!(open_sqlite);
+}
+
+/// The conformance suite through the read cache.
+mod cached_sqlite {
+    use super::*;
+    conformance_tests!(open_cached_sqlite);
+}
+
+/// Reopening runs migrations idempotently and keeps the data.
+#[tokio::test]
+async fn reopening_keeps_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("test.db"), 4)
+        .await
+        .unwrap();
+    for at in [T0, T0 + Duration::minutes(5)] {
+        write(&store, "tnt_1", put("app/db", at), "v")
+            .await
+            .unwrap();
+    }
     store.close().await;
-    // Reopening runs migrations idempotently and keeps the data.
     let reopened = SqliteStore::open(&dir.path().join("test.db"), 2)
         .await
         .unwrap();
@@ -55,7 +88,7 @@ async fn audited_work_fails_closed_without_the_audit_key() {
     assert!(write(&store, t, w, "v").await.is_err());
     assert!(matches!(
         store.get_secret(t, "a/b").await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Entity::Secret))
     ));
     rotation_step_fails_closed(&store, t).await;
 }
@@ -205,15 +238,6 @@ async fn tampering_with_audit_rows_is_detected() {
     assert!(msg.contains("#3") && msg.contains("expected #2"), "{msg}");
 }
 
-#[tokio::test]
-async fn cached_sqlite_store_conforms() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("test.db"), 4)
-        .await
-        .unwrap();
-    suite(Arc::new(CachedStore::new(store, 16))).await;
-}
-
 /// Reads between and after writes always see the newest acknowledged version, through the cache.
 #[tokio::test]
 async fn cache_never_serves_a_superseded_version() {
@@ -247,13 +271,13 @@ async fn cache_never_serves_a_superseded_version() {
     store.soft_delete("t", "c/x", T0, None).await.unwrap();
     assert!(matches!(
         store.read_secret("t", "c/x", None, T0).await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Entity::Secret))
     ));
     store.restore("t", "c/x", T0, None).await.unwrap();
     store.hard_delete("t", "c/x", None).await.unwrap();
     assert!(matches!(
         store.read_secret("t", "c/x", None, T0).await,
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Entity::Secret))
     ));
 }
 

@@ -364,7 +364,7 @@ pub async fn unassign(
         // A secret deleted since it matched is skipped, not an error.
         let record = match state.store.get_secret(&p.tenant_id, &path).await {
             Ok(r) => r,
-            Err(StoreError::NotFound) => continue,
+            Err(StoreError::NotFound(_)) => continue,
             Err(e) => return Err(e.into()),
         };
         if record.rotation_policy_id.as_deref() != Some(policy.id.as_str()) {

@@ -6,47 +6,20 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::postgres::PgRow;
-use sqlx::{AssertSqlSafe, PgConnection, PgPool, Postgres, QueryBuilder, Row};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
 use time::OffsetDateTime;
 
-use super::{from_micros, like_prefix, micros, opt_from_micros, page_of, to_i64, to_u64};
 use crate::model::*;
-use crate::{Result, SealFn, StoreError};
-
-const SECRET_COLUMNS: &str = "path, secret_type, current_version, latest_version, max_versions, \
-     description, tags, owner, expires_at, rotation_policy_id, secret_policy_id, created_at, \
-     updated_at, deleted_at";
-
-/// [`SECRET_COLUMNS`] qualified with the alias `s`, for joins (kept in the same order).
-const SECRET_COLUMNS_OF_S: &str = "s.path, s.secret_type, s.current_version, s.latest_version, \
-     s.max_versions, s.description, s.tags, s.owner, s.expires_at, s.rotation_policy_id, \
-     s.secret_policy_id, s.created_at, s.updated_at, s.deleted_at";
+use crate::sql::secrets::*;
+use crate::sql::{
+    TextListRef, from_micros, like_prefix, micros, opt_from_micros, page_of, records, to_i64,
+    to_u64,
+};
+use crate::{Entity, Result, SealFn, StoreError};
 
 /// How often a write retries after losing the race to create a path (each loss means another
 /// writer created it, so the next attempt finds and locks the row; more only on churn).
 const CREATE_ATTEMPTS: usize = 4;
-
-fn secret_from_row(row: &PgRow) -> Result<SecretRecord> {
-    Ok(SecretRecord {
-        path: row.try_get("path")?,
-        secret_type: row.try_get("secret_type")?,
-        current_version: to_u64(row.try_get("current_version")?, "version")?,
-        latest_version: to_u64(row.try_get("latest_version")?, "version")?,
-        max_versions: u32::try_from(row.try_get::<i64, _>("max_versions")?)
-            .map_err(|_| StoreError::Corrupt("max_versions".into()))?,
-        description: row.try_get("description")?,
-        tags: row.try_get("tags")?,
-        owner: row.try_get("owner")?,
-        expires_at: opt_from_micros(row.try_get("expires_at")?)?,
-        rotation_policy_id: row.try_get("rotation_policy_id")?,
-        secret_policy_id: row.try_get("secret_policy_id")?,
-        created_at: from_micros(row.try_get("created_at")?)?,
-        updated_at: from_micros(row.try_get("updated_at")?)?,
-        deleted_at: opt_from_micros(row.try_get("deleted_at")?)?,
-        version_count: 0,
-    })
-}
 
 /// The secret's row, locked until the transaction ends; `None` when absent.
 async fn lock_secret(
@@ -54,15 +27,16 @@ async fn lock_secret(
     tenant_id: &str,
     path: &str,
 ) -> Result<Option<SecretRecord>> {
-    let sql = format!(
-        "SELECT {SECRET_COLUMNS} FROM secrets WHERE tenant_id = $1 AND path = $2 FOR UPDATE"
-    );
-    let row = sqlx::query(AssertSqlSafe(sql))
-        .bind(tenant_id)
-        .bind(path)
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.as_ref().map(secret_from_row).transpose()
+    let row: Option<SecretRow> = sqlx::query_as(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM secrets WHERE tenant_id = $1 AND path = $2 FOR UPDATE"
+    ))
+    .bind(tenant_id)
+    .bind(path)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(TryInto::try_into).transpose()
 }
 
 /// Applies a patch's set fields to an existing secret, and for a write also the new current
@@ -74,28 +48,12 @@ async fn update_secret(
     patch: &SecretPatch,
     new_version: Option<(i64, i64)>,
 ) -> Result<SecretRecord> {
-    let sql = format!(
-        "UPDATE secrets SET
-            secret_type = COALESCE($3, secret_type),
-            description = COALESCE($4, description),
-            tags = COALESCE($5, tags),
-            owner = COALESCE($6, owner),
-            max_versions = COALESCE($7, max_versions),
-            expires_at = COALESCE($8, expires_at),
-            rotation_policy_id = COALESCE($9, rotation_policy_id),
-            secret_policy_id = COALESCE($10, secret_policy_id),
-            current_version = COALESCE($11, current_version),
-            latest_version = COALESCE($11, latest_version),
-            updated_at = COALESCE($12, updated_at)
-         WHERE tenant_id = $1 AND path = $2
-         RETURNING {SECRET_COLUMNS}"
-    );
-    let row = sqlx::query(AssertSqlSafe(sql))
+    let row: SecretRow = sqlx::query_as(UPDATE)
         .bind(tenant_id)
         .bind(path)
         .bind(&patch.secret_type)
         .bind(&patch.description)
-        .bind(&patch.tags)
+        .bind(patch.tags.as_deref().map(TextListRef))
         .bind(&patch.owner)
         .bind(patch.max_versions.map(i64::from))
         .bind(patch.expires_at.map(micros))
@@ -105,8 +63,8 @@ async fn update_secret(
         .bind(new_version.map(|(_, at)| at))
         .fetch_optional(&mut *conn)
         .await?
-        .ok_or(StoreError::NotFound)?;
-    secret_from_row(&row)
+        .ok_or(StoreError::NotFound(Entity::Secret))?;
+    row.try_into()
 }
 
 /// Drops versions beyond the secret's cap (oldest first) and versions already retired.
@@ -117,21 +75,12 @@ async fn prune_versions(
     path: &str,
     now: OffsetDateTime,
 ) -> Result<()> {
-    sqlx::query(
-        "DELETE FROM secret_versions
-         WHERE tenant_id = $1 AND path = $2
-           AND (retires_at IS NULL OR retires_at <= $3)
-           AND (retires_at <= $3 OR version <= (
-                SELECT v.version FROM secret_versions v
-                WHERE v.tenant_id = $1 AND v.path = $2
-                ORDER BY v.version DESC
-                LIMIT 1 OFFSET (SELECT max_versions FROM secrets WHERE tenant_id = $1 AND path = $2)))",
-    )
-    .bind(tenant_id)
-    .bind(path)
-    .bind(micros(now))
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(PRUNE_VERSIONS)
+        .bind(tenant_id)
+        .bind(path)
+        .bind(micros(now))
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -143,18 +92,15 @@ async fn insert_version(
     sealed: &SealedBlob,
     now: i64,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO secret_versions (tenant_id, path, version, key_id, ciphertext, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(tenant_id)
-    .bind(path)
-    .bind(version)
-    .bind(&sealed.key_id)
-    .bind(&sealed.ciphertext)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(INSERT_VERSION)
+        .bind(tenant_id)
+        .bind(path)
+        .bind(version)
+        .bind(&sealed.key_id)
+        .bind(&sealed.ciphertext)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -166,31 +112,31 @@ async fn claim_new(
     write: &SecretWrite,
 ) -> Result<Option<SecretRecord>> {
     let patch = &write.patch;
-    let sql = format!(
+    let row: Option<SecretRow> = sqlx::query_as(concat!(
         "INSERT INTO secrets (tenant_id, path, secret_type, current_version, latest_version,
             max_versions, description, tags, owner, expires_at, rotation_policy_id,
             secret_policy_id, created_at, updated_at)
          VALUES ($1, $2, $3, 1, 1, $4, $5, $6, $7, $8, $9, $10, $11, $11)
          ON CONFLICT (tenant_id, path) DO NOTHING
-         RETURNING {SECRET_COLUMNS}"
-    );
-    let row = sqlx::query(AssertSqlSafe(sql))
-        .bind(tenant_id)
-        .bind(&write.path)
-        .bind(patch.secret_type.as_deref().unwrap_or("kv"))
-        .bind(i64::from(
-            patch.max_versions.unwrap_or(DEFAULT_MAX_VERSIONS),
-        ))
-        .bind(&patch.description)
-        .bind(patch.tags.clone().unwrap_or_default())
-        .bind(&patch.owner)
-        .bind(patch.expires_at.map(micros))
-        .bind(&patch.rotation_policy_id)
-        .bind(&patch.secret_policy_id)
-        .bind(micros(write.now))
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.as_ref().map(secret_from_row).transpose()
+         RETURNING ",
+        columns!()
+    ))
+    .bind(tenant_id)
+    .bind(&write.path)
+    .bind(patch.secret_type.as_deref().unwrap_or("kv"))
+    .bind(i64::from(
+        patch.max_versions.unwrap_or(DEFAULT_MAX_VERSIONS),
+    ))
+    .bind(&patch.description)
+    .bind(TextListRef(patch.tags.as_deref().unwrap_or_default()))
+    .bind(&patch.owner)
+    .bind(patch.expires_at.map(micros))
+    .bind(&patch.rotation_policy_id)
+    .bind(&patch.secret_policy_id)
+    .bind(micros(write.now))
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.map(TryInto::try_into).transpose()
 }
 
 /// One write inside the caller's transaction: lock (or claim) the row, check, seal, store.
@@ -208,9 +154,9 @@ pub(super) async fn write_in(
                 return Err(StoreError::SoftDeleted);
             }
             (Some(r), WriteMode::Rotate { .. }) if r.deleted_at.is_some() => {
-                return Err(StoreError::NotFound);
+                return Err(StoreError::NotFound(Entity::Secret));
             }
-            (None, WriteMode::Rotate { .. }) => return Err(StoreError::NotFound),
+            (None, WriteMode::Rotate { .. }) => return Err(StoreError::NotFound(Entity::Secret)),
             _ => {}
         }
         let current = existing.as_ref().map_or(0, |r| r.current_version);
@@ -244,17 +190,13 @@ pub(super) async fn write_in(
         let record =
             update_secret(tx, tenant_id, path, &write.patch, Some((version_i64, now))).await?;
         if let WriteMode::Rotate { retire_previous_at } = write.mode {
-            sqlx::query(
-                "UPDATE secret_versions SET retires_at = $4
-                 WHERE tenant_id = $1 AND path = $2 AND version = $3
-                   AND (retires_at IS NULL OR retires_at > $4)",
-            )
-            .bind(tenant_id)
-            .bind(path)
-            .bind(to_i64(current))
-            .bind(micros(retire_previous_at))
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query(RETIRE_VERSION)
+                .bind(tenant_id)
+                .bind(path)
+                .bind(to_i64(current))
+                .bind(micros(retire_previous_at))
+                .execute(&mut *tx)
+                .await?;
         }
         prune_versions(tx, tenant_id, path, write.now).await?;
         return Ok(WriteOutcome {
@@ -279,61 +221,38 @@ pub(super) async fn read(
     let version = version
         .map(|v| i64::try_from(v).map_err(|_| StoreError::VersionNotFound))
         .transpose()?;
-    let sql = format!(
-        "SELECT {SECRET_COLUMNS_OF_S}, v.version AS v_version, v.created_at AS v_created_at,
-                v.retires_at AS v_retires_at, v.key_id AS v_key_id, v.ciphertext AS v_ciphertext
-         FROM secrets s
-         LEFT JOIN secret_versions v
-           ON v.tenant_id = s.tenant_id AND v.path = s.path
-          AND v.version = COALESCE($3, s.current_version)
-         WHERE s.tenant_id = $1 AND s.path = $2"
-    );
-    let row = sqlx::query(AssertSqlSafe(sql))
+    let row: ReadRow = sqlx::query_as(READ)
         .bind(tenant_id)
         .bind(path)
         .bind(version)
         .fetch_optional(pool)
         .await?
-        .ok_or(StoreError::NotFound)?;
-    let record = secret_from_row(&row)?;
-    if record.deleted_at.is_some() {
-        return Err(StoreError::NotFound);
-    }
-    let Some(v) = row.try_get::<Option<i64>, _>("v_version")? else {
-        return Err(StoreError::VersionNotFound);
-    };
-    let retires_at = opt_from_micros(row.try_get("v_retires_at")?)?;
-    if retires_at.is_some_and(|r| r <= now) {
-        return Err(StoreError::VersionNotFound);
-    }
-    let version = VersionRecord {
-        version: to_u64(v, "version")?,
-        created_at: from_micros(row.try_get("v_created_at")?)?,
-        retires_at,
-        sealed: Some(SealedBlob {
-            key_id: row.try_get("v_key_id")?,
-            ciphertext: row.try_get("v_ciphertext")?,
-        }),
-    };
-    Ok((record, version))
+        .ok_or(StoreError::NotFound(Entity::Secret))?;
+    row.into_records(now)
 }
 
 /// The record with its number of live versions (one statement, one snapshot).
 pub(super) async fn get(pool: &PgPool, tenant_id: &str, path: &str) -> Result<SecretRecord> {
-    let sql = format!(
-        "SELECT {SECRET_COLUMNS_OF_S},
-                (SELECT COUNT(*) FROM secret_versions v
-                 WHERE v.tenant_id = s.tenant_id AND v.path = s.path) AS version_count
+    #[derive(sqlx::FromRow)]
+    struct CountedRow {
+        #[sqlx(flatten)]
+        secret: SecretRow,
+        version_count: i64,
+    }
+    let row: CountedRow = sqlx::query_as(concat!(
+        "SELECT ",
+        columns_of_s!(),
+        ", (SELECT COUNT(*) FROM secret_versions v
+            WHERE v.tenant_id = s.tenant_id AND v.path = s.path) AS version_count
          FROM secrets s WHERE s.tenant_id = $1 AND s.path = $2"
-    );
-    let row = sqlx::query(AssertSqlSafe(sql))
-        .bind(tenant_id)
-        .bind(path)
-        .fetch_optional(pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    let mut record = secret_from_row(&row)?;
-    record.version_count = to_u64(row.try_get("version_count")?, "count")?;
+    ))
+    .bind(tenant_id)
+    .bind(path)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(StoreError::NotFound(Entity::Secret))?;
+    let mut record = SecretRecord::try_from(row.secret)?;
+    record.version_count = to_u64(row.version_count, "count")?;
     Ok(record)
 }
 
@@ -346,7 +265,7 @@ pub(super) async fn patch(
 ) -> Result<SecretRecord> {
     match lock_secret(conn, tenant_id, path).await? {
         Some(r) if r.deleted_at.is_none() => {}
-        _ => return Err(StoreError::NotFound),
+        _ => return Err(StoreError::NotFound(Entity::Secret)),
     }
     let record = update_secret(conn, tenant_id, path, patch, None).await?;
     prune_versions(conn, tenant_id, path, now).await?;
@@ -393,19 +312,19 @@ pub(super) async fn list(
     push_list_filters(&mut count_qb, tenant_id, q);
     let total: i64 = count_qb.build_query_scalar().fetch_one(pool).await?;
 
-    let mut qb = QueryBuilder::<Postgres>::new(format!("SELECT {SECRET_COLUMNS} FROM secrets"));
+    let mut qb = QueryBuilder::<Postgres>::new(concat!("SELECT ", columns!(), " FROM secrets"));
     push_list_filters(&mut qb, tenant_id, q);
     if let Some(after) = &q.after_path {
         qb.push(" AND path > ").push_bind(after.clone());
     }
     qb.push(" ORDER BY path LIMIT ")
         .push_bind(i64::from(q.limit) + 1);
-    let rows = qb.build().fetch_all(pool).await?;
-    let items = rows
-        .iter()
-        .map(secret_from_row)
-        .collect::<Result<Vec<_>>>()?;
-    Ok(page_of(items, q.limit, Some(to_u64(total, "count")?)))
+    let rows: Vec<SecretRow> = qb.build_query_as().fetch_all(pool).await?;
+    Ok(page_of(
+        records(rows)?,
+        q.limit,
+        Some(to_u64(total, "count")?),
+    ))
 }
 
 pub(super) async fn list_expiring(
@@ -413,8 +332,10 @@ pub(super) async fn list_expiring(
     tenant_id: &str,
     q: &ExpiringQuery,
 ) -> Result<Page<SecretRecord>> {
-    let mut qb = QueryBuilder::<Postgres>::new(format!(
-        "SELECT {SECRET_COLUMNS} FROM secrets WHERE tenant_id = "
+    let mut qb = QueryBuilder::<Postgres>::new(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM secrets WHERE tenant_id = "
     ));
     qb.push_bind(tenant_id.to_owned())
         .push(" AND deleted_at IS NULL AND expires_at > ")
@@ -433,12 +354,8 @@ pub(super) async fn list_expiring(
     }
     qb.push(" ORDER BY expires_at, path LIMIT ")
         .push_bind(i64::from(q.limit) + 1);
-    let rows = qb.build().fetch_all(pool).await?;
-    let items = rows
-        .iter()
-        .map(secret_from_row)
-        .collect::<Result<Vec<_>>>()?;
-    Ok(page_of(items, q.limit, None))
+    let rows: Vec<SecretRow> = qb.build_query_as().fetch_all(pool).await?;
+    Ok(page_of(records(rows)?, q.limit, None))
 }
 
 /// Live versions, newest first; `NotFound` when the secret is absent or soft-deleted. One
@@ -464,7 +381,7 @@ pub(super) async fn list_versions(
     .fetch_all(pool)
     .await?;
     if rows.is_empty() {
-        return Err(StoreError::NotFound);
+        return Err(StoreError::NotFound(Entity::Secret));
     }
     let mut versions = Vec::with_capacity(rows.len());
     for row in &rows {
@@ -487,17 +404,14 @@ pub(super) async fn soft_delete(
     path: &str,
     now: OffsetDateTime,
 ) -> Result<()> {
-    let done = sqlx::query(
-        "UPDATE secrets SET deleted_at = $3
-         WHERE tenant_id = $1 AND path = $2 AND deleted_at IS NULL",
-    )
-    .bind(tenant_id)
-    .bind(path)
-    .bind(micros(now))
-    .execute(&mut *conn)
-    .await?;
+    let done = sqlx::query(SOFT_DELETE)
+        .bind(tenant_id)
+        .bind(path)
+        .bind(micros(now))
+        .execute(&mut *conn)
+        .await?;
     if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
+        return Err(StoreError::NotFound(Entity::Secret));
     }
     Ok(())
 }
@@ -507,17 +421,16 @@ pub(super) async fn restore(
     tenant_id: &str,
     path: &str,
 ) -> Result<SecretRecord> {
-    let sql = format!(
-        "UPDATE secrets SET deleted_at = NULL WHERE tenant_id = $1 AND path = $2
-         RETURNING {SECRET_COLUMNS}"
-    );
-    let row = sqlx::query(AssertSqlSafe(sql))
-        .bind(tenant_id)
-        .bind(path)
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-    secret_from_row(&row)
+    let row: SecretRow = sqlx::query_as(concat!(
+        "UPDATE secrets SET deleted_at = NULL WHERE tenant_id = $1 AND path = $2 RETURNING ",
+        columns!()
+    ))
+    .bind(tenant_id)
+    .bind(path)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound(Entity::Secret))?;
+    row.try_into()
 }
 
 pub(super) async fn hard_delete(
@@ -525,22 +438,20 @@ pub(super) async fn hard_delete(
     tenant_id: &str,
     path: &str,
 ) -> Result<()> {
-    let done = sqlx::query("DELETE FROM secrets WHERE tenant_id = $1 AND path = $2")
+    let done = sqlx::query(HARD_DELETE)
         .bind(tenant_id)
         .bind(path)
         .execute(&mut *conn)
         .await?;
     if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
+        return Err(StoreError::NotFound(Entity::Secret));
     }
-    for table in ["secret_versions", "secret_access"] {
-        sqlx::query(AssertSqlSafe(format!(
-            "DELETE FROM {table} WHERE tenant_id = $1 AND path = $2"
-        )))
-        .bind(tenant_id)
-        .bind(path)
-        .execute(&mut *conn)
-        .await?;
+    for statement in HARD_DELETE_DEPENDENTS {
+        sqlx::query(statement)
+            .bind(tenant_id)
+            .bind(path)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -555,18 +466,14 @@ pub(super) async fn delete_version(
     let version = i64::try_from(version).map_err(|_| StoreError::VersionNotFound)?;
     let record = match lock_secret(conn, tenant_id, path).await? {
         Some(r) if r.deleted_at.is_none() => r,
-        _ => return Err(StoreError::NotFound),
+        _ => return Err(StoreError::NotFound(Entity::Secret)),
     };
-    let live: Vec<i64> = sqlx::query_scalar(
-        "SELECT version FROM secret_versions
-         WHERE tenant_id = $1 AND path = $2 AND (retires_at IS NULL OR retires_at > $3)
-         ORDER BY version DESC",
-    )
-    .bind(tenant_id)
-    .bind(path)
-    .bind(micros(now))
-    .fetch_all(&mut *conn)
-    .await?;
+    let live: Vec<i64> = sqlx::query_scalar(LIVE_VERSION_NUMBERS)
+        .bind(tenant_id)
+        .bind(path)
+        .bind(micros(now))
+        .fetch_all(&mut *conn)
+        .await?;
     if !live.contains(&version) {
         return Err(StoreError::VersionNotFound);
     }
@@ -575,7 +482,7 @@ pub(super) async fn delete_version(
             "cannot delete the only remaining version; delete the secret instead",
         ));
     }
-    sqlx::query("DELETE FROM secret_versions WHERE tenant_id = $1 AND path = $2 AND version = $3")
+    sqlx::query(DELETE_VERSION)
         .bind(tenant_id)
         .bind(path)
         .bind(version)
@@ -587,7 +494,7 @@ pub(super) async fn delete_version(
             .copied()
             .find(|v| *v != version)
             .unwrap_or(version);
-        sqlx::query("UPDATE secrets SET current_version = $3 WHERE tenant_id = $1 AND path = $2")
+        sqlx::query(SET_CURRENT_VERSION)
             .bind(tenant_id)
             .bind(path)
             .bind(newest)

@@ -1,51 +1,15 @@
-//! Partners, tenants, service accounts and synced group membership in SQLite.
+//! Partners, tenants, service accounts and synced group membership in SQLite (the statements
+//! are in [`crate::sql::identity`]).
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Row, SqliteConnection, SqlitePool};
+use sqlx::{SqliteConnection, SqlitePool};
 
-use super::{from_micros, micros, page_of};
+use crate::Result;
 use crate::model::*;
-use crate::{Result, StoreError};
-
-fn unique(e: sqlx::Error) -> StoreError {
-    match e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Duplicate,
-        e => e.into(),
-    }
-}
-
-fn partner_from_row(row: &SqliteRow) -> Result<PartnerRecord> {
-    Ok(PartnerRecord {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        created_at: from_micros(row.try_get("created_at")?)?,
-    })
-}
-
-fn tenant_from_row(row: &SqliteRow) -> Result<TenantRecord> {
-    Ok(TenantRecord {
-        id: row.try_get("id")?,
-        partner_id: row.try_get("partner_id")?,
-        slug: row.try_get("slug")?,
-        name: row.try_get("name")?,
-        created_at: from_micros(row.try_get("created_at")?)?,
-    })
-}
-
-fn service_account_from_row(row: &SqliteRow) -> Result<ServiceAccountRecord> {
-    let roles: String = row.try_get("roles")?;
-    Ok(ServiceAccountRecord {
-        id: row.try_get("id")?,
-        tenant_id: row.try_get("tenant_id")?,
-        name: row.try_get("name")?,
-        description: row.try_get("description")?,
-        roles: serde_json::from_str(&roles).map_err(|_| StoreError::Corrupt("roles".into()))?,
-        created_at: from_micros(row.try_get("created_at")?)?,
-    })
-}
+use crate::sql::identity::*;
+use crate::sql::{TextListRef, micros, page_of, records, unique};
 
 pub(super) async fn insert_partner(conn: &mut SqliteConnection, p: &PartnerRecord) -> Result<()> {
-    sqlx::query("INSERT INTO partners (id, name, created_at) VALUES (?1, ?2, ?3)")
+    sqlx::query(INSERT_PARTNER)
         .bind(&p.id)
         .bind(&p.name)
         .bind(micros(p.created_at))
@@ -56,11 +20,11 @@ pub(super) async fn insert_partner(conn: &mut SqliteConnection, p: &PartnerRecor
 }
 
 pub(super) async fn get_partner(pool: &SqlitePool, id: &str) -> Result<Option<PartnerRecord>> {
-    let row = sqlx::query("SELECT id, name, created_at FROM partners WHERE id = ?1")
+    let row: Option<PartnerRow> = sqlx::query_as(GET_PARTNER)
         .bind(id)
         .fetch_optional(pool)
         .await?;
-    row.as_ref().map(partner_from_row).transpose()
+    row.map(TryInto::try_into).transpose()
 }
 
 pub(super) async fn list_partners(
@@ -68,31 +32,25 @@ pub(super) async fn list_partners(
     after: Option<&str>,
     limit: u32,
 ) -> Result<Page<PartnerRecord>> {
-    let rows =
-        sqlx::query("SELECT id, name, created_at FROM partners WHERE id > ?1 ORDER BY id LIMIT ?2")
-            .bind(after.unwrap_or(""))
-            .bind(i64::from(limit) + 1)
-            .fetch_all(pool)
-            .await?;
-    let items = rows
-        .iter()
-        .map(partner_from_row)
-        .collect::<Result<Vec<_>>>()?;
-    Ok(page_of(items, limit, None))
+    let rows: Vec<PartnerRow> = sqlx::query_as(LIST_PARTNERS)
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(pool)
+        .await?;
+    Ok(page_of(records(rows)?, limit, None))
 }
 
+/// `Duplicate` when the id or the slug is taken.
 pub(super) async fn insert_tenant(conn: &mut SqliteConnection, t: &TenantRecord) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO tenants (id, partner_id, slug, name, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )
-    .bind(&t.id)
-    .bind(&t.partner_id)
-    .bind(&t.slug)
-    .bind(&t.name)
-    .bind(micros(t.created_at))
-    .execute(&mut *conn)
-    .await
-    .map_err(unique)?;
+    sqlx::query(INSERT_TENANT)
+        .bind(&t.id)
+        .bind(&t.partner_id)
+        .bind(&t.slug)
+        .bind(&t.name)
+        .bind(micros(t.created_at))
+        .execute(&mut *conn)
+        .await
+        .map_err(unique)?;
     Ok(())
 }
 
@@ -107,16 +65,15 @@ pub(super) async fn register_tenant(
         insert_partner(conn, partner).await?;
     }
     insert_tenant(conn, tenant).await?;
-    super::insert_token(conn, admin_token, false).await
+    super::tokens::insert(conn, admin_token).await
 }
 
 pub(super) async fn get_tenant(pool: &SqlitePool, id: &str) -> Result<Option<TenantRecord>> {
-    let row =
-        sqlx::query("SELECT id, partner_id, slug, name, created_at FROM tenants WHERE id = ?1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await?;
-    row.as_ref().map(tenant_from_row).transpose()
+    let row: Option<TenantRow> = sqlx::query_as(GET_TENANT)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    row.map(TryInto::try_into).transpose()
 }
 
 pub(super) async fn list_tenants(
@@ -125,41 +82,29 @@ pub(super) async fn list_tenants(
     after: Option<&str>,
     limit: u32,
 ) -> Result<Page<TenantRecord>> {
-    let rows = sqlx::query(
-        "SELECT id, partner_id, slug, name, created_at FROM tenants
-         WHERE partner_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
-    )
-    .bind(partner_id)
-    .bind(after.unwrap_or(""))
-    .bind(i64::from(limit) + 1)
-    .fetch_all(pool)
-    .await?;
-    let items = rows
-        .iter()
-        .map(tenant_from_row)
-        .collect::<Result<Vec<_>>>()?;
-    Ok(page_of(items, limit, None))
+    let rows: Vec<TenantRow> = sqlx::query_as(LIST_TENANTS)
+        .bind(partner_id)
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(pool)
+        .await?;
+    Ok(page_of(records(rows)?, limit, None))
 }
 
 pub(super) async fn insert_service_account(
     conn: &mut SqliteConnection,
     sa: &ServiceAccountRecord,
 ) -> Result<()> {
-    let roles =
-        serde_json::to_string(&sa.roles).map_err(|_| StoreError::Corrupt("roles".into()))?;
-    sqlx::query(
-        "INSERT INTO service_accounts (id, tenant_id, name, description, roles, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )
-    .bind(&sa.id)
-    .bind(&sa.tenant_id)
-    .bind(&sa.name)
-    .bind(&sa.description)
-    .bind(roles)
-    .bind(micros(sa.created_at))
-    .execute(&mut *conn)
-    .await
-    .map_err(unique)?;
+    sqlx::query(INSERT_SERVICE_ACCOUNT)
+        .bind(&sa.id)
+        .bind(&sa.tenant_id)
+        .bind(&sa.name)
+        .bind(&sa.description)
+        .bind(TextListRef(&sa.roles))
+        .bind(micros(sa.created_at))
+        .execute(&mut *conn)
+        .await
+        .map_err(unique)?;
     Ok(())
 }
 
@@ -168,12 +113,12 @@ pub(super) async fn get_service_account(
     tenant_id: &str,
     id: &str,
 ) -> Result<Option<ServiceAccountRecord>> {
-    let row = sqlx::query("SELECT * FROM service_accounts WHERE tenant_id = ?1 AND id = ?2")
+    let row: Option<ServiceAccountRow> = sqlx::query_as(GET_SERVICE_ACCOUNT)
         .bind(tenant_id)
         .bind(id)
         .fetch_optional(pool)
         .await?;
-    row.as_ref().map(service_account_from_row).transpose()
+    row.map(TryInto::try_into).transpose()
 }
 
 pub(super) async fn list_service_accounts(
@@ -182,19 +127,13 @@ pub(super) async fn list_service_accounts(
     after: Option<&str>,
     limit: u32,
 ) -> Result<Page<ServiceAccountRecord>> {
-    let rows = sqlx::query(
-        "SELECT * FROM service_accounts WHERE tenant_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
-    )
-    .bind(tenant_id)
-    .bind(after.unwrap_or(""))
-    .bind(i64::from(limit) + 1)
-    .fetch_all(pool)
-    .await?;
-    let items = rows
-        .iter()
-        .map(service_account_from_row)
-        .collect::<Result<Vec<_>>>()?;
-    Ok(page_of(items, limit, None))
+    let rows: Vec<ServiceAccountRow> = sqlx::query_as(LIST_SERVICE_ACCOUNTS)
+        .bind(tenant_id)
+        .bind(after.unwrap_or(""))
+        .bind(i64::from(limit) + 1)
+        .fetch_all(pool)
+        .await?;
+    Ok(page_of(records(rows)?, limit, None))
 }
 
 /// Deletes the account and revokes every credential it holds; false when absent.
@@ -204,7 +143,7 @@ pub(super) async fn delete_service_account(
     id: &str,
     now: i64,
 ) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM service_accounts WHERE tenant_id = ?1 AND id = ?2")
+    let done = sqlx::query(DELETE_SERVICE_ACCOUNT)
         .bind(tenant_id)
         .bind(id)
         .execute(&mut *conn)
@@ -212,25 +151,24 @@ pub(super) async fn delete_service_account(
     if done.rows_affected() == 0 {
         return Ok(false);
     }
-    sqlx::query(
-        "UPDATE tokens SET revoked_at = ?3
-         WHERE tenant_id = ?1 AND identity_id = ?2 AND revoked_at IS NULL",
-    )
-    .bind(tenant_id)
-    .bind(format!("service_account:{id}"))
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(REVOKE_IDENTITY_TOKENS)
+        .bind(tenant_id)
+        .bind(format!("service_account:{id}"))
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
     Ok(true)
 }
 
+/// Replaces the membership. SQLite has one writer, so the delete and the inserts cannot
+/// interleave with another sync; one INSERT per group (SQLite has no array parameter).
 pub(super) async fn set_groups(
     conn: &mut SqliteConnection,
     tenant_id: &str,
     identity_id: &str,
     groups: &[String],
 ) -> Result<()> {
-    sqlx::query("DELETE FROM identity_groups WHERE tenant_id = ?1 AND identity_id = ?2")
+    sqlx::query(DELETE_GROUPS)
         .bind(tenant_id)
         .bind(identity_id)
         .execute(&mut *conn)
@@ -238,7 +176,7 @@ pub(super) async fn set_groups(
     for group in groups {
         sqlx::query(
             "INSERT OR IGNORE INTO identity_groups (tenant_id, identity_id, group_id)
-             VALUES (?1, ?2, ?3)",
+             VALUES ($1, $2, $3)",
         )
         .bind(tenant_id)
         .bind(identity_id)
@@ -254,12 +192,9 @@ pub(super) async fn groups_of(
     tenant_id: &str,
     identity_id: &str,
 ) -> Result<Vec<String>> {
-    Ok(sqlx::query_scalar(
-        "SELECT group_id FROM identity_groups WHERE tenant_id = ?1 AND identity_id = ?2
-         ORDER BY group_id",
-    )
-    .bind(tenant_id)
-    .bind(identity_id)
-    .fetch_all(pool)
-    .await?)
+    Ok(sqlx::query_scalar(GROUPS_OF)
+        .bind(tenant_id)
+        .bind(identity_id)
+        .fetch_all(pool)
+        .await?)
 }
