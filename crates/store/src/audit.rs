@@ -167,8 +167,9 @@ impl EntryRow {
         let count = |v: i64, what: &str| {
             u64::try_from(v).map_err(|_| crate::StoreError::Corrupt(format!("negative {what}")))
         };
-        let occurred_at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.occurred_at) * 1_000)
-            .map_err(|_| crate::StoreError::Corrupt("audit time out of range".into()))?;
+        let occurred_at =
+            OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.occurred_at) * 1_000)
+                .map_err(|_| crate::StoreError::Corrupt("audit time out of range".into()))?;
         Ok(AuditEntry {
             seq: count(self.seq, "seq")?,
             chain_seq: count(self.chain_seq, "chain_seq")?,

@@ -10,10 +10,10 @@ use axum::{Json, Router};
 use scaivault_proto::ErrorBody;
 use scaivault_proto::audit::*;
 
+use crate::audit::op;
 use crate::auth::Authenticated;
 use crate::engine::audit;
 use crate::error::ApiResult;
-use crate::audit::op;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {

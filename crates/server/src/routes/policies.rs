@@ -10,9 +10,9 @@ use axum::{Json, Router};
 use scaivault_proto::ErrorBody;
 use scaivault_proto::policies::*;
 
+use crate::audit::op;
 use crate::auth::Authenticated;
 use crate::engine::policies;
-use crate::audit::op;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
 use crate::state::AppState;

@@ -3,17 +3,17 @@
 //! extracts the request and calls one function of `engine::rotation`, which holds the rules;
 //! the rotations themselves are in `crate::rotation`.
 
-use axum::handler::Handler;
 use axum::extract::{Path, State};
+use axum::handler::Handler;
 use axum::http::{StatusCode, Uri};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use scaivault_proto::ErrorBody;
 use scaivault_proto::rotation::*;
 
+use crate::audit::op;
 use crate::auth::Authenticated;
 use crate::engine::rotation;
-use crate::audit::op;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, OptionalJsonBody};
 use crate::state::AppState;

@@ -2,17 +2,17 @@
 //! and/or long-poll. Each handler extracts the request and calls one function of
 //! `engine::subscriptions`, which holds the rules.
 
-use axum::handler::Handler;
 use axum::extract::{Path, State};
+use axum::handler::Handler;
 use axum::http::{StatusCode, Uri};
 use axum::routing::get;
 use axum::{Json, Router};
 use scaivault_proto::ErrorBody;
 use scaivault_proto::subscriptions::*;
 
+use crate::audit::op;
 use crate::auth::Authenticated;
 use crate::engine::subscriptions;
-use crate::audit::op;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
 use crate::state::AppState;

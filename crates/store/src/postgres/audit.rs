@@ -75,7 +75,11 @@ async fn caller_ids(
          $6::text[], $7::text[])";
     let mut ids = HashMap::with_capacity(keys.len());
     for attempt in 0..2 {
-        let missing: Vec<CallerKey> = keys.iter().filter(|k| !ids.contains_key(*k)).cloned().collect();
+        let missing: Vec<CallerKey> = keys
+            .iter()
+            .filter(|k| !ids.contains_key(*k))
+            .cloned()
+            .collect();
         if missing.is_empty() {
             break;
         }
@@ -127,7 +131,9 @@ async fn caller_ids(
         }
     }
     if ids.len() != keys.len() {
-        return Err(StoreError::Audit("internal: an audit caller could not be recorded".into()));
+        return Err(StoreError::Audit(
+            "internal: an audit caller could not be recorded".into(),
+        ));
     }
     Ok(ids)
 }
@@ -433,8 +439,9 @@ pub(super) async fn summary(pool: &PgPool, q: &AuditQuery, top: u32) -> Result<A
         column: &str,
         top: Option<u32>,
     ) -> Result<Vec<(String, u64)>> {
-        let mut qb =
-            QueryBuilder::<Postgres>::new(format!("SELECT {column} AS k, COUNT(*) AS n {SUMMARY_FROM}"));
+        let mut qb = QueryBuilder::<Postgres>::new(format!(
+            "SELECT {column} AS k, COUNT(*) AS n {SUMMARY_FROM}"
+        ));
         push_filters(&mut qb, q);
         qb.push(format!(
             " AND {column} IS NOT NULL GROUP BY {column} ORDER BY n DESC, k"

@@ -207,8 +207,9 @@ pub(super) async fn summary(
         column: &str,
         top: Option<u32>,
     ) -> Result<Vec<(String, u64)>> {
-        let mut qb =
-            QueryBuilder::<Sqlite>::new(format!("SELECT {column} AS k, COUNT(*) AS n {SUMMARY_FROM}"));
+        let mut qb = QueryBuilder::<Sqlite>::new(format!(
+            "SELECT {column} AS k, COUNT(*) AS n {SUMMARY_FROM}"
+        ));
         push_filters(&mut qb, q);
         qb.push(format!(
             " AND {column} IS NOT NULL GROUP BY {column} ORDER BY n DESC, k"

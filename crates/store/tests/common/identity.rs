@@ -290,5 +290,3 @@ pub async fn registration(store: &dyn Store) {
         "chains intact after the rollbacks"
     );
 }
-
-/// A keyed stand-in for the server's HMAC (the store only needs a deterministic MAC).
