@@ -3,7 +3,7 @@
 //! Framing of a sealed value: `0x01 || nonce (12 bytes) || ciphertext || tag (16 bytes)`; the id
 //! of the data key is stored beside it so keys can rotate. Nonces are random (96 bits) per
 //! seal, which keeps the collision probability negligible far beyond 2^32 seals per key; key
-//! rotation (a later issue) bounds the count per key anyway.
+//! rotation (not built yet: one data key seals everything today) would bound the count per key.
 
 use std::collections::HashMap;
 

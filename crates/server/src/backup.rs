@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use scaivault_crypto::FileKeyProvider;
-use scaivault_store::{SqliteStore, Store};
+use scaivault_store::{AuditStore, SqliteStore};
 
 use crate::StartupError;
 use crate::bootstrap::{self, DB_FILE};

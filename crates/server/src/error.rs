@@ -147,10 +147,6 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(message) => Self::validation(message),
             StoreError::Duplicate => Self::new(ErrorCode::VersionConflict, "already exists"),
             e @ StoreError::Unavailable { .. } => Self::storage_unavailable(&e),
-            StoreError::Unsupported(what) => Self::new(
-                ErrorCode::ServiceUnavailable,
-                format!("{what} are not available on this server's store yet"),
-            ),
             other => Self::internal(other),
         }
     }

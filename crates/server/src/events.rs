@@ -215,13 +215,6 @@ pub fn spawn_worker(state: AppState, config: DeliveryConfig) -> tokio::task::Joi
                         });
                     }
                 }
-                Err(scaivault_store::StoreError::Unsupported(what)) => {
-                    tracing::info!(
-                        what,
-                        "this store has no event outbox yet: webhook delivery is off"
-                    );
-                    return;
-                }
                 Err(e) => tracing::warn!(error = %e, "cannot list webhook subscriptions"),
             }
             state.events.wait(POLL_FALLBACK).await;

@@ -1,8 +1,11 @@
 //! The ScaiVault server: configuration, start-up, the HTTP routes and the services behind them.
 //!
-//! A request flows one way: request id and limits -> authentication (bearer token ->
-//! `Principal`) -> authorization (token scopes; path policies come with their issue) -> a
-//! service function (`secrets`) -> the store, through the crypto barrier -> the response.
+//! A request flows one way: request id and limits -> authentication (bearer token or JWT ->
+//! `Principal`) -> a route (`routes/*`) that parses and calls one engine function
+//! (`engine/*`, `secrets`) -> that function authorizes (token scopes and path policies),
+//! validates, and makes the change in one store transaction together with its audit entry,
+//! through the crypto barrier -> the route maps the typed result to the response. See
+//! docs/architecture.md.
 
 pub mod access;
 pub mod audit;

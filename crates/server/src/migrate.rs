@@ -34,7 +34,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use scaivault_crypto::{FileKeyProvider, KeyProvider};
 use scaivault_store::copy::{self, Row, Source, TABLES, Table, Target, Value};
-use scaivault_store::{PgOptions, PgStore, Store};
+use scaivault_store::{AuditStore, PgOptions, PgStore};
 use serde::{Deserialize, Serialize};
 
 use crate::StartupError;

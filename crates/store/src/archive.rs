@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::audit::{AuditEntry, AuditEvent, ChainBreak, ChainMac, ChainReport, ChainVerifier};
-use crate::{Result, Store, StoreError};
+use crate::{AuditStore, Result, StoreError};
 
 /// The first line's `format`.
 pub const FORMAT: &str = "scaivault-audit-archive-v1";
@@ -448,7 +448,7 @@ fn check_header(
 /// Moves a chain's entries that occurred before `before` into segments, then prunes them.
 /// At most `budget` entries per call (the caller's round stays short); returns what it did.
 pub async fn archive_chain(
-    store: &dyn Store,
+    store: &dyn AuditStore,
     archive: &Archive,
     chain: &str,
     before: OffsetDateTime,
@@ -526,7 +526,7 @@ pub async fn archive_chain(
 }
 
 /// Prunes a chain's rows in small transactions, up to and including `through`.
-async fn prune_through(store: &dyn Store, chain: &str, from: u64, through: u64) -> Result<()> {
+async fn prune_through(store: &dyn AuditStore, chain: &str, from: u64, through: u64) -> Result<()> {
     let mut at = from;
     while at < through {
         let next = (at + u64::from(BATCH)).min(through);
@@ -538,7 +538,7 @@ async fn prune_through(store: &dyn Store, chain: &str, from: u64, through: u64) 
 
 /// One archival pass over every chain.
 pub async fn archive_all(
-    store: &dyn Store,
+    store: &dyn AuditStore,
     archive: &Archive,
     before: OffsetDateTime,
     budget: u64,
@@ -569,7 +569,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 /// run meanwhile (another node, the next round): a break found while the anchor moved is
 /// checked again once, so a segment written and pruned during the walk is not reported.
 pub async fn verify_chain(
-    store: &dyn Store,
+    store: &dyn AuditStore,
     archive: Option<&Archive>,
     chain: &str,
     mac: ChainMac,
@@ -589,7 +589,7 @@ pub async fn verify_chain(
 /// One walk, against the anchor read before the segments are listed (so every segment pruned
 /// up to that anchor is in the listing).
 async fn verify_chain_once(
-    store: &dyn Store,
+    store: &dyn AuditStore,
     archive: Option<&Archive>,
     chain: &str,
     mac: ChainMac,

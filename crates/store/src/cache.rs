@@ -4,6 +4,10 @@
 //! costs far more CPU than the rest of the request (docs/benchmarks.md), so the current
 //! version's record and *ciphertext* (never plaintext) are cached per (tenant, path).
 //!
+//! It implements every store trait so that the server holds one handle and no secret write can
+//! go around it, but only [`SecretStore`] and [`RotationStore`] do anything here; the other
+//! traits pass straight through.
+//!
 //! Coherence: every mutation through this store evicts the key after its commit and bumps a
 //! generation counter; a read fills the cache only if no mutation finished while it was reading
 //! the database, so a stale value can never be cached after a newer write was acknowledged.
@@ -24,7 +28,10 @@ use crate::rotation::{
     RotationPolicyRecord, RotationStep, RunQuery, RunRecord, RunStatus, ScheduleChange,
     ScheduleQuery, ScheduleRecord, SecretPolicyRecord,
 };
-use crate::{Result, SealFn, Store};
+use crate::{
+    AuditStore, EventStore, IdentityStore, PolicyStore, Result, RotationStore, SealFn, SecretStore,
+    SystemStore, TokenStore,
+};
 
 /// Entries kept before the cache is emptied and refilled (a crude but bounded policy).
 pub const DEFAULT_CAPACITY: usize = 100_000;
@@ -39,7 +46,7 @@ pub struct CachedStore<S> {
     capacity: usize,
 }
 
-impl<S: Store> CachedStore<S> {
+impl<S> CachedStore<S> {
     pub fn new(inner: S, capacity: usize) -> Self {
         Self {
             inner,
@@ -115,32 +122,14 @@ impl<S: Store> CachedStore<S> {
     }
 }
 
+// --- what the cache holds: secret records and current versions ---------------------------
+//
+// Every method that can change a secret record or its current version evicts after it returns
+// (rotation policies are part of the record; rotation steps write versions through
+// `write_secret`).
+
 #[async_trait]
-impl<S: Store> Store for CachedStore<S> {
-    async fn ping(&self) -> Result<()> {
-        self.inner.ping().await
-    }
-
-    async fn probe_write(&self, now: OffsetDateTime) -> Result<()> {
-        self.inner.probe_write(now).await
-    }
-
-    async fn get_system(&self, key: &str) -> Result<Option<String>> {
-        self.inner.get_system(key).await
-    }
-
-    async fn set_system(&self, key: &str, value: &str) -> Result<()> {
-        self.inner.set_system(key, value).await
-    }
-
-    async fn list_data_keys(&self) -> Result<Vec<StoredKey>> {
-        self.inner.list_data_keys().await
-    }
-
-    async fn insert_data_key(&self, key: &StoredKey) -> Result<()> {
-        self.inner.insert_data_key(key).await
-    }
-
+impl<S: SecretStore> SecretStore for CachedStore<S> {
     async fn write_secret(
         &self,
         tenant_id: &str,
@@ -287,210 +276,18 @@ impl<S: Store> Store for CachedStore<S> {
         result
     }
 
-    async fn insert_token(&self, token: &TokenRecord, audit: Option<&AuditEvent>) -> Result<()> {
-        self.inner.insert_token(token, audit).await
-    }
-
-    async fn replace_token(&self, token: &TokenRecord) -> Result<()> {
-        self.inner.replace_token(token).await
-    }
-
-    async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
-        self.inner.find_token(token_hash).await
-    }
-
-    async fn list_tokens(
+    async fn secrets_expiring_between(
         &self,
-        tenant_id: &str,
-        identity_id: &str,
-        after_id: Option<&str>,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
         limit: u32,
-    ) -> Result<Page<TokenRecord>> {
-        self.inner
-            .list_tokens(tenant_id, identity_id, after_id, limit)
-            .await
+    ) -> Result<Vec<(String, String, OffsetDateTime)>> {
+        self.inner.secrets_expiring_between(from, to, limit).await
     }
+}
 
-    async fn get_token(&self, id: &str) -> Result<Option<TokenRecord>> {
-        self.inner.get_token(id).await
-    }
-
-    async fn revoke_token(
-        &self,
-        tenant_id: &str,
-        identity_id: &str,
-        token_id: &str,
-        now: OffsetDateTime,
-        audit: Option<&AuditEvent>,
-    ) -> Result<bool> {
-        self.inner
-            .revoke_token(tenant_id, identity_id, token_id, now, audit)
-            .await
-    }
-
-    async fn insert_partner(&self, p: &PartnerRecord, audit: Option<&AuditEvent>) -> Result<()> {
-        self.inner.insert_partner(p, audit).await
-    }
-
-    async fn get_partner(&self, id: &str) -> Result<Option<PartnerRecord>> {
-        self.inner.get_partner(id).await
-    }
-
-    async fn list_partners(&self, after: Option<&str>, limit: u32) -> Result<Page<PartnerRecord>> {
-        self.inner.list_partners(after, limit).await
-    }
-
-    async fn insert_tenant(&self, t: &TenantRecord, audit: Option<&AuditEvent>) -> Result<()> {
-        self.inner.insert_tenant(t, audit).await
-    }
-
-    async fn get_tenant(&self, id: &str) -> Result<Option<TenantRecord>> {
-        self.inner.get_tenant(id).await
-    }
-
-    async fn register_tenant(
-        &self,
-        partner: Option<&PartnerRecord>,
-        tenant: &TenantRecord,
-        admin_token: &TokenRecord,
-        audit: &[AuditEvent],
-    ) -> Result<()> {
-        self.inner
-            .register_tenant(partner, tenant, admin_token, audit)
-            .await
-    }
-
-    async fn list_tenants(
-        &self,
-        partner_id: &str,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<Page<TenantRecord>> {
-        self.inner.list_tenants(partner_id, after, limit).await
-    }
-
-    async fn insert_service_account(
-        &self,
-        sa: &ServiceAccountRecord,
-        audit: Option<&AuditEvent>,
-    ) -> Result<()> {
-        self.inner.insert_service_account(sa, audit).await
-    }
-
-    async fn get_service_account(
-        &self,
-        tenant_id: &str,
-        id: &str,
-    ) -> Result<Option<ServiceAccountRecord>> {
-        self.inner.get_service_account(tenant_id, id).await
-    }
-
-    async fn list_service_accounts(
-        &self,
-        tenant_id: &str,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<Page<ServiceAccountRecord>> {
-        self.inner
-            .list_service_accounts(tenant_id, after, limit)
-            .await
-    }
-
-    async fn delete_service_account(
-        &self,
-        tenant_id: &str,
-        id: &str,
-        now: OffsetDateTime,
-        audit: Option<&AuditEvent>,
-    ) -> Result<bool> {
-        self.inner
-            .delete_service_account(tenant_id, id, now, audit)
-            .await
-    }
-
-    async fn set_identity_groups(
-        &self,
-        tenant_id: &str,
-        identity_id: &str,
-        groups: &[String],
-        audit: Option<&AuditEvent>,
-    ) -> Result<()> {
-        self.inner
-            .set_identity_groups(tenant_id, identity_id, groups, audit)
-            .await
-    }
-
-    async fn identity_groups(&self, tenant_id: &str, identity_id: &str) -> Result<Vec<String>> {
-        self.inner.identity_groups(tenant_id, identity_id).await
-    }
-
-    async fn insert_policy(&self, p: &PolicyRecord, audit: Option<&AuditEvent>) -> Result<()> {
-        self.inner.insert_policy(p, audit).await
-    }
-
-    async fn update_policy(&self, p: &PolicyRecord, audit: Option<&AuditEvent>) -> Result<bool> {
-        self.inner.update_policy(p, audit).await
-    }
-
-    async fn get_policy(&self, tenant_id: &str, id: &str) -> Result<Option<PolicyRecord>> {
-        self.inner.get_policy(tenant_id, id).await
-    }
-
-    async fn list_policies(
-        &self,
-        tenant_id: &str,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<Page<PolicyRecord>> {
-        self.inner.list_policies(tenant_id, after, limit).await
-    }
-
-    async fn delete_policy(
-        &self,
-        tenant_id: &str,
-        id: &str,
-        audit: Option<&AuditEvent>,
-    ) -> Result<bool> {
-        self.inner.delete_policy(tenant_id, id, audit).await
-    }
-
-    async fn bind_policy(
-        &self,
-        tenant_id: &str,
-        binding: &PolicyBinding,
-        audit: Option<&AuditEvent>,
-    ) -> Result<()> {
-        self.inner.bind_policy(tenant_id, binding, audit).await
-    }
-
-    async fn unbind_policy(
-        &self,
-        tenant_id: &str,
-        policy_id: &str,
-        identity_id: &str,
-        audit: Option<&AuditEvent>,
-    ) -> Result<bool> {
-        self.inner
-            .unbind_policy(tenant_id, policy_id, identity_id, audit)
-            .await
-    }
-
-    async fn policy_bindings(
-        &self,
-        tenant_id: &str,
-        policy_id: &str,
-    ) -> Result<Vec<PolicyBinding>> {
-        self.inner.policy_bindings(tenant_id, policy_id).await
-    }
-
-    async fn policies_bound_to(
-        &self,
-        tenant_id: &str,
-        identities: &[String],
-    ) -> Result<Vec<PolicyRecord>> {
-        self.inner.policies_bound_to(tenant_id, identities).await
-    }
-
+#[async_trait]
+impl<S: RotationStore> RotationStore for CachedStore<S> {
     async fn insert_secret_policy(
         &self,
         policy: &SecretPolicyRecord,
@@ -655,7 +452,277 @@ impl<S: Store> Store for CachedStore<S> {
     async fn open_rotation_runs(&self, status: RunStatus, limit: u32) -> Result<Vec<RunRecord>> {
         self.inner.open_rotation_runs(status, limit).await
     }
+}
 
+// --- passed through: resources the cache does not hold ------------------------------------
+//
+// Kept on the one decorated handle so the server has a single store through which no secret
+// write can bypass the cache; none of these touches a secret record.
+
+#[async_trait]
+impl<S: SystemStore> SystemStore for CachedStore<S> {
+    async fn ping(&self) -> Result<()> {
+        self.inner.ping().await
+    }
+
+    async fn probe_write(&self, now: OffsetDateTime) -> Result<()> {
+        self.inner.probe_write(now).await
+    }
+
+    async fn get_system(&self, key: &str) -> Result<Option<String>> {
+        self.inner.get_system(key).await
+    }
+
+    async fn set_system(&self, key: &str, value: &str) -> Result<()> {
+        self.inner.set_system(key, value).await
+    }
+
+    async fn list_data_keys(&self) -> Result<Vec<StoredKey>> {
+        self.inner.list_data_keys().await
+    }
+
+    async fn insert_data_key(&self, key: &StoredKey) -> Result<()> {
+        self.inner.insert_data_key(key).await
+    }
+
+    async fn storage_usage(&self, since: OffsetDateTime) -> Result<crate::usage::StorageUsage> {
+        self.inner.storage_usage(since).await
+    }
+
+    async fn claim_job(
+        &self,
+        job: &str,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<bool> {
+        self.inner.claim_job(job, holder, now, until).await
+    }
+
+    async fn publish_change(&self, change: &str) -> Result<()> {
+        self.inner.publish_change(change).await
+    }
+
+    async fn change_feed(&self) -> Result<Option<tokio::sync::mpsc::Receiver<String>>> {
+        self.inner.change_feed().await
+    }
+}
+
+#[async_trait]
+impl<S: TokenStore> TokenStore for CachedStore<S> {
+    async fn insert_token(&self, token: &TokenRecord, audit: Option<&AuditEvent>) -> Result<()> {
+        self.inner.insert_token(token, audit).await
+    }
+
+    async fn replace_token(&self, token: &TokenRecord) -> Result<()> {
+        self.inner.replace_token(token).await
+    }
+
+    async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
+        self.inner.find_token(token_hash).await
+    }
+
+    async fn list_tokens(
+        &self,
+        tenant_id: &str,
+        identity_id: &str,
+        after_id: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<TokenRecord>> {
+        self.inner
+            .list_tokens(tenant_id, identity_id, after_id, limit)
+            .await
+    }
+
+    async fn get_token(&self, id: &str) -> Result<Option<TokenRecord>> {
+        self.inner.get_token(id).await
+    }
+
+    async fn revoke_token(
+        &self,
+        tenant_id: &str,
+        identity_id: &str,
+        token_id: &str,
+        now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        self.inner
+            .revoke_token(tenant_id, identity_id, token_id, now, audit)
+            .await
+    }
+}
+
+#[async_trait]
+impl<S: IdentityStore> IdentityStore for CachedStore<S> {
+    async fn insert_partner(&self, p: &PartnerRecord, audit: Option<&AuditEvent>) -> Result<()> {
+        self.inner.insert_partner(p, audit).await
+    }
+
+    async fn get_partner(&self, id: &str) -> Result<Option<PartnerRecord>> {
+        self.inner.get_partner(id).await
+    }
+
+    async fn list_partners(&self, after: Option<&str>, limit: u32) -> Result<Page<PartnerRecord>> {
+        self.inner.list_partners(after, limit).await
+    }
+
+    async fn insert_tenant(&self, t: &TenantRecord, audit: Option<&AuditEvent>) -> Result<()> {
+        self.inner.insert_tenant(t, audit).await
+    }
+
+    async fn get_tenant(&self, id: &str) -> Result<Option<TenantRecord>> {
+        self.inner.get_tenant(id).await
+    }
+
+    async fn register_tenant(
+        &self,
+        partner: Option<&PartnerRecord>,
+        tenant: &TenantRecord,
+        admin_token: &TokenRecord,
+        audit: &[AuditEvent],
+    ) -> Result<()> {
+        self.inner
+            .register_tenant(partner, tenant, admin_token, audit)
+            .await
+    }
+
+    async fn list_tenants(
+        &self,
+        partner_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<TenantRecord>> {
+        self.inner.list_tenants(partner_id, after, limit).await
+    }
+
+    async fn insert_service_account(
+        &self,
+        sa: &ServiceAccountRecord,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        self.inner.insert_service_account(sa, audit).await
+    }
+
+    async fn get_service_account(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<ServiceAccountRecord>> {
+        self.inner.get_service_account(tenant_id, id).await
+    }
+
+    async fn list_service_accounts(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<ServiceAccountRecord>> {
+        self.inner
+            .list_service_accounts(tenant_id, after, limit)
+            .await
+    }
+
+    async fn delete_service_account(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        self.inner
+            .delete_service_account(tenant_id, id, now, audit)
+            .await
+    }
+
+    async fn set_identity_groups(
+        &self,
+        tenant_id: &str,
+        identity_id: &str,
+        groups: &[String],
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        self.inner
+            .set_identity_groups(tenant_id, identity_id, groups, audit)
+            .await
+    }
+
+    async fn identity_groups(&self, tenant_id: &str, identity_id: &str) -> Result<Vec<String>> {
+        self.inner.identity_groups(tenant_id, identity_id).await
+    }
+}
+
+#[async_trait]
+impl<S: PolicyStore> PolicyStore for CachedStore<S> {
+    async fn insert_policy(&self, p: &PolicyRecord, audit: Option<&AuditEvent>) -> Result<()> {
+        self.inner.insert_policy(p, audit).await
+    }
+
+    async fn update_policy(&self, p: &PolicyRecord, audit: Option<&AuditEvent>) -> Result<bool> {
+        self.inner.update_policy(p, audit).await
+    }
+
+    async fn get_policy(&self, tenant_id: &str, id: &str) -> Result<Option<PolicyRecord>> {
+        self.inner.get_policy(tenant_id, id).await
+    }
+
+    async fn list_policies(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<PolicyRecord>> {
+        self.inner.list_policies(tenant_id, after, limit).await
+    }
+
+    async fn delete_policy(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        self.inner.delete_policy(tenant_id, id, audit).await
+    }
+
+    async fn bind_policy(
+        &self,
+        tenant_id: &str,
+        binding: &PolicyBinding,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        self.inner.bind_policy(tenant_id, binding, audit).await
+    }
+
+    async fn unbind_policy(
+        &self,
+        tenant_id: &str,
+        policy_id: &str,
+        identity_id: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        self.inner
+            .unbind_policy(tenant_id, policy_id, identity_id, audit)
+            .await
+    }
+
+    async fn policy_bindings(
+        &self,
+        tenant_id: &str,
+        policy_id: &str,
+    ) -> Result<Vec<PolicyBinding>> {
+        self.inner.policy_bindings(tenant_id, policy_id).await
+    }
+
+    async fn policies_bound_to(
+        &self,
+        tenant_id: &str,
+        identities: &[String],
+    ) -> Result<Vec<PolicyRecord>> {
+        self.inner.policies_bound_to(tenant_id, identities).await
+    }
+}
+
+#[async_trait]
+impl<S: EventStore> EventStore for CachedStore<S> {
     async fn events_after(
         &self,
         tenants: &[String],
@@ -703,15 +770,6 @@ impl<S: Store> Store for CachedStore<S> {
         self.inner.delete_subscription(tenant_id, id, audit).await
     }
 
-    async fn secrets_expiring_between(
-        &self,
-        from: OffsetDateTime,
-        to: OffsetDateTime,
-        limit: u32,
-    ) -> Result<Vec<(String, String, OffsetDateTime)>> {
-        self.inner.secrets_expiring_between(from, to, limit).await
-    }
-
     async fn insert_events(&self, new: &[crate::events::NewEvent]) -> Result<u64> {
         self.inner.insert_events(new).await
     }
@@ -736,10 +794,6 @@ impl<S: Store> Store for CachedStore<S> {
         self.inner.record_delivery(state).await
     }
 
-    async fn storage_usage(&self, since: OffsetDateTime) -> Result<crate::usage::StorageUsage> {
-        self.inner.storage_usage(since).await
-    }
-
     async fn prune_events(
         &self,
         replay_before: OffsetDateTime,
@@ -753,25 +807,10 @@ impl<S: Store> Store for CachedStore<S> {
     async fn dead_letters(&self, subscription_id: &str) -> Result<Vec<DeadLetter>> {
         self.inner.dead_letters(subscription_id).await
     }
+}
 
-    async fn claim_job(
-        &self,
-        job: &str,
-        holder: &str,
-        now: OffsetDateTime,
-        until: OffsetDateTime,
-    ) -> Result<bool> {
-        self.inner.claim_job(job, holder, now, until).await
-    }
-
-    async fn publish_change(&self, change: &str) -> Result<()> {
-        self.inner.publish_change(change).await
-    }
-
-    async fn change_feed(&self) -> Result<Option<tokio::sync::mpsc::Receiver<String>>> {
-        self.inner.change_feed().await
-    }
-
+#[async_trait]
+impl<S: AuditStore> AuditStore for CachedStore<S> {
     fn set_audit_mac(&self, mac: ChainMac) {
         self.inner.set_audit_mac(mac);
     }

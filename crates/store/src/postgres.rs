@@ -41,7 +41,10 @@ use crate::rotation::{
     ScheduleQuery, ScheduleRecord, SecretPolicyRecord,
 };
 use crate::sql::{from_micros, like_prefix, page_of, to_i64, to_u64};
-use crate::{Result, SealFn, Store, StoreError};
+use crate::{
+    AuditStore, EventStore, IdentityStore, PolicyStore, Result, RotationStore, SealFn, SecretStore,
+    StoreError, SystemStore, TokenStore,
+};
 
 mod audit;
 mod events;
@@ -226,7 +229,7 @@ fn commit_failed(e: sqlx::Error) -> StoreError {
 }
 
 #[async_trait]
-impl Store for PgStore {
+impl SystemStore for PgStore {
     async fn claim_job(
         &self,
         job: &str,
@@ -330,6 +333,13 @@ impl Store for PgStore {
         tokens::insert_data_key(&self.pool, key).await
     }
 
+    async fn storage_usage(&self, since: OffsetDateTime) -> Result<crate::usage::StorageUsage> {
+        crate::usage::postgres(&self.pool, since).await
+    }
+}
+
+#[async_trait]
+impl SecretStore for PgStore {
     async fn write_secret(
         &self,
         tenant_id: &str,
@@ -475,6 +485,18 @@ impl Store for PgStore {
         secrets::sweep(&self.pool, deleted_before, now).await
     }
 
+    async fn secrets_expiring_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<(String, String, OffsetDateTime)>> {
+        events::expiring_between(&self.pool, from, to, limit).await
+    }
+}
+
+#[async_trait]
+impl TokenStore for PgStore {
     async fn insert_token(&self, t: &TokenRecord, audit: Option<&AuditEvent>) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         tokens::insert(&mut tx, t).await?;
@@ -524,7 +546,10 @@ impl Store for PgStore {
         tx.commit().await?;
         Ok(true)
     }
+}
 
+#[async_trait]
+impl IdentityStore for PgStore {
     async fn insert_partner(&self, p: &PartnerRecord, audit: Option<&AuditEvent>) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         identity::insert_partner(&mut tx, p).await?;
@@ -640,7 +665,10 @@ impl Store for PgStore {
     async fn identity_groups(&self, tenant_id: &str, identity_id: &str) -> Result<Vec<String>> {
         identity::groups_of(&self.pool, tenant_id, identity_id).await
     }
+}
 
+#[async_trait]
+impl PolicyStore for PgStore {
     async fn insert_policy(&self, p: &PolicyRecord, audit: Option<&AuditEvent>) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         policies::insert(&mut tx, p).await?;
@@ -731,7 +759,10 @@ impl Store for PgStore {
     ) -> Result<Vec<PolicyRecord>> {
         policies::bound_to(&self.pool, tenant_id, identities).await
     }
+}
 
+#[async_trait]
+impl RotationStore for PgStore {
     async fn insert_secret_policy(
         &self,
         p: &SecretPolicyRecord,
@@ -929,7 +960,10 @@ impl Store for PgStore {
     async fn open_rotation_runs(&self, status: RunStatus, limit: u32) -> Result<Vec<RunRecord>> {
         rotation::open_runs(&self.pool, status, limit).await
     }
+}
 
+#[async_trait]
+impl EventStore for PgStore {
     async fn events_after(
         &self,
         tenants: &[String],
@@ -987,15 +1021,6 @@ impl Store for PgStore {
         Ok(true)
     }
 
-    async fn secrets_expiring_between(
-        &self,
-        from: OffsetDateTime,
-        to: OffsetDateTime,
-        limit: u32,
-    ) -> Result<Vec<(String, String, OffsetDateTime)>> {
-        events::expiring_between(&self.pool, from, to, limit).await
-    }
-
     async fn insert_events(&self, new: &[NewEvent]) -> Result<u64> {
         events::insert_new(&self.pool, new).await
     }
@@ -1024,10 +1049,6 @@ impl Store for PgStore {
         events::record_delivery(&self.pool, state).await
     }
 
-    async fn storage_usage(&self, since: OffsetDateTime) -> Result<crate::usage::StorageUsage> {
-        crate::usage::postgres(&self.pool, since).await
-    }
-
     async fn prune_events(
         &self,
         replay_before: OffsetDateTime,
@@ -1039,7 +1060,10 @@ impl Store for PgStore {
     async fn dead_letters(&self, subscription_id: &str) -> Result<Vec<DeadLetter>> {
         events::dead_letters(&self.pool, subscription_id).await
     }
+}
 
+#[async_trait]
+impl AuditStore for PgStore {
     fn set_audit_mac(&self, mac: ChainMac) {
         // Set once per process; a second call (same keyring) changes nothing.
         let _ = self.audit_mac.set(mac);

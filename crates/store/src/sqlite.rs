@@ -30,7 +30,10 @@ use crate::rotation::{
     ScheduleQuery, ScheduleRecord, SecretPolicyRecord,
 };
 use crate::sql::{from_micros, page_of, to_u64};
-use crate::{Result, SealFn, Store, StoreError};
+use crate::{
+    AuditStore, EventStore, IdentityStore, PolicyStore, Result, RotationStore, SealFn, SecretStore,
+    StoreError, SystemStore, TokenStore,
+};
 use writer::WriteJob;
 
 mod audit;
@@ -177,7 +180,7 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl SystemStore for SqliteStore {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.reader).await?;
         Ok(())
@@ -218,6 +221,13 @@ impl Store for SqliteStore {
         tokens::insert_data_key(&self.writer, key).await
     }
 
+    async fn storage_usage(&self, since: OffsetDateTime) -> Result<crate::usage::StorageUsage> {
+        crate::usage::sqlite(&self.reader, since).await
+    }
+}
+
+#[async_trait]
+impl SecretStore for SqliteStore {
     async fn write_secret(
         &self,
         tenant_id: &str,
@@ -367,6 +377,18 @@ impl Store for SqliteStore {
         secrets::sweep(&self.writer, deleted_before, now).await
     }
 
+    async fn secrets_expiring_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<(String, String, OffsetDateTime)>> {
+        events::expiring_between(&self.reader, from, to, limit).await
+    }
+}
+
+#[async_trait]
+impl TokenStore for SqliteStore {
     async fn insert_token(&self, t: &TokenRecord, audit: Option<&AuditEvent>) -> Result<()> {
         let mut tx = self.writer.begin().await?;
         tokens::insert(&mut tx, t).await?;
@@ -414,7 +436,10 @@ impl Store for SqliteStore {
         tx.commit().await?;
         Ok(true)
     }
+}
 
+#[async_trait]
+impl IdentityStore for SqliteStore {
     async fn insert_partner(&self, p: &PartnerRecord, audit: Option<&AuditEvent>) -> Result<()> {
         let mut tx = self.writer.begin().await?;
         identity::insert_partner(&mut tx, p).await?;
@@ -530,7 +555,10 @@ impl Store for SqliteStore {
     async fn identity_groups(&self, tenant_id: &str, identity_id: &str) -> Result<Vec<String>> {
         identity::groups_of(&self.reader, tenant_id, identity_id).await
     }
+}
 
+#[async_trait]
+impl PolicyStore for SqliteStore {
     async fn insert_policy(&self, p: &PolicyRecord, audit: Option<&AuditEvent>) -> Result<()> {
         let mut tx = self.writer.begin().await?;
         policies::insert(&mut tx, p).await?;
@@ -621,7 +649,10 @@ impl Store for SqliteStore {
     ) -> Result<Vec<PolicyRecord>> {
         policies::bound_to(&self.reader, tenant_id, identities).await
     }
+}
 
+#[async_trait]
+impl RotationStore for SqliteStore {
     async fn insert_secret_policy(
         &self,
         p: &SecretPolicyRecord,
@@ -819,7 +850,10 @@ impl Store for SqliteStore {
     async fn open_rotation_runs(&self, status: RunStatus, limit: u32) -> Result<Vec<RunRecord>> {
         rotation::open_runs(&self.reader, status, limit).await
     }
+}
 
+#[async_trait]
+impl EventStore for SqliteStore {
     async fn events_after(
         &self,
         tenants: &[String],
@@ -877,15 +911,6 @@ impl Store for SqliteStore {
         Ok(true)
     }
 
-    async fn secrets_expiring_between(
-        &self,
-        from: OffsetDateTime,
-        to: OffsetDateTime,
-        limit: u32,
-    ) -> Result<Vec<(String, String, OffsetDateTime)>> {
-        events::expiring_between(&self.reader, from, to, limit).await
-    }
-
     async fn insert_events(&self, new: &[NewEvent]) -> Result<u64> {
         let mut tx = self.writer.begin().await?;
         let inserted = events::insert_new(&mut tx, new).await?;
@@ -920,10 +945,6 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn storage_usage(&self, since: OffsetDateTime) -> Result<crate::usage::StorageUsage> {
-        crate::usage::sqlite(&self.reader, since).await
-    }
-
     async fn prune_events(
         &self,
         replay_before: OffsetDateTime,
@@ -948,7 +969,10 @@ impl Store for SqliteStore {
     async fn dead_letters(&self, subscription_id: &str) -> Result<Vec<DeadLetter>> {
         events::dead_letters(&self.reader, subscription_id).await
     }
+}
 
+#[async_trait]
+impl AuditStore for SqliteStore {
     fn set_audit_mac(&self, mac: ChainMac) {
         // Set once per process; a second call (same keyring) changes nothing.
         let _ = self.audit_mac.set(mac);
