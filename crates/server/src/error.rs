@@ -56,6 +56,11 @@ impl ApiError {
         }
     }
 
+    /// `not_found` (`secret_not_found` for a secret) naming what was not found.
+    pub fn not_found(what: scaivault_store::Entity) -> Self {
+        scaivault_store::StoreError::NotFound(what).into()
+    }
+
     pub fn validation(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::ValidationError, message)
     }

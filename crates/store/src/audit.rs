@@ -111,12 +111,14 @@ pub(crate) fn absent_if_empty(v: String) -> Option<String> {
 /// pruning anchor it follows). Nothing found means a chain's first entry (the genesis) or a
 /// deleted predecessor, which verification reports as a gap in `chain_seq`.
 pub(crate) fn previous_hash(found: Option<Vec<u8>>) -> crate::Result<[u8; 32]> {
-    match found {
-        Some(bytes) => bytes
-            .try_into()
-            .map_err(|_| crate::StoreError::Corrupt("audit hash is not 32 bytes".into())),
-        None => Ok(GENESIS),
-    }
+    found.map_or(Ok(GENESIS), |bytes| hash32(bytes, "hash"))
+}
+
+/// A stored hash or MAC column, which must be 32 bytes.
+pub(crate) fn hash32(bytes: Vec<u8>, what: &str) -> crate::Result<[u8; 32]> {
+    bytes
+        .try_into()
+        .map_err(|_| crate::StoreError::Corrupt(format!("audit {what} is not 32 bytes")))
 }
 
 /// An entry as both stores keep it (see migrations/*/000[89]_audit_compact.sql): its caller comes from
@@ -164,15 +166,11 @@ pub(crate) struct EntryRow {
 
 impl EntryRow {
     pub(crate) fn into_entry(self) -> crate::Result<AuditEntry> {
-        let count = |v: i64, what: &str| {
-            u64::try_from(v).map_err(|_| crate::StoreError::Corrupt(format!("negative {what}")))
-        };
-        let occurred_at =
-            OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.occurred_at) * 1_000)
-                .map_err(|_| crate::StoreError::Corrupt("audit time out of range".into()))?;
+        use crate::sql::{from_micros, to_u64};
+        let occurred_at = from_micros(self.occurred_at)?;
         Ok(AuditEntry {
-            seq: count(self.seq, "seq")?,
-            chain_seq: count(self.chain_seq, "chain_seq")?,
+            seq: to_u64(self.seq, "seq")?,
+            chain_seq: to_u64(self.chain_seq, "chain_seq")?,
             event: AuditEvent {
                 id: self.entry_id,
                 occurred_at,
@@ -186,17 +184,14 @@ impl EntryRow {
                 action: self.action,
                 resource_type: self.resource_type,
                 resource_path: self.resource_path,
-                version: self.version.map(|v| count(v, "version")).transpose()?,
+                version: self.version.map(|v| to_u64(v, "version")).transpose()?,
                 outcome: self.outcome,
                 error_code: self.error_code,
                 client_ip: absent_if_empty(self.client_ip),
                 user_agent: absent_if_empty(self.user_agent),
             },
             prev_hash: previous_hash(self.prev_hash)?,
-            hash: self
-                .hash
-                .try_into()
-                .map_err(|_| crate::StoreError::Corrupt("audit hash is not 32 bytes".into()))?,
+            hash: hash32(self.hash, "hash")?,
         })
     }
 }

@@ -13,6 +13,7 @@
 use scaivault_core::{Principal, Scope};
 use scaivault_proto::identity::*;
 use scaivault_proto::{ErrorCode, Timestamp};
+use scaivault_store::Entity;
 use scaivault_store::{AuditEvent, PartnerRecord, StoreError, TenantRecord, TokenRecord};
 
 use crate::audit::{self, Operation};
@@ -187,7 +188,7 @@ pub async fn get_tenant(state: &AppState, p: &Principal, id: &str) -> ApiResult<
         {
             Ok(tenant_dto(t))
         }
-        _ => Err(ApiError::new(ErrorCode::NotFound, "no such tenant")),
+        _ => Err(ApiError::not_found(Entity::Tenant)),
     }
 }
 

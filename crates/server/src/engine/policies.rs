@@ -12,6 +12,7 @@ use scaivault_core::{IdentityType, Principal, Scope, SecretPath};
 use scaivault_proto::ErrorCode;
 use scaivault_proto::Timestamp;
 use scaivault_proto::policies::*;
+use scaivault_store::Entity;
 use scaivault_store::{PolicyBinding, PolicyRecord, StoreError};
 
 use crate::audit;
@@ -29,10 +30,6 @@ fn can_read(p: &Principal) -> ApiResult<()> {
 fn can_write(p: &Principal) -> ApiResult<()> {
     require_scope(p, Scope::PoliciesWrite)?;
     require_admin(p, "changing policies")
-}
-
-fn no_such_policy() -> ApiError {
-    ApiError::new(ErrorCode::NotFound, "no such policy")
 }
 
 fn rule_dto(r: &PolicyRule) -> Rule {
@@ -139,7 +136,7 @@ async fn existing(state: &AppState, p: &Principal, id: &str) -> ApiResult<Policy
         .store
         .get_policy(&p.tenant_id, id)
         .await?
-        .ok_or_else(no_such_policy)
+        .ok_or_else(|| ApiError::not_found(Entity::Policy))
 }
 
 /// Creates a policy. `request` is the body as parsed: its error counts only after the caller
@@ -217,7 +214,7 @@ pub async fn update(
         .await
         .map_err(conflict)?;
     if !updated {
-        return Err(no_such_policy());
+        return Err(ApiError::not_found(Entity::Policy));
     }
     audit::committed();
     crate::changes::policies_changed(state).await;
@@ -232,7 +229,7 @@ pub async fn delete(state: &AppState, p: &Principal, id: &str) -> ApiResult<()> 
         .delete_policy(&p.tenant_id, id, audit::success_event(state).as_ref())
         .await?;
     if !deleted {
-        return Err(no_such_policy());
+        return Err(ApiError::not_found(Entity::Policy));
     }
     audit::committed();
     crate::changes::policies_changed(state).await;
@@ -310,7 +307,7 @@ pub async fn unbind(state: &AppState, p: &Principal, id: &str, identity: &str) -
         )
         .await?;
     if !unbound {
-        return Err(ApiError::new(ErrorCode::NotFound, "no such binding"));
+        return Err(ApiError::not_found(Entity::PolicyBinding));
     }
     audit::committed();
     crate::changes::policies_changed(state).await;

@@ -13,6 +13,7 @@ use scaivault_core::rotation::{Schedule, format_duration};
 use scaivault_core::{Principal, Scope};
 use scaivault_proto::rotation::*;
 use scaivault_proto::{ErrorCode, Timestamp};
+use scaivault_store::Entity;
 use scaivault_store::{
     ListQuery, RotationPolicyRecord, RunQuery, RunStatus, RunTrigger, ScheduleChange,
     ScheduleQuery, ScheduleRecord, StoreError,
@@ -44,10 +45,6 @@ fn can_write_secrets(p: &Principal) -> ApiResult<()> {
     require_scope(p, Scope::PoliciesWrite)?;
     require_scope(p, Scope::SecretsWrite)?;
     require_admin(p, "managing rotation")
-}
-
-fn no_such_rotation_policy() -> ApiError {
-    ApiError::new(ErrorCode::NotFound, "no such rotation policy")
 }
 
 fn dto(r: &RotationPolicyRecord) -> RotationPolicy {
@@ -119,7 +116,7 @@ async fn existing(state: &AppState, p: &Principal, id: &str) -> ApiResult<Rotati
         .store
         .get_rotation_policy(&p.tenant_id, id)
         .await?
-        .ok_or_else(no_such_rotation_policy)
+        .ok_or_else(|| ApiError::not_found(Entity::RotationPolicy))
 }
 
 /// Creates a rotation policy; its id is derived from the name (`quarterly` ->
@@ -202,7 +199,7 @@ pub async fn update(
         .await
         .map_err(conflict)?;
     if !updated {
-        return Err(no_such_rotation_policy());
+        return Err(ApiError::not_found(Entity::RotationPolicy));
     }
     audit::committed();
     Ok(dto(&record))
@@ -216,7 +213,7 @@ pub async fn delete(state: &AppState, p: &Principal, id: &str) -> ApiResult<()> 
         .delete_rotation_policy(&p.tenant_id, id, audit::success_event(state).as_ref())
         .await?;
     if !deleted {
-        return Err(no_such_rotation_policy());
+        return Err(ApiError::not_found(Entity::RotationPolicy));
     }
     audit::committed();
     Ok(())

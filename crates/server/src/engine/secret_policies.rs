@@ -8,6 +8,7 @@
 use scaivault_core::{Principal, Scope};
 use scaivault_proto::rotation::*;
 use scaivault_proto::{ErrorCode, Timestamp};
+use scaivault_store::Entity;
 use scaivault_store::{SecretPolicyRecord, StoreError};
 
 use crate::audit;
@@ -22,10 +23,6 @@ fn can_read(p: &Principal) -> ApiResult<()> {
 fn can_write(p: &Principal) -> ApiResult<()> {
     require_scope(p, Scope::PoliciesWrite)?;
     require_admin(p, "changing secret policies")
-}
-
-fn no_such_secret_policy() -> ApiError {
-    ApiError::new(ErrorCode::NotFound, "no such secret policy")
 }
 
 /// `prefix` + the name in lower case with `_` between words (`Strong Password` ->
@@ -110,7 +107,7 @@ async fn existing(state: &AppState, p: &Principal, id: &str) -> ApiResult<Secret
         .store
         .get_secret_policy(&p.tenant_id, id)
         .await?
-        .ok_or_else(no_such_secret_policy)
+        .ok_or_else(|| ApiError::not_found(Entity::SecretPolicy))
 }
 
 /// Creates a secret policy; its id is derived from the name (`sp_strong_password`).
@@ -207,7 +204,7 @@ pub async fn update(
         .await
         .map_err(conflict)?;
     if !updated {
-        return Err(no_such_secret_policy());
+        return Err(ApiError::not_found(Entity::SecretPolicy));
     }
     audit::committed();
     dto(&record)
@@ -221,7 +218,7 @@ pub async fn delete(state: &AppState, p: &Principal, id: &str) -> ApiResult<()> 
         .delete_secret_policy(&p.tenant_id, id, audit::success_event(state).as_ref())
         .await?;
     if !deleted {
-        return Err(no_such_secret_policy());
+        return Err(ApiError::not_found(Entity::SecretPolicy));
     }
     audit::committed();
     Ok(())

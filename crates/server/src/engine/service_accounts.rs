@@ -11,8 +11,9 @@
 
 use scaivault_core::role::scopes_of;
 use scaivault_core::{Principal, Role, Scope, parse_duration};
+use scaivault_proto::Timestamp;
 use scaivault_proto::identity::*;
-use scaivault_proto::{ErrorCode, Timestamp};
+use scaivault_store::Entity;
 use scaivault_store::{ServiceAccountRecord, TokenRecord};
 
 use crate::audit;
@@ -70,7 +71,7 @@ async fn account(state: &AppState, p: &Principal, id: &str) -> ApiResult<Service
         .store
         .get_service_account(&p.tenant_id, id)
         .await?
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such service account"))
+        .ok_or_else(|| ApiError::not_found(Entity::ServiceAccount))
 }
 
 /// Creates a service account with roles.
@@ -140,10 +141,7 @@ pub async fn delete_account(state: &AppState, p: &Principal, id: &str) -> ApiRes
         .delete_service_account(&p.tenant_id, id, now, audit::success_event(state).as_ref())
         .await?
     {
-        return Err(ApiError::new(
-            ErrorCode::NotFound,
-            "no such service account",
-        ));
+        return Err(ApiError::not_found(Entity::ServiceAccount));
     }
     audit::committed();
     crate::changes::identity_changed(state, &p.tenant_id, &identity_of(id)).await;
@@ -255,7 +253,7 @@ pub async fn delete_key(state: &AppState, p: &Principal, id: &str, key_id: &str)
         )
         .await?
     {
-        return Err(ApiError::new(ErrorCode::NotFound, "no such API key"));
+        return Err(ApiError::not_found(Entity::ApiKey));
     }
     audit::committed();
     // Evicts the key and the tokens minted from it, on every node.

@@ -7,8 +7,9 @@
 use std::time::Duration;
 
 use scaivault_core::{Principal, Scope};
+use scaivault_proto::Timestamp;
 use scaivault_proto::subscriptions::*;
-use scaivault_proto::{ErrorCode, Timestamp};
+use scaivault_store::Entity;
 use scaivault_store::{SealedBlob, SubscriptionRecord};
 use zeroize::Zeroizing;
 
@@ -20,10 +21,6 @@ use crate::extract::{parse_u64, query_pairs, reject_unknown, truncate};
 use crate::state::AppState;
 
 const MAX_WAIT: Duration = Duration::from_secs(60);
-
-fn no_such_subscription() -> ApiError {
-    ApiError::new(ErrorCode::NotFound, "no such subscription")
-}
 
 fn dto(s: &SubscriptionRecord, secret: Option<String>) -> Subscription {
     Subscription {
@@ -49,10 +46,10 @@ async fn existing(state: &AppState, p: &Principal, id: &str) -> ApiResult<Subscr
         .store
         .get_subscription(&p.tenant_id, id)
         .await?
-        .ok_or_else(no_such_subscription)?;
+        .ok_or_else(|| ApiError::not_found(Entity::Subscription))?;
     // The owner, or an admin of the tenant.
     if sub.owner_identity != p.identity_id && !p.is_tenant_admin {
-        return Err(no_such_subscription());
+        return Err(ApiError::not_found(Entity::Subscription));
     }
     Ok(sub)
 }
@@ -235,7 +232,7 @@ pub async fn delete(state: &AppState, p: &Principal, id: &str) -> ApiResult<()> 
         .delete_subscription(&p.tenant_id, id, audit::success_event(state).as_ref())
         .await?;
     if !deleted {
-        return Err(no_such_subscription());
+        return Err(ApiError::not_found(Entity::Subscription));
     }
     audit::committed();
     Ok(())
@@ -325,7 +322,7 @@ pub async fn rotate_secret(state: &AppState, p: &Principal, id: &str) -> ApiResu
         )
         .await?;
     if !replaced {
-        return Err(no_such_subscription());
+        return Err(ApiError::not_found(Entity::Subscription));
     }
     audit::committed();
     Ok(dto(&sub, Some(secret.to_string())))

@@ -3,9 +3,10 @@
 //! entry. No HTTP here: `routes/auth.rs` parses requests and maps results.
 
 use scaivault_core::{Principal, Scope, parse_duration};
+use scaivault_proto::Timestamp;
 use scaivault_proto::auth::*;
 use scaivault_proto::identity::ExchangeRequest;
-use scaivault_proto::{ErrorCode, Timestamp};
+use scaivault_store::Entity;
 use scaivault_store::TokenRecord;
 
 use crate::auth::{require_grantable, require_scope};
@@ -133,7 +134,7 @@ pub async fn revoke_token(state: &AppState, p: &Principal, id: &str) -> ApiResul
         )
         .await?
     {
-        return Err(ApiError::new(ErrorCode::NotFound, "no such token"));
+        return Err(ApiError::not_found(Entity::Token));
     }
     crate::audit::committed();
     crate::changes::credential_revoked(state, id).await;

@@ -39,12 +39,6 @@ const MAX_BATCH_EVENTS: usize = 4_096;
 /// Advisory lock key guarding the `seq` high-water mark ("SCAIAUDS"), per database.
 const SEQ_LOCK: i64 = 0x5343_4149_4155_4453;
 
-fn hash32(bytes: Vec<u8>, what: &str) -> Result<[u8; 32]> {
-    bytes
-        .try_into()
-        .map_err(|_| StoreError::Corrupt(format!("audit {what} is not 32 bytes")))
-}
-
 fn entry_from_row(row: &PgRow) -> Result<AuditEntry> {
     EntryRow::from_row(row)?.into_entry()
 }

@@ -14,12 +14,6 @@ use crate::{Result, StoreError};
 /// Rows per INSERT statement (13 bound values each; SQLite allows 32,766 per statement).
 const ROWS_PER_INSERT: usize = 500;
 
-fn hash32(bytes: Vec<u8>, what: &str) -> Result<[u8; 32]> {
-    bytes
-        .try_into()
-        .map_err(|_| StoreError::Corrupt(format!("audit {what} is not 32 bytes")))
-}
-
 pub(super) fn entry_from_row(row: &SqliteRow) -> Result<AuditEntry> {
     EntryRow::from_row(row)?.into_entry()
 }
