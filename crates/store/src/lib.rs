@@ -20,6 +20,7 @@ pub mod events;
 pub mod model;
 pub mod postgres;
 pub mod rotation;
+mod shared_impls;
 mod sql;
 pub mod sqlite;
 mod traits;

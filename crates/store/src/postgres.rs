@@ -40,11 +40,9 @@ use crate::rotation::{
     RotationPolicyRecord, RotationStep, RunQuery, RunRecord, RunStatus, ScheduleChange,
     ScheduleQuery, ScheduleRecord, SecretPolicyRecord,
 };
+use crate::shared_impls::*;
 use crate::sql::{from_micros, like_prefix, page_of, to_i64, to_u64};
-use crate::{
-    AuditStore, EventStore, IdentityStore, PolicyStore, Result, RotationStore, SealFn, SecretStore,
-    StoreError, SystemStore, TokenStore,
-};
+use crate::{AuditStore, Result, SealFn, StoreError};
 
 mod audit;
 mod events;
@@ -98,6 +96,16 @@ impl std::fmt::Debug for PgStore {
 }
 
 impl PgStore {
+    /// Where writes run (the shared store impls in `shared_impls.rs` use this).
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Where reads run.
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Connects, refuses a schema newer than this binary, applies pending migrations (sqlx
     /// serialises concurrent migrators with an advisory lock) and opens the pool.
     pub async fn connect(url: &str, options: PgOptions) -> Result<Self> {
@@ -228,8 +236,26 @@ fn commit_failed(e: sqlx::Error) -> StoreError {
     }
 }
 
-#[async_trait]
-impl SystemStore for PgStore {
+system_store!(PgStore, {
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn probe_write(&self, now: OffsetDateTime) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(crate::sql::system::SET)
+            .bind(crate::WRITE_PROBE_KEY)
+            .bind(micros(now).to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await.map_err(commit_failed)
+    }
+
+    async fn storage_usage(&self, since: OffsetDateTime) -> Result<crate::usage::StorageUsage> {
+        crate::usage::postgres(&self.pool, since).await
+    }
+
     async fn claim_job(
         &self,
         job: &str,
@@ -293,53 +319,9 @@ impl SystemStore for PgStore {
         });
         Ok(Some(rx))
     }
+});
 
-    async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn probe_write(&self, now: OffsetDateTime) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(crate::sql::system::SET)
-            .bind(crate::WRITE_PROBE_KEY)
-            .bind(micros(now).to_string())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await.map_err(commit_failed)
-    }
-
-    async fn get_system(&self, key: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar(crate::sql::system::GET)
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?)
-    }
-
-    async fn set_system(&self, key: &str, value: &str) -> Result<()> {
-        sqlx::query(crate::sql::system::SET)
-            .bind(key)
-            .bind(value)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    async fn list_data_keys(&self) -> Result<Vec<StoredKey>> {
-        tokens::list_data_keys(&self.pool).await
-    }
-
-    async fn insert_data_key(&self, key: &StoredKey) -> Result<()> {
-        tokens::insert_data_key(&self.pool, key).await
-    }
-
-    async fn storage_usage(&self, since: OffsetDateTime) -> Result<crate::usage::StorageUsage> {
-        crate::usage::postgres(&self.pool, since).await
-    }
-}
-
-#[async_trait]
-impl SecretStore for PgStore {
+secret_store!(PgStore, {
     async fn write_secret(
         &self,
         tenant_id: &str,
@@ -357,692 +339,26 @@ impl SecretStore for PgStore {
         tx.commit().await.map_err(commit_failed)?;
         Ok(outcome)
     }
+});
 
-    async fn read_secret(
-        &self,
-        tenant_id: &str,
-        path: &str,
-        version: Option<u64>,
-        now: OffsetDateTime,
-    ) -> Result<(SecretRecord, VersionRecord)> {
-        secrets::read(&self.pool, tenant_id, path, version, now).await
-    }
-
-    async fn get_secret(&self, tenant_id: &str, path: &str) -> Result<SecretRecord> {
-        secrets::get(&self.pool, tenant_id, path).await
-    }
-
-    async fn patch_secret(
-        &self,
-        tenant_id: &str,
-        path: &str,
-        patch: &SecretPatch,
-        now: OffsetDateTime,
-        audit: Option<&AuditEvent>,
-    ) -> Result<SecretRecord> {
-        let mut tx = self.pool.begin().await?;
-        let record = secrets::patch(&mut tx, tenant_id, path, patch, now).await?;
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(record)
-    }
-
-    async fn list_secrets(&self, tenant_id: &str, q: &ListQuery) -> Result<Page<SecretRecord>> {
-        secrets::list(&self.pool, tenant_id, q).await
-    }
-
-    async fn list_expiring(
-        &self,
-        tenant_id: &str,
-        q: &ExpiringQuery,
-    ) -> Result<Page<SecretRecord>> {
-        secrets::list_expiring(&self.pool, tenant_id, q).await
-    }
-
-    async fn list_versions(
-        &self,
-        tenant_id: &str,
-        path: &str,
-        now: OffsetDateTime,
-    ) -> Result<Vec<VersionRecord>> {
-        secrets::list_versions(&self.pool, tenant_id, path, now).await
-    }
-
-    async fn soft_delete(
-        &self,
-        tenant_id: &str,
-        path: &str,
-        now: OffsetDateTime,
-        audit: Option<&AuditEvent>,
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        secrets::soft_delete(&mut tx, tenant_id, path, now).await?;
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn restore(
-        &self,
-        tenant_id: &str,
-        path: &str,
-        _now: OffsetDateTime,
-        audit: Option<&AuditEvent>,
-    ) -> Result<SecretRecord> {
-        let mut tx = self.pool.begin().await?;
-        let record = secrets::restore(&mut tx, tenant_id, path).await?;
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(record)
-    }
-
-    async fn hard_delete(
-        &self,
-        tenant_id: &str,
-        path: &str,
-        audit: Option<&AuditEvent>,
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        secrets::hard_delete(&mut tx, tenant_id, path).await?;
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn delete_version(
-        &self,
-        tenant_id: &str,
-        path: &str,
-        version: u64,
-        now: OffsetDateTime,
-        audit: Option<&AuditEvent>,
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        secrets::delete_version(&mut tx, tenant_id, path, version, now).await?;
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn record_access(&self, hits: &[AccessHit]) -> Result<()> {
-        secrets::record_access(&self.pool, hits).await
-    }
-
-    async fn access_stats(
-        &self,
-        tenant_id: &str,
-        path: &str,
-        since: OffsetDateTime,
-    ) -> Result<(u64, Option<OffsetDateTime>)> {
-        secrets::access_stats(&self.pool, tenant_id, path, since).await
-    }
-
-    async fn sweep(
-        &self,
-        deleted_before: OffsetDateTime,
-        now: OffsetDateTime,
-    ) -> Result<(u64, u64)> {
-        secrets::sweep(&self.pool, deleted_before, now).await
-    }
-
-    async fn secrets_expiring_between(
-        &self,
-        from: OffsetDateTime,
-        to: OffsetDateTime,
-        limit: u32,
-    ) -> Result<Vec<(String, String, OffsetDateTime)>> {
-        events::expiring_between(&self.pool, from, to, limit).await
-    }
-}
-
-#[async_trait]
-impl TokenStore for PgStore {
-    async fn insert_token(&self, t: &TokenRecord, audit: Option<&AuditEvent>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        tokens::insert(&mut tx, t).await?;
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
+token_store!(PgStore, {
     async fn replace_token(&self, t: &TokenRecord) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         tokens::replace(&mut tx, t).await?;
         tx.commit().await?;
         Ok(())
     }
+});
 
-    async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
-        tokens::find(&self.pool, token_hash).await
-    }
+identity_store!(PgStore);
 
-    async fn list_tokens(
-        &self,
-        tenant_id: &str,
-        identity_id: &str,
-        after_id: Option<&str>,
-        limit: u32,
-    ) -> Result<Page<TokenRecord>> {
-        tokens::list(&self.pool, tenant_id, identity_id, after_id, limit).await
-    }
+policy_store!(PgStore);
 
-    async fn get_token(&self, id: &str) -> Result<Option<TokenRecord>> {
-        tokens::get(&self.pool, id).await
-    }
+rotation_store!(PgStore);
 
-    async fn revoke_token(
-        &self,
-        tenant_id: &str,
-        identity_id: &str,
-        token_id: &str,
-        now: OffsetDateTime,
-        audit: Option<&AuditEvent>,
-    ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        if !tokens::revoke(&mut tx, tenant_id, identity_id, token_id, now).await? {
-            return Ok(false);
-        }
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-}
-
-#[async_trait]
-impl IdentityStore for PgStore {
-    async fn insert_partner(&self, p: &PartnerRecord, audit: Option<&AuditEvent>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        identity::insert_partner(&mut tx, p).await?;
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn get_partner(&self, id: &str) -> Result<Option<PartnerRecord>> {
-        identity::get_partner(&self.pool, id).await
-    }
-
-    async fn list_partners(&self, after: Option<&str>, limit: u32) -> Result<Page<PartnerRecord>> {
-        identity::list_partners(&self.pool, after, limit).await
-    }
-
-    async fn insert_tenant(&self, t: &TenantRecord, audit: Option<&AuditEvent>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        identity::insert_tenant(&mut tx, t).await?;
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn get_tenant(&self, id: &str) -> Result<Option<TenantRecord>> {
-        identity::get_tenant(&self.pool, id).await
-    }
-
-    async fn register_tenant(
-        &self,
-        partner: Option<&PartnerRecord>,
-        tenant: &TenantRecord,
-        admin_token: &TokenRecord,
-        audit: &[AuditEvent],
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        identity::register_tenant(&mut tx, partner, tenant, admin_token).await?;
-        for event in audit {
-            self.audit_in(&mut tx, Some(event)).await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn list_tenants(
-        &self,
-        partner_id: &str,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<Page<TenantRecord>> {
-        identity::list_tenants(&self.pool, partner_id, after, limit).await
-    }
-
-    async fn insert_service_account(
-        &self,
-        sa: &ServiceAccountRecord,
-        audit: Option<&AuditEvent>,
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        identity::insert_service_account(&mut tx, sa).await?;
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn get_service_account(
-        &self,
-        tenant_id: &str,
-        id: &str,
-    ) -> Result<Option<ServiceAccountRecord>> {
-        identity::get_service_account(&self.pool, tenant_id, id).await
-    }
-
-    async fn list_service_accounts(
-        &self,
-        tenant_id: &str,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<Page<ServiceAccountRecord>> {
-        identity::list_service_accounts(&self.pool, tenant_id, after, limit).await
-    }
-
-    async fn delete_service_account(
-        &self,
-        tenant_id: &str,
-        id: &str,
-        now: OffsetDateTime,
-        audit: Option<&AuditEvent>,
-    ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        if !identity::delete_service_account(&mut tx, tenant_id, id, micros(now)).await? {
-            return Ok(false);
-        }
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    async fn set_identity_groups(
-        &self,
-        tenant_id: &str,
-        identity_id: &str,
-        groups: &[String],
-        audit: Option<&AuditEvent>,
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        identity::set_groups(&mut tx, tenant_id, identity_id, groups).await?;
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn identity_groups(&self, tenant_id: &str, identity_id: &str) -> Result<Vec<String>> {
-        identity::groups_of(&self.pool, tenant_id, identity_id).await
-    }
-}
-
-#[async_trait]
-impl PolicyStore for PgStore {
-    async fn insert_policy(&self, p: &PolicyRecord, audit: Option<&AuditEvent>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        policies::insert(&mut tx, p).await?;
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn update_policy(&self, p: &PolicyRecord, audit: Option<&AuditEvent>) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        if !policies::update(&mut tx, p).await? {
-            return Ok(false);
-        }
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    async fn get_policy(&self, tenant_id: &str, id: &str) -> Result<Option<PolicyRecord>> {
-        policies::get(&self.pool, tenant_id, id).await
-    }
-
-    async fn list_policies(
-        &self,
-        tenant_id: &str,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<Page<PolicyRecord>> {
-        policies::list(&self.pool, tenant_id, after, limit).await
-    }
-
-    async fn delete_policy(
-        &self,
-        tenant_id: &str,
-        id: &str,
-        audit: Option<&AuditEvent>,
-    ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        if !policies::delete(&mut tx, tenant_id, id).await? {
-            return Ok(false);
-        }
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    async fn bind_policy(
-        &self,
-        tenant_id: &str,
-        binding: &PolicyBinding,
-        audit: Option<&AuditEvent>,
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        policies::bind(&mut tx, tenant_id, binding).await?;
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn unbind_policy(
-        &self,
-        tenant_id: &str,
-        policy_id: &str,
-        identity_id: &str,
-        audit: Option<&AuditEvent>,
-    ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        if !policies::unbind(&mut tx, tenant_id, policy_id, identity_id).await? {
-            return Ok(false);
-        }
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    async fn policy_bindings(
-        &self,
-        tenant_id: &str,
-        policy_id: &str,
-    ) -> Result<Vec<PolicyBinding>> {
-        policies::bindings(&self.pool, tenant_id, policy_id).await
-    }
-
-    async fn policies_bound_to(
-        &self,
-        tenant_id: &str,
-        identities: &[String],
-    ) -> Result<Vec<PolicyRecord>> {
-        policies::bound_to(&self.pool, tenant_id, identities).await
-    }
-}
-
-#[async_trait]
-impl RotationStore for PgStore {
-    async fn insert_secret_policy(
-        &self,
-        p: &SecretPolicyRecord,
-        audit: Option<&AuditEvent>,
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        rotation::insert_secret_policy(&mut tx, p).await?;
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn update_secret_policy(
-        &self,
-        p: &SecretPolicyRecord,
-        audit: Option<&AuditEvent>,
-    ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        if !rotation::update_secret_policy(&mut tx, p).await? {
-            return Ok(false);
-        }
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    async fn get_secret_policy(
-        &self,
-        tenant_id: &str,
-        id: &str,
-    ) -> Result<Option<SecretPolicyRecord>> {
-        rotation::get_secret_policy(&self.pool, tenant_id, id).await
-    }
-
-    async fn list_secret_policies(
-        &self,
-        tenant_id: &str,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<Page<SecretPolicyRecord>> {
-        rotation::list_secret_policies(&self.pool, tenant_id, after, limit).await
-    }
-
-    async fn delete_secret_policy(
-        &self,
-        tenant_id: &str,
-        id: &str,
-        audit: Option<&AuditEvent>,
-    ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        if !rotation::delete_secret_policy(&mut tx, tenant_id, id).await? {
-            return Ok(false);
-        }
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    async fn insert_rotation_policy(
-        &self,
-        p: &RotationPolicyRecord,
-        audit: Option<&AuditEvent>,
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        rotation::insert_rotation_policy(&mut tx, p).await?;
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn update_rotation_policy(
-        &self,
-        p: &RotationPolicyRecord,
-        audit: Option<&AuditEvent>,
-    ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        if !rotation::update_rotation_policy(&mut tx, p).await? {
-            return Ok(false);
-        }
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    async fn get_rotation_policy(
-        &self,
-        tenant_id: &str,
-        id: &str,
-    ) -> Result<Option<RotationPolicyRecord>> {
-        rotation::get_rotation_policy(&self.pool, tenant_id, id).await
-    }
-
-    async fn list_rotation_policies(
-        &self,
-        tenant_id: &str,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<Page<RotationPolicyRecord>> {
-        rotation::list_rotation_policies(&self.pool, tenant_id, after, limit).await
-    }
-
-    async fn delete_rotation_policy(
-        &self,
-        tenant_id: &str,
-        id: &str,
-        audit: Option<&AuditEvent>,
-    ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        if !rotation::delete_rotation_policy(&mut tx, tenant_id, id).await? {
-            return Ok(false);
-        }
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    async fn set_secret_rotation_policy(
-        &self,
-        tenant_id: &str,
-        path: &str,
-        policy_id: Option<&str>,
-        schedule: &ScheduleChange,
-        audit: Option<&AuditEvent>,
-    ) -> Result<bool> {
-        if schedule
-            .target()
-            .is_some_and(|target| target != (tenant_id, path))
-        {
-            return Err(StoreError::Invalid("the schedule is another secret's"));
-        }
-        let mut tx = self.pool.begin().await?;
-        if !rotation::set_secret_rotation_policy(&mut tx, tenant_id, path, policy_id).await? {
-            return Ok(false);
-        }
-        rotation::apply_schedule(&mut tx, schedule).await?;
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    async fn get_rotation_schedule(
-        &self,
-        tenant_id: &str,
-        path: &str,
-    ) -> Result<Option<ScheduleRecord>> {
-        rotation::get_schedule(&self.pool, tenant_id, path).await
-    }
-
-    async fn list_rotation_schedules(
-        &self,
-        tenant_id: &str,
-        q: &ScheduleQuery,
-    ) -> Result<Page<ScheduleRecord>> {
-        rotation::list_schedules(&self.pool, tenant_id, q).await
-    }
-
-    async fn due_rotations(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<ScheduleRecord>> {
-        rotation::due(&self.pool, now, limit).await
-    }
-
-    async fn due_rotation_warnings(
-        &self,
-        now: OffsetDateTime,
-        limit: u32,
-    ) -> Result<Vec<ScheduleRecord>> {
-        rotation::due_warnings(&self.pool, now, limit).await
-    }
-
-    async fn unscheduled_rotations(&self, limit: u32) -> Result<Vec<(String, String, String)>> {
-        rotation::unscheduled(&self.pool, limit).await
-    }
-
-    async fn commit_rotation_step(&self, step: &RotationStep) -> Result<u64> {
-        let mut tx = self.pool.begin().await?;
-        let seq = match &step.run {
-            Some(run) => rotation::upsert_run(&mut tx, run).await?,
-            None => 0,
-        };
-        rotation::apply_schedule(&mut tx, &step.schedule).await?;
-        self.audit_in(&mut tx, step.audit.as_ref()).await?;
-        // The step's own `rotation.*` events (its audit entry derives none).
-        events::insert_in(&mut tx, &step.events).await?;
-        tx.commit().await?;
-        Ok(seq)
-    }
-
-    async fn get_rotation_run(&self, tenant_id: &str, id: &str) -> Result<Option<RunRecord>> {
-        rotation::get_run(&self.pool, tenant_id, id).await
-    }
-
-    async fn list_rotation_runs(&self, tenant_id: &str, q: &RunQuery) -> Result<Page<RunRecord>> {
-        rotation::list_runs(&self.pool, tenant_id, q).await
-    }
-
-    async fn open_rotation_runs(&self, status: RunStatus, limit: u32) -> Result<Vec<RunRecord>> {
-        rotation::open_runs(&self.pool, status, limit).await
-    }
-}
-
-#[async_trait]
-impl EventStore for PgStore {
-    async fn events_after(
-        &self,
-        tenants: &[String],
-        after_seq: u64,
-        limit: u32,
-    ) -> Result<Vec<EventRecord>> {
-        events::after(&self.pool, tenants, after_seq, limit).await
-    }
-
-    async fn last_event_seq(&self) -> Result<u64> {
-        events::last_seq(&self.pool).await
-    }
-
-    async fn insert_subscription(
-        &self,
-        s: &SubscriptionRecord,
-        audit: Option<&AuditEvent>,
-    ) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        events::insert_subscription(&mut tx, s).await?;
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    async fn get_subscription(
-        &self,
-        tenant_id: &str,
-        id: &str,
-    ) -> Result<Option<SubscriptionRecord>> {
-        events::get_subscription(&self.pool, tenant_id, id).await
-    }
-
-    async fn list_subscriptions(
-        &self,
-        tenant_id: &str,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<Page<SubscriptionRecord>> {
-        events::list_subscriptions(&self.pool, tenant_id, after, limit).await
-    }
-
-    async fn delete_subscription(
-        &self,
-        tenant_id: &str,
-        id: &str,
-        audit: Option<&AuditEvent>,
-    ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        if !events::delete_subscription(&mut tx, tenant_id, id).await? {
-            return Ok(false);
-        }
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
+event_store!(PgStore, {
     async fn insert_events(&self, new: &[NewEvent]) -> Result<u64> {
         events::insert_new(&self.pool, new).await
-    }
-
-    async fn set_webhook_secret(
-        &self,
-        tenant_id: &str,
-        id: &str,
-        secret: &SealedBlob,
-        audit: Option<&AuditEvent>,
-    ) -> Result<bool> {
-        let mut tx = self.pool.begin().await?;
-        if !events::set_webhook_secret(&mut tx, tenant_id, id, secret).await? {
-            return Ok(false);
-        }
-        self.audit_in(&mut tx, audit).await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
-    async fn webhook_subscriptions(&self) -> Result<Vec<SubscriptionRecord>> {
-        events::webhook_subscriptions(&self.pool).await
     }
 
     async fn record_delivery(&self, state: &DeliveryState<'_>) -> Result<()> {
@@ -1056,11 +372,7 @@ impl EventStore for PgStore {
     ) -> Result<u64> {
         events::prune(&self.pool, replay_before, dead_letters_before).await
     }
-
-    async fn dead_letters(&self, subscription_id: &str) -> Result<Vec<DeadLetter>> {
-        events::dead_letters(&self.pool, subscription_id).await
-    }
-}
+});
 
 #[async_trait]
 impl AuditStore for PgStore {

@@ -1,0 +1,845 @@
+//! The store-trait implementations both backends share, written once.
+//!
+//! Each macro expands to one trait's `impl` for a backend. Inside it, `self.writer()` and
+//! `self.reader()` are the backend's connection pools (SQLite: its single writer and its read
+//! pool; PostgreSQL: its one pool for both), and a module path such as `policies::insert` names
+//! the backend's own statement-binding module (`sqlite/policies.rs` or `postgres/policies.rs`),
+//! because `macro_rules!` resolves item paths where the macro is invoked. So the logic of a
+//! method (its transaction, its audit entry, its checks) is written here once, while each
+//! backend keeps what its dialect does differently in its own modules. A method the backends
+//! implement differently is written in the backend and passed in.
+
+/// `SystemStore` for both backends (the methods they do differently are passed in).
+macro_rules! system_store {
+    ($store:ty, { $($own:tt)* }) => {
+        #[async_trait::async_trait]
+        impl $crate::SystemStore for $store {
+
+            async fn get_system(&self, key: &str) -> Result<Option<String>> {
+                Ok(sqlx::query_scalar(crate::sql::system::GET)
+                    .bind(key)
+                    .fetch_optional(self.reader())
+                    .await?)
+            }
+
+
+            async fn set_system(&self, key: &str, value: &str) -> Result<()> {
+                sqlx::query(crate::sql::system::SET)
+                    .bind(key)
+                    .bind(value)
+                    .execute(self.writer())
+                    .await?;
+                Ok(())
+            }
+
+
+            async fn list_data_keys(&self) -> Result<Vec<StoredKey>> {
+                tokens::list_data_keys(self.reader()).await
+            }
+
+
+            async fn insert_data_key(&self, key: &StoredKey) -> Result<()> {
+                tokens::insert_data_key(self.writer(), key).await
+            }
+
+            $($own)*
+        }
+    };
+}
+pub(crate) use system_store;
+
+/// `SecretStore` for both backends (the methods they do differently are passed in).
+macro_rules! secret_store {
+    ($store:ty, { $($own:tt)* }) => {
+        #[async_trait::async_trait]
+        impl $crate::SecretStore for $store {
+
+            async fn read_secret(
+                &self,
+                tenant_id: &str,
+                path: &str,
+                version: Option<u64>,
+                now: OffsetDateTime,
+            ) -> Result<(SecretRecord, VersionRecord)> {
+                secrets::read(self.reader(), tenant_id, path, version, now).await
+            }
+
+
+            async fn get_secret(&self, tenant_id: &str, path: &str) -> Result<SecretRecord> {
+                secrets::get(self.reader(), tenant_id, path).await
+            }
+
+
+            async fn patch_secret(
+                &self,
+                tenant_id: &str,
+                path: &str,
+                patch: &SecretPatch,
+                now: OffsetDateTime,
+                audit: Option<&AuditEvent>,
+            ) -> Result<SecretRecord> {
+                let mut tx = self.writer().begin().await?;
+                let record = secrets::patch(&mut tx, tenant_id, path, patch, now).await?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(record)
+            }
+
+
+            async fn list_secrets(&self, tenant_id: &str, q: &ListQuery) -> Result<Page<SecretRecord>> {
+                secrets::list(self.reader(), tenant_id, q).await
+            }
+
+
+            async fn list_expiring(
+                &self,
+                tenant_id: &str,
+                q: &ExpiringQuery,
+            ) -> Result<Page<SecretRecord>> {
+                secrets::list_expiring(self.reader(), tenant_id, q).await
+            }
+
+
+            async fn list_versions(
+                &self,
+                tenant_id: &str,
+                path: &str,
+                now: OffsetDateTime,
+            ) -> Result<Vec<VersionRecord>> {
+                secrets::list_versions(self.reader(), tenant_id, path, now).await
+            }
+
+
+            async fn soft_delete(
+                &self,
+                tenant_id: &str,
+                path: &str,
+                now: OffsetDateTime,
+                audit: Option<&AuditEvent>,
+            ) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                secrets::soft_delete(&mut tx, tenant_id, path, now).await?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+
+            async fn restore(
+                &self,
+                tenant_id: &str,
+                path: &str,
+                _now: OffsetDateTime,
+                audit: Option<&AuditEvent>,
+            ) -> Result<SecretRecord> {
+                let mut tx = self.writer().begin().await?;
+                let record = secrets::restore(&mut tx, tenant_id, path).await?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(record)
+            }
+
+
+            async fn hard_delete(
+                &self,
+                tenant_id: &str,
+                path: &str,
+                audit: Option<&AuditEvent>,
+            ) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                secrets::hard_delete(&mut tx, tenant_id, path).await?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+
+            async fn delete_version(
+                &self,
+                tenant_id: &str,
+                path: &str,
+                version: u64,
+                now: OffsetDateTime,
+                audit: Option<&AuditEvent>,
+            ) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                secrets::delete_version(&mut tx, tenant_id, path, version, now).await?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+
+            async fn record_access(&self, hits: &[AccessHit]) -> Result<()> {
+                secrets::record_access(self.writer(), hits).await
+            }
+
+
+            async fn access_stats(
+                &self,
+                tenant_id: &str,
+                path: &str,
+                since: OffsetDateTime,
+            ) -> Result<(u64, Option<OffsetDateTime>)> {
+                secrets::access_stats(self.reader(), tenant_id, path, since).await
+            }
+
+
+            async fn sweep(
+                &self,
+                deleted_before: OffsetDateTime,
+                now: OffsetDateTime,
+            ) -> Result<(u64, u64)> {
+                secrets::sweep(self.writer(), deleted_before, now).await
+            }
+
+
+            async fn secrets_expiring_between(
+                &self,
+                from: OffsetDateTime,
+                to: OffsetDateTime,
+                limit: u32,
+            ) -> Result<Vec<(String, String, OffsetDateTime)>> {
+                events::expiring_between(self.reader(), from, to, limit).await
+            }
+
+            $($own)*
+        }
+    };
+}
+pub(crate) use secret_store;
+
+/// `TokenStore` for both backends (the methods they do differently are passed in).
+macro_rules! token_store {
+    ($store:ty, { $($own:tt)* }) => {
+        #[async_trait::async_trait]
+        impl $crate::TokenStore for $store {
+            async fn insert_token(&self, t: &TokenRecord, audit: Option<&AuditEvent>) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                tokens::insert(&mut tx, t).await?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+
+            async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
+                tokens::find(self.reader(), token_hash).await
+            }
+
+
+            async fn list_tokens(
+                &self,
+                tenant_id: &str,
+                identity_id: &str,
+                after_id: Option<&str>,
+                limit: u32,
+            ) -> Result<Page<TokenRecord>> {
+                tokens::list(self.reader(), tenant_id, identity_id, after_id, limit).await
+            }
+
+
+            async fn get_token(&self, id: &str) -> Result<Option<TokenRecord>> {
+                tokens::get(self.reader(), id).await
+            }
+
+
+            async fn revoke_token(
+                &self,
+                tenant_id: &str,
+                identity_id: &str,
+                token_id: &str,
+                now: OffsetDateTime,
+                audit: Option<&AuditEvent>,
+            ) -> Result<bool> {
+                let mut tx = self.writer().begin().await?;
+                if !tokens::revoke(&mut tx, tenant_id, identity_id, token_id, now).await? {
+                    return Ok(false);
+                }
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            $($own)*
+        }
+    };
+}
+pub(crate) use token_store;
+
+/// `IdentityStore` for both backends.
+macro_rules! identity_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::IdentityStore for $store {
+            async fn insert_partner(
+                &self,
+                p: &PartnerRecord,
+                audit: Option<&AuditEvent>,
+            ) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                identity::insert_partner(&mut tx, p).await?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn get_partner(&self, id: &str) -> Result<Option<PartnerRecord>> {
+                identity::get_partner(self.reader(), id).await
+            }
+
+            async fn list_partners(
+                &self,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Page<PartnerRecord>> {
+                identity::list_partners(self.reader(), after, limit).await
+            }
+
+            async fn insert_tenant(
+                &self,
+                t: &TenantRecord,
+                audit: Option<&AuditEvent>,
+            ) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                identity::insert_tenant(&mut tx, t).await?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn get_tenant(&self, id: &str) -> Result<Option<TenantRecord>> {
+                identity::get_tenant(self.reader(), id).await
+            }
+
+            async fn register_tenant(
+                &self,
+                partner: Option<&PartnerRecord>,
+                tenant: &TenantRecord,
+                admin_token: &TokenRecord,
+                audit: &[AuditEvent],
+            ) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                identity::register_tenant(&mut tx, partner, tenant, admin_token).await?;
+                for event in audit {
+                    self.audit_in(&mut tx, Some(event)).await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_tenants(
+                &self,
+                partner_id: &str,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Page<TenantRecord>> {
+                identity::list_tenants(self.reader(), partner_id, after, limit).await
+            }
+
+            async fn insert_service_account(
+                &self,
+                sa: &ServiceAccountRecord,
+                audit: Option<&AuditEvent>,
+            ) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                identity::insert_service_account(&mut tx, sa).await?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn get_service_account(
+                &self,
+                tenant_id: &str,
+                id: &str,
+            ) -> Result<Option<ServiceAccountRecord>> {
+                identity::get_service_account(self.reader(), tenant_id, id).await
+            }
+
+            async fn list_service_accounts(
+                &self,
+                tenant_id: &str,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Page<ServiceAccountRecord>> {
+                identity::list_service_accounts(self.reader(), tenant_id, after, limit).await
+            }
+
+            async fn delete_service_account(
+                &self,
+                tenant_id: &str,
+                id: &str,
+                now: OffsetDateTime,
+                audit: Option<&AuditEvent>,
+            ) -> Result<bool> {
+                let mut tx = self.writer().begin().await?;
+                if !identity::delete_service_account(&mut tx, tenant_id, id, micros(now)).await? {
+                    return Ok(false);
+                }
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn set_identity_groups(
+                &self,
+                tenant_id: &str,
+                identity_id: &str,
+                groups: &[String],
+                audit: Option<&AuditEvent>,
+            ) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                identity::set_groups(&mut tx, tenant_id, identity_id, groups).await?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn identity_groups(
+                &self,
+                tenant_id: &str,
+                identity_id: &str,
+            ) -> Result<Vec<String>> {
+                identity::groups_of(self.reader(), tenant_id, identity_id).await
+            }
+        }
+    };
+}
+pub(crate) use identity_store;
+
+/// `PolicyStore` for both backends.
+macro_rules! policy_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::PolicyStore for $store {
+            async fn insert_policy(
+                &self,
+                p: &PolicyRecord,
+                audit: Option<&AuditEvent>,
+            ) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                policies::insert(&mut tx, p).await?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn update_policy(
+                &self,
+                p: &PolicyRecord,
+                audit: Option<&AuditEvent>,
+            ) -> Result<bool> {
+                let mut tx = self.writer().begin().await?;
+                if !policies::update(&mut tx, p).await? {
+                    return Ok(false);
+                }
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn get_policy(&self, tenant_id: &str, id: &str) -> Result<Option<PolicyRecord>> {
+                policies::get(self.reader(), tenant_id, id).await
+            }
+
+            async fn list_policies(
+                &self,
+                tenant_id: &str,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Page<PolicyRecord>> {
+                policies::list(self.reader(), tenant_id, after, limit).await
+            }
+
+            async fn delete_policy(
+                &self,
+                tenant_id: &str,
+                id: &str,
+                audit: Option<&AuditEvent>,
+            ) -> Result<bool> {
+                let mut tx = self.writer().begin().await?;
+                if !policies::delete(&mut tx, tenant_id, id).await? {
+                    return Ok(false);
+                }
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn bind_policy(
+                &self,
+                tenant_id: &str,
+                binding: &PolicyBinding,
+                audit: Option<&AuditEvent>,
+            ) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                policies::bind(&mut tx, tenant_id, binding).await?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn unbind_policy(
+                &self,
+                tenant_id: &str,
+                policy_id: &str,
+                identity_id: &str,
+                audit: Option<&AuditEvent>,
+            ) -> Result<bool> {
+                let mut tx = self.writer().begin().await?;
+                if !policies::unbind(&mut tx, tenant_id, policy_id, identity_id).await? {
+                    return Ok(false);
+                }
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn policy_bindings(
+                &self,
+                tenant_id: &str,
+                policy_id: &str,
+            ) -> Result<Vec<PolicyBinding>> {
+                policies::bindings(self.reader(), tenant_id, policy_id).await
+            }
+
+            async fn policies_bound_to(
+                &self,
+                tenant_id: &str,
+                identities: &[String],
+            ) -> Result<Vec<PolicyRecord>> {
+                policies::bound_to(self.reader(), tenant_id, identities).await
+            }
+        }
+    };
+}
+pub(crate) use policy_store;
+
+/// `RotationStore` for both backends.
+macro_rules! rotation_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::RotationStore for $store {
+            async fn insert_secret_policy(
+                &self,
+                p: &SecretPolicyRecord,
+                audit: Option<&AuditEvent>,
+            ) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                rotation::insert_secret_policy(&mut tx, p).await?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn update_secret_policy(
+                &self,
+                p: &SecretPolicyRecord,
+                audit: Option<&AuditEvent>,
+            ) -> Result<bool> {
+                let mut tx = self.writer().begin().await?;
+                if !rotation::update_secret_policy(&mut tx, p).await? {
+                    return Ok(false);
+                }
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn get_secret_policy(
+                &self,
+                tenant_id: &str,
+                id: &str,
+            ) -> Result<Option<SecretPolicyRecord>> {
+                rotation::get_secret_policy(self.reader(), tenant_id, id).await
+            }
+
+            async fn list_secret_policies(
+                &self,
+                tenant_id: &str,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Page<SecretPolicyRecord>> {
+                rotation::list_secret_policies(self.reader(), tenant_id, after, limit).await
+            }
+
+            async fn delete_secret_policy(
+                &self,
+                tenant_id: &str,
+                id: &str,
+                audit: Option<&AuditEvent>,
+            ) -> Result<bool> {
+                let mut tx = self.writer().begin().await?;
+                if !rotation::delete_secret_policy(&mut tx, tenant_id, id).await? {
+                    return Ok(false);
+                }
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn insert_rotation_policy(
+                &self,
+                p: &RotationPolicyRecord,
+                audit: Option<&AuditEvent>,
+            ) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                rotation::insert_rotation_policy(&mut tx, p).await?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn update_rotation_policy(
+                &self,
+                p: &RotationPolicyRecord,
+                audit: Option<&AuditEvent>,
+            ) -> Result<bool> {
+                let mut tx = self.writer().begin().await?;
+                if !rotation::update_rotation_policy(&mut tx, p).await? {
+                    return Ok(false);
+                }
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn get_rotation_policy(
+                &self,
+                tenant_id: &str,
+                id: &str,
+            ) -> Result<Option<RotationPolicyRecord>> {
+                rotation::get_rotation_policy(self.reader(), tenant_id, id).await
+            }
+
+            async fn list_rotation_policies(
+                &self,
+                tenant_id: &str,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Page<RotationPolicyRecord>> {
+                rotation::list_rotation_policies(self.reader(), tenant_id, after, limit).await
+            }
+
+            async fn delete_rotation_policy(
+                &self,
+                tenant_id: &str,
+                id: &str,
+                audit: Option<&AuditEvent>,
+            ) -> Result<bool> {
+                let mut tx = self.writer().begin().await?;
+                if !rotation::delete_rotation_policy(&mut tx, tenant_id, id).await? {
+                    return Ok(false);
+                }
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn set_secret_rotation_policy(
+                &self,
+                tenant_id: &str,
+                path: &str,
+                policy_id: Option<&str>,
+                schedule: &ScheduleChange,
+                audit: Option<&AuditEvent>,
+            ) -> Result<bool> {
+                if schedule
+                    .target()
+                    .is_some_and(|target| target != (tenant_id, path))
+                {
+                    return Err(StoreError::Invalid("the schedule is another secret's"));
+                }
+                let mut tx = self.writer().begin().await?;
+                if !rotation::set_secret_rotation_policy(&mut tx, tenant_id, path, policy_id)
+                    .await?
+                {
+                    return Ok(false);
+                }
+                rotation::apply_schedule(&mut tx, schedule).await?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn get_rotation_schedule(
+                &self,
+                tenant_id: &str,
+                path: &str,
+            ) -> Result<Option<ScheduleRecord>> {
+                rotation::get_schedule(self.reader(), tenant_id, path).await
+            }
+
+            async fn list_rotation_schedules(
+                &self,
+                tenant_id: &str,
+                q: &ScheduleQuery,
+            ) -> Result<Page<ScheduleRecord>> {
+                rotation::list_schedules(self.reader(), tenant_id, q).await
+            }
+
+            async fn due_rotations(
+                &self,
+                now: OffsetDateTime,
+                limit: u32,
+            ) -> Result<Vec<ScheduleRecord>> {
+                rotation::due(self.reader(), now, limit).await
+            }
+
+            async fn due_rotation_warnings(
+                &self,
+                now: OffsetDateTime,
+                limit: u32,
+            ) -> Result<Vec<ScheduleRecord>> {
+                rotation::due_warnings(self.reader(), now, limit).await
+            }
+
+            async fn unscheduled_rotations(
+                &self,
+                limit: u32,
+            ) -> Result<Vec<(String, String, String)>> {
+                rotation::unscheduled(self.reader(), limit).await
+            }
+
+            async fn commit_rotation_step(&self, step: &RotationStep) -> Result<u64> {
+                let mut tx = self.writer().begin().await?;
+                let seq = match &step.run {
+                    Some(run) => rotation::upsert_run(&mut tx, run).await?,
+                    None => 0,
+                };
+                rotation::apply_schedule(&mut tx, &step.schedule).await?;
+                self.audit_in(&mut tx, step.audit.as_ref()).await?;
+                // The step's own `rotation.*` events (its audit entry derives none).
+                events::insert_in(&mut tx, &step.events).await?;
+                tx.commit().await?;
+                Ok(seq)
+            }
+
+            async fn get_rotation_run(
+                &self,
+                tenant_id: &str,
+                id: &str,
+            ) -> Result<Option<RunRecord>> {
+                rotation::get_run(self.reader(), tenant_id, id).await
+            }
+
+            async fn list_rotation_runs(
+                &self,
+                tenant_id: &str,
+                q: &RunQuery,
+            ) -> Result<Page<RunRecord>> {
+                rotation::list_runs(self.reader(), tenant_id, q).await
+            }
+
+            async fn open_rotation_runs(
+                &self,
+                status: RunStatus,
+                limit: u32,
+            ) -> Result<Vec<RunRecord>> {
+                rotation::open_runs(self.reader(), status, limit).await
+            }
+        }
+    };
+}
+pub(crate) use rotation_store;
+
+/// `EventStore` for both backends (the methods they do differently are passed in).
+macro_rules! event_store {
+    ($store:ty, { $($own:tt)* }) => {
+        #[async_trait::async_trait]
+        impl $crate::EventStore for $store {
+            async fn events_after(
+                &self,
+                tenants: &[String],
+                after_seq: u64,
+                limit: u32,
+            ) -> Result<Vec<EventRecord>> {
+                events::after(self.reader(), tenants, after_seq, limit).await
+            }
+
+
+            async fn last_event_seq(&self) -> Result<u64> {
+                events::last_seq(self.reader()).await
+            }
+
+
+            async fn insert_subscription(
+                &self,
+                s: &SubscriptionRecord,
+                audit: Option<&AuditEvent>,
+            ) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                events::insert_subscription(&mut tx, s).await?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+
+            async fn get_subscription(
+                &self,
+                tenant_id: &str,
+                id: &str,
+            ) -> Result<Option<SubscriptionRecord>> {
+                events::get_subscription(self.reader(), tenant_id, id).await
+            }
+
+
+            async fn list_subscriptions(
+                &self,
+                tenant_id: &str,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Page<SubscriptionRecord>> {
+                events::list_subscriptions(self.reader(), tenant_id, after, limit).await
+            }
+
+
+            async fn delete_subscription(
+                &self,
+                tenant_id: &str,
+                id: &str,
+                audit: Option<&AuditEvent>,
+            ) -> Result<bool> {
+                let mut tx = self.writer().begin().await?;
+                if !events::delete_subscription(&mut tx, tenant_id, id).await? {
+                    return Ok(false);
+                }
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+
+            async fn set_webhook_secret(
+                &self,
+                tenant_id: &str,
+                id: &str,
+                secret: &SealedBlob,
+                audit: Option<&AuditEvent>,
+            ) -> Result<bool> {
+                let mut tx = self.writer().begin().await?;
+                if !events::set_webhook_secret(&mut tx, tenant_id, id, secret).await? {
+                    return Ok(false);
+                }
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+
+            async fn webhook_subscriptions(&self) -> Result<Vec<SubscriptionRecord>> {
+                events::webhook_subscriptions(self.reader()).await
+            }
+
+
+            async fn dead_letters(&self, subscription_id: &str) -> Result<Vec<DeadLetter>> {
+                events::dead_letters(self.reader(), subscription_id).await
+            }
+
+            $($own)*
+        }
+    };
+}
+pub(crate) use event_store;
