@@ -25,10 +25,10 @@ use crate::model::*;
 use crate::sql::events::*;
 use crate::sql::{TextListRef, micros, page_of, records, to_i64, to_u64, unique};
 
-/// Advisory lock key guarding the `events.seq` high-water mark ("SCAIEVTS"), per database.
+crate::sql::events::shared_bindings!(sqlx::PgConnection, sqlx::PgPool);
+
 const EVENTS_LOCK: i64 = 0x5343_4149_4556_5453;
 
-/// Rows per INSERT statement (6 bound values each; PostgreSQL allows 65,535 per statement).
 const ROWS_PER_INSERT: usize = 1_000;
 
 /// From here until the transaction ends, the caller may hold seqs that are not committed yet.
@@ -155,102 +155,6 @@ pub(super) async fn expiring_between(
         .bind(micros(from))
         .bind(micros(to))
         .bind(i64::from(limit))
-        .fetch_all(pool)
-        .await?;
-    records(rows)
-}
-
-/// `Duplicate` when the id is taken.
-pub(super) async fn insert_subscription(
-    conn: &mut PgConnection,
-    s: &SubscriptionRecord,
-) -> Result<()> {
-    sqlx::query(INSERT_SUBSCRIPTION)
-        .bind(&s.id)
-        .bind(&s.tenant_id)
-        .bind(&s.name)
-        .bind(TextListRef(&s.paths))
-        .bind(TextListRef(&s.event_types))
-        .bind(TextListRef(&s.tenants))
-        .bind(&s.webhook_url)
-        .bind(s.webhook_secret.as_ref().map(|b| b.key_id.as_str()))
-        .bind(s.webhook_secret.as_ref().map(|b| b.ciphertext.as_slice()))
-        .bind(&s.owner_identity)
-        .bind(TextListRef(&s.owner_groups))
-        .bind(s.owner_is_admin)
-        .bind(s.owner_is_partner_admin)
-        .bind(micros(s.created_at))
-        .bind(to_i64(s.start_seq))
-        .bind(to_i64(s.delivered_seq))
-        .bind(i64::from(s.attempts))
-        .bind(s.next_attempt_at.map(micros))
-        .bind(&s.last_error)
-        .execute(&mut *conn)
-        .await
-        .map_err(unique)?;
-    Ok(())
-}
-
-pub(super) async fn get_subscription(
-    pool: &PgPool,
-    tenant_id: &str,
-    id: &str,
-) -> Result<Option<SubscriptionRecord>> {
-    let row: Option<SubscriptionRow> = sqlx::query_as(GET_SUBSCRIPTION)
-        .bind(tenant_id)
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
-    row.map(TryInto::try_into).transpose()
-}
-
-pub(super) async fn list_subscriptions(
-    pool: &PgPool,
-    tenant_id: &str,
-    after: Option<&str>,
-    limit: u32,
-) -> Result<Page<SubscriptionRecord>> {
-    let rows: Vec<SubscriptionRow> = sqlx::query_as(LIST_SUBSCRIPTIONS)
-        .bind(tenant_id)
-        .bind(after.unwrap_or(""))
-        .bind(i64::from(limit) + 1)
-        .fetch_all(pool)
-        .await?;
-    Ok(page_of(records(rows)?, limit, None))
-}
-
-pub(super) async fn delete_subscription(
-    conn: &mut PgConnection,
-    tenant_id: &str,
-    id: &str,
-) -> Result<bool> {
-    let done = sqlx::query(DELETE_SUBSCRIPTION)
-        .bind(tenant_id)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Replaces the sealed secret of a subscription that has a webhook; false otherwise.
-pub(super) async fn set_webhook_secret(
-    conn: &mut PgConnection,
-    tenant_id: &str,
-    id: &str,
-    secret: &SealedBlob,
-) -> Result<bool> {
-    let done = sqlx::query(SET_WEBHOOK_SECRET)
-        .bind(tenant_id)
-        .bind(id)
-        .bind(&secret.key_id)
-        .bind(&secret.ciphertext)
-        .execute(&mut *conn)
-        .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-pub(super) async fn webhook_subscriptions(pool: &PgPool) -> Result<Vec<SubscriptionRecord>> {
-    let rows: Vec<SubscriptionRow> = sqlx::query_as(WEBHOOK_SUBSCRIPTIONS)
         .fetch_all(pool)
         .await?;
     records(rows)

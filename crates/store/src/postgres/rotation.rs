@@ -11,160 +11,11 @@ use crate::sql::rotation::*;
 use crate::sql::{micros, page_of, records, to_i64, to_u64, unique};
 use crate::{Result, StoreError};
 
+crate::sql::rotation::shared_bindings!(sqlx::PgConnection, sqlx::PgPool);
+
 // --- secret policies -------------------------------------------------------------------------
 
-pub(super) async fn insert_secret_policy(
-    conn: &mut PgConnection,
-    p: &SecretPolicyRecord,
-) -> Result<()> {
-    sqlx::query(INSERT_SECRET_POLICY)
-        .bind(&p.id)
-        .bind(&p.tenant_id)
-        .bind(&p.name)
-        .bind(&p.description)
-        .bind(&p.secret_type)
-        .bind(&p.fields)
-        .bind(micros(p.created_at))
-        .bind(micros(p.updated_at))
-        .execute(&mut *conn)
-        .await
-        .map_err(unique)?;
-    Ok(())
-}
-
-/// Replaces name, description, secret_type and fields; false when there is no such policy.
-pub(super) async fn update_secret_policy(
-    conn: &mut PgConnection,
-    p: &SecretPolicyRecord,
-) -> Result<bool> {
-    let done = sqlx::query(UPDATE_SECRET_POLICY)
-        .bind(&p.tenant_id)
-        .bind(&p.id)
-        .bind(&p.name)
-        .bind(&p.description)
-        .bind(&p.secret_type)
-        .bind(&p.fields)
-        .bind(micros(p.updated_at))
-        .execute(&mut *conn)
-        .await
-        .map_err(unique)?;
-    Ok(done.rows_affected() == 1)
-}
-
-pub(super) async fn get_secret_policy(
-    pool: &PgPool,
-    tenant_id: &str,
-    id: &str,
-) -> Result<Option<SecretPolicyRecord>> {
-    let row: Option<SecretPolicyRow> = sqlx::query_as(GET_SECRET_POLICY)
-        .bind(tenant_id)
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
-    row.map(TryInto::try_into).transpose()
-}
-
-pub(super) async fn list_secret_policies(
-    pool: &PgPool,
-    tenant_id: &str,
-    after: Option<&str>,
-    limit: u32,
-) -> Result<Page<SecretPolicyRecord>> {
-    let rows: Vec<SecretPolicyRow> = sqlx::query_as(LIST_SECRET_POLICIES)
-        .bind(tenant_id)
-        .bind(after.unwrap_or(""))
-        .bind(i64::from(limit) + 1)
-        .fetch_all(pool)
-        .await?;
-    Ok(page_of(records(rows)?, limit, None))
-}
-
-pub(super) async fn delete_secret_policy(
-    conn: &mut PgConnection,
-    tenant_id: &str,
-    id: &str,
-) -> Result<bool> {
-    let done = sqlx::query(DELETE_SECRET_POLICY)
-        .bind(tenant_id)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    Ok(done.rows_affected() == 1)
-}
-
 // --- rotation policies -----------------------------------------------------------------------
-
-pub(super) async fn insert_rotation_policy(
-    conn: &mut PgConnection,
-    p: &RotationPolicyRecord,
-) -> Result<()> {
-    sqlx::query(INSERT_ROTATION_POLICY)
-        .bind(&p.id)
-        .bind(&p.tenant_id)
-        .bind(&p.name)
-        .bind(&p.description)
-        .bind(secs_to_db(p.interval_secs)?)
-        .bind(secs_to_db(p.grace_secs)?)
-        .bind(encode_warn_before(&p.warn_before_secs)?)
-        .bind(p.auto_generate)
-        .bind(&p.window)
-        .bind(micros(p.created_at))
-        .bind(micros(p.updated_at))
-        .execute(&mut *conn)
-        .await
-        .map_err(unique)?;
-    Ok(())
-}
-
-/// Replaces everything but id, tenant and created_at; false when there is no such policy.
-pub(super) async fn update_rotation_policy(
-    conn: &mut PgConnection,
-    p: &RotationPolicyRecord,
-) -> Result<bool> {
-    let done = sqlx::query(UPDATE_ROTATION_POLICY)
-        .bind(&p.tenant_id)
-        .bind(&p.id)
-        .bind(&p.name)
-        .bind(&p.description)
-        .bind(secs_to_db(p.interval_secs)?)
-        .bind(secs_to_db(p.grace_secs)?)
-        .bind(encode_warn_before(&p.warn_before_secs)?)
-        .bind(p.auto_generate)
-        .bind(&p.window)
-        .bind(micros(p.updated_at))
-        .execute(&mut *conn)
-        .await
-        .map_err(unique)?;
-    Ok(done.rows_affected() == 1)
-}
-
-pub(super) async fn get_rotation_policy(
-    pool: &PgPool,
-    tenant_id: &str,
-    id: &str,
-) -> Result<Option<RotationPolicyRecord>> {
-    let row: Option<RotationPolicyRow> = sqlx::query_as(GET_ROTATION_POLICY)
-        .bind(tenant_id)
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
-    row.map(TryInto::try_into).transpose()
-}
-
-pub(super) async fn list_rotation_policies(
-    pool: &PgPool,
-    tenant_id: &str,
-    after: Option<&str>,
-    limit: u32,
-) -> Result<Page<RotationPolicyRecord>> {
-    let rows: Vec<RotationPolicyRow> = sqlx::query_as(LIST_ROTATION_POLICIES)
-        .bind(tenant_id)
-        .bind(after.unwrap_or(""))
-        .bind(i64::from(limit) + 1)
-        .fetch_all(pool)
-        .await?;
-    Ok(page_of(records(rows)?, limit, None))
-}
 
 /// Deletes the policy, detaches it from the tenant's secrets (soft-deleted ones included) and
 /// deletes its schedules; false (and nothing changed) when there is no such policy. Rows are
@@ -261,19 +112,6 @@ pub(super) async fn apply_schedule(conn: &mut PgConnection, change: &ScheduleCha
     Ok(())
 }
 
-pub(super) async fn get_schedule(
-    pool: &PgPool,
-    tenant_id: &str,
-    path: &str,
-) -> Result<Option<ScheduleRecord>> {
-    let row: Option<ScheduleRow> = sqlx::query_as(GET_SCHEDULE)
-        .bind(tenant_id)
-        .bind(path)
-        .fetch_optional(pool)
-        .await?;
-    row.map(TryInto::try_into).transpose()
-}
-
 pub(super) async fn list_schedules(
     pool: &PgPool,
     tenant_id: &str,
@@ -282,32 +120,6 @@ pub(super) async fn list_schedules(
     let mut qb = schedules_query::<Postgres>(tenant_id, q);
     let rows: Vec<ScheduleRow> = qb.build_query_as().fetch_all(pool).await?;
     Ok(page_of(records(rows)?, q.limit, None))
-}
-
-pub(super) async fn due(
-    pool: &PgPool,
-    now: OffsetDateTime,
-    limit: u32,
-) -> Result<Vec<ScheduleRecord>> {
-    let rows: Vec<ScheduleRow> = sqlx::query_as(DUE)
-        .bind(micros(now))
-        .bind(i64::from(limit))
-        .fetch_all(pool)
-        .await?;
-    records(rows)
-}
-
-pub(super) async fn due_warnings(
-    pool: &PgPool,
-    now: OffsetDateTime,
-    limit: u32,
-) -> Result<Vec<ScheduleRecord>> {
-    let rows: Vec<ScheduleRow> = sqlx::query_as(DUE_WARNINGS)
-        .bind(micros(now))
-        .bind(i64::from(limit))
-        .fetch_all(pool)
-        .await?;
-    records(rows)
 }
 
 /// Live secrets with a rotation policy but no schedule of that policy: the partial index
@@ -334,27 +146,6 @@ pub(super) async fn unscheduled(
 
 // --- runs ------------------------------------------------------------------------------------
 
-/// Inserts the run (a new id) or updates its outcome (a known id); returns its `seq`. An id
-/// taken by another tenant's run is `Duplicate` (ids are random: never in practice).
-pub(super) async fn upsert_run(conn: &mut PgConnection, run: &RunRecord) -> Result<u64> {
-    let seq: Option<i64> = sqlx::query_scalar(UPSERT_RUN)
-        .bind(&run.id)
-        .bind(&run.tenant_id)
-        .bind(&run.policy_id)
-        .bind(&run.path)
-        .bind(run.trigger.as_str())
-        .bind(run.status.as_str())
-        .bind(i64::from(run.attempt))
-        .bind(run.old_version.map(to_i64))
-        .bind(run.new_version.map(to_i64))
-        .bind(&run.error)
-        .bind(micros(run.started_at))
-        .bind(run.finished_at.map(micros))
-        .fetch_optional(&mut *conn)
-        .await?;
-    to_u64(seq.ok_or(StoreError::Duplicate)?, "seq")
-}
-
 pub(super) async fn get_run(pool: &PgPool, tenant_id: &str, id: &str) -> Result<Option<RunRecord>> {
     let row: Option<RunRow> = sqlx::query_as(GET_RUN)
         .bind(tenant_id)
@@ -372,24 +163,4 @@ pub(super) async fn list_runs(
     let mut qb = runs_query::<Postgres>(tenant_id, q);
     let rows: Vec<RunRow> = qb.build_query_as().fetch_all(pool).await?;
     Ok(page_of(records(rows)?, q.limit, None))
-}
-
-/// Runs of every tenant in `status`, oldest first (for an open status through the partial
-/// index `rotation_runs_open`).
-pub(super) async fn open_runs(
-    pool: &PgPool,
-    status: RunStatus,
-    limit: u32,
-) -> Result<Vec<RunRecord>> {
-    let sql = if status.is_open() {
-        OPEN_RUNS_IN_STATUS
-    } else {
-        RUNS_IN_STATUS
-    };
-    let rows: Vec<RunRow> = sqlx::query_as(sql)
-        .bind(status.as_str())
-        .bind(i64::from(limit))
-        .fetch_all(pool)
-        .await?;
-    records(rows)
 }

@@ -17,8 +17,8 @@ use crate::sql::{
 };
 use crate::{Entity, Result, SealFn, StoreError};
 
-/// How often a write retries after losing the race to create a path (each loss means another
-/// writer created it, so the next attempt finds and locks the row; more only on churn).
+crate::sql::secrets::shared_bindings!(sqlx::PgConnection, sqlx::PgPool);
+
 const CREATE_ATTEMPTS: usize = 4;
 
 /// The secret's row, locked until the transaction ends; `None` when absent.
@@ -65,23 +65,6 @@ async fn update_secret(
         .await?
         .ok_or(StoreError::NotFound(Entity::Secret))?;
     row.try_into()
-}
-
-/// Drops versions beyond the secret's cap (oldest first) and versions already retired.
-/// Versions inside a rotation grace period are kept even beyond the cap until they retire.
-async fn prune_versions(
-    conn: &mut PgConnection,
-    tenant_id: &str,
-    path: &str,
-    now: OffsetDateTime,
-) -> Result<()> {
-    sqlx::query(PRUNE_VERSIONS)
-        .bind(tenant_id)
-        .bind(path)
-        .bind(micros(now))
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
 }
 
 async fn insert_version(
@@ -209,26 +192,6 @@ pub(super) async fn write_in(
     Err(StoreError::CommitFailed(
         "the path was created and deleted concurrently too often; retry".into(),
     ))
-}
-
-pub(super) async fn read(
-    pool: &PgPool,
-    tenant_id: &str,
-    path: &str,
-    version: Option<u64>,
-    now: OffsetDateTime,
-) -> Result<(SecretRecord, VersionRecord)> {
-    let version = version
-        .map(|v| i64::try_from(v).map_err(|_| StoreError::VersionNotFound))
-        .transpose()?;
-    let row: ReadRow = sqlx::query_as(READ)
-        .bind(tenant_id)
-        .bind(path)
-        .bind(version)
-        .fetch_optional(pool)
-        .await?
-        .ok_or(StoreError::NotFound(Entity::Secret))?;
-    row.into_records(now)
 }
 
 /// The record with its number of live versions (one statement, one snapshot).

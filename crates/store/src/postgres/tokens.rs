@@ -1,7 +1,7 @@
 //! Credentials (tokens, API keys) and the keyring's wrapped data keys in PostgreSQL (the
 //! statements are in [`crate::sql::tokens`] and [`crate::sql::system`]).
 
-use sqlx::{AssertSqlSafe, PgConnection, PgPool};
+use sqlx::{AssertSqlSafe, PgConnection};
 use time::OffsetDateTime;
 
 use crate::Result;
@@ -9,6 +9,8 @@ use crate::model::*;
 use crate::sql::system::{DataKeyRow, INSERT_DATA_KEY, LIST_DATA_KEYS};
 use crate::sql::tokens::*;
 use crate::sql::{TextListRef, micros, page_of, records, unique};
+
+crate::sql::tokens::shared_bindings!(sqlx::PgConnection, sqlx::PgPool);
 
 /// Inserts, or with `replace` overwrites the token with the same id. `Duplicate` when the
 /// token hash (or, without `replace`, the id) is taken.
@@ -59,79 +61,4 @@ pub(super) async fn replace(conn: &mut PgConnection, t: &TokenRecord) -> Result<
         .execute(&mut *conn)
         .await?;
     upsert(conn, t, true).await
-}
-
-pub(super) async fn find(pool: &PgPool, token_hash: &str) -> Result<Option<TokenRecord>> {
-    let row: Option<TokenRow> = sqlx::query_as(FIND)
-        .bind(token_hash)
-        .fetch_optional(pool)
-        .await?;
-    row.map(TryInto::try_into).transpose()
-}
-
-pub(super) async fn list(
-    pool: &PgPool,
-    tenant_id: &str,
-    identity_id: &str,
-    after_id: Option<&str>,
-    limit: u32,
-) -> Result<Page<TokenRecord>> {
-    let rows: Vec<TokenRow> = sqlx::query_as(LIST)
-        .bind(tenant_id)
-        .bind(identity_id)
-        .bind(after_id.unwrap_or(""))
-        .bind(i64::from(limit) + 1)
-        .fetch_all(pool)
-        .await?;
-    Ok(page_of(records(rows)?, limit, None))
-}
-
-pub(super) async fn get(pool: &PgPool, id: &str) -> Result<Option<TokenRecord>> {
-    let row: Option<TokenRow> = sqlx::query_as(GET).bind(id).fetch_optional(pool).await?;
-    row.map(TryInto::try_into).transpose()
-}
-
-/// Marks the token revoked, and every token minted from it (an API key's); false when this
-/// identity has no such live token.
-pub(super) async fn revoke(
-    conn: &mut PgConnection,
-    tenant_id: &str,
-    identity_id: &str,
-    token_id: &str,
-    now: OffsetDateTime,
-) -> Result<bool> {
-    let done = sqlx::query(REVOKE)
-        .bind(tenant_id)
-        .bind(identity_id)
-        .bind(token_id)
-        .bind(micros(now))
-        .execute(&mut *conn)
-        .await?;
-    if done.rows_affected() != 1 {
-        return Ok(false);
-    }
-    sqlx::query(REVOKE_CHILDREN)
-        .bind(token_id)
-        .bind(micros(now))
-        .execute(&mut *conn)
-        .await?;
-    Ok(true)
-}
-
-pub(super) async fn list_data_keys(pool: &PgPool) -> Result<Vec<StoredKey>> {
-    let rows: Vec<DataKeyRow> = sqlx::query_as(LIST_DATA_KEYS).fetch_all(pool).await?;
-    records(rows)
-}
-
-pub(super) async fn insert_data_key(pool: &PgPool, key: &StoredKey) -> Result<()> {
-    sqlx::query(INSERT_DATA_KEY)
-        .bind(&key.key_id)
-        .bind(&key.purpose)
-        .bind(&key.provider)
-        .bind(&key.wrapped)
-        .bind(micros(key.created_at))
-        .bind(key.active)
-        .execute(pool)
-        .await?;
-    Ok(())
 }

@@ -195,3 +195,107 @@ impl TryFrom<DeadLetterRow> for DeadLetter {
         })
     }
 }
+
+/// The bindings of these statements that both stores run alike, for a backend's connection and
+/// pool types (expanded in `sqlite/events.rs` and `postgres/events.rs`, whose imports the paths
+/// inside resolve to).
+macro_rules! shared_bindings {
+    ($conn:ty, $pool:ty) => {
+        /// `Duplicate` when the id is taken.
+        pub(super) async fn insert_subscription(
+            conn: &mut $conn,
+            s: &SubscriptionRecord,
+        ) -> Result<()> {
+            sqlx::query(INSERT_SUBSCRIPTION)
+                .bind(&s.id)
+                .bind(&s.tenant_id)
+                .bind(&s.name)
+                .bind(TextListRef(&s.paths))
+                .bind(TextListRef(&s.event_types))
+                .bind(TextListRef(&s.tenants))
+                .bind(&s.webhook_url)
+                .bind(s.webhook_secret.as_ref().map(|b| b.key_id.as_str()))
+                .bind(s.webhook_secret.as_ref().map(|b| b.ciphertext.as_slice()))
+                .bind(&s.owner_identity)
+                .bind(TextListRef(&s.owner_groups))
+                .bind(s.owner_is_admin)
+                .bind(s.owner_is_partner_admin)
+                .bind(micros(s.created_at))
+                .bind(to_i64(s.start_seq))
+                .bind(to_i64(s.delivered_seq))
+                .bind(i64::from(s.attempts))
+                .bind(s.next_attempt_at.map(micros))
+                .bind(&s.last_error)
+                .execute(&mut *conn)
+                .await
+                .map_err(unique)?;
+            Ok(())
+        }
+
+        pub(super) async fn get_subscription(
+            pool: &$pool,
+            tenant_id: &str,
+            id: &str,
+        ) -> Result<Option<SubscriptionRecord>> {
+            let row: Option<SubscriptionRow> = sqlx::query_as(GET_SUBSCRIPTION)
+                .bind(tenant_id)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+            row.map(TryInto::try_into).transpose()
+        }
+
+        pub(super) async fn list_subscriptions(
+            pool: &$pool,
+            tenant_id: &str,
+            after: Option<&str>,
+            limit: u32,
+        ) -> Result<Page<SubscriptionRecord>> {
+            let rows: Vec<SubscriptionRow> = sqlx::query_as(LIST_SUBSCRIPTIONS)
+                .bind(tenant_id)
+                .bind(after.unwrap_or(""))
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await?;
+            Ok(page_of(records(rows)?, limit, None))
+        }
+
+        pub(super) async fn delete_subscription(
+            conn: &mut $conn,
+            tenant_id: &str,
+            id: &str,
+        ) -> Result<bool> {
+            let done = sqlx::query(DELETE_SUBSCRIPTION)
+                .bind(tenant_id)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        /// Replaces the sealed secret of a subscription that has a webhook; false otherwise.
+        pub(super) async fn set_webhook_secret(
+            conn: &mut $conn,
+            tenant_id: &str,
+            id: &str,
+            secret: &SealedBlob,
+        ) -> Result<bool> {
+            let done = sqlx::query(SET_WEBHOOK_SECRET)
+                .bind(tenant_id)
+                .bind(id)
+                .bind(&secret.key_id)
+                .bind(&secret.ciphertext)
+                .execute(&mut *conn)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        pub(super) async fn webhook_subscriptions(pool: &$pool) -> Result<Vec<SubscriptionRecord>> {
+            let rows: Vec<SubscriptionRow> = sqlx::query_as(WEBHOOK_SUBSCRIPTIONS)
+                .fetch_all(pool)
+                .await?;
+            records(rows)
+        }
+    };
+}
+pub(crate) use shared_bindings;

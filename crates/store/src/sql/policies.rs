@@ -84,3 +84,131 @@ impl TryFrom<BindingRow> for PolicyBinding {
         })
     }
 }
+
+/// The bindings of these statements that both stores run alike, for a backend's connection and
+/// pool types (expanded in `sqlite/policies.rs` and `postgres/policies.rs`, whose imports the paths
+/// inside resolve to).
+macro_rules! shared_bindings {
+    ($conn:ty, $pool:ty) => {
+        pub(super) async fn get(
+            pool: &$pool,
+            tenant_id: &str,
+            id: &str,
+        ) -> Result<Option<PolicyRecord>> {
+            let row: Option<PolicyRow> = sqlx::query_as(GET)
+                .bind(tenant_id)
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+            row.map(TryInto::try_into).transpose()
+        }
+
+        /// `Duplicate` when the tenant already has a policy with this id or name.
+        pub(super) async fn insert(conn: &mut $conn, p: &PolicyRecord) -> Result<()> {
+            sqlx::query(INSERT)
+                .bind(&p.id)
+                .bind(&p.tenant_id)
+                .bind(&p.name)
+                .bind(&p.description)
+                .bind(&p.rules)
+                .bind(micros(p.created_at))
+                .bind(micros(p.updated_at))
+                .execute(&mut *conn)
+                .await
+                .map_err(unique)?;
+            Ok(())
+        }
+
+        /// Replaces name, description and rules; false when there is no such policy.
+        pub(super) async fn update(conn: &mut $conn, p: &PolicyRecord) -> Result<bool> {
+            let done = sqlx::query(UPDATE)
+                .bind(&p.tenant_id)
+                .bind(&p.id)
+                .bind(&p.name)
+                .bind(&p.description)
+                .bind(&p.rules)
+                .bind(micros(p.updated_at))
+                .execute(&mut *conn)
+                .await
+                .map_err(unique)?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        pub(super) async fn list(
+            pool: &$pool,
+            tenant_id: &str,
+            after: Option<&str>,
+            limit: u32,
+        ) -> Result<Page<PolicyRecord>> {
+            let rows: Vec<PolicyRow> = sqlx::query_as(LIST)
+                .bind(tenant_id)
+                .bind(after.unwrap_or(""))
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await?;
+            Ok(page_of(records(rows)?, limit, None))
+        }
+
+        /// Deletes the policy and its bindings; false when there is no such policy.
+        pub(super) async fn delete(conn: &mut $conn, tenant_id: &str, id: &str) -> Result<bool> {
+            let done = sqlx::query(DELETE)
+                .bind(tenant_id)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            sqlx::query(DELETE_BINDINGS)
+                .bind(tenant_id)
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        /// Binds; `Duplicate` when already bound.
+        pub(super) async fn bind(
+            conn: &mut $conn,
+            tenant_id: &str,
+            b: &PolicyBinding,
+        ) -> Result<()> {
+            sqlx::query(BIND)
+                .bind(tenant_id)
+                .bind(&b.policy_id)
+                .bind(&b.identity_id)
+                .bind(&b.identity_type)
+                .bind(micros(b.created_at))
+                .execute(&mut *conn)
+                .await
+                .map_err(unique)?;
+            Ok(())
+        }
+
+        pub(super) async fn unbind(
+            conn: &mut $conn,
+            tenant_id: &str,
+            policy_id: &str,
+            identity_id: &str,
+        ) -> Result<bool> {
+            let done = sqlx::query(UNBIND)
+                .bind(tenant_id)
+                .bind(policy_id)
+                .bind(identity_id)
+                .execute(&mut *conn)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        }
+
+        pub(super) async fn bindings(
+            pool: &$pool,
+            tenant_id: &str,
+            policy_id: &str,
+        ) -> Result<Vec<PolicyBinding>> {
+            let rows: Vec<BindingRow> = sqlx::query_as(BINDINGS)
+                .bind(tenant_id)
+                .bind(policy_id)
+                .fetch_all(pool)
+                .await?;
+            records(rows)
+        }
+    };
+}
+pub(crate) use shared_bindings;

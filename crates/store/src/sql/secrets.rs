@@ -192,3 +192,48 @@ impl ReadRow {
         Ok((record, version))
     }
 }
+
+/// The bindings of these statements that both stores run alike, for a backend's connection and
+/// pool types (expanded in `sqlite/secrets.rs` and `postgres/secrets.rs`, whose imports the paths
+/// inside resolve to).
+macro_rules! shared_bindings {
+    ($conn:ty, $pool:ty) => {
+        /// Drops versions beyond the secret's cap (oldest first) and versions already retired.
+        /// Versions inside a rotation grace period are kept even beyond the cap until they retire.
+        async fn prune_versions(
+            conn: &mut $conn,
+            tenant_id: &str,
+            path: &str,
+            now: OffsetDateTime,
+        ) -> Result<()> {
+            sqlx::query(PRUNE_VERSIONS)
+                .bind(tenant_id)
+                .bind(path)
+                .bind(micros(now))
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        }
+
+        pub(super) async fn read(
+            pool: &$pool,
+            tenant_id: &str,
+            path: &str,
+            version: Option<u64>,
+            now: OffsetDateTime,
+        ) -> Result<(SecretRecord, VersionRecord)> {
+            let version = version
+                .map(|v| i64::try_from(v).map_err(|_| StoreError::VersionNotFound))
+                .transpose()?;
+            let row: ReadRow = sqlx::query_as(READ)
+                .bind(tenant_id)
+                .bind(path)
+                .bind(version)
+                .fetch_optional(pool)
+                .await?
+                .ok_or(StoreError::NotFound(Entity::Secret))?;
+            row.into_records(now)
+        }
+    };
+}
+pub(crate) use shared_bindings;

@@ -75,3 +75,86 @@ impl TryFrom<TokenRow> for TokenRecord {
         })
     }
 }
+
+/// The bindings of these statements that both stores run alike, for a backend's connection and
+/// pool types (expanded in `sqlite/tokens.rs` and `postgres/tokens.rs`, whose imports the paths
+/// inside resolve to).
+macro_rules! shared_bindings {
+    ($conn:ty, $pool:ty) => {
+        pub(super) async fn find(pool: &$pool, token_hash: &str) -> Result<Option<TokenRecord>> {
+            let row: Option<TokenRow> = sqlx::query_as(FIND)
+                .bind(token_hash)
+                .fetch_optional(pool)
+                .await?;
+            row.map(TryInto::try_into).transpose()
+        }
+
+        pub(super) async fn list(
+            pool: &$pool,
+            tenant_id: &str,
+            identity_id: &str,
+            after_id: Option<&str>,
+            limit: u32,
+        ) -> Result<Page<TokenRecord>> {
+            let rows: Vec<TokenRow> = sqlx::query_as(LIST)
+                .bind(tenant_id)
+                .bind(identity_id)
+                .bind(after_id.unwrap_or(""))
+                .bind(i64::from(limit) + 1)
+                .fetch_all(pool)
+                .await?;
+            Ok(page_of(records(rows)?, limit, None))
+        }
+
+        pub(super) async fn get(pool: &$pool, id: &str) -> Result<Option<TokenRecord>> {
+            let row: Option<TokenRow> = sqlx::query_as(GET).bind(id).fetch_optional(pool).await?;
+            row.map(TryInto::try_into).transpose()
+        }
+
+        /// Marks the token revoked, and every token minted from it (an API key's); false when this
+        /// identity has no such live token.
+        pub(super) async fn revoke(
+            conn: &mut $conn,
+            tenant_id: &str,
+            identity_id: &str,
+            token_id: &str,
+            now: OffsetDateTime,
+        ) -> Result<bool> {
+            let done = sqlx::query(REVOKE)
+                .bind(tenant_id)
+                .bind(identity_id)
+                .bind(token_id)
+                .bind(micros(now))
+                .execute(&mut *conn)
+                .await?;
+            if done.rows_affected() != 1 {
+                return Ok(false);
+            }
+            sqlx::query(REVOKE_CHILDREN)
+                .bind(token_id)
+                .bind(micros(now))
+                .execute(&mut *conn)
+                .await?;
+            Ok(true)
+        }
+
+        pub(super) async fn list_data_keys(pool: &$pool) -> Result<Vec<StoredKey>> {
+            let rows: Vec<DataKeyRow> = sqlx::query_as(LIST_DATA_KEYS).fetch_all(pool).await?;
+            records(rows)
+        }
+
+        pub(super) async fn insert_data_key(pool: &$pool, key: &StoredKey) -> Result<()> {
+            sqlx::query(INSERT_DATA_KEY)
+                .bind(&key.key_id)
+                .bind(&key.purpose)
+                .bind(&key.provider)
+                .bind(&key.wrapped)
+                .bind(micros(key.created_at))
+                .bind(key.active)
+                .execute(pool)
+                .await?;
+            Ok(())
+        }
+    };
+}
+pub(crate) use shared_bindings;

@@ -13,6 +13,8 @@ use crate::sql::{
 };
 use crate::{Entity, Result, SealFn, StoreError};
 
+crate::sql::secrets::shared_bindings!(sqlx::SqliteConnection, sqlx::SqlitePool);
+
 async fn fetch_secret(
     conn: &mut SqliteConnection,
     tenant_id: &str,
@@ -55,23 +57,6 @@ async fn update_secret(
     row.try_into()
 }
 
-/// Drops versions beyond the secret's cap (oldest first) and versions already retired.
-/// Versions inside a rotation grace period are kept even beyond the cap until they retire.
-async fn prune_versions(
-    conn: &mut SqliteConnection,
-    tenant_id: &str,
-    path: &str,
-    now: OffsetDateTime,
-) -> Result<()> {
-    sqlx::query(PRUNE_VERSIONS)
-        .bind(tenant_id)
-        .bind(path)
-        .bind(micros(now))
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
-}
-
 fn push_list_filters(qb: &mut QueryBuilder<Sqlite>, tenant_id: &str, q: &ListQuery) {
     qb.push(" WHERE tenant_id = ")
         .push_bind(tenant_id.to_owned())
@@ -103,8 +88,6 @@ fn push_list_filters(qb: &mut QueryBuilder<Sqlite>, tenant_id: &str, q: &ListQue
     }
 }
 
-/// A new secret with its first version. (PostgreSQL claims the path with `ON CONFLICT DO
-/// NOTHING` instead: there, another node may create it concurrently.)
 const INSERT_NEW: &str = concat!(
     "INSERT INTO secrets (tenant_id, path, secret_type, current_version, latest_version,
         max_versions, description, tags, owner, expires_at, rotation_policy_id,
@@ -204,28 +187,7 @@ pub(super) async fn write_in(
     })
 }
 
-/// Access counters per INSERT statement (5 bound values each; SQLite allows 32,766).
 const ACCESS_ROWS_PER_INSERT: usize = 500;
-
-pub(super) async fn read(
-    pool: &SqlitePool,
-    tenant_id: &str,
-    path: &str,
-    version: Option<u64>,
-    now: OffsetDateTime,
-) -> Result<(SecretRecord, VersionRecord)> {
-    let version = version
-        .map(|v| i64::try_from(v).map_err(|_| StoreError::VersionNotFound))
-        .transpose()?;
-    let row: ReadRow = sqlx::query_as(READ)
-        .bind(tenant_id)
-        .bind(path)
-        .bind(version)
-        .fetch_optional(pool)
-        .await?
-        .ok_or(StoreError::NotFound(Entity::Secret))?;
-    row.into_records(now)
-}
 
 pub(super) async fn get(pool: &SqlitePool, tenant_id: &str, path: &str) -> Result<SecretRecord> {
     let mut conn = pool.acquire().await?;
