@@ -18,6 +18,7 @@ pub mod cache;
 pub mod copy;
 pub mod events;
 pub mod model;
+pub mod pki;
 pub mod postgres;
 pub mod rotation;
 mod shared_impls;
@@ -33,6 +34,7 @@ pub use audit::{
 pub use cache::CachedStore;
 pub use events::{DeadLetter, DeliveryState, EventRecord, NewEvent, SubscriptionRecord};
 pub use model::*;
+pub use pki::{CaRecord, CertQuery, CertRecord, CertStatusFilter, CrlRecord, CsrRecord, PkiStore};
 pub use postgres::{PgOptions, PgStore};
 pub use rotation::{
     RotationPolicyRecord, RotationStep, RunQuery, RunRecord, RunStatus, RunTrigger, ScheduleChange,
@@ -61,6 +63,10 @@ pub enum Entity {
     SecretPolicy,
     RotationPolicy,
     Subscription,
+    CertificateAuthority,
+    Certificate,
+    /// A certificate signing request.
+    CertificateRequest,
 }
 
 impl Entity {
@@ -78,6 +84,9 @@ impl Entity {
             Self::SecretPolicy => "secret policy",
             Self::RotationPolicy => "rotation policy",
             Self::Subscription => "subscription",
+            Self::CertificateAuthority => "certificate authority",
+            Self::Certificate => "certificate",
+            Self::CertificateRequest => "certificate signing request",
         }
     }
 }

@@ -47,6 +47,7 @@ use crate::{AuditStore, Result, SealFn, StoreError};
 mod audit;
 mod events;
 mod identity;
+mod pki;
 mod policies;
 mod rotation;
 mod secrets;

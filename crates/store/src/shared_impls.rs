@@ -843,3 +843,290 @@ macro_rules! event_store {
     };
 }
 pub(crate) use event_store;
+
+/// `PkiStore` for both backends (the methods they do differently are passed in).
+macro_rules! pki_store {
+    ($store:ty, { $($own:tt)* }) => {
+        #[async_trait::async_trait]
+        impl $crate::PkiStore for $store {
+            async fn insert_ca(&self, ca: &CaRecord, audit: Option<&AuditEvent>) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                insert_ca_row(&mut tx, ca).await?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+
+            async fn get_ca(&self, tenant_id: &str, id: &str) -> Result<Option<CaRecord>> {
+                let row: Option<CaRow> = sqlx::query_as(GET_CA)
+                    .bind(tenant_id)
+                    .bind(id)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+
+            async fn find_ca(&self, id: &str) -> Result<Option<CaRecord>> {
+                let row: Option<CaRow> = sqlx::query_as(FIND_CA)
+                    .bind(id)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+
+            async fn list_cas(
+                &self,
+                tenant_id: &str,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Page<CaRecord>> {
+                let rows: Vec<CaRow> = sqlx::query_as(LIST_CAS)
+                    .bind(tenant_id)
+                    .bind(after.unwrap_or(""))
+                    .bind(i64::from(limit) + 1)
+                    .fetch_all(self.reader())
+                    .await?;
+                Ok(page_of(records(rows)?, limit, None))
+            }
+
+
+            async fn disable_ca(
+                &self,
+                tenant_id: &str,
+                id: &str,
+                now: OffsetDateTime,
+                audit: Option<&AuditEvent>,
+            ) -> Result<bool> {
+                let mut tx = self.writer().begin().await?;
+                let done = sqlx::query(DISABLE_CA)
+                    .bind(tenant_id)
+                    .bind(id)
+                    .bind(micros(now))
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+
+            async fn get_certificate(&self, tenant_id: &str, id: &str) -> Result<Option<CertRecord>> {
+                let row: Option<CertRow> = sqlx::query_as(GET_CERT)
+                    .bind(tenant_id)
+                    .bind(id)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+
+            async fn certificate_by_serial(&self, ca_id: &str, serial: &str) -> Result<Option<CertRecord>> {
+                let row: Option<CertRow> = sqlx::query_as(CERT_BY_SERIAL)
+                    .bind(ca_id)
+                    .bind(serial)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+
+            async fn list_certificates(&self, tenant_id: &str, q: &CertQuery) -> Result<Page<CertRecord>> {
+                let rows: Vec<CertRow> = sqlx::query_as(LIST_CERTS)
+                    .bind(tenant_id)
+                    .bind(q.after.as_deref().unwrap_or(""))
+                    .bind(q.ca_id.as_deref())
+                    .bind(status_code(q.status))
+                    .bind(micros(q.now))
+                    .bind(q.expiring_before.map(micros))
+                    .bind(i64::from(q.limit) + 1)
+                    .fetch_all(self.reader())
+                    .await?;
+                Ok(page_of(records(rows)?, q.limit, None))
+            }
+
+
+            async fn revoke_certificate(
+                &self,
+                tenant_id: &str,
+                id: &str,
+                at: OffsetDateTime,
+                reason: &str,
+                audit: Option<&AuditEvent>,
+            ) -> Result<bool> {
+                let mut tx = self.writer().begin().await?;
+                let done = sqlx::query(REVOKE_CERT)
+                    .bind(tenant_id)
+                    .bind(id)
+                    .bind(micros(at))
+                    .bind(reason)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+
+            async fn revoked_certificates(
+                &self,
+                ca_id: &str,
+                now: OffsetDateTime,
+            ) -> Result<Vec<CertRecord>> {
+                let rows: Vec<CertRow> = sqlx::query_as(REVOKED_CERTS)
+                    .bind(ca_id)
+                    .bind(micros(now))
+                    .fetch_all(self.reader())
+                    .await?;
+                records(rows)
+            }
+
+
+            async fn insert_csr(&self, csr: &CsrRecord, audit: Option<&AuditEvent>) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                sqlx::query(INSERT_CSR)
+                    .bind(&csr.id)
+                    .bind(&csr.tenant_id)
+                    .bind(&csr.csr_pem)
+                    .bind(&csr.common_name)
+                    .bind(TextListRef(&csr.sans))
+                    .bind(&csr.key_type)
+                    .bind(&csr.status)
+                    .bind(&csr.submitted_by)
+                    .bind(&csr.decided_by)
+                    .bind(csr.decided_at.map(micros))
+                    .bind(&csr.reason)
+                    .bind(&csr.cert_id)
+                    .bind(micros(csr.created_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unique)?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+
+            async fn get_csr(&self, tenant_id: &str, id: &str) -> Result<Option<CsrRecord>> {
+                let row: Option<CsrRow> = sqlx::query_as(GET_CSR)
+                    .bind(tenant_id)
+                    .bind(id)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+
+            async fn list_csrs(
+                &self,
+                tenant_id: &str,
+                status: Option<&str>,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Page<CsrRecord>> {
+                let rows: Vec<CsrRow> = sqlx::query_as(LIST_CSRS)
+                    .bind(tenant_id)
+                    .bind(status)
+                    .bind(after.unwrap_or(""))
+                    .bind(i64::from(limit) + 1)
+                    .fetch_all(self.reader())
+                    .await?;
+                Ok(page_of(records(rows)?, limit, None))
+            }
+
+
+            async fn decide_csr(
+                &self,
+                tenant_id: &str,
+                id: &str,
+                from: &str,
+                to: &str,
+                by: &str,
+                at: OffsetDateTime,
+                reason: Option<&str>,
+                audit: Option<&AuditEvent>,
+            ) -> Result<bool> {
+                let mut tx = self.writer().begin().await?;
+                let done = sqlx::query(DECIDE_CSR)
+                    .bind(tenant_id)
+                    .bind(id)
+                    .bind(from)
+                    .bind(to)
+                    .bind(by)
+                    .bind(micros(at))
+                    .bind(reason)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+
+            async fn sign_csr(
+                &self,
+                tenant_id: &str,
+                id: &str,
+                cert: &CertRecord,
+                audit: Option<&AuditEvent>,
+            ) -> Result<bool> {
+                if cert.tenant_id != tenant_id {
+                    return Err(StoreError::Invalid("the certificate is another tenant's"));
+                }
+                let mut tx = self.writer().begin().await?;
+                let done = sqlx::query(SIGN_CSR)
+                    .bind(tenant_id)
+                    .bind(id)
+                    .bind(&cert.id)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                insert_cert_row(&mut tx, cert, Some(id)).await?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+
+            async fn latest_crl(&self, ca_id: &str) -> Result<Option<CrlRecord>> {
+                let row: Option<CrlRow> = sqlx::query_as(LATEST_CRL)
+                    .bind(ca_id)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+
+            async fn certificates_expiring_between(
+                &self,
+                from: OffsetDateTime,
+                to: OffsetDateTime,
+                limit: u32,
+            ) -> Result<Vec<CertRecord>> {
+                let rows: Vec<CertRow> = sqlx::query_as(EXPIRING_CERTS)
+                    .bind(micros(from))
+                    .bind(micros(to))
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reader())
+                    .await?;
+                records(rows)
+            }
+
+            $($own)*
+        }
+    };
+}
+pub(crate) use pki_store;

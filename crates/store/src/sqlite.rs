@@ -37,6 +37,7 @@ use writer::WriteJob;
 mod audit;
 mod events;
 mod identity;
+mod pki;
 mod policies;
 mod rotation;
 mod secrets;

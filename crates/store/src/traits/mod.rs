@@ -30,6 +30,7 @@ pub trait Store:
     + RotationStore
     + EventStore
     + AuditStore
+    + crate::pki::PkiStore
     + std::fmt::Debug
 {
 }
@@ -43,6 +44,7 @@ impl<T> Store for T where
         + RotationStore
         + EventStore
         + AuditStore
+        + crate::pki::PkiStore
         + std::fmt::Debug
         + ?Sized
 {
