@@ -252,11 +252,13 @@ async fn a_token_never_creates_a_credential_beyond_its_scopes() {
         .await;
     assert_eq!(s, 200, "{body}");
 
-    // May manage service accounts, but holds only secrets:read (and tokens:write) itself.
+    // May manage service accounts, but holds only secrets:read, pki:read (and tokens:write)
+    // itself.
     let manager = token(json!([
         "service-accounts:read",
         "service-accounts:write",
         "secrets:read",
+        "pki:read",
         "tokens:write"
     ]))
     .await;
@@ -284,7 +286,10 @@ async fn a_token_never_creates_a_credential_beyond_its_scopes() {
         )
         .await;
     assert_eq!(s, 201, "{within}");
-    assert_eq!(within["scopes"], json!(["secrets:read", "tokens:write"]));
+    assert_eq!(
+        within["scopes"],
+        json!(["secrets:read", "tokens:write", "pki:read"])
+    );
     // A key acts with its account's scopes: none for an account that can do more.
     let (s, admin_sa) = root
         .post(
