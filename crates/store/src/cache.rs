@@ -20,6 +20,7 @@ use time::OffsetDateTime;
 use crate::audit::*;
 use crate::events::{DeadLetter, DeliveryState, EventRecord, SubscriptionRecord};
 use crate::model::*;
+use crate::pki::{CaRecord, CertQuery, CertRecord, CrlRecord, CsrRecord};
 use crate::rotation::{
     RotationPolicyRecord, RotationStep, RunQuery, RunRecord, RunStatus, ScheduleChange,
     ScheduleQuery, ScheduleRecord, SecretPolicyRecord,
@@ -823,5 +824,159 @@ impl<S: Store> Store for CachedStore<S> {
 
     async fn prune_audit_chain(&self, chain: &str, through: u64) -> Result<u64> {
         self.inner.prune_audit_chain(chain, through).await
+    }
+}
+
+/// PKI records are not cached: every call goes to the store. An issued certificate's secret
+/// write evicts its path like `write_secret`.
+#[async_trait]
+impl<S: Store> crate::pki::PkiStore for CachedStore<S> {
+    async fn insert_ca(&self, ca: &CaRecord, audit: Option<&AuditEvent>) -> Result<()> {
+        self.inner.insert_ca(ca, audit).await
+    }
+
+    async fn get_ca(&self, tenant_id: &str, id: &str) -> Result<Option<CaRecord>> {
+        self.inner.get_ca(tenant_id, id).await
+    }
+
+    async fn find_ca(&self, id: &str) -> Result<Option<CaRecord>> {
+        self.inner.find_ca(id).await
+    }
+
+    async fn list_cas(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<CaRecord>> {
+        self.inner.list_cas(tenant_id, after, limit).await
+    }
+
+    async fn disable_ca(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        self.inner.disable_ca(tenant_id, id, now, audit).await
+    }
+
+    async fn insert_certificate(
+        &self,
+        cert: &CertRecord,
+        secret: Option<(SecretWrite, Box<SealFn>)>,
+        audit: Option<&AuditEvent>,
+    ) -> Result<Option<WriteOutcome>> {
+        let path = secret.as_ref().map(|(write, _)| write.path.clone());
+        let result = self.inner.insert_certificate(cert, secret, audit).await;
+        if let Some(path) = path {
+            self.evict(&cert.tenant_id, &path);
+        }
+        result
+    }
+
+    async fn get_certificate(&self, tenant_id: &str, id: &str) -> Result<Option<CertRecord>> {
+        self.inner.get_certificate(tenant_id, id).await
+    }
+
+    async fn certificate_by_serial(&self, ca_id: &str, serial: &str) -> Result<Option<CertRecord>> {
+        self.inner.certificate_by_serial(ca_id, serial).await
+    }
+
+    async fn list_certificates(
+        &self,
+        tenant_id: &str,
+        query: &CertQuery,
+    ) -> Result<Page<CertRecord>> {
+        self.inner.list_certificates(tenant_id, query).await
+    }
+
+    async fn revoke_certificate(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        at: OffsetDateTime,
+        reason: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        self.inner
+            .revoke_certificate(tenant_id, id, at, reason, audit)
+            .await
+    }
+
+    async fn revoked_certificates(
+        &self,
+        ca_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<CertRecord>> {
+        self.inner.revoked_certificates(ca_id, now).await
+    }
+
+    async fn insert_csr(&self, csr: &CsrRecord, audit: Option<&AuditEvent>) -> Result<()> {
+        self.inner.insert_csr(csr, audit).await
+    }
+
+    async fn get_csr(&self, tenant_id: &str, id: &str) -> Result<Option<CsrRecord>> {
+        self.inner.get_csr(tenant_id, id).await
+    }
+
+    async fn list_csrs(
+        &self,
+        tenant_id: &str,
+        status: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<CsrRecord>> {
+        self.inner.list_csrs(tenant_id, status, after, limit).await
+    }
+
+    async fn decide_csr(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        from: &str,
+        to: &str,
+        by: &str,
+        at: OffsetDateTime,
+        reason: Option<&str>,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        self.inner
+            .decide_csr(tenant_id, id, from, to, by, at, reason, audit)
+            .await
+    }
+
+    async fn sign_csr(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        cert: &CertRecord,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        self.inner.sign_csr(tenant_id, id, cert, audit).await
+    }
+
+    async fn next_crl_number(&self, ca_id: &str) -> Result<u64> {
+        self.inner.next_crl_number(ca_id).await
+    }
+
+    async fn store_crl(&self, crl: &CrlRecord) -> Result<bool> {
+        self.inner.store_crl(crl).await
+    }
+
+    async fn latest_crl(&self, ca_id: &str) -> Result<Option<CrlRecord>> {
+        self.inner.latest_crl(ca_id).await
+    }
+
+    async fn certificates_expiring_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<CertRecord>> {
+        self.inner
+            .certificates_expiring_between(from, to, limit)
+            .await
     }
 }

@@ -15,6 +15,7 @@ pub mod cache;
 pub mod copy;
 pub mod events;
 pub mod model;
+pub mod pki;
 pub mod postgres;
 pub mod rotation;
 mod sql;
@@ -28,6 +29,7 @@ pub use audit::{
 pub use cache::CachedStore;
 pub use events::{DeadLetter, DeliveryState, EventRecord, NewEvent, SubscriptionRecord};
 pub use model::*;
+pub use pki::{CaRecord, CertQuery, CertRecord, CertStatusFilter, CrlRecord, CsrRecord, PkiStore};
 pub use postgres::{PgOptions, PgStore};
 pub use rotation::{
     RotationPolicyRecord, RotationStep, RunQuery, RunRecord, RunStatus, RunTrigger, ScheduleChange,
@@ -55,6 +57,10 @@ pub enum Entity {
     SecretPolicy,
     RotationPolicy,
     Subscription,
+    CertificateAuthority,
+    Certificate,
+    /// A certificate signing request.
+    CertificateRequest,
 }
 
 impl Entity {
@@ -72,6 +78,9 @@ impl Entity {
             Self::SecretPolicy => "secret policy",
             Self::RotationPolicy => "rotation policy",
             Self::Subscription => "subscription",
+            Self::CertificateAuthority => "certificate authority",
+            Self::Certificate => "certificate",
+            Self::CertificateRequest => "certificate signing request",
         }
     }
 }
@@ -201,7 +210,7 @@ fn unavailable_cause(e: &sqlx::Error) -> Option<&'static str> {
 pub type SealFn = dyn Fn(u64) -> std::result::Result<SealedBlob, ()> + Send + Sync + 'static;
 
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: PkiStore + Send + Sync + std::fmt::Debug {
     /// Cheap liveness check of the database.
     async fn ping(&self) -> Result<()>;
 

@@ -46,6 +46,7 @@ use crate::{Result, SealFn, Store, StoreError};
 mod audit;
 mod events;
 mod identity;
+mod pki;
 mod policies;
 mod rotation;
 mod secrets;

@@ -36,6 +36,7 @@ use writer::WriteJob;
 mod audit;
 mod events;
 mod identity;
+mod pki;
 mod policies;
 mod rotation;
 mod secrets;

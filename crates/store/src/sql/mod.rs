@@ -9,6 +9,7 @@
 
 pub(crate) mod events;
 pub(crate) mod identity;
+pub(crate) mod pki;
 pub(crate) mod policies;
 pub(crate) mod rotation;
 pub(crate) mod secrets;

@@ -103,6 +103,7 @@ pub async fn verify_all(store: &dyn Store) -> Vec<ChainReport> {
 pub mod audit;
 pub mod events;
 pub mod identity;
+pub mod pki;
 pub mod rotation;
 pub mod secrets;
 pub mod tokens;
@@ -128,10 +129,17 @@ macro_rules! conformance_tests {
             events::events,
             events::outbox_pruning,
             rotation::rotation,
+            pki::pki_certificate_authorities,
+            pki::pki_certificates_and_their_secrets,
+            pki::pki_certificate_listing,
+            pki::pki_revocation,
+            pki::pki_csr_workflow,
+            pki::pki_crls,
         );
         conformance_tests!(@shared $open;
             secrets::concurrent_writers,
             secrets::failed_writes_do_not_disturb_their_batch,
+            pki::pki_concurrent_crl_numbers_and_serials,
         );
     };
     (@by_ref $open:path; $($module:ident :: $behaviour:ident),* $(,)?) => {
