@@ -825,7 +825,6 @@ pub async fn disable_ca(state: &AppState, p: &Principal, id: &str) -> ApiResult<
 /// What to issue, checked.
 struct Issuance {
     ca: CaRecord,
-    slug: String,
     subject: pki::Subject,
     sans: Vec<pki::San>,
     key_type: pki::KeyType,
@@ -987,7 +986,6 @@ pub async fn issue(
         p,
         Issuance {
             ca,
-            slug,
             subject: pki::Subject::cn(common_name),
             sans,
             key_type,
@@ -1039,13 +1037,12 @@ pub async fn renew(
     };
     let validity = validity_within(state.clock.now(), length, &ca)?;
     let key_type = parse_key_type(old.key_type.as_deref())?;
-    let usage = parse_usage(Some(&old.usage))?;
+    let usage = parse_usage(Some(old.usage.as_str()))?;
     issue_checked(
         state,
         p,
         Issuance {
             ca,
-            slug,
             subject: pki::Subject::cn(old.common_name.clone()),
             sans,
             key_type,
@@ -1472,12 +1469,12 @@ pub async fn reject_csr(
 ) -> ApiResult<Csr> {
     require_scope(p, Scope::PkiAdmin)?;
     let request = request?;
-    if let Some(reason) = &request.reason {
-        if reason.chars().count() > 1000 || reason.chars().any(|c| c.is_control() && c != '\n') {
-            return Err(ApiError::validation(
-                "reason: at most 1000 printable characters",
-            ));
-        }
+    if let Some(reason) = &request.reason
+        && (reason.chars().count() > 1000 || reason.chars().any(|c| c.is_control() && c != '\n'))
+    {
+        return Err(ApiError::validation(
+            "reason: at most 1000 printable characters",
+        ));
     }
     let csr = load_csr(state, &p.tenant_id, id).await?;
     if csr.status != "pending" {
