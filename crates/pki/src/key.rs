@@ -102,9 +102,14 @@ impl PrivateKey {
             KeyType::Rsa2048 => rsa_generate(rcgen::RsaKeySize::_2048)?,
             KeyType::Rsa3072 => rsa_generate(rcgen::RsaKeySize::_3072)?,
             KeyType::Rsa4096 => rsa_generate(rcgen::RsaKeySize::_4096)?,
-            KeyType::EcP256 | KeyType::EcP384 | KeyType::Ed25519 => {
+            KeyType::EcP256 | KeyType::EcP384 => {
                 rcgen::KeyPair::generate_for(signature_algorithm(kt))
                     .map_err(|e| PkiError::Crypto(format!("key generation failed: {e}")))?
+            }
+            KeyType::Ed25519 => {
+                let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519)
+                    .map_err(|e| PkiError::Crypto(format!("key generation failed: {e}")))?;
+                ed25519_as_pkcs8_v1(&pair)?
             }
         };
         Ok(PrivateKey { key_type: kt, pair })
@@ -125,6 +130,11 @@ impl PrivateKey {
                 let key_type = key_type_of_spki_der(&spki).ok_or_else(|| {
                     PkiError::InvalidKey("unsupported key type or size".to_string())
                 })?;
+                let pair = if key_type == KeyType::Ed25519 {
+                    ed25519_as_pkcs8_v1(&pair)?
+                } else {
+                    pair
+                };
                 return Ok(PrivateKey { key_type, pair });
             }
         }
@@ -192,6 +202,20 @@ pub(crate) fn signature_algorithm(kt: KeyType) -> &'static rcgen::SignatureAlgor
         KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => &rcgen::PKCS_RSA_SHA256,
         KeyType::Ed25519 => &rcgen::PKCS_ED25519,
     }
+}
+
+/// The same Ed25519 key held as PKCS#8 v1 (RFC 5208, no embedded public key): aws-lc-rs
+/// generates v2 (RFC 5958), which OpenSSL 3.0 cannot read, and the key leaves as PKCS#8.
+fn ed25519_as_pkcs8_v1(pair: &rcgen::KeyPair) -> Result<rcgen::KeyPair, PkiError> {
+    let v2 = Zeroizing::new(pair.serialize_der());
+    let aws = aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(&v2)
+        .map_err(|_| PkiError::InvalidKey("not an Ed25519 private key".to_string()))?;
+    let v1 = aws
+        .to_pkcs8v1()
+        .map_err(|_| PkiError::InvalidKey("Ed25519 key could not be re-encoded".to_string()))?;
+    let der = rustls_pki_types::PrivatePkcs8KeyDer::from(v1.as_ref());
+    rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&der, &rcgen::PKCS_ED25519)
+        .map_err(|_| PkiError::InvalidKey("Ed25519 key could not be re-read".to_string()))
 }
 
 fn rsa_generate(size: rcgen::RsaKeySize) -> Result<rcgen::KeyPair, PkiError> {
