@@ -13,7 +13,9 @@ use crate::{KeyType, PkiError, San, Subject};
 pub struct Csr {
     /// The requested subject (missing attributes are None; a missing CN is "").
     pub subject: Subject,
-    /// The requested SANs (from the extensionRequest attribute).
+    /// The requested SANs (from the extensionRequest attribute), validated and normalised as
+    /// [`San::parse`] does (DNS names lowercased); name kinds ScaiVault does not issue (e.g.
+    /// otherName) are dropped.
     pub sans: Vec<San>,
     /// The requester's SubjectPublicKeyInfo, DER.
     pub public_key_der: Vec<u8>,
@@ -24,7 +26,9 @@ pub struct Csr {
 }
 
 /// Parses a PEM CSR ("CERTIFICATE REQUEST" or "NEW CERTIFICATE REQUEST") and verifies its
-/// self-signature; PkiError::InvalidCsr(reason) otherwise.
+/// self-signature; PkiError::InvalidCsr(reason) otherwise (also for a malformed SAN). The key
+/// type and the names are not judged here: the caller checks `key_type` (None = a key ScaiVault
+/// does not issue for) and the CA's constraints ([`crate::Issuer::check_names`]).
 pub fn parse_csr(pem: &str) -> Result<Csr, PkiError> {
     let invalid = |why: &str| PkiError::InvalidCsr(why.to_string());
     let mut der = None;
@@ -53,7 +57,12 @@ pub fn parse_csr(pem: &str) -> Result<Csr, PkiError> {
         for ext in exts {
             match ext {
                 ParsedExtension::SubjectAlternativeName(san) => {
-                    sans.extend(sans_of(&san.general_names));
+                    for name in sans_of(&san.general_names) {
+                        // Validated and normalised as a SAN given through the API would be.
+                        let checked = San::parse(&name.to_string())
+                            .map_err(|_| invalid(&format!("invalid subjectAltName {name}")))?;
+                        sans.push(checked);
+                    }
                 }
                 ParsedExtension::UnsupportedExtension { .. } => {}
                 ParsedExtension::ParseError { .. } => {

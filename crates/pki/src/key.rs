@@ -178,6 +178,11 @@ impl PrivateKey {
         Zeroizing::new(crate::pem_encode("PRIVATE KEY", &self.to_pkcs8_der()))
     }
 
+    /// A second handle on the same key (through its PKCS#8 encoding).
+    pub fn try_clone(&self) -> Result<Self, PkiError> {
+        PrivateKey::from_pkcs8_der(&self.to_pkcs8_der())
+    }
+
     /// The key's type.
     pub fn key_type(&self) -> KeyType {
         self.key_type

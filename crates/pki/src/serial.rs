@@ -36,7 +36,7 @@ impl Serial {
     }
 
     /// Parses hex (either case; ':' separators and a leading "0x" are accepted). Refuses empty,
-    /// zero and values longer than 20 octets.
+    /// zero and values longer than 20 octets as a DER INTEGER (RFC 5280 4.1.2.2).
     pub fn from_hex(s: &str) -> Result<Self, PkiError> {
         let invalid = |why: &str| PkiError::InvalidName(format!("invalid serial {s:?}: {why}"));
         let trimmed = s.trim();
@@ -64,7 +64,10 @@ impl Serial {
         if serial.0 == [0] {
             return Err(invalid("zero"));
         }
-        if serial.0.len() > 20 {
+        // 20 octets as a DER INTEGER: a 20-octet magnitude with its top bit set would need a
+        // 21st (sign) octet.
+        let too_long = serial.0.len() > 20 || (serial.0.len() == 20 && serial.0[0] & 0x80 != 0);
+        if too_long {
             return Err(invalid("longer than 20 octets"));
         }
         Ok(serial)
@@ -156,7 +159,15 @@ mod tests {
             Serial::from_hex(&"7f".repeat(20)).unwrap().as_bytes().len(),
             20
         );
-        for bad in ["", "0", "00:00", "xyz", &"01".repeat(21), "12 34"] {
+        for bad in [
+            "",
+            "0",
+            "00:00",
+            "xyz",
+            &"01".repeat(21),
+            &"80".repeat(20),
+            "12 34",
+        ] {
             assert!(Serial::from_hex(bad).is_err(), "{bad:?} accepted");
         }
         let json = serde_json::to_string(&s).unwrap();
