@@ -95,6 +95,13 @@ impl fmt::Debug for PrivateKey {
     }
 }
 
+impl Drop for PrivateKey {
+    fn drop(&mut self) {
+        // rcgen keeps the PKCS#8 bytes beside the aws-lc key (which frees its own memory).
+        zeroize::Zeroize::zeroize(&mut self.pair);
+    }
+}
+
 impl PrivateKey {
     /// Generates a fresh key of the given type (aws-lc-rs through rcgen).
     pub fn generate(kt: KeyType) -> Result<Self, PkiError> {
