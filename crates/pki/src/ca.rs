@@ -61,14 +61,24 @@ pub struct CaSpec {
 
 /// A CA able to sign: its certificate and its private key.
 ///
-/// `Debug` shows the CA's [`CertInfo`] and the key type, never the key.
-#[derive(Debug)]
+/// `Debug` shows the CA's [`CertInfo`], its name constraints and the key type, never the key.
 pub struct Issuer {
     cert_der: Vec<u8>,
     key: PrivateKey,
     info: CertInfo,
     permitted_dns: Vec<String>,
     excluded_dns: Vec<String>,
+}
+
+impl std::fmt::Debug for Issuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issuer")
+            .field("info", &self.info)
+            .field("key", &self.key)
+            .field("permitted_dns", &self.permitted_dns)
+            .field("excluded_dns", &self.excluded_dns)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Issuer {

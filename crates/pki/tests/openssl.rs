@@ -942,6 +942,83 @@ fn ocsp_responses_verify_with_openssl() {
         assert!(out.contains("Cert Status: unknown"), "{out}");
     }
 
+    // One request for two certificates: one SingleResponse each, in order.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ca = root(KeyType::EcP256, "Multi CA", now);
+    write(d, "ca.pem", cert_pem(ca.cert_der()));
+    let key = PrivateKey::generate(KeyType::EcP256).unwrap();
+    let a = leaf_spec("a.example.com", &["a.example.com"], Usage::Server, now, 30);
+    let b = leaf_spec("b.example.com", &["b.example.com"], Usage::Server, now, 30);
+    write(
+        d,
+        "a.pem",
+        cert_pem(&issue_leaf(&a, &key.public_key_der(), &ca).unwrap()),
+    );
+    write(
+        d,
+        "b.pem",
+        cert_pem(&issue_leaf(&b, &key.public_key_der(), &ca).unwrap()),
+    );
+    openssl_ok(
+        d,
+        &[
+            "ocsp",
+            "-issuer",
+            "ca.pem",
+            "-cert",
+            "a.pem",
+            "-cert",
+            "b.pem",
+            "-reqout",
+            "multi.der",
+        ],
+    );
+    let req = ocsp::parse_request(&std::fs::read(d.join("multi.der")).unwrap()).unwrap();
+    assert_eq!(req.serials, vec![a.serial.clone(), b.serial.clone()]);
+    let resp = ocsp::respond(
+        &ca,
+        &req,
+        |s| {
+            if s == &a.serial {
+                Status::Revoked {
+                    at: now - Duration::days(1),
+                    reason: RevocationReason::Superseded,
+                }
+            } else {
+                Status::Good
+            }
+        },
+        now,
+        now + Duration::hours(1),
+    )
+    .unwrap();
+    write(d, "resp.der", &resp);
+    let out = openssl_ok(
+        d,
+        &[
+            "ocsp",
+            "-respin",
+            "resp.der",
+            "-issuer",
+            "ca.pem",
+            "-CAfile",
+            "ca.pem",
+            "-cert",
+            "a.pem",
+            "-cert",
+            "b.pem",
+            "-no_nonce",
+            "-resp_text",
+        ],
+    );
+    assert!(out.contains("Response verify OK"), "{out}");
+    assert!(
+        out.contains("a.pem: revoked") && out.contains("Reason: superseded"),
+        "{out}"
+    );
+    assert!(out.contains("b.pem: good"), "{out}");
+
     // Status-only responses.
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
