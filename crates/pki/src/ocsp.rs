@@ -45,13 +45,23 @@ pub struct OcspRequest {
     nonce_ext: Option<Extension>,
 }
 
-/// Parses a DER OCSPRequest (PkiError::Ocsp otherwise). Request signatures are ignored.
+/// The most CertIDs one request may name. The responder is public: this bounds the lookups one
+/// request can cause (clients ask about one certificate, rarely a handful).
+pub const MAX_CERT_IDS: usize = 64;
+
+/// Parses a DER OCSPRequest (PkiError::Ocsp otherwise, also for no CertID or more than
+/// [`MAX_CERT_IDS`]). Request signatures are ignored.
 pub fn parse_request(der: &[u8]) -> Result<OcspRequest, PkiError> {
     let req = x509_ocsp::OcspRequest::from_der(der)
         .map_err(|e| PkiError::Ocsp(format!("malformed request: {e}")))?;
     let tbs = req.tbs_request;
     if tbs.request_list.is_empty() {
         return Err(PkiError::Ocsp("request names no certificate".to_string()));
+    }
+    if tbs.request_list.len() > MAX_CERT_IDS {
+        return Err(PkiError::Ocsp(format!(
+            "request names more than {MAX_CERT_IDS} certificates"
+        )));
     }
     let cert_ids: Vec<CertId> = tbs.request_list.into_iter().map(|r| r.req_cert).collect();
     let serials = cert_ids

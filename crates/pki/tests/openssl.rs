@@ -1019,6 +1019,24 @@ fn ocsp_responses_verify_with_openssl() {
     );
     assert!(out.contains("b.pem: good"), "{out}");
 
+    // At most MAX_CERT_IDS CertIDs per request (built with -serial, which needs no certificate).
+    for (count, accepted) in [(ocsp::MAX_CERT_IDS, true), (ocsp::MAX_CERT_IDS + 1, false)] {
+        let serials: Vec<String> = (1..=count).map(|n| format!("0x{n:x}")).collect();
+        let mut args = vec!["ocsp", "-issuer", "ca.pem", "-reqout", "many.der"];
+        for s in &serials {
+            args.extend(["-serial", s.as_str()]);
+        }
+        openssl_ok(d, &args);
+        let parsed = ocsp::parse_request(&std::fs::read(d.join("many.der")).unwrap());
+        assert_eq!(parsed.is_ok(), accepted, "{count} CertIDs");
+        if let Ok(req) = parsed {
+            assert_eq!(
+                req.serials.last(),
+                Some(&Serial::from_hex(&format!("{count:x}")).unwrap())
+            );
+        }
+    }
+
     // Status-only responses.
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
