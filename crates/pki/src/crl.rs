@@ -100,5 +100,74 @@ pub fn build_crl(
     next_update: OffsetDateTime,
     revoked: &[RevokedCert],
 ) -> Result<Vec<u8>, PkiError> {
-    todo!()
+    if next_update <= this_update {
+        return Err(PkiError::InvalidValidity);
+    }
+    let number_bytes = number.to_be_bytes();
+    let params = rcgen::CertificateRevocationListParams {
+        this_update,
+        next_update,
+        crl_number: rcgen::SerialNumber::from_slice(trim_leading_zeros(&number_bytes)),
+        issuing_distribution_point: None,
+        revoked_certs: revoked
+            .iter()
+            .map(|r| rcgen::RevokedCertParams {
+                serial_number: rcgen::SerialNumber::from_slice(r.serial.as_bytes()),
+                revocation_time: r.revoked_at,
+                reason_code: Some(rcgen_reason(r.reason)),
+                invalidity_date: None,
+            })
+            .collect(),
+        // The AKI must name the CA certificate's own SKI so verifiers find the issuer.
+        key_identifier_method: match issuer.subject_key_id() {
+            Some(ski) => rcgen::KeyIdMethod::PreSpecified(ski),
+            None => rcgen::KeyIdMethod::Sha256,
+        },
+    };
+    let crl = params.signed_by(&issuer.rcgen_issuer()?)?;
+    Ok(crl.der().to_vec())
+}
+
+fn trim_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(bytes.len().saturating_sub(1));
+    &bytes[start..]
+}
+
+fn rcgen_reason(r: RevocationReason) -> rcgen::RevocationReason {
+    match r {
+        RevocationReason::Unspecified => rcgen::RevocationReason::Unspecified,
+        RevocationReason::KeyCompromise => rcgen::RevocationReason::KeyCompromise,
+        RevocationReason::CaCompromise => rcgen::RevocationReason::CaCompromise,
+        RevocationReason::AffiliationChanged => rcgen::RevocationReason::AffiliationChanged,
+        RevocationReason::Superseded => rcgen::RevocationReason::Superseded,
+        RevocationReason::CessationOfOperation => rcgen::RevocationReason::CessationOfOperation,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reason_strings() {
+        for r in RevocationReason::ALL {
+            assert_eq!(r.as_str().parse::<RevocationReason>().unwrap(), r);
+            let json = serde_json::to_string(&r).unwrap();
+            assert_eq!(json, format!("\"{}\"", r.as_str()));
+        }
+        assert_eq!(
+            RevocationReason::KeyCompromise.to_string(),
+            "key_compromise"
+        );
+        assert!("keyCompromise".parse::<RevocationReason>().is_err());
+    }
+
+    #[test]
+    fn crl_number_bytes() {
+        assert_eq!(trim_leading_zeros(&0u64.to_be_bytes()), &[0]);
+        assert_eq!(trim_leading_zeros(&258u64.to_be_bytes()), &[1, 2]);
+    }
 }
