@@ -293,6 +293,21 @@ fn lifetime(
     }
 }
 
+/// The lifetime of a leaf: as asked (`validity_days` or `ttl`), else the default of 90 days
+/// shortened to what the CA has left (only an explicit request beyond the CA is refused).
+fn leaf_lifetime(
+    validity_days: Option<u32>,
+    ttl: Option<&str>,
+    now: OffsetDateTime,
+    ca: &CaRecord,
+) -> ApiResult<time::Duration> {
+    let length = lifetime(validity_days, ttl, LEAF_DAYS)?;
+    if validity_days.is_none() && ttl.is_none() {
+        return Ok(length.min(ca.not_after - now));
+    }
+    Ok(length)
+}
+
 /// A validity period starting now; refused when it ends after the CA's.
 fn validity_within(
     now: OffsetDateTime,
@@ -974,13 +989,14 @@ pub async fn issue(
     let sans = parse_sans(&request.sans)?;
     let key_type = parse_key_type(request.key_type.as_deref())?;
     let usage = parse_usage(request.usage.as_deref())?;
-    let length = lifetime(request.validity_days, request.ttl.as_deref(), LEAF_DAYS)?;
     let ca = load_ca(state, &p.tenant_id, &request.ca_id).await?;
     require_active(&ca)?;
     let slug = settings_of(&ca)?.slug;
     authorize_names(state, p, &slug, &common_name, &sans, Permission::Issue).await?;
     let secret_path = secret_path(state, p, &slug, &common_name, request.path.as_deref()).await?;
-    let validity = validity_within(state.clock.now(), length, &ca)?;
+    let now = state.clock.now();
+    let length = leaf_lifetime(request.validity_days, request.ttl.as_deref(), now, &ca)?;
+    let validity = validity_within(now, length, &ca)?;
     issue_checked(
         state,
         p,
@@ -1525,7 +1541,7 @@ pub async fn sign_csr(
     require_scope(p, Scope::PkiAdmin)?;
     let request = request?;
     let usage = parse_usage(request.usage.as_deref())?;
-    let length = lifetime(request.validity_days, request.ttl.as_deref(), LEAF_DAYS)?;
+    lifetime(request.validity_days, request.ttl.as_deref(), LEAF_DAYS)?;
     let csr = load_csr(state, &p.tenant_id, id).await?;
     if csr.status != "approved" {
         return Err(ApiError::new(
@@ -1543,6 +1559,7 @@ pub async fn sign_csr(
     let slug = settings_of(&ca)?.slug;
     authorize_names(state, p, &slug, &common_name, &parsed.sans, Permission::Issue).await?;
     let now = state.clock.now();
+    let length = leaf_lifetime(request.validity_days, request.ttl.as_deref(), now, &ca)?;
     let validity = validity_within(now, length, &ca)?;
     let issuer = std::sync::Arc::new(issuer_of(state, &ca)?);
     issuer
