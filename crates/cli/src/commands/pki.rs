@@ -82,19 +82,27 @@ Examples:
 #[derive(Debug, Subcommand)]
 pub enum CaCommand {
     /// List the tenant's CAs
-    #[command(after_help = "Examples:\n  scaivault pki ca list\n  scaivault pki ca list --json | jq -r '.cas[].id'")]
+    #[command(
+        after_help = "Examples:\n  scaivault pki ca list\n  scaivault pki ca list --json | jq -r '.cas[].id'"
+    )]
     List(JsonArgs),
     /// Create a root CA, or an intermediate with --parent; the key never leaves the server
-    #[command(after_help = "Examples:\n  scaivault pki ca create --name \"Root CA\" --common-name \"Acme Root CA\" --validity-days 3650\n  scaivault pki ca create --name int --common-name \"Acme Issuing CA\" --parent ca_root_abc")]
+    #[command(
+        after_help = "Examples:\n  scaivault pki ca create --name \"Root CA\" --common-name \"Acme Root CA\" --validity-days 3650\n  scaivault pki ca create --name int --common-name \"Acme Issuing CA\" --parent ca_root_abc"
+    )]
     Create(CreateCaArgs),
     /// Import an existing CA certificate and its private key (PEM files)
-    #[command(after_help = "Examples:\n  scaivault pki ca import --name legacy --cert-file ca.pem --key-file ca.key")]
+    #[command(
+        after_help = "Examples:\n  scaivault pki ca import --name legacy --cert-file ca.pem --key-file ca.key"
+    )]
     Import(ImportCaArgs),
     /// Show one CA
     #[command(after_help = "Examples:\n  scaivault pki ca get ca_root_abc")]
     Get(IdArgs),
     /// Print the CA certificate (PEM, or DER bytes with --format der)
-    #[command(after_help = "Examples:\n  scaivault pki ca cert ca_root_abc --format pem > root.pem\n  scaivault pki ca cert ca_int_abc --chain > chain.pem")]
+    #[command(
+        after_help = "Examples:\n  scaivault pki ca cert ca_root_abc --format pem > root.pem\n  scaivault pki ca cert ca_int_abc --chain > chain.pem"
+    )]
     Cert(CaCertArgs),
     /// Disable a CA: it issues nothing more; its CRL and OCSP keep answering
     #[command(after_help = "Examples:\n  scaivault pki ca disable ca_old_abc")]
@@ -104,26 +112,36 @@ pub enum CaCommand {
 #[derive(Debug, Subcommand)]
 pub enum CertsCommand {
     /// Issue a certificate; ScaiVault generates the key and stores both as a secret
-    #[command(after_help = "Examples:\n  scaivault pki certs issue --ca ca_int_abc --common-name api.example.com --san api.internal \\\n    --validity-days 30 --cert-out tls.crt --key-out tls.key")]
+    #[command(
+        after_help = "Examples:\n  scaivault pki certs issue --ca ca_int_abc --common-name api.example.com --san api.internal \\\n    --validity-days 30 --cert-out tls.crt --key-out tls.key"
+    )]
     Issue(IssueArgs),
     /// List certificates (filters: CA, status, expiring within)
-    #[command(after_help = "Examples:\n  scaivault pki certs list --ca-id ca_int_abc --expiring-within 30d\n  scaivault pki certs list --status revoked --json")]
+    #[command(
+        after_help = "Examples:\n  scaivault pki certs list --ca-id ca_int_abc --expiring-within 30d\n  scaivault pki certs list --status revoked --json"
+    )]
     List(ListCertsArgs),
     /// Show one certificate (never its key)
     #[command(after_help = "Examples:\n  scaivault pki certs get cert_xyz")]
     Get(IdArgs),
     /// Revoke a certificate with an RFC 5280 reason
-    #[command(after_help = "Examples:\n  scaivault pki certs revoke cert_xyz --reason key_compromise")]
+    #[command(
+        after_help = "Examples:\n  scaivault pki certs revoke cert_xyz --reason key_compromise"
+    )]
     Revoke(RevokeArgs),
     /// Issue a fresh certificate with the same subject and SANs
-    #[command(after_help = "Examples:\n  scaivault pki certs renew cert_xyz\n  scaivault pki certs renew cert_xyz --validity-days 30 --cert-out tls.crt --key-out tls.key")]
+    #[command(
+        after_help = "Examples:\n  scaivault pki certs renew cert_xyz\n  scaivault pki certs renew cert_xyz --validity-days 30 --cert-out tls.crt --key-out tls.key"
+    )]
     Renew(RenewArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum CsrCommand {
     /// Submit a PEM CSR (the key stays with you)
-    #[command(after_help = "Examples:\n  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \\\n    -keyout app.key -out app.csr -subj /CN=app.example.com\n  scaivault pki csr submit --csr-file app.csr")]
+    #[command(
+        after_help = "Examples:\n  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \\\n    -keyout app.key -out app.csr -subj /CN=app.example.com\n  scaivault pki csr submit --csr-file app.csr"
+    )]
     Submit(SubmitArgs),
     /// List CSRs, optionally of one status
     #[command(after_help = "Examples:\n  scaivault pki csr list --status pending")]
@@ -135,10 +153,14 @@ pub enum CsrCommand {
     #[command(after_help = "Examples:\n  scaivault pki csr approve csr_abc")]
     Approve(IdArgs),
     /// Reject a pending CSR
-    #[command(after_help = "Examples:\n  scaivault pki csr reject csr_abc --reason \"unknown requester\"")]
+    #[command(
+        after_help = "Examples:\n  scaivault pki csr reject csr_abc --reason \"unknown requester\""
+    )]
     Reject(RejectArgs),
     /// Sign an approved CSR with a CA
-    #[command(after_help = "Examples:\n  scaivault pki csr sign csr_abc --ca ca_int_abc --validity-days 90 --cert-out app.crt")]
+    #[command(
+        after_help = "Examples:\n  scaivault pki csr sign csr_abc --ca ca_int_abc --validity-days 90 --cert-out app.crt"
+    )]
     Sign(SignArgs),
 }
 
@@ -476,8 +498,15 @@ async fn ca(client: &Client, cmd: CaCommand) -> Result<(), CliError> {
             if pages.items.is_empty() {
                 return output::line("No certificate authorities.");
             }
-            let mut table =
-                output::table(["ID", "NAME", "COMMON NAME", "PARENT", "KEY", "NOT AFTER", "STATUS"]);
+            let mut table = output::table([
+                "ID",
+                "NAME",
+                "COMMON NAME",
+                "PARENT",
+                "KEY",
+                "NOT AFTER",
+                "STATUS",
+            ]);
             for ca in pages.items {
                 table.add_row([
                     ca.id,
@@ -540,7 +569,10 @@ async fn ca(client: &Client, cmd: CaCommand) -> Result<(), CliError> {
             output::print_fields(&ca_fields(&ca))
         }
         CaCommand::Cert(args) => {
-            let raw = client.ca_certificate_pem(&args.id, args.chain).raw().await?;
+            let raw = client
+                .ca_certificate_pem(&args.id, args.chain)
+                .raw()
+                .await?;
             match args.format {
                 CertFormat::Pem => output::emit(&raw.body),
                 CertFormat::Der => {
@@ -597,7 +629,12 @@ fn cert_fields(c: &Certificate) -> Vec<(&'static str, String)> {
 }
 
 /// Writes the requested files and prints the summary of an issuance or renewal.
-fn issued(raw_body: &str, issued: &IssuedCertificate, out: &OutFiles, json: bool) -> Result<(), CliError> {
+fn issued(
+    raw_body: &str,
+    issued: &IssuedCertificate,
+    out: &OutFiles,
+    json: bool,
+) -> Result<(), CliError> {
     if let Some(path) = &out.cert_out {
         write_file(path, &issued.certificate, false)?;
     }

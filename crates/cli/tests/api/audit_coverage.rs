@@ -838,12 +838,36 @@ async fn every_change_leaves_exactly_one_entry_naming_it() {
         assert!(out.status.success(), "{out:?}");
     };
     openssl(&[
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=Imported CA", "-days", "30",
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-subj",
+        "/CN=Imported CA",
+        "-days",
+        "30",
     ]);
     openssl(&[
-        "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", "app.key", "-out", "app.csr", "-subj", "/CN=app.cov.example",
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "app.key",
+        "-out",
+        "app.csr",
+        "-subj",
+        "/CN=app.cov.example",
     ]);
     let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
     s.call(

@@ -154,7 +154,17 @@ async fn root_intermediate_leaf_verify_with_openssl_and_the_key_matches() {
     let subject = openssl_ok(d, &["x509", "-in", "leaf.pem", "-noout", "-subject"]);
     assert!(subject.contains("billing.svc.cluster.local"), "{subject}");
     // Validity: 7 days, as the response says.
-    let dates = openssl_ok(d, &["x509", "-in", "leaf.pem", "-noout", "-startdate", "-enddate"]);
+    let dates = openssl_ok(
+        d,
+        &[
+            "x509",
+            "-in",
+            "leaf.pem",
+            "-noout",
+            "-startdate",
+            "-enddate",
+        ],
+    );
     let not_after = time::OffsetDateTime::parse(
         leaf["not_after"].as_str().unwrap(),
         &time::format_description::well_known::Rfc3339,
@@ -171,7 +181,10 @@ async fn root_intermediate_leaf_verify_with_openssl_and_the_key_matches() {
         &format!("{:?}", not_after.month())[..3],
         not_after.day()
     );
-    assert!(dates.contains(&format!("notAfter={month_day}")), "{dates} vs {month_day}");
+    assert!(
+        dates.contains(&format!("notAfter={month_day}")),
+        "{dates} vs {month_day}"
+    );
     let serial = openssl_ok(d, &["x509", "-in", "leaf.pem", "-noout", "-serial"]);
     assert!(
         serial
@@ -226,7 +239,12 @@ async fn root_intermediate_leaf_verify_with_openssl_and_the_key_matches() {
         .unwrap();
     assert_eq!(der.headers()["content-type"], "application/pkix-cert");
     std::fs::write(d.join("root.der"), der.bytes().await.unwrap()).unwrap();
-    let subject = openssl_ok(d, &["x509", "-inform", "DER", "-in", "root.der", "-noout", "-subject"]);
+    let subject = openssl_ok(
+        d,
+        &[
+            "x509", "-inform", "DER", "-in", "root.der", "-noout", "-subject",
+        ],
+    );
     assert!(subject.contains("Acme Root CA"), "{subject}");
 
     // Stored as a certificate secret, the same machinery as every secret.
@@ -246,15 +264,24 @@ async fn root_intermediate_leaf_verify_with_openssl_and_the_key_matches() {
     assert_eq!(got["status"], "valid");
     assert!(got.get("private_key").is_none());
     let (s, list) = api
-        .get(&format!("/v1/pki/certs?ca_id={}&expiring_within=30d", id(&int)))
+        .get(&format!(
+            "/v1/pki/certs?ca_id={}&expiring_within=30d",
+            id(&int)
+        ))
         .await;
     assert_eq!(s, 200, "{list}");
     assert_eq!(list["certificates"].as_array().unwrap().len(), 1, "{list}");
     let (s, list) = api
-        .get(&format!("/v1/pki/certs?ca_id={}&expiring_within=1d", id(&int)))
+        .get(&format!(
+            "/v1/pki/certs?ca_id={}&expiring_within=1d",
+            id(&int)
+        ))
         .await;
     assert_eq!(s, 200, "{list}");
-    assert!(list["certificates"].as_array().unwrap().is_empty(), "{list}");
+    assert!(
+        list["certificates"].as_array().unwrap().is_empty(),
+        "{list}"
+    );
 
     // Renewal: a new certificate, same names, a new version of the same secret.
     let (s, renewed) = api
@@ -287,8 +314,16 @@ async fn a_revoked_certificate_is_in_the_crl_and_ocsp_answers_revoked_and_good()
     )
     .await;
     let ca_id = id(&ca).to_owned();
-    let bad = issue(&api, json!({"ca_id": ca_id, "common_name": "bad.example.com"})).await;
-    let good = issue(&api, json!({"ca_id": ca_id, "common_name": "good.example.com"})).await;
+    let bad = issue(
+        &api,
+        json!({"ca_id": ca_id, "common_name": "bad.example.com"}),
+    )
+    .await;
+    let good = issue(
+        &api,
+        json!({"ca_id": ca_id, "common_name": "good.example.com"}),
+    )
+    .await;
     write(d, "ca.pem", ca["certificate"].as_str().unwrap());
     write(d, "bad.pem", bad["certificate"].as_str().unwrap());
     write(d, "good.pem", good["certificate"].as_str().unwrap());
@@ -363,13 +398,24 @@ async fn a_revoked_certificate_is_in_the_crl_and_ocsp_answers_revoked_and_good()
     let out = openssl_ok(
         d,
         &[
-            "ocsp", "-issuer", "ca.pem", "-cert", "bad.pem", "-url", &url, "-CAfile", "ca.pem",
+            "ocsp",
+            "-issuer",
+            "ca.pem",
+            "-cert",
+            "bad.pem",
+            "-url",
+            &url,
+            "-CAfile",
+            "ca.pem",
             "-resp_text",
         ],
     );
     assert!(out.contains("Response verify OK"), "{out}");
     assert!(out.contains("bad.pem: revoked"), "{out}");
-    assert!(out.contains("Key Compromise") || out.contains("keyCompromise"), "{out}");
+    assert!(
+        out.contains("Key Compromise") || out.contains("keyCompromise"),
+        "{out}"
+    );
     let out = openssl_ok(
         d,
         &[
@@ -383,7 +429,14 @@ async fn a_revoked_certificate_is_in_the_crl_and_ocsp_answers_revoked_and_good()
     openssl_ok(
         d,
         &[
-            "ocsp", "-issuer", "ca.pem", "-cert", "good.pem", "-no_nonce", "-reqout", "req.der",
+            "ocsp",
+            "-issuer",
+            "ca.pem",
+            "-cert",
+            "good.pem",
+            "-no_nonce",
+            "-reqout",
+            "req.der",
         ],
     );
     let request = std::fs::read(d.join("req.der")).unwrap();
@@ -424,7 +477,10 @@ async fn a_revoked_certificate_is_in_the_crl_and_ocsp_answers_revoked_and_good()
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(response.bytes().await.unwrap().as_ref(), [0x30, 0x03, 0x0a, 0x01, 0x01]);
+    assert_eq!(
+        response.bytes().await.unwrap().as_ref(),
+        [0x30, 0x03, 0x0a, 0x01, 0x01]
+    );
 
     // Listing by status.
     let (s, list) = api.get("/v1/pki/certs?status=revoked").await;
@@ -479,8 +535,19 @@ async fn a_mutual_tls_handshake_works_with_certificates_from_the_ca() {
     let port = free_port().to_string();
     let mut s_server = Command::new("openssl")
         .args([
-            "s_server", "-accept", &port, "-cert", "srv.pem", "-key", "srv.key", "-CAfile",
-            "ca.pem", "-Verify", "1", "-verify_return_error", "-www",
+            "s_server",
+            "-accept",
+            &port,
+            "-cert",
+            "srv.pem",
+            "-key",
+            "srv.key",
+            "-CAfile",
+            "ca.pem",
+            "-Verify",
+            "1",
+            "-verify_return_error",
+            "-www",
         ])
         .current_dir(d)
         .stdin(Stdio::piped())
@@ -503,8 +570,19 @@ async fn a_mutual_tls_handshake_works_with_certificates_from_the_ca() {
     let connect = format!("127.0.0.1:{port}");
     let mut s_client = Command::new("openssl")
         .args([
-            "s_client", "-connect", &connect, "-servername", "localhost", "-cert", "cli.pem",
-            "-key", "cli.key", "-CAfile", "ca.pem", "-verify_return_error", "-ign_eof",
+            "s_client",
+            "-connect",
+            &connect,
+            "-servername",
+            "localhost",
+            "-cert",
+            "cli.pem",
+            "-key",
+            "cli.key",
+            "-CAfile",
+            "ca.pem",
+            "-verify_return_error",
+            "-ign_eof",
         ])
         .current_dir(d)
         .stdin(Stdio::piped())
@@ -530,7 +608,10 @@ async fn a_mutual_tls_handshake_works_with_certificates_from_the_ca() {
     assert!(text.contains("Verify return code: 0 (ok)"), "{text}");
     // s_server -www echoes the session, with the client certificate it verified.
     assert!(text.contains("HTTP/1.0 200 ok"), "{text}");
-    assert!(text.contains("client.mesh"), "the server saw the client certificate: {text}");
+    assert!(
+        text.contains("client.mesh"),
+        "the server saw the client certificate: {text}"
+    );
 }
 
 #[tokio::test]
@@ -548,9 +629,21 @@ async fn the_csr_flow_signs_a_key_that_never_reached_the_server() {
     openssl_ok(
         d,
         &[
-            "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", "app.key", "-out", "app.csr", "-subj", "/CN=app.partner.example",
-            "-addext", "subjectAltName=DNS:app.partner.example,DNS:api.partner.example",
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "app.key",
+            "-out",
+            "app.csr",
+            "-subj",
+            "/CN=app.partner.example",
+            "-addext",
+            "subjectAltName=DNS:app.partner.example,DNS:api.partner.example",
         ],
     );
     let csr_pem = std::fs::read_to_string(d.join("app.csr")).unwrap();
@@ -591,13 +684,26 @@ async fn the_csr_flow_signs_a_key_that_never_reached_the_server() {
     write(d, "app.pem", signed["certificate"].as_str().unwrap());
     let out = openssl_ok(
         d,
-        &["verify", "-CAfile", "ca.pem", "-purpose", "sslserver", "app.pem"],
+        &[
+            "verify",
+            "-CAfile",
+            "ca.pem",
+            "-purpose",
+            "sslserver",
+            "app.pem",
+        ],
     );
     assert!(out.contains("app.pem: OK"), "{out}");
     let from_key = openssl_ok(d, &["pkey", "-in", "app.key", "-pubout"]);
     let from_cert = openssl_ok(d, &["x509", "-in", "app.pem", "-noout", "-pubkey"]);
-    assert_eq!(from_key, from_cert, "the certificate is for the requester's key");
-    let text = openssl_ok(d, &["x509", "-in", "app.pem", "-noout", "-ext", "subjectAltName"]);
+    assert_eq!(
+        from_key, from_cert,
+        "the certificate is for the requester's key"
+    );
+    let text = openssl_ok(
+        d,
+        &["x509", "-in", "app.pem", "-noout", "-ext", "subjectAltName"],
+    );
     assert!(text.contains("DNS:api.partner.example"), "{text}");
     // Signed once only; tracked like an issued certificate.
     let (s, body) = api
@@ -685,19 +791,28 @@ async fn refusals_store_nothing() {
         .await;
     assert_error(s, &body, 422, "validity_exceeds_ca");
     let (s, body) = api
-        .post("/v1/pki/cas", json!({"name": "short", "common_name": "Again"}))
+        .post(
+            "/v1/pki/cas",
+            json!({"name": "short", "common_name": "Again"}),
+        )
         .await;
     assert_error(s, &body, 409, "conflict");
 
     let (s, certs) = api.get("/v1/pki/certs").await;
     assert_eq!(s, 200);
-    assert!(certs["certificates"].as_array().unwrap().is_empty(), "{certs}");
+    assert!(
+        certs["certificates"].as_array().unwrap().is_empty(),
+        "{certs}"
+    );
     let (s, csrs) = api.get("/v1/pki/csrs").await;
     assert_eq!(s, 200);
     assert!(csrs["csrs"].as_array().unwrap().is_empty(), "{csrs}");
     let (s, secrets) = api.get("/v1/secrets?prefix=pki/").await;
     assert_eq!(s, 200, "{secrets}");
-    assert!(secrets["secrets"].as_array().unwrap().is_empty(), "{secrets}");
+    assert!(
+        secrets["secrets"].as_array().unwrap().is_empty(),
+        "{secrets}"
+    );
     let (s, cas) = api.get("/v1/pki/cas").await;
     assert_eq!(s, 200);
     assert_eq!(cas["cas"].as_array().unwrap().len(), 1, "{cas}");
@@ -742,7 +857,12 @@ async fn scopes_and_a_policy_confine_issuance_to_one_ca_and_a_domain() {
         )
         .await;
     assert_error(s, &body, 403, "access_denied");
-    assert!(body["error"]["message"].as_str().unwrap().contains("pki:issue"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("pki:issue")
+    );
 
     // A ScaiKey user (no admin role) with pki:issue, confined by a policy to one CA and a domain.
     let signing = SigningKey::generate("pki");
@@ -783,7 +903,11 @@ async fn scopes_and_a_policy_confine_issuance_to_one_ca_and_a_domain() {
     for (ca_id, cn, sans) in [
         (id(&infra), "web.apps.example.com", json!([])),
         (id(&apps), "db.internal.example.com", json!([])),
-        (id(&apps), "web.apps.example.com", json!(["evil.example.org"])),
+        (
+            id(&apps),
+            "web.apps.example.com",
+            json!(["evil.example.org"]),
+        ),
     ] {
         let (s, body) = dev
             .post(
@@ -802,7 +926,10 @@ async fn scopes_and_a_policy_confine_issuance_to_one_ca_and_a_domain() {
         .await;
     assert_eq!(s, 200, "{body}");
     let (s, body) = dev
-        .post("/v1/pki/cas", json!({"name": "mine", "common_name": "Mine"}))
+        .post(
+            "/v1/pki/cas",
+            json!({"name": "mine", "common_name": "Mine"}),
+        )
         .await;
     assert_error(s, &body, 403, "access_denied");
     let _ = (other, root);

@@ -58,8 +58,16 @@ fn the_reference_pki_commands_issue_revoke_and_sign_csrs() {
     // CAs, as the reference shows them.
     let root = env
         .run(&[
-            "pki", "ca", "create", "--name", "Root CA", "--common-name", "Acme Root CA",
-            "--validity-days", "3650", "--json",
+            "pki",
+            "ca",
+            "create",
+            "--name",
+            "Root CA",
+            "--common-name",
+            "Acme Root CA",
+            "--validity-days",
+            "3650",
+            "--json",
         ])
         .ok();
     let root_id = id_of(&root);
@@ -70,7 +78,10 @@ fn the_reference_pki_commands_issue_revoke_and_sign_csrs() {
     let pem = env
         .run(&["pki", "ca", "cert", &root_id, "--format", "pem"])
         .ok();
-    assert!(pem.stdout.starts_with("-----BEGIN CERTIFICATE-----"), "{pem:?}");
+    assert!(
+        pem.stdout.starts_with("-----BEGIN CERTIFICATE-----"),
+        "{pem:?}"
+    );
     std::fs::write(d.join("root.pem"), &pem.stdout).unwrap();
     let der = Command::new(super::BIN)
         .env("SCAIVAULT_URL", &env.url)
@@ -81,13 +92,28 @@ fn the_reference_pki_commands_issue_revoke_and_sign_csrs() {
         .unwrap();
     assert!(der.status.success());
     std::fs::write(d.join("root.der"), &der.stdout).unwrap();
-    let subject = openssl(d, &["x509", "-inform", "DER", "-in", "root.der", "-noout", "-subject"]);
+    let subject = openssl(
+        d,
+        &[
+            "x509", "-inform", "DER", "-in", "root.der", "-noout", "-subject",
+        ],
+    );
     assert!(subject.contains("Acme Root CA"), "{subject}");
 
     let int = env
         .run(&[
-            "pki", "ca", "create", "--name", "intermediate", "--common-name",
-            "Acme Intermediate CA", "--parent", &root_id, "--validity-days", "1825", "--json",
+            "pki",
+            "ca",
+            "create",
+            "--name",
+            "intermediate",
+            "--common-name",
+            "Acme Intermediate CA",
+            "--parent",
+            &root_id,
+            "--validity-days",
+            "1825",
+            "--json",
         ])
         .ok();
     let int_id = id_of(&int);
@@ -97,33 +123,66 @@ fn the_reference_pki_commands_issue_revoke_and_sign_csrs() {
     // Issue, as the reference shows it, with the files written.
     let out = env
         .run(&[
-            "pki", "certs", "issue", "--ca", &int_id, "--common-name",
-            "billing.svc.cluster.local", "--san", "billing-api.svc.cluster.local",
-            "--validity-days", "7", "--cert-out", &path("leaf.pem"), "--key-out",
-            &path("leaf.key"), "--chain-out", &path("chain.pem"),
+            "pki",
+            "certs",
+            "issue",
+            "--ca",
+            &int_id,
+            "--common-name",
+            "billing.svc.cluster.local",
+            "--san",
+            "billing-api.svc.cluster.local",
+            "--validity-days",
+            "7",
+            "--cert-out",
+            &path("leaf.pem"),
+            "--key-out",
+            &path("leaf.key"),
+            "--chain-out",
+            &path("chain.pem"),
         ])
         .ok();
     assert!(out.stdout.contains("Issued certificate cert_"), "{out:?}");
     assert!(
-        out.stdout.contains("pki/intermediate/billing.svc.cluster.local"),
+        out.stdout
+            .contains("pki/intermediate/billing.svc.cluster.local"),
         "{out:?}"
     );
     assert!(!out.stdout.contains("PRIVATE KEY"), "{out:?}");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(d.join("leaf.key")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(d.join("leaf.key"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     let verified = openssl(
         d,
         &[
-            "verify", "-CAfile", "root.pem", "-untrusted", "chain.pem", "-purpose",
-            "sslserver", "leaf.pem",
+            "verify",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "chain.pem",
+            "-purpose",
+            "sslserver",
+            "leaf.pem",
         ],
     );
     assert!(verified.contains("leaf.pem: OK"), "{verified}");
-    let sans = openssl(d, &["x509", "-in", "leaf.pem", "-noout", "-ext", "subjectAltName"]);
+    let sans = openssl(
+        d,
+        &[
+            "x509",
+            "-in",
+            "leaf.pem",
+            "-noout",
+            "-ext",
+            "subjectAltName",
+        ],
+    );
     assert!(sans.contains("DNS:billing-api.svc.cluster.local"), "{sans}");
     assert_eq!(
         openssl(d, &["pkey", "-in", "leaf.key", "-pubout"]),
@@ -132,14 +191,31 @@ fn the_reference_pki_commands_issue_revoke_and_sign_csrs() {
 
     // List, revoke, renew.
     let listed = env
-        .run(&["pki", "certs", "list", "--ca-id", &int_id, "--expiring-within", "30d", "--json"])
+        .run(&[
+            "pki",
+            "certs",
+            "list",
+            "--ca-id",
+            &int_id,
+            "--expiring-within",
+            "30d",
+            "--json",
+        ])
         .ok()
         .json();
     let certs = listed["certificates"].as_array().unwrap();
     assert_eq!(certs.len(), 1, "{listed}");
     let cert_id = certs[0]["id"].as_str().unwrap().to_owned();
     let out = env
-        .run(&["pki", "certs", "list", "--ca-id", &int_id, "--expiring-within", "30d"])
+        .run(&[
+            "pki",
+            "certs",
+            "list",
+            "--ca-id",
+            &int_id,
+            "--expiring-within",
+            "30d",
+        ])
         .ok();
     assert!(out.stdout.contains(&cert_id), "{out:?}");
     let out = env
@@ -148,10 +224,20 @@ fn the_reference_pki_commands_issue_revoke_and_sign_csrs() {
         .json();
     assert_eq!(out["secret_version"], 2, "{out}");
     let out = env
-        .run(&["pki", "certs", "revoke", &cert_id, "--reason", "key_compromise"])
+        .run(&[
+            "pki",
+            "certs",
+            "revoke",
+            &cert_id,
+            "--reason",
+            "key_compromise",
+        ])
         .ok();
     assert!(out.stdout.contains("Revoked certificate"), "{out:?}");
-    let got = env.run(&["pki", "certs", "get", &cert_id, "--json"]).ok().json();
+    let got = env
+        .run(&["pki", "certs", "get", &cert_id, "--json"])
+        .ok()
+        .json();
     assert_eq!(got["status"], "revoked");
     assert_eq!(got["revocation_reason"], "key_compromise");
 
@@ -159,31 +245,73 @@ fn the_reference_pki_commands_issue_revoke_and_sign_csrs() {
     openssl(
         d,
         &[
-            "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-            "-keyout", "app.key", "-out", "app.csr", "-subj", "/CN=app.example.com",
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "app.key",
+            "-out",
+            "app.csr",
+            "-subj",
+            "/CN=app.example.com",
         ],
     );
     let csr = env
-        .run(&["pki", "csr", "submit", "--csr-file", &path("app.csr"), "--json"])
+        .run(&[
+            "pki",
+            "csr",
+            "submit",
+            "--csr-file",
+            &path("app.csr"),
+            "--json",
+        ])
         .ok();
     let csr_id = id_of(&csr);
     assert!(csr_id.starts_with("csr_"), "{csr:?}");
     let out = env.run(&["pki", "csr", "list", "--status", "pending"]).ok();
     assert!(out.stdout.contains(&csr_id), "{out:?}");
     // Not before approval (409: a general failure).
-    env.run(&["pki", "csr", "sign", &csr_id, "--ca", &int_id, "--validity-days", "90"])
-        .fails_with(1, "Error: csr_not_approved");
+    env.run(&[
+        "pki",
+        "csr",
+        "sign",
+        &csr_id,
+        "--ca",
+        &int_id,
+        "--validity-days",
+        "90",
+    ])
+    .fails_with(1, "Error: csr_not_approved");
     env.run(&["pki", "csr", "approve", &csr_id]).ok();
     let out = env
         .run(&[
-            "pki", "csr", "sign", &csr_id, "--ca", &int_id, "--validity-days", "90",
-            "--cert-out", &path("app.pem"),
+            "pki",
+            "csr",
+            "sign",
+            &csr_id,
+            "--ca",
+            &int_id,
+            "--validity-days",
+            "90",
+            "--cert-out",
+            &path("app.pem"),
         ])
         .ok();
     assert!(out.stdout.contains("Signed CSR"), "{out:?}");
     let verified = openssl(
         d,
-        &["verify", "-CAfile", "root.pem", "-untrusted", "chain.pem", "app.pem"],
+        &[
+            "verify",
+            "-CAfile",
+            "root.pem",
+            "-untrusted",
+            "chain.pem",
+            "app.pem",
+        ],
     );
     assert!(verified.contains("app.pem: OK"), "{verified}");
     assert_eq!(
@@ -191,11 +319,28 @@ fn the_reference_pki_commands_issue_revoke_and_sign_csrs() {
         openssl(d, &["x509", "-in", "app.pem", "-noout", "-pubkey"])
     );
     let second = env
-        .run(&["pki", "csr", "submit", "--csr-file", &path("app.csr"), "--json"])
+        .run(&[
+            "pki",
+            "csr",
+            "submit",
+            "--csr-file",
+            &path("app.csr"),
+            "--json",
+        ])
         .ok();
-    env.run(&["pki", "csr", "reject", &id_of(&second), "--reason", "duplicate"])
-        .ok();
-    let out = env.run(&["pki", "csr", "get", &id_of(&second), "--json"]).ok().json();
+    env.run(&[
+        "pki",
+        "csr",
+        "reject",
+        &id_of(&second),
+        "--reason",
+        "duplicate",
+    ])
+    .ok();
+    let out = env
+        .run(&["pki", "csr", "get", &id_of(&second), "--json"])
+        .ok()
+        .json();
     assert_eq!(out["status"], "rejected");
 }
 
@@ -204,11 +349,23 @@ fn pki_exit_codes_follow_the_reference() {
     let env = Env::start();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("garbage.csr"), "not a CSR").unwrap();
-    let garbage = dir.path().join("garbage.csr").to_string_lossy().into_owned();
+    let garbage = dir
+        .path()
+        .join("garbage.csr")
+        .to_string_lossy()
+        .into_owned();
     let ca = env
         .run(&[
-            "pki", "ca", "create", "--name", "short", "--common-name", "Short CA",
-            "--validity-days", "10", "--json",
+            "pki",
+            "ca",
+            "create",
+            "--name",
+            "short",
+            "--common-name",
+            "Short CA",
+            "--validity-days",
+            "10",
+            "--json",
         ])
         .ok();
     let ca_id = id_of(&ca);
@@ -217,24 +374,50 @@ fn pki_exit_codes_follow_the_reference() {
     env.run(&["pki", "csr", "submit", "--csr-file", &garbage])
         .fails_with(5, "Error: invalid_csr");
     // Unknown CA: 4.
-    env.run(&["pki", "certs", "issue", "--ca", "ca_nope", "--common-name", "x.example.com"])
-        .fails_with(4, "Error: ca_not_found");
+    env.run(&[
+        "pki",
+        "certs",
+        "issue",
+        "--ca",
+        "ca_nope",
+        "--common-name",
+        "x.example.com",
+    ])
+    .fails_with(4, "Error: ca_not_found");
     // Validity beyond the CA's: 5.
     env.run(&[
-        "pki", "certs", "issue", "--ca", &ca_id, "--common-name", "x.example.com",
-        "--validity-days", "30",
+        "pki",
+        "certs",
+        "issue",
+        "--ca",
+        &ca_id,
+        "--common-name",
+        "x.example.com",
+        "--validity-days",
+        "30",
     ])
     .fails_with(5, "Error: validity_exceeds_ca");
     // A token without pki:issue: 3.
     let reader = read_only_token(&env);
     env.run_as(
         &reader,
-        &["pki", "certs", "issue", "--ca", &ca_id, "--common-name", "x.example.com"],
+        &[
+            "pki",
+            "certs",
+            "issue",
+            "--ca",
+            &ca_id,
+            "--common-name",
+            "x.example.com",
+        ],
     )
     .fails_with(3, "Error: access_denied");
     // Nothing was stored.
     let listed = env.run(&["pki", "certs", "list", "--json"]).ok().json();
-    assert!(listed["certificates"].as_array().unwrap().is_empty(), "{listed}");
+    assert!(
+        listed["certificates"].as_array().unwrap().is_empty(),
+        "{listed}"
+    );
     let listed = env.run(&["pki", "csr", "list", "--json"]).ok().json();
     assert!(listed["csrs"].as_array().unwrap().is_empty(), "{listed}");
 }

@@ -61,7 +61,10 @@ fn certificate_not_found() -> ApiError {
 }
 
 fn csr_not_found() -> ApiError {
-    ApiError::new(ErrorCode::CsrNotFound, "no such certificate signing request")
+    ApiError::new(
+        ErrorCode::CsrNotFound,
+        "no such certificate signing request",
+    )
 }
 
 /// The API error of a refusal by the PKI domain. Messages never carry key material.
@@ -283,7 +286,8 @@ fn lifetime(
         }
         (None, Some(ttl)) => {
             let d = parse_duration(ttl).map_err(|e| duration_error("ttl", e))?;
-            let d = time::Duration::try_from(d).map_err(|_| ApiError::validation("ttl: too long"))?;
+            let d =
+                time::Duration::try_from(d).map_err(|_| ApiError::validation("ttl: too long"))?;
             if d < time::Duration::minutes(1) || d > time::Duration::days(i64::from(MAX_DAYS)) {
                 return Err(ApiError::validation("ttl: 1m to 100 years"));
             }
@@ -527,9 +531,10 @@ async fn all_cas(state: &AppState, tenant_id: &str) -> ApiResult<Vec<CaRecord>> 
 async fn new_ca_name(state: &AppState, tenant_id: &str, name: &str) -> ApiResult<(String, String)> {
     let name = crate::extract::check_name("name", name)?.to_owned();
     let slug = slug(&name);
-    let taken = all_cas(state, tenant_id).await?.into_iter().any(|c| {
-        c.name == name || settings_of(&c).is_ok_and(|s| s.slug == slug)
-    });
+    let taken = all_cas(state, tenant_id)
+        .await?
+        .into_iter()
+        .any(|c| c.name == name || settings_of(&c).is_ok_and(|s| s.slug == slug));
     if taken {
         return Err(ApiError::new(
             ErrorCode::Conflict,
@@ -548,9 +553,7 @@ fn check_domains(field: &str, domains: &[String]) -> ApiResult<Vec<String>> {
             && d.split('.').all(|label| {
                 !label.is_empty()
                     && label.len() <= 63
-                    && label
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
             });
         if !ok {
             return Err(ApiError::validation(format!(
@@ -564,10 +567,9 @@ fn check_domains(field: &str, domains: &[String]) -> ApiResult<Vec<String>> {
 
 fn insert_failed(e: StoreError, name: &str) -> ApiError {
     match e {
-        StoreError::Duplicate => ApiError::new(
-            ErrorCode::Conflict,
-            format!("a CA named {name} exists"),
-        ),
+        StoreError::Duplicate => {
+            ApiError::new(ErrorCode::Conflict, format!("a CA named {name} exists"))
+        }
         e => e.into(),
     }
 }
@@ -952,7 +954,9 @@ async fn issue_checked(
             secret_version: version,
         });
     }
-    Err(ApiError::internal("no free certificate serial after retries"))
+    Err(ApiError::internal(
+        "no free certificate serial after retries",
+    ))
 }
 
 /// The secret path of an issued certificate: `requested` (which also needs `write` on it), or
@@ -1253,11 +1257,7 @@ pub async fn crl(state: &AppState, ca_id: &str, query: Option<&str>) -> ApiResul
             _ => return Err(ApiError::validation("format: der or pem")),
         };
     }
-    let ca = state
-        .store
-        .find_ca(ca_id)
-        .await?
-        .ok_or_else(ca_not_found)?;
+    let ca = state.store.find_ca(ca_id).await?.ok_or_else(ca_not_found)?;
     let now = state.clock.now();
     let current = state.store.latest_crl(&ca.id).await?;
     let crl = match current {
@@ -1375,7 +1375,15 @@ pub async fn submit_csr(
         let ca = load_ca(state, &p.tenant_id, ca_id).await?;
         require_active(&ca)?;
         let slug = settings_of(&ca)?.slug;
-        authorize_names(state, p, &slug, &common_name, &parsed.sans, Permission::Issue).await?;
+        authorize_names(
+            state,
+            p,
+            &slug,
+            &common_name,
+            &parsed.sans,
+            Permission::Issue,
+        )
+        .await?;
         let issuer = issuer_of(state, &ca)?;
         issuer
             .check_names(&parsed.subject, &parsed.sans)
@@ -1557,7 +1565,15 @@ pub async fn sign_csr(
     let parsed = pki::parse_csr(&csr.csr_pem).map_err(pki_error)?;
     let common_name = csr_names(&parsed)?;
     let slug = settings_of(&ca)?.slug;
-    authorize_names(state, p, &slug, &common_name, &parsed.sans, Permission::Issue).await?;
+    authorize_names(
+        state,
+        p,
+        &slug,
+        &common_name,
+        &parsed.sans,
+        Permission::Issue,
+    )
+    .await?;
     let now = state.clock.now();
     let length = leaf_lifetime(request.validity_days, request.ttl.as_deref(), now, &ca)?;
     let validity = validity_within(now, length, &ca)?;
@@ -1630,7 +1646,9 @@ pub async fn sign_csr(
             not_after: Timestamp::new(validity.not_after),
         });
     }
-    Err(ApiError::internal("no free certificate serial after retries"))
+    Err(ApiError::internal(
+        "no free certificate serial after retries",
+    ))
 }
 
 #[cfg(test)]

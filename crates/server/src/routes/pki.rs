@@ -252,7 +252,9 @@ pub async fn revoke(
     Path(id): Path<String>,
     body: Result<OptionalJsonBody<RevokeRequest>, ApiError>,
 ) -> ApiResult<Json<Certificate>> {
-    Ok(Json(pki::revoke(&state, &p, &id, optional_body(body)).await?))
+    Ok(Json(
+        pki::revoke(&state, &p, &id, optional_body(body)).await?,
+    ))
 }
 
 /// Issues a fresh certificate with the same subject, SANs, usage and key type, stored as a new
