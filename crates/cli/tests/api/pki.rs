@@ -934,3 +934,84 @@ async fn scopes_and_a_policy_confine_issuance_to_one_ca_and_a_domain() {
     assert_error(s, &body, 403, "access_denied");
     let _ = (other, root);
 }
+
+/// `certificate.issued` and `certificate.revoked` follow the changes; `certificate.expiring` and
+/// `certificate.expired` come from the expiry notices (moved by the dev test clock), once each.
+#[tokio::test]
+async fn certificate_events_reach_subscribers() {
+    let server = TestServer::start_with_args(&["--dev-test-clock"]);
+    let api = server.client();
+    let (s, sub) = api
+        .post(
+            "/v1/subscriptions",
+            json!({"name": "certs", "paths": ["**"], "events": [
+                "certificate.issued", "certificate.revoked",
+                "certificate.expiring", "certificate.expired"]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{sub}");
+    let ca = create_ca(&api, json!({"name": "ev", "common_name": "Events CA"})).await;
+    let short = issue(
+        &api,
+        json!({"ca_id": id(&ca), "common_name": "short.example.com", "ttl": "10d"}),
+    )
+    .await;
+    let gone = issue(
+        &api,
+        json!({"ca_id": id(&ca), "common_name": "gone.example.com", "ttl": "10d"}),
+    )
+    .await;
+    let (s, body) = api
+        .post(
+            &format!("/v1/pki/certs/{}/revoke", id(&gone)),
+            json!({"reason": "cessation_of_operation"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    // Polled after each step: a poll-only subscription's events age out of the replay window
+    // as the clock moves by days.
+    let sub_id = id(&sub).to_owned();
+    let poll = async |cursor: Option<&str>| {
+        let path = match cursor {
+            Some(c) => format!("/v1/subscriptions/{sub_id}/poll?wait=0s&cursor={c}"),
+            None => format!("/v1/subscriptions/{sub_id}/poll?wait=0s"),
+        };
+        let (s, page) = api.get(&path).await;
+        assert_eq!(s, 200, "{page}");
+        page
+    };
+    let types = |page: &Value| -> Vec<String> {
+        page["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["event_type"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let page = poll(None).await;
+    assert_eq!(
+        types(&page),
+        [
+            "certificate.issued",
+            "certificate.issued",
+            "certificate.revoked"
+        ],
+        "{page:#}"
+    );
+    assert_eq!(page["events"][0]["data"]["certificate_id"], short["id"]);
+    assert_eq!(page["events"][2]["data"]["certificate_id"], gone["id"]);
+    // Within the 7-day warning, then past the end; the revoked one is announced neither time.
+    api.advance_clock("4d").await;
+    let page = poll(page["cursor"].as_str()).await;
+    assert_eq!(types(&page), ["certificate.expiring"], "{page:#}");
+    assert_eq!(page["events"][0]["data"]["certificate_id"], short["id"]);
+    assert_eq!(page["events"][0]["path"], "pki/ev/short.example.com");
+    api.advance_clock("1d").await;
+    let page = poll(page["cursor"].as_str()).await;
+    assert!(types(&page).is_empty(), "announced once: {page:#}");
+    api.advance_clock("5d").await;
+    api.advance_clock("1s").await;
+    let page = poll(page["cursor"].as_str()).await;
+    assert_eq!(types(&page), ["certificate.expired"], "{page:#}");
+    assert_eq!(page["events"][0]["data"]["days_remaining"], 0);
+}
