@@ -1015,3 +1015,104 @@ async fn certificate_events_reach_subscribers() {
     assert_eq!(types(&page), ["certificate.expired"], "{page:#}");
     assert_eq!(page["events"][0]["data"]["days_remaining"], 0);
 }
+
+/// Two nodes on one PostgreSQL database: issued on both at once (distinct serials, every
+/// certificate and secret stored), revoked on one, and the other node's CRL and OCSP
+/// responder know it at once.
+#[tokio::test]
+async fn two_postgres_nodes_issue_revoke_and_answer_as_one_ca() {
+    use crate::common::prod::TestDatabase;
+    let db = TestDatabase::create();
+    let a = ProdServer::start(&format!(
+        "storage = \"postgres\"\ndatabase_url = \"{}\"\n",
+        db.url
+    ));
+    let b = a.spawn_node();
+    let on_a = a.admin();
+    let on_b = b.client(&a.admin_token);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+
+    let ca = create_ca(&on_a, json!({"name": "shared", "common_name": "Shared CA"})).await;
+    let ca_id = id(&ca).to_owned();
+    write(d, "ca.pem", ca["certificate"].as_str().unwrap());
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let api = if i % 2 == 0 {
+            on_a.clone()
+        } else {
+            on_b.clone()
+        };
+        let ca_id = ca_id.clone();
+        tasks.push(tokio::spawn(async move {
+            issue(
+                &api,
+                json!({"ca_id": ca_id, "common_name": format!("n{i}.shared.example")}),
+            )
+            .await
+        }));
+    }
+    let mut issued = Vec::new();
+    for t in tasks {
+        issued.push(t.await.unwrap());
+    }
+    let mut serials: Vec<&str> = issued
+        .iter()
+        .map(|c| c["serial"].as_str().unwrap())
+        .collect();
+    serials.sort();
+    serials.dedup();
+    assert_eq!(serials.len(), 16);
+    let (s, list) = on_b
+        .get(&format!("/v1/pki/certs?ca_id={ca_id}&limit=100"))
+        .await;
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(list["certificates"].as_array().unwrap().len(), 16, "{list}");
+    let (s, secret) = on_b.get("/v1/secrets/pki/shared/n0.shared.example").await;
+    assert_eq!(s, 200, "{secret}");
+    assert_eq!(secret["secret_type"], "certificate");
+
+    let victim = &issued[3];
+    write(d, "victim.pem", victim["certificate"].as_str().unwrap());
+    let (s, body) = on_a
+        .post(
+            &format!("/v1/pki/certs/{}/revoke", id(victim)),
+            json!({"reason": "affiliation_changed"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let crl = reqwest::get(format!("{}/v1/pki/crl/{ca_id}", b.base_url))
+        .await
+        .unwrap();
+    assert_eq!(crl.status(), 200);
+    std::fs::write(d.join("crl.der"), crl.bytes().await.unwrap()).unwrap();
+    let text = openssl_ok(
+        d,
+        &[
+            "crl", "-inform", "DER", "-in", "crl.der", "-CAfile", "ca.pem", "-noout", "-text",
+        ],
+    );
+    assert!(text.contains("verify OK"), "{text}");
+    assert!(
+        text.contains(&upper(victim["serial"].as_str().unwrap())),
+        "{text}"
+    );
+    assert!(text.contains("Affiliation Changed"), "{text}");
+    let url = format!("{}/v1/pki/ocsp/{ca_id}", b.base_url);
+    let out = openssl_ok(
+        d,
+        &[
+            "ocsp",
+            "-issuer",
+            "ca.pem",
+            "-cert",
+            "victim.pem",
+            "-url",
+            &url,
+            "-CAfile",
+            "ca.pem",
+        ],
+    );
+    assert!(out.contains("Response verify OK"), "{out}");
+    assert!(out.contains("victim.pem: revoked"), "{out}");
+}
