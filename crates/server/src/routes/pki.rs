@@ -167,7 +167,8 @@ pub async fn get_ca(
     params(("id" = String, Path, description = "ca_..."),
            ("format" = Option<String>, Query, description = "pem (default) or der"),
            ("chain" = Option<bool>, Query, description = "PEM of the CA and its parents")),
-    responses((status = 200, description = "application/x-pem-file or application/pkix-cert", body = String),
+    responses((status = 200, description = "PEM (application/x-pem-file) or DER (application/pkix-cert)",
+               content((String = "application/x-pem-file"), ([u8] = "application/pkix-cert"))),
               (status = 404, body = ErrorBody, description = "ca_not_found")),
     security(("bearer" = ["pki:read"])))]
 pub async fn ca_certificate(
@@ -375,7 +376,9 @@ fn public(answer: PublicBody) -> Response {
 #[utoipa::path(get, path = "/v1/pki/crl/{ca_id}", tag = "pki",
     params(("ca_id" = String, Path, description = "ca_..."),
            ("format" = Option<String>, Query, description = "der (default) or pem")),
-    responses((status = 200, description = "application/pkix-crl (DER) or application/x-pem-file", body = String),
+    responses((status = 200, description = "DER (application/pkix-crl) or PEM (application/x-pem-file)",
+               content(([u8] = "application/pkix-crl"), (String = "application/x-pem-file"))),
+              (status = 400, body = ErrorBody, description = "validation_error: an unknown format"),
               (status = 404, body = ErrorBody, description = "ca_not_found"),
               (status = 429, body = ErrorBody)))]
 pub async fn crl(
@@ -393,8 +396,10 @@ pub async fn crl(
 /// revoked (with time and reason) or unknown, signed by the CA; problems are answered in-band.
 #[utoipa::path(post, path = "/v1/pki/ocsp/{ca_id}", tag = "pki",
     params(("ca_id" = String, Path, description = "ca_...")),
-    request_body(content = String, content_type = "application/ocsp-request", description = "DER OCSPRequest"),
-    responses((status = 200, description = "application/ocsp-response (DER)", body = String),
+    request_body(description = "DER OCSPRequest (the content type is not checked)",
+                 content(([u8] = "application/ocsp-request"), ([u8] = "application/octet-stream"))),
+    responses((status = 200, description = "DER OCSPResponse", body = [u8], content_type = "application/ocsp-response"),
+              (status = 400, body = ErrorBody, description = "validation_error: no request body"),
               (status = 429, body = ErrorBody)))]
 pub async fn ocsp_post(
     State(state): State<AppState>,
@@ -406,6 +411,11 @@ pub async fn ocsp_post(
     let body: Bytes = axum::body::to_bytes(request.into_body(), limit)
         .await
         .map_err(|_| ApiError::validation("could not read the OCSP request"))?;
+    if body.is_empty() {
+        return Err(ApiError::validation(
+            "no OCSP request: POST the DER OCSPRequest as the body",
+        ));
+    }
     Ok(public(
         pki::ocsp(&state, &ca_id, OcspInput::Der(&body)).await?,
     ))
@@ -415,7 +425,7 @@ pub async fn ocsp_post(
 #[utoipa::path(get, path = "/v1/pki/ocsp/{ca_id}/{request}", tag = "pki",
     params(("ca_id" = String, Path, description = "ca_..."),
            ("request" = String, Path, description = "base64 of the DER OCSPRequest (URL-encoded)")),
-    responses((status = 200, description = "application/ocsp-response (DER)", body = String),
+    responses((status = 200, description = "DER OCSPResponse", body = [u8], content_type = "application/ocsp-response"),
               (status = 429, body = ErrorBody)))]
 pub async fn ocsp_get(
     State(state): State<AppState>,
