@@ -49,7 +49,8 @@ pub struct CreateCaRequest {
 }
 
 /// `POST /v1/pki/cas/import`: an existing CA (certificate and its key, PEM), e.g. from OpenSSL.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+/// Its `Debug` leaves the key out.
+#[derive(Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImportCaRequest {
     #[schema(min_length = 1, max_length = 100)]
@@ -133,8 +134,8 @@ pub struct IssueCertificateRequest {
 }
 
 /// The answer to an issuance or a renewal: the only time the private key is returned (it is
-/// also stored, sealed, as the secret at `secret_path`).
-#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+/// also stored, sealed, as the secret at `secret_path`). Its `Debug` leaves the key out.
+#[derive(Clone, Serialize, Deserialize, ToSchema)]
 pub struct IssuedCertificate {
     /// `cert_...`
     pub id: String,
@@ -294,4 +295,60 @@ pub struct SignedCertificate {
     pub ca_id: String,
     pub not_before: Timestamp,
     pub not_after: Timestamp,
+}
+
+const REDACTED: &str = "[REDACTED]";
+
+impl std::fmt::Debug for ImportCaRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportCaRequest")
+            .field("name", &self.name)
+            .field("certificate", &self.certificate)
+            .field("private_key", &REDACTED)
+            .field("require_separate_approver", &self.require_separate_approver)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for IssuedCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedCertificate")
+            .field("id", &self.id)
+            .field("serial", &self.serial)
+            .field("certificate", &self.certificate)
+            .field("private_key", &REDACTED)
+            .field("chain", &self.chain)
+            .field("ca_id", &self.ca_id)
+            .field("common_name", &self.common_name)
+            .field("sans", &self.sans)
+            .field("not_before", &self.not_before)
+            .field("not_after", &self.not_after)
+            .field("secret_path", &self.secret_path)
+            .field("secret_version", &self.secret_version)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_a_private_key() {
+        let import = ImportCaRequest {
+            name: "n".into(),
+            certificate: "CERT".into(),
+            private_key: "-----BEGIN PRIVATE KEY-----SECRETKEY".into(),
+            require_separate_approver: false,
+        };
+        assert!(!format!("{import:?}").contains("SECRETKEY"));
+        let issued: IssuedCertificate = serde_json::from_value(serde_json::json!({
+            "id": "cert_1", "serial": "01", "certificate": "C", "private_key": "SECRETKEY",
+            "chain": [], "ca_id": "ca_1", "common_name": "x", "sans": [],
+            "not_before": "2026-01-01T00:00:00Z", "not_after": "2026-02-01T00:00:00Z",
+            "secret_path": "pki/a/x", "secret_version": 1
+        }))
+        .unwrap();
+        assert!(!format!("{issued:?}").contains("SECRETKEY"));
+    }
 }
