@@ -762,6 +762,27 @@ async fn refusals_store_nothing() {
     assert_error(s, &body, 422, "invalid_csr");
     let (s, body) = api.post("/v1/pki/csrs", json!({"csr": "garbage"})).await;
     assert_error(s, &body, 422, "invalid_csr");
+    // A well-formed CSR for a key too weak to sign for.
+    let dir = tempfile::tempdir().unwrap();
+    openssl_ok(
+        dir.path(),
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "rsa:1024",
+            "-nodes",
+            "-keyout",
+            "weak.key",
+            "-out",
+            "weak.csr",
+            "-subj",
+            "/CN=weak.example.com",
+        ],
+    );
+    let weak = std::fs::read_to_string(dir.path().join("weak.csr")).unwrap();
+    let (s, body) = api.post("/v1/pki/csrs", json!({"csr": weak})).await;
+    assert_error(s, &body, 422, "invalid_csr");
     let (s, body) = api
         .post(
             "/v1/pki/certs",

@@ -1371,6 +1371,13 @@ pub async fn submit_csr(
     let request = request?;
     let parsed = pki::parse_csr(&request.csr).map_err(pki_error)?;
     let common_name = csr_names(&parsed)?;
+    if parsed.key_type.is_none() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidCsr,
+            "invalid CSR: its key is not one ScaiVault signs for (EC P-256/P-384, RSA 2048-4096, \
+             Ed25519)",
+        ));
+    }
     if let Some(ca_id) = &request.ca_id {
         let ca = load_ca(state, &p.tenant_id, ca_id).await?;
         require_active(&ca)?;
