@@ -421,3 +421,108 @@ fn pki_exit_codes_follow_the_reference() {
     let listed = env.run(&["pki", "csr", "list", "--json"]).ok().json();
     assert!(listed["csrs"].as_array().unwrap().is_empty(), "{listed}");
 }
+
+#[test]
+fn an_openssl_ca_is_imported_and_issues() {
+    let env = Env::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let path = |name: &str| d.join(name).to_string_lossy().into_owned();
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "legacy.key",
+            "-out",
+            "legacy.pem",
+            "-subj",
+            "/CN=Legacy OpenSSL CA",
+            "-days",
+            "365",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "other.key",
+            "-out",
+            "other.pem",
+            "-subj",
+            "/CN=Other",
+            "-days",
+            "365",
+        ],
+    );
+    // A key that is not the certificate's is refused (validation: 5).
+    env.run(&[
+        "pki",
+        "ca",
+        "import",
+        "--name",
+        "mismatch",
+        "--cert-file",
+        &path("legacy.pem"),
+        "--key-file",
+        &path("other.key"),
+    ])
+    .fails_with(5, "Error: validation_error");
+    let imported = env
+        .run(&[
+            "pki",
+            "ca",
+            "import",
+            "--name",
+            "legacy",
+            "--cert-file",
+            &path("legacy.pem"),
+            "--key-file",
+            &path("legacy.key"),
+            "--json",
+        ])
+        .ok()
+        .json();
+    assert_eq!(imported["imported"], true, "{imported}");
+    assert!(imported.get("private_key").is_none());
+    let ca_id = imported["id"].as_str().unwrap();
+    env.run(&[
+        "pki",
+        "certs",
+        "issue",
+        "--ca",
+        ca_id,
+        "--common-name",
+        "svc.legacy.example",
+        "--san",
+        "svc.legacy.example",
+        "--cert-out",
+        &path("svc.pem"),
+    ])
+    .ok();
+    let verified = openssl(
+        d,
+        &[
+            "verify",
+            "-CAfile",
+            "legacy.pem",
+            "-purpose",
+            "sslserver",
+            "svc.pem",
+        ],
+    );
+    assert!(verified.contains("svc.pem: OK"), "{verified}");
+}
