@@ -1137,3 +1137,62 @@ async fn two_postgres_nodes_issue_revoke_and_answer_as_one_ca() {
     assert!(out.contains("Response verify OK"), "{out}");
     assert!(out.contains("victim.pem: revoked"), "{out}");
 }
+
+/// The CRL is regenerated on revocation and, lazily, once half of its 7-day lifetime has
+/// passed; otherwise the stored one is served (same number).
+#[tokio::test]
+async fn the_crl_is_renumbered_on_revocation_and_refreshed_before_it_expires() {
+    let server = TestServer::start_with_args(&["--dev-test-clock"]);
+    let api = server.client();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ca = create_ca(&api, json!({"name": "crl", "common_name": "CRL CA"})).await;
+    let ca_id = id(&ca).to_owned();
+    write(d, "ca.pem", ca["certificate"].as_str().unwrap());
+    let number = async || {
+        let der = reqwest::get(server.url(&format!("/v1/pki/crl/{ca_id}")))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        std::fs::write(d.join("crl.der"), der).unwrap();
+        let out = openssl_ok(
+            d,
+            &[
+                "crl",
+                "-inform",
+                "DER",
+                "-in",
+                "crl.der",
+                "-CAfile",
+                "ca.pem",
+                "-noout",
+                "-crlnumber",
+            ],
+        );
+        assert!(out.contains("verify OK"), "{out}");
+        out.lines()
+            .find_map(|l| l.strip_prefix("crlNumber=0x"))
+            .map(|n| u64::from_str_radix(n.trim(), 16).unwrap())
+            .unwrap_or_else(|| panic!("no CRL number: {out}"))
+    };
+    let first = number().await;
+    assert_eq!(number().await, first, "served from the store");
+    let cert = issue(
+        &api,
+        json!({"ca_id": ca_id, "common_name": "r.example.com"}),
+    )
+    .await;
+    let (s, body) = api
+        .post(&format!("/v1/pki/certs/{}/revoke", id(&cert)), json!({}))
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let after_revoke = number().await;
+    assert!(after_revoke > first, "{after_revoke} > {first}");
+    api.advance_clock("3d").await;
+    assert_eq!(number().await, after_revoke, "still fresh after 3 days");
+    api.advance_clock("1d").await;
+    let refreshed = number().await;
+    assert!(refreshed > after_revoke, "{refreshed} > {after_revoke}");
+}
