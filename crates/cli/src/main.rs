@@ -97,6 +97,10 @@ enum Command {
     #[command(subcommand, after_help = commands::subscriptions::EXAMPLES)]
     Subscriptions(commands::subscriptions::SubscriptionsCommand),
 
+    /// The internal CA: certificate authorities, certificates, revocation, CSRs
+    #[command(subcommand, after_help = commands::pki::EXAMPLES)]
+    Pki(commands::pki::PkiCommand),
+
     /// Manage service accounts and their API keys
     #[command(subcommand, after_help = commands::service_accounts::EXAMPLES)]
     ServiceAccounts(commands::service_accounts::ServiceAccountsCommand),
@@ -163,6 +167,11 @@ fn main() -> ExitCode {
         }),
         Command::Subscriptions(cmd) => client_command(|ctx| async move {
             commands::subscriptions::run(cmd, &ctx)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }),
+        Command::Pki(cmd) => client_command(|ctx| async move {
+            commands::pki::run(cmd, &ctx)
                 .await
                 .map(|()| ExitCode::SUCCESS)
         }),

@@ -18,6 +18,7 @@ mod audit;
 mod auth;
 mod error;
 mod identity;
+mod pki;
 mod policies;
 pub mod redact;
 mod rotation;
@@ -35,6 +36,7 @@ use serde::de::DeserializeOwned;
 
 pub use audit::AuditFilter;
 pub use error::Error;
+pub use pki::CertificateFilter;
 pub use rotation::{RunFilter, RunHistoryQuery};
 pub use scaivault_proto as proto;
 pub use secrets::{DeleteMode, ExpiringQuery, ListSecretsQuery};

@@ -51,8 +51,13 @@ impl Role {
         match self {
             Role::TenantAdmin => &Scope::TENANT,
             Role::PartnerAdmin => &Scope::ALL,
-            Role::SecretsReader => &[Scope::SecretsRead, Scope::TokensWrite],
-            Role::SecretsWriter => &[Scope::SecretsRead, Scope::SecretsWrite, Scope::TokensWrite],
+            Role::SecretsReader => &[Scope::SecretsRead, Scope::PkiRead, Scope::TokensWrite],
+            Role::SecretsWriter => &[
+                Scope::SecretsRead,
+                Scope::SecretsWrite,
+                Scope::PkiRead,
+                Scope::TokensWrite,
+            ],
             Role::Auditor => &[Scope::AuditRead, Scope::TokensWrite],
         }
     }
@@ -83,8 +88,15 @@ mod tests {
         assert_eq!(Role::parse("root"), None);
         assert_eq!(
             scopes_of(&[Role::SecretsReader, Role::Auditor]),
-            vec![Scope::SecretsRead, Scope::AuditRead, Scope::TokensWrite]
+            vec![
+                Scope::SecretsRead,
+                Scope::AuditRead,
+                Scope::TokensWrite,
+                Scope::PkiRead
+            ]
         );
+        assert!(scopes_of(&[Role::TenantAdmin]).contains(&Scope::PkiAdmin));
+        assert!(!scopes_of(&[Role::SecretsWriter]).contains(&Scope::PkiIssue));
         assert_eq!(scopes_of(&[Role::PartnerAdmin]), Scope::ALL.to_vec());
         assert_eq!(scopes_of(&[Role::TenantAdmin]), Scope::TENANT.to_vec());
         assert!(!scopes_of(&[Role::TenantAdmin]).contains(&Scope::TenantsAdmin));

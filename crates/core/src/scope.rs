@@ -29,10 +29,16 @@ pub enum Scope {
     TokensWrite,
     /// Partner-level administration: partners, new tenants, ScaiKey registration.
     TenantsAdmin,
+    /// List and read CAs, certificates and CSRs (never a private key).
+    PkiRead,
+    /// Issue, renew and revoke certificates; submit CSRs (path policies narrow it).
+    PkiIssue,
+    /// Create, import and disable CAs; approve, reject and sign CSRs.
+    PkiAdmin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 11] = [
+    pub const ALL: [Scope; 14] = [
         Scope::SecretsRead,
         Scope::SecretsWrite,
         Scope::AuditRead,
@@ -44,10 +50,13 @@ impl Scope {
         Scope::ServiceAccountsWrite,
         Scope::TokensWrite,
         Scope::TenantsAdmin,
+        Scope::PkiRead,
+        Scope::PkiIssue,
+        Scope::PkiAdmin,
     ];
 
     /// Every scope that acts within one tenant: all but the partner-level `tenants:admin`.
-    pub const TENANT: [Scope; 10] = [
+    pub const TENANT: [Scope; 13] = [
         Scope::SecretsRead,
         Scope::SecretsWrite,
         Scope::AuditRead,
@@ -58,6 +67,9 @@ impl Scope {
         Scope::ServiceAccountsRead,
         Scope::ServiceAccountsWrite,
         Scope::TokensWrite,
+        Scope::PkiRead,
+        Scope::PkiIssue,
+        Scope::PkiAdmin,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +85,9 @@ impl Scope {
             Scope::ServiceAccountsWrite => "service-accounts:write",
             Scope::TokensWrite => "tokens:write",
             Scope::TenantsAdmin => "tenants:admin",
+            Scope::PkiRead => "pki:read",
+            Scope::PkiIssue => "pki:issue",
+            Scope::PkiAdmin => "pki:admin",
         }
     }
 
@@ -102,6 +117,11 @@ impl Scope {
             Scope::TenantsAdmin => {
                 "partners, new tenants and ScaiKey registration (partner admins)"
             }
+            Scope::PkiRead => "list and read CAs, certificates and CSRs (never a private key)",
+            Scope::PkiIssue => {
+                "issue, renew and revoke certificates, submit CSRs (narrowed by path policies)"
+            }
+            Scope::PkiAdmin => "create, import and disable CAs; approve, reject and sign CSRs",
         }
     }
 

@@ -42,6 +42,24 @@ pub enum ErrorCode {
     InternalError,
     /// An object with this id or unique name already exists (tenants, partners, ...).
     Conflict,
+    /// 404: no such certificate authority in this tenant.
+    CaNotFound,
+    /// 404: no such certificate in this tenant.
+    CertificateNotFound,
+    /// 404: no such certificate signing request in this tenant.
+    CsrNotFound,
+    /// 422: the CSR is not a PEM certificate request or its signature does not verify.
+    InvalidCsr,
+    /// 422: the requested validity ends after the issuing CA's own.
+    ValidityExceedsCa,
+    /// 422: a name is outside the CA's name constraints.
+    NameNotPermitted,
+    /// 409: the CSR is not in the state this step needs (sign before approve, a second decision).
+    CsrNotApproved,
+    /// 403: the CA requires separation of duties and the approver submitted the CSR.
+    SeparationOfDuties,
+    /// 409: the CA is disabled and issues nothing.
+    CaDisabled,
 }
 
 impl ErrorCode {
@@ -50,12 +68,22 @@ impl ErrorCode {
         match self {
             Self::InvalidPath | Self::ValidationError => 400,
             Self::AuthenticationRequired => 401,
-            Self::AccessDenied => 403,
-            Self::SecretNotFound | Self::VersionNotFound | Self::NotFound => 404,
+            Self::AccessDenied | Self::SeparationOfDuties => 403,
+            Self::SecretNotFound
+            | Self::VersionNotFound
+            | Self::NotFound
+            | Self::CaNotFound
+            | Self::CertificateNotFound
+            | Self::CsrNotFound => 404,
             Self::MethodNotAllowed => 405,
-            Self::SecretExists | Self::VersionConflict | Self::Conflict => 409,
+            Self::SecretExists
+            | Self::VersionConflict
+            | Self::Conflict
+            | Self::CsrNotApproved
+            | Self::CaDisabled => 409,
             Self::SecretExpired => 410,
             Self::PayloadTooLarge => 413,
+            Self::InvalidCsr | Self::ValidityExceedsCa | Self::NameNotPermitted => 422,
             Self::RateLimited => 429,
             Self::InternalError => 500,
             Self::ServiceUnavailable | Self::StorageUnavailable => 503,
@@ -82,6 +110,15 @@ impl ErrorCode {
             Self::StorageUnavailable => "storage_unavailable",
             Self::InternalError => "internal_error",
             Self::Conflict => "conflict",
+            Self::CaNotFound => "ca_not_found",
+            Self::CertificateNotFound => "certificate_not_found",
+            Self::CsrNotFound => "csr_not_found",
+            Self::InvalidCsr => "invalid_csr",
+            Self::ValidityExceedsCa => "validity_exceeds_ca",
+            Self::NameNotPermitted => "name_not_permitted",
+            Self::CsrNotApproved => "csr_not_approved",
+            Self::SeparationOfDuties => "separation_of_duties",
+            Self::CaDisabled => "ca_disabled",
         }
     }
 }

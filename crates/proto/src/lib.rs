@@ -9,6 +9,7 @@ pub mod auth;
 pub mod error;
 pub mod health;
 pub mod identity;
+pub mod pki;
 pub mod policies;
 pub mod rotation;
 pub mod secrets;

@@ -13,8 +13,9 @@ use crate::StartupError;
 
 /// Keys that may come from the environment (so unrelated `SCAIVAULT_*` variables of the CLI,
 /// such as `SCAIVAULT_TOKEN`, are never mistaken for configuration).
-const ENV_KEYS: [&str; 34] = [
+const ENV_KEYS: [&str; 35] = [
     "listen",
+    "public_url",
     "data_dir",
     "storage",
     "database_url",
@@ -71,6 +72,10 @@ pub enum Storage {
 pub struct Config {
     #[serde(default = "default_listen")]
     pub listen: String,
+    /// The base URL clients reach this server at (`https://vault.example.com`): issued
+    /// certificates name their CA's CRL and OCSP endpoints under it. Default: the listen
+    /// address (`http://127.0.0.1:8200`), right for dev mode only.
+    pub public_url: Option<String>,
     pub data_dir: Option<PathBuf>,
     #[serde(default)]
     pub storage: Storage,
@@ -276,6 +281,7 @@ impl Config {
     pub fn dev_defaults() -> Self {
         Self {
             listen: default_listen(),
+            public_url: None,
             data_dir: None,
             storage: Storage::Sqlite,
             database_url: None,
@@ -348,6 +354,13 @@ impl Config {
         self.webhooks()?;
         self.trusted_proxies()?;
         self.expiry_notices()?;
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(StartupError::Config(
+                "public_url must be an http:// or https:// URL".into(),
+            ));
+        }
         if self.max_body_bytes < 1024 {
             return Err(StartupError::Config(
                 "max_body_bytes must be at least 1024".into(),

@@ -20,7 +20,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// The catalogue of event types (later issues add theirs).
-pub const EVENT_TYPES: [&str; 11] = [
+pub const EVENT_TYPES: [&str; 15] = [
     "secret.created",
     "secret.updated",
     "secret.deleted",
@@ -32,6 +32,10 @@ pub const EVENT_TYPES: [&str; 11] = [
     "rotation.succeeded",
     "rotation.failed",
     "policy.changed",
+    "certificate.issued",
+    "certificate.revoked",
+    "certificate.expiring",
+    "certificate.expired",
 ];
 
 /// Events read from the outbox per round.
@@ -369,6 +373,7 @@ pub async fn emit_expiry_notices(state: &AppState, warning: Duration) -> ApiResu
             });
         }
     }
+    certificate_notices(state, now, warning, &mut notices).await?;
     if notices.is_empty() {
         return Ok(0);
     }
@@ -377,6 +382,54 @@ pub async fn emit_expiry_notices(state: &AppState, warning: Duration) -> ApiResu
         state.events.committed();
     }
     Ok(inserted)
+}
+
+/// `certificate.expiring` once when a valid certificate enters the warning window and
+/// `certificate.expired` once when it expires, keyed like the secret notices (type, tenant,
+/// certificate id, not_after). The event's path is the certificate's secret path, if any.
+async fn certificate_notices(
+    state: &AppState,
+    now: time::OffsetDateTime,
+    warning: time::Duration,
+    notices: &mut Vec<scaivault_store::NewEvent>,
+) -> ApiResult<()> {
+    for (event_type, from, to) in [
+        ("certificate.expired", now - EXPIRED_LOOKBACK, now),
+        ("certificate.expiring", now, now + warning),
+    ] {
+        for cert in state
+            .store
+            .certificates_expiring_between(from, to, 1000)
+            .await?
+        {
+            let key = format!(
+                "{event_type}\n{}\n{}\n{}",
+                cert.tenant_id,
+                cert.id,
+                cert.not_after.unix_timestamp_nanos()
+            );
+            let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.as_bytes());
+            let id = crate::engine::audit::hex(&digest.as_ref()[..12]);
+            let seconds_left = (cert.not_after - now).whole_seconds().max(0);
+            notices.push(scaivault_store::NewEvent {
+                id: format!("evt_x{id}"),
+                tenant_id: cert.tenant_id.clone(),
+                event_type: event_type.to_owned(),
+                path: cert.secret_path.clone(),
+                occurred_at: now,
+                data: serde_json::json!({
+                    "certificate_id": cert.id,
+                    "ca_id": cert.ca_id,
+                    "serial": cert.serial,
+                    "common_name": cert.common_name,
+                    "not_after": Timestamp::new(cert.not_after),
+                    "days_remaining": (seconds_left as u64).div_ceil(86_400),
+                })
+                .to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Runs [`emit_expiry_notices`] every `every`.

@@ -205,6 +205,7 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
             dead_letter_retention: config.event_retention()?.1,
         },
         storage_health: Default::default(),
+        public_url: std::sync::OnceLock::new(),
     }));
     let background = spawn_background(state.clone());
     let audit_maintenance =
@@ -235,6 +236,11 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         .local_addr()
         .map_err(|e| StartupError::Io(e.to_string()))?;
     let scheme = if tls.is_some() { "https" } else { "http" };
+    let public_url = match &config.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => format!("{scheme}://{addr}"),
+    };
+    let _ = state.public_url.set(public_url);
     print_banner(
         args.dev,
         scheme,

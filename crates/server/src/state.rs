@@ -39,6 +39,9 @@ pub struct Inner {
     pub storage: crate::retention::StorageSettings,
     /// Whether requests lately failed for lack of storage (readiness follows them).
     pub storage_health: crate::storage_health::StorageHealth,
+    /// The base URL issued certificates name for CRLs and OCSP (`public_url`, or the
+    /// listen address once bound).
+    pub public_url: std::sync::OnceLock<String>,
 }
 
 /// Tunables that handlers need.

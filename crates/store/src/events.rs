@@ -69,9 +69,23 @@ pub fn event_for(audit: &AuditEvent, previous_version: Option<u64>) -> Option<Ne
             "policy.changed",
             serde_json::json!({ "change": action, "policy": audit.resource_path }),
         ),
+        // The certificate's id; its secret path, if any, gets no secret event of its own.
+        ("certificate", action @ ("issue" | "renew")) => (
+            "certificate.issued",
+            serde_json::json!({ "certificate_id": audit.resource_path, "via": action }),
+        ),
+        ("csr", "sign") => (
+            "certificate.issued",
+            serde_json::json!({ "csr_id": audit.resource_path, "via": "csr" }),
+        ),
+        ("certificate", "revoke") => (
+            "certificate.revoked",
+            serde_json::json!({ "certificate_id": audit.resource_path }),
+        ),
         _ => return None,
     };
-    // Policy events carry no secret path (a subscriber filters them by type only).
+    // Policy and certificate events carry no secret path (a subscriber filters them by type
+    // only).
     let path = if audit.resource_type == "secret" {
         audit.resource_path.clone()
     } else {

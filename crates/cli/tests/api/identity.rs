@@ -156,7 +156,10 @@ async fn api_keys_are_shown_once_used_listed_and_revoked() {
     let sa_id = sa["id"].as_str().unwrap();
     assert!(sa_id.starts_with("sva_"));
     assert_eq!(sa["identity_id"], format!("service_account:{sa_id}"));
-    assert_eq!(sa["scopes"], json!(["secrets:read", "tokens:write"]));
+    assert_eq!(
+        sa["scopes"],
+        json!(["secrets:read", "tokens:write", "pki:read"])
+    );
     let (s, body) = admin
         .post(
             "/v1/service-accounts",

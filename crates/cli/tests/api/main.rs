@@ -22,6 +22,7 @@ mod identity;
 mod migrate;
 mod operations;
 mod pg_failures;
+mod pki;
 mod policies;
 mod quickstart;
 mod retention;

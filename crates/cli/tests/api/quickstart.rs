@@ -31,7 +31,10 @@ async fn quickstart_end_to_end() {
             "service-accounts:read",
             "service-accounts:write",
             "tokens:write",
-            "tenants:admin"
+            "tenants:admin",
+            "pki:read",
+            "pki:issue",
+            "pki:admin"
         ]),
         "the dev root token has every scope"
     );

@@ -10,7 +10,7 @@ use crate::common::{Api, TestServer, assert_error};
 
 /// Routes that need no scope, only a valid credential (or none). Keep this list short: every
 /// other route must name its scope in its OpenAPI operation.
-const NO_SCOPE: [(&str, &str); 5] = [
+const NO_SCOPE: [(&str, &str); 8] = [
     // Health: no credential at all, for load balancers and orchestrators.
     ("GET", "/health"),
     ("GET", "/health/ready"),
@@ -20,6 +20,10 @@ const NO_SCOPE: [(&str, &str); 5] = [
     ("GET", "/v1/auth/tokens"),
     // An API key for a short-lived token with exactly its scopes, which dies with the key.
     ("POST", "/v1/auth/exchange"),
+    // A CA's CRL and OCSP responder: public by nature (relying parties have no credential).
+    ("GET", "/v1/pki/crl/{ca_id}"),
+    ("POST", "/v1/pki/ocsp/{ca_id}"),
+    ("GET", "/v1/pki/ocsp/{ca_id}/{request}"),
 ];
 
 /// A request body for routes whose scope depends on what is asked. Every other route checks
@@ -252,11 +256,13 @@ async fn a_token_never_creates_a_credential_beyond_its_scopes() {
         .await;
     assert_eq!(s, 200, "{body}");
 
-    // May manage service accounts, but holds only secrets:read (and tokens:write) itself.
+    // May manage service accounts, but holds only secrets:read, pki:read (and tokens:write)
+    // itself.
     let manager = token(json!([
         "service-accounts:read",
         "service-accounts:write",
         "secrets:read",
+        "pki:read",
         "tokens:write"
     ]))
     .await;
@@ -284,7 +290,10 @@ async fn a_token_never_creates_a_credential_beyond_its_scopes() {
         )
         .await;
     assert_eq!(s, 201, "{within}");
-    assert_eq!(within["scopes"], json!(["secrets:read", "tokens:write"]));
+    assert_eq!(
+        within["scopes"],
+        json!(["secrets:read", "tokens:write", "pki:read"])
+    );
     // A key acts with its account's scopes: none for an account that can do more.
     let (s, admin_sa) = root
         .post(

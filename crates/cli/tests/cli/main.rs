@@ -8,6 +8,7 @@
 mod audit;
 #[path = "../common/mod.rs"]
 mod common;
+mod pki;
 mod policies;
 mod scaikey;
 mod service_accounts;

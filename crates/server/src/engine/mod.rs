@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod identity;
+pub mod pki;
 pub mod policies;
 pub mod rotation;
 pub mod secret_policies;

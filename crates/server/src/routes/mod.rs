@@ -6,6 +6,7 @@ pub mod auth;
 pub mod health;
 pub mod identity;
 pub mod openapi;
+pub mod pki;
 pub mod policies;
 pub mod rotation;
 pub mod secret_policies;
@@ -39,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(subscriptions::router())
         .merge(secret_policies::router())
         .merge(rotation::router())
+        .merge(pki::router())
         .merge(test_clock::router(state.test_clock.is_some()))
         .merge(secrets::router())
         .merge(openapi::router())

@@ -13,7 +13,7 @@ use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "ScaiVault API", description = "Secrets and certificate management. All paths under /v1/ require a bearer token except the health endpoints."),
+    info(title = "ScaiVault API", description = "Secrets and certificate management. All paths under /v1/ require a bearer token except the health endpoints and the public PKI endpoints (CRL, OCSP)."),
     paths(
         super::health::health,
         super::health::ready,
@@ -86,6 +86,26 @@ use crate::state::AppState;
         super::rotation::runs,
         super::rotation::policy_secrets,
         super::rotation::due,
+        super::pki::create_ca,
+        super::pki::import_ca,
+        super::pki::list_cas,
+        super::pki::get_ca,
+        super::pki::ca_certificate,
+        super::pki::disable_ca,
+        super::pki::issue,
+        super::pki::list_certificates,
+        super::pki::get_certificate,
+        super::pki::revoke,
+        super::pki::renew,
+        super::pki::submit_csr,
+        super::pki::list_csrs,
+        super::pki::get_csr,
+        super::pki::approve_csr,
+        super::pki::reject_csr,
+        super::pki::sign_csr,
+        super::pki::crl,
+        super::pki::ocsp_post,
+        super::pki::ocsp_get,
     ),
     modifiers(&BearerAuth, &CommonErrors),
     tags((name = "secrets", description = "Read, write, version, delete and list secrets"),
@@ -97,6 +117,7 @@ use crate::state::AppState;
          (name = "subscriptions", description = "Event subscriptions: webhooks and long-poll"),
          (name = "secret-policies", description = "Value generation: generators, secret policies, previews"),
          (name = "rotation", description = "Rotation policies, assignment, runs and the schedule"),
+         (name = "pki", description = "The internal CA: CAs, certificates, revocation (CRL, OCSP), CSRs"),
          (name = "system", description = "Health"))
 )]
 pub struct ApiDoc;
