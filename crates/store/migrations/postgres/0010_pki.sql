@@ -95,3 +95,12 @@ CREATE TABLE pki_crls (
     this_update BIGINT NOT NULL,
     next_update BIGINT NOT NULL
 );
+
+-- New scopes guard the PKI routes. A credential that held every tenant scope of the previous
+-- catalogue keeps doing everything it could: it gets the three PKI scopes (as 0008 did for the
+-- scopes of its day). Narrower credentials gain nothing.
+UPDATE tokens
+SET scopes = scopes || ARRAY['pki:read', 'pki:issue', 'pki:admin']
+WHERE scopes @> ARRAY['secrets:read', 'secrets:write', 'audit:read', 'policies:read',
+                      'policies:write', 'identity:read', 'identity:write',
+                      'service-accounts:read', 'service-accounts:write', 'tokens:write'];

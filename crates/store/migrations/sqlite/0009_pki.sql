@@ -93,3 +93,13 @@ CREATE TABLE pki_crls (
     this_update INTEGER NOT NULL,
     next_update INTEGER NOT NULL
 );
+
+-- New scopes guard the PKI routes. A credential that held every tenant scope of the previous
+-- catalogue keeps doing everything it could: it gets the three PKI scopes (as 0007 did for the
+-- scopes of its day). Narrower credentials gain nothing.
+UPDATE tokens
+SET scopes = json_insert(scopes, '$[#]', 'pki:read', '$[#]', 'pki:issue', '$[#]', 'pki:admin')
+WHERE (SELECT count(DISTINCT value) FROM json_each(tokens.scopes)
+       WHERE value IN ('secrets:read', 'secrets:write', 'audit:read', 'policies:read',
+                       'policies:write', 'identity:read', 'identity:write',
+                       'service-accounts:read', 'service-accounts:write', 'tokens:write')) = 10;
