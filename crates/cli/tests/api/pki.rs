@@ -141,6 +141,8 @@ async fn root_intermediate_leaf_verify_with_openssl_and_the_key_matches() {
 
     let text = openssl_ok(d, &["x509", "-in", "leaf.pem", "-noout", "-text"]);
     assert!(text.contains("DNS:billing-api.svc.cluster.local"), "{text}");
+    // The common name is a host name, so it is a SAN too (clients match SANs only).
+    assert!(text.contains("DNS:billing.svc.cluster.local"), "{text}");
     assert!(text.contains("IP Address:10.1.2.3"), "{text}");
     assert!(text.contains("CA:FALSE"), "{text}");
     assert!(

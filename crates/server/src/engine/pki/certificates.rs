@@ -156,7 +156,7 @@ pub async fn issue(
     require_scope(p, Scope::PkiIssue)?;
     let request = request?;
     let common_name = check_common_name(&request.common_name)?;
-    let sans = parse_sans(&request.sans)?;
+    let sans = sans_with_common_name(&common_name, parse_sans(&request.sans)?);
     let key_type = parse_key_type(request.key_type.as_deref())?;
     let usage = parse_usage(request.usage.as_deref())?;
     let ca = load_ca(state, &p.tenant_id, &request.ca_id).await?;

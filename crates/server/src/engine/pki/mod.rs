@@ -245,6 +245,20 @@ fn parse_sans(sans: &[String]) -> ApiResult<Vec<pki::San>> {
     Ok(out)
 }
 
+/// The SANs an issued certificate carries: the requested ones, with the common name first when
+/// it is a host name, an IP address or an email address (as Vault does). TLS clients match host
+/// names against SANs only, so a certificate whose name is only in its CN would not verify.
+fn sans_with_common_name(common_name: &str, mut sans: Vec<pki::San>) -> Vec<pki::San> {
+    if let Ok(san @ (pki::San::Dns(_) | pki::San::Ip(_) | pki::San::Email(_))) =
+        pki::San::parse(common_name)
+    {
+        if !sans.contains(&san) {
+            sans.insert(0, san);
+        }
+    }
+    sans
+}
+
 fn parse_key_type(value: Option<&str>) -> ApiResult<pki::KeyType> {
     match value {
         None => Ok(pki::KeyType::default()),
