@@ -251,10 +251,9 @@ fn parse_sans(sans: &[String]) -> ApiResult<Vec<pki::San>> {
 fn sans_with_common_name(common_name: &str, mut sans: Vec<pki::San>) -> Vec<pki::San> {
     if let Ok(san @ (pki::San::Dns(_) | pki::San::Ip(_) | pki::San::Email(_))) =
         pki::San::parse(common_name)
+        && !sans.contains(&san)
     {
-        if !sans.contains(&san) {
-            sans.insert(0, san);
-        }
+        sans.insert(0, san);
     }
     sans
 }
