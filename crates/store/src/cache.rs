@@ -1,4 +1,4 @@
-//! A read-through cache of current secret versions in front of any [`Store`].
+//! A read-through cache of current secret versions in front of any [`Store`](crate::Store).
 //!
 //! The hot path of ScaiVault is "read the current version of one secret". Each SQLite read
 //! costs far more CPU than the rest of the request (docs/benchmarks.md), so the current

@@ -147,7 +147,7 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// The `system` row that [`Store::probe_write`] rewrites (not state worth copying).
+/// The `system` row that [`SystemStore::probe_write`] rewrites (not state worth copying).
 pub const WRITE_PROBE_KEY: &str = "write_probe";
 
 impl From<sqlx::Error> for StoreError {

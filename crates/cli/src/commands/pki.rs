@@ -182,7 +182,7 @@ pub struct IdArgs {
 
 #[derive(Debug, Args)]
 pub struct CreateCaArgs {
-    /// Unique name in the tenant (its slug names the CA in policy paths: pki/<slug>/...)
+    /// Unique name in the tenant (its slug names the CA in policy paths: pki/SLUG/...)
     #[arg(long)]
     name: String,
     #[arg(long)]
@@ -279,7 +279,7 @@ pub struct IssueArgs {
     /// server (default), client or both
     #[arg(long)]
     usage: Option<String>,
-    /// Secret path for certificate and key (default pki/<ca slug>/<common name>)
+    /// Secret path for certificate and key (default pki/CA-SLUG/COMMON-NAME)
     #[arg(long)]
     path: Option<String>,
     #[command(flatten)]

@@ -18,7 +18,7 @@ crate::sql::pki::shared_bindings!(sqlx::PgConnection, sqlx::PgPool);
 
 pki_store!(PgStore, {
     /// In one transaction: the certificate row, then the secret write exactly as `write_secret`
-    /// applies it ([`secrets::write_in`] under the secret's row lock, with the write's own audit
+    /// applies it (`secrets::write_in` under the secret's row lock, with the write's own audit
     /// entry and event), then `audit` (audit heads are locked last, as everywhere).
     async fn insert_certificate(
         &self,

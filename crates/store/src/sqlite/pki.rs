@@ -16,7 +16,7 @@ crate::sql::pki::shared_bindings!(sqlx::SqliteConnection, sqlx::SqlitePool);
 
 pki_store!(SqliteStore, {
     /// On the writer connection, in one transaction: the certificate row, then the secret
-    /// write exactly as the group-commit writer applies one ([`secrets::write_in`], with the
+    /// write exactly as the group-commit writer applies one (`secrets::write_in`, with the
     /// write's own audit entry and event as `commit_batch` records them), then `audit`.
     async fn insert_certificate(
         &self,
