@@ -33,6 +33,8 @@ pub(super) async fn issue_checked(
     let sans: Vec<String> = it.sans.iter().map(ToString::to_string).collect();
     let id = scaivault_crypto::random::random_id("cert_")?;
     audit::note_resource(&id);
+    let (crl_url, ocsp_url) = (crl_url(state, &it.ca.id), ocsp_url(state, &it.ca.id));
+    let private_key = key.to_pkcs8_pem();
     for _ in 0..SERIAL_ATTEMPTS {
         let serial = pki::Serial::random();
         let spec = pki::LeafSpec {
@@ -41,13 +43,12 @@ pub(super) async fn issue_checked(
             usage: it.usage,
             validity: it.validity,
             serial: serial.clone(),
-            crl_url: Some(crl_url(state, &it.ca.id)),
-            ocsp_url: Some(ocsp_url(state, &it.ca.id)),
+            crl_url: Some(crl_url.clone()),
+            ocsp_url: Some(ocsp_url.clone()),
         };
         let (signer, spki) = (issuer.clone(), public_key.clone());
         let der = blocking(move || pki::issue_leaf(&spec, &spki, &signer)).await?;
         let certificate = pki::pem_encode("CERTIFICATE", &der);
-        let private_key = key.to_pkcs8_pem();
         let record = CertRecord {
             id: id.clone(),
             tenant_id: tenant.to_owned(),
