@@ -51,11 +51,19 @@ impl Role {
         match self {
             Role::TenantAdmin => &Scope::TENANT,
             Role::PartnerAdmin => &Scope::ALL,
-            Role::SecretsReader => &[Scope::SecretsRead, Scope::PkiRead, Scope::TokensWrite],
+            Role::SecretsReader => &[
+                Scope::SecretsRead,
+                Scope::PkiRead,
+                Scope::DynamicRead,
+                Scope::DynamicCreds,
+                Scope::TokensWrite,
+            ],
             Role::SecretsWriter => &[
                 Scope::SecretsRead,
                 Scope::SecretsWrite,
                 Scope::PkiRead,
+                Scope::DynamicRead,
+                Scope::DynamicCreds,
                 Scope::TokensWrite,
             ],
             Role::Auditor => &[Scope::AuditRead, Scope::TokensWrite],

@@ -35,10 +35,18 @@ pub enum Scope {
     PkiIssue,
     /// Create, import and disable CAs; approve, reject and sign CSRs.
     PkiAdmin,
+    /// List and read dynamic engines, roles and leases (never a credential or root password).
+    DynamicRead,
+    /// Get dynamic credentials (a lease), renew and revoke one's own leases (path policies
+    /// narrow it).
+    DynamicCreds,
+    /// Create, change and delete dynamic engines and roles, rotate an engine's root
+    /// credential, revoke any lease and revoke by prefix.
+    DynamicAdmin,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 14] = [
+    pub const ALL: [Scope; 17] = [
         Scope::SecretsRead,
         Scope::SecretsWrite,
         Scope::AuditRead,
@@ -53,10 +61,13 @@ impl Scope {
         Scope::PkiRead,
         Scope::PkiIssue,
         Scope::PkiAdmin,
+        Scope::DynamicRead,
+        Scope::DynamicCreds,
+        Scope::DynamicAdmin,
     ];
 
     /// Every scope that acts within one tenant: all but the partner-level `tenants:admin`.
-    pub const TENANT: [Scope; 13] = [
+    pub const TENANT: [Scope; 16] = [
         Scope::SecretsRead,
         Scope::SecretsWrite,
         Scope::AuditRead,
@@ -70,6 +81,9 @@ impl Scope {
         Scope::PkiRead,
         Scope::PkiIssue,
         Scope::PkiAdmin,
+        Scope::DynamicRead,
+        Scope::DynamicCreds,
+        Scope::DynamicAdmin,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -88,6 +102,9 @@ impl Scope {
             Scope::PkiRead => "pki:read",
             Scope::PkiIssue => "pki:issue",
             Scope::PkiAdmin => "pki:admin",
+            Scope::DynamicRead => "dynamic:read",
+            Scope::DynamicCreds => "dynamic:creds",
+            Scope::DynamicAdmin => "dynamic:admin",
         }
     }
 
@@ -122,6 +139,15 @@ impl Scope {
                 "issue, renew and revoke certificates, submit CSRs (narrowed by path policies)"
             }
             Scope::PkiAdmin => "create, import and disable CAs; approve, reject and sign CSRs",
+            Scope::DynamicRead => {
+                "list and read dynamic engines, roles and leases (never a credential)"
+            }
+            Scope::DynamicCreds => {
+                "get dynamic credentials on a lease, renew and revoke own leases (narrowed by path policies)"
+            }
+            Scope::DynamicAdmin => {
+                "create, change and delete dynamic engines and roles, rotate root credentials, revoke any lease"
+            }
         }
     }
 

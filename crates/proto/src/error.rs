@@ -60,6 +60,20 @@ pub enum ErrorCode {
     SeparationOfDuties,
     /// 409: the CA is disabled and issues nothing.
     CaDisabled,
+    /// 404: no such dynamic engine in this tenant.
+    EngineNotFound,
+    /// 404: no such role on this dynamic engine.
+    RoleNotFound,
+    /// 404: no such lease in this tenant.
+    LeaseNotFound,
+    /// 409: the engine still has live leases; revoke them or delete with `force`.
+    EngineHasLeases,
+    /// 429: the role's or the tenant's cap on live leases is reached.
+    LeaseLimitReached,
+    /// 502: the engine's target (database, cloud API, ...) refused or could not be reached.
+    EngineUnreachable,
+    /// 409: the lease is not live (revoked or expired) or not renewable.
+    LeaseNotRenewable,
 }
 
 impl ErrorCode {
@@ -74,18 +88,24 @@ impl ErrorCode {
             | Self::NotFound
             | Self::CaNotFound
             | Self::CertificateNotFound
-            | Self::CsrNotFound => 404,
+            | Self::CsrNotFound
+            | Self::EngineNotFound
+            | Self::RoleNotFound
+            | Self::LeaseNotFound => 404,
             Self::MethodNotAllowed => 405,
             Self::SecretExists
             | Self::VersionConflict
             | Self::Conflict
             | Self::CsrNotApproved
-            | Self::CaDisabled => 409,
+            | Self::CaDisabled
+            | Self::EngineHasLeases
+            | Self::LeaseNotRenewable => 409,
             Self::SecretExpired => 410,
             Self::PayloadTooLarge => 413,
             Self::InvalidCsr | Self::ValidityExceedsCa | Self::NameNotPermitted => 422,
-            Self::RateLimited => 429,
+            Self::RateLimited | Self::LeaseLimitReached => 429,
             Self::InternalError => 500,
+            Self::EngineUnreachable => 502,
             Self::ServiceUnavailable | Self::StorageUnavailable => 503,
         }
     }
@@ -119,6 +139,13 @@ impl ErrorCode {
             Self::CsrNotApproved => "csr_not_approved",
             Self::SeparationOfDuties => "separation_of_duties",
             Self::CaDisabled => "ca_disabled",
+            Self::EngineNotFound => "engine_not_found",
+            Self::RoleNotFound => "role_not_found",
+            Self::LeaseNotFound => "lease_not_found",
+            Self::EngineHasLeases => "engine_has_leases",
+            Self::LeaseLimitReached => "lease_limit_reached",
+            Self::EngineUnreachable => "engine_unreachable",
+            Self::LeaseNotRenewable => "lease_not_renewable",
         }
     }
 }

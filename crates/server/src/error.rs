@@ -136,6 +136,15 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(Entity::Secret) => {
                 Self::new(ErrorCode::SecretNotFound, "secret not found")
             }
+            StoreError::NotFound(what @ Entity::DynamicEngine) => {
+                Self::new(ErrorCode::EngineNotFound, format!("no such {what}"))
+            }
+            StoreError::NotFound(what @ Entity::DynamicRole) => {
+                Self::new(ErrorCode::RoleNotFound, format!("no such {what}"))
+            }
+            StoreError::NotFound(what @ Entity::Lease) => {
+                Self::new(ErrorCode::LeaseNotFound, format!("no such {what}"))
+            }
             StoreError::NotFound(what) => Self::new(ErrorCode::NotFound, format!("no such {what}")),
             StoreError::SoftDeleted => Self::new(
                 ErrorCode::SecretExists,
@@ -151,6 +160,10 @@ impl From<StoreError> for ApiError {
             ),
             StoreError::Invalid(message) => Self::validation(message),
             StoreError::Duplicate => Self::new(ErrorCode::VersionConflict, "already exists"),
+            StoreError::LimitReached(which) => Self::new(
+                ErrorCode::LeaseLimitReached,
+                format!("{which} is reached; revoke leases or raise the cap"),
+            ),
             e @ StoreError::Unavailable { .. } => Self::storage_unavailable(&e),
             other => Self::internal(other),
         }

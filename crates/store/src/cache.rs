@@ -22,6 +22,9 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::audit::*;
+use crate::dynamic::{
+    DynamicStore, EngineRecord, LeaseCaps, LeaseQuery, LeaseRecord, LeaseSelector, RoleRecord,
+};
 use crate::events::{DeadLetter, DeliveryState, EventRecord, SubscriptionRecord};
 use crate::model::*;
 use crate::pki::{CaRecord, CertQuery, CertRecord, CrlRecord, CsrRecord};
@@ -1017,5 +1020,180 @@ impl<S: AuditStore> AuditStore for CachedStore<S> {
 
     async fn prune_audit_chain(&self, chain: &str, through: u64) -> Result<u64> {
         self.inner.prune_audit_chain(chain, through).await
+    }
+}
+
+/// Dynamic-credentials records are not cached and write no secret: every call goes to the
+/// store.
+#[async_trait]
+impl<S: DynamicStore> DynamicStore for CachedStore<S> {
+    async fn insert_engine(&self, engine: &EngineRecord, audit: Option<&AuditEvent>) -> Result<()> {
+        self.inner.insert_engine(engine, audit).await
+    }
+
+    async fn get_engine(&self, tenant_id: &str, name: &str) -> Result<Option<EngineRecord>> {
+        self.inner.get_engine(tenant_id, name).await
+    }
+
+    async fn list_engines(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<EngineRecord>> {
+        self.inner.list_engines(tenant_id, after, limit).await
+    }
+
+    async fn update_engine(
+        &self,
+        engine: &EngineRecord,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        self.inner.update_engine(engine, audit).await
+    }
+
+    async fn delete_engine(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        self.inner.delete_engine(tenant_id, name, audit).await
+    }
+
+    async fn insert_role(&self, role: &RoleRecord, audit: Option<&AuditEvent>) -> Result<()> {
+        self.inner.insert_role(role, audit).await
+    }
+
+    async fn get_role(
+        &self,
+        tenant_id: &str,
+        engine: &str,
+        name: &str,
+    ) -> Result<Option<RoleRecord>> {
+        self.inner.get_role(tenant_id, engine, name).await
+    }
+
+    async fn list_roles(
+        &self,
+        tenant_id: &str,
+        engine: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<RoleRecord>> {
+        self.inner.list_roles(tenant_id, engine, after, limit).await
+    }
+
+    async fn update_role(&self, role: &RoleRecord, audit: Option<&AuditEvent>) -> Result<bool> {
+        self.inner.update_role(role, audit).await
+    }
+
+    async fn delete_role(
+        &self,
+        tenant_id: &str,
+        engine: &str,
+        name: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        self.inner.delete_role(tenant_id, engine, name, audit).await
+    }
+
+    async fn insert_lease(
+        &self,
+        lease: &LeaseRecord,
+        caps: LeaseCaps,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        self.inner.insert_lease(lease, caps, audit).await
+    }
+
+    async fn activate_lease(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        handle: &str,
+        now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        self.inner
+            .activate_lease(tenant_id, id, handle, now, audit)
+            .await
+    }
+
+    async fn get_lease(&self, tenant_id: &str, id: &str) -> Result<Option<LeaseRecord>> {
+        self.inner.get_lease(tenant_id, id).await
+    }
+
+    async fn list_leases(&self, tenant_id: &str, query: &LeaseQuery) -> Result<Page<LeaseRecord>> {
+        self.inner.list_leases(tenant_id, query).await
+    }
+
+    async fn renew_lease(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        self.inner
+            .renew_lease(tenant_id, id, expires_at, now, audit)
+            .await
+    }
+
+    async fn request_revocation(
+        &self,
+        tenant_id: &str,
+        selector: &LeaseSelector,
+        now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
+    ) -> Result<Vec<String>> {
+        self.inner
+            .request_revocation(tenant_id, selector, now, audit)
+            .await
+    }
+
+    async fn due_leases(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<LeaseRecord>> {
+        self.inner.due_leases(now, limit).await
+    }
+
+    async fn complete_revocation(
+        &self,
+        id: &str,
+        at: OffsetDateTime,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        self.inner.complete_revocation(id, at, audit).await
+    }
+
+    async fn fail_revocation(
+        &self,
+        id: &str,
+        error: &str,
+        retry_at: OffsetDateTime,
+        now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
+    ) -> Result<bool> {
+        self.inner
+            .fail_revocation(id, error, retry_at, now, audit)
+            .await
+    }
+
+    async fn leases_expiring_between(
+        &self,
+        from: OffsetDateTime,
+        to: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<LeaseRecord>> {
+        self.inner.leases_expiring_between(from, to, limit).await
+    }
+
+    async fn count_live_leases(
+        &self,
+        tenant_id: &str,
+        engine: Option<&str>,
+        role: Option<&str>,
+    ) -> Result<u64> {
+        self.inner.count_live_leases(tenant_id, engine, role).await
     }
 }

@@ -16,6 +16,7 @@ pub mod archive;
 pub mod audit;
 pub mod cache;
 pub mod copy;
+pub mod dynamic;
 pub mod events;
 pub mod model;
 pub mod pki;
@@ -32,6 +33,9 @@ pub use audit::{
     ChainMac, ChainReport, ChainVerifier,
 };
 pub use cache::CachedStore;
+pub use dynamic::{
+    DynamicStore, EngineRecord, LeaseCaps, LeaseQuery, LeaseRecord, LeaseSelector, RoleRecord,
+};
 pub use events::{DeadLetter, DeliveryState, EventRecord, NewEvent, SubscriptionRecord};
 pub use model::*;
 pub use pki::{CaRecord, CertQuery, CertRecord, CertStatusFilter, CrlRecord, CsrRecord, PkiStore};
@@ -67,6 +71,12 @@ pub enum Entity {
     Certificate,
     /// A certificate signing request.
     CertificateRequest,
+    /// A dynamic-credentials engine.
+    DynamicEngine,
+    /// A role of a dynamic engine.
+    DynamicRole,
+    /// A dynamic-credentials lease.
+    Lease,
 }
 
 impl Entity {
@@ -87,6 +97,9 @@ impl Entity {
             Self::CertificateAuthority => "certificate authority",
             Self::Certificate => "certificate",
             Self::CertificateRequest => "certificate signing request",
+            Self::DynamicEngine => "dynamic engine",
+            Self::DynamicRole => "role",
+            Self::Lease => "lease",
         }
     }
 }
@@ -118,6 +131,10 @@ pub enum StoreError {
     /// A token or other unique value already exists.
     #[error("duplicate")]
     Duplicate,
+    /// A cap on live records is reached (e.g. a role's or a tenant's live leases); nothing was
+    /// written. The text names which cap. At fault: the caller (or its runaway client).
+    #[error("limit reached: {0}")]
+    LimitReached(&'static str),
     /// The seal callback failed; nothing was written. At fault: the server's keyring.
     #[error("sealing failed")]
     Seal,

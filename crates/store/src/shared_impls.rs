@@ -1130,3 +1130,266 @@ macro_rules! pki_store {
     };
 }
 pub(crate) use pki_store;
+
+/// `DynamicStore` for both backends. A placeholder that refuses every call until the dynamic
+/// tables land (issue 17); replaced by the shared implementation.
+macro_rules! dynamic_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::DynamicStore for $store {
+            async fn insert_engine(
+                &self,
+                engine: &$crate::EngineRecord,
+                audit: Option<&AuditEvent>,
+            ) -> Result<()> {
+                let _ = (engine, audit);
+                Err($crate::StoreError::Corrupt(
+                    "the dynamic store is not built yet".into(),
+                ))
+            }
+
+            async fn get_engine(
+                &self,
+                tenant_id: &str,
+                name: &str,
+            ) -> Result<Option<$crate::EngineRecord>> {
+                let _ = (tenant_id, name);
+                Err($crate::StoreError::Corrupt(
+                    "the dynamic store is not built yet".into(),
+                ))
+            }
+
+            async fn list_engines(
+                &self,
+                tenant_id: &str,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<$crate::Page<$crate::EngineRecord>> {
+                let _ = (tenant_id, after, limit);
+                Err($crate::StoreError::Corrupt(
+                    "the dynamic store is not built yet".into(),
+                ))
+            }
+
+            async fn update_engine(
+                &self,
+                engine: &$crate::EngineRecord,
+                audit: Option<&AuditEvent>,
+            ) -> Result<bool> {
+                let _ = (engine, audit);
+                Err($crate::StoreError::Corrupt(
+                    "the dynamic store is not built yet".into(),
+                ))
+            }
+
+            async fn delete_engine(
+                &self,
+                tenant_id: &str,
+                name: &str,
+                audit: Option<&AuditEvent>,
+            ) -> Result<bool> {
+                let _ = (tenant_id, name, audit);
+                Err($crate::StoreError::Corrupt(
+                    "the dynamic store is not built yet".into(),
+                ))
+            }
+
+            async fn insert_role(
+                &self,
+                role: &$crate::RoleRecord,
+                audit: Option<&AuditEvent>,
+            ) -> Result<()> {
+                let _ = (role, audit);
+                Err($crate::StoreError::Corrupt(
+                    "the dynamic store is not built yet".into(),
+                ))
+            }
+
+            async fn get_role(
+                &self,
+                tenant_id: &str,
+                engine: &str,
+                name: &str,
+            ) -> Result<Option<$crate::RoleRecord>> {
+                let _ = (tenant_id, engine, name);
+                Err($crate::StoreError::Corrupt(
+                    "the dynamic store is not built yet".into(),
+                ))
+            }
+
+            async fn list_roles(
+                &self,
+                tenant_id: &str,
+                engine: &str,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<$crate::Page<$crate::RoleRecord>> {
+                let _ = (tenant_id, engine, after, limit);
+                Err($crate::StoreError::Corrupt(
+                    "the dynamic store is not built yet".into(),
+                ))
+            }
+
+            async fn update_role(
+                &self,
+                role: &$crate::RoleRecord,
+                audit: Option<&AuditEvent>,
+            ) -> Result<bool> {
+                let _ = (role, audit);
+                Err($crate::StoreError::Corrupt(
+                    "the dynamic store is not built yet".into(),
+                ))
+            }
+
+            async fn delete_role(
+                &self,
+                tenant_id: &str,
+                engine: &str,
+                name: &str,
+                audit: Option<&AuditEvent>,
+            ) -> Result<bool> {
+                let _ = (tenant_id, engine, name, audit);
+                Err($crate::StoreError::Corrupt(
+                    "the dynamic store is not built yet".into(),
+                ))
+            }
+
+            async fn insert_lease(
+                &self,
+                lease: &$crate::LeaseRecord,
+                caps: $crate::LeaseCaps,
+                audit: Option<&AuditEvent>,
+            ) -> Result<()> {
+                let _ = (lease, caps, audit);
+                Err($crate::StoreError::Corrupt(
+                    "the dynamic store is not built yet".into(),
+                ))
+            }
+
+            async fn activate_lease(
+                &self,
+                tenant_id: &str,
+                id: &str,
+                handle: &str,
+                now: OffsetDateTime,
+                audit: Option<&AuditEvent>,
+            ) -> Result<bool> {
+                let _ = (tenant_id, id, handle, now, audit);
+                Err($crate::StoreError::Corrupt(
+                    "the dynamic store is not built yet".into(),
+                ))
+            }
+
+            async fn get_lease(
+                &self,
+                tenant_id: &str,
+                id: &str,
+            ) -> Result<Option<$crate::LeaseRecord>> {
+                let _ = (tenant_id, id);
+                Err($crate::StoreError::Corrupt(
+                    "the dynamic store is not built yet".into(),
+                ))
+            }
+
+            async fn list_leases(
+                &self,
+                tenant_id: &str,
+                query: &$crate::LeaseQuery,
+            ) -> Result<$crate::Page<$crate::LeaseRecord>> {
+                let _ = (tenant_id, query);
+                Err($crate::StoreError::Corrupt(
+                    "the dynamic store is not built yet".into(),
+                ))
+            }
+
+            async fn renew_lease(
+                &self,
+                tenant_id: &str,
+                id: &str,
+                expires_at: OffsetDateTime,
+                now: OffsetDateTime,
+                audit: Option<&AuditEvent>,
+            ) -> Result<bool> {
+                let _ = (tenant_id, id, expires_at, now, audit);
+                Err($crate::StoreError::Corrupt(
+                    "the dynamic store is not built yet".into(),
+                ))
+            }
+
+            async fn request_revocation(
+                &self,
+                tenant_id: &str,
+                selector: &$crate::LeaseSelector,
+                now: OffsetDateTime,
+                audit: Option<&AuditEvent>,
+            ) -> Result<Vec<String>> {
+                let _ = (tenant_id, selector, now, audit);
+                Err($crate::StoreError::Corrupt(
+                    "the dynamic store is not built yet".into(),
+                ))
+            }
+
+            async fn due_leases(
+                &self,
+                now: OffsetDateTime,
+                limit: u32,
+            ) -> Result<Vec<$crate::LeaseRecord>> {
+                let _ = (now, limit);
+                Err($crate::StoreError::Corrupt(
+                    "the dynamic store is not built yet".into(),
+                ))
+            }
+
+            async fn complete_revocation(
+                &self,
+                id: &str,
+                at: OffsetDateTime,
+                audit: Option<&AuditEvent>,
+            ) -> Result<bool> {
+                let _ = (id, at, audit);
+                Err($crate::StoreError::Corrupt(
+                    "the dynamic store is not built yet".into(),
+                ))
+            }
+
+            async fn fail_revocation(
+                &self,
+                id: &str,
+                error: &str,
+                retry_at: OffsetDateTime,
+                now: OffsetDateTime,
+                audit: Option<&AuditEvent>,
+            ) -> Result<bool> {
+                let _ = (id, error, retry_at, now, audit);
+                Err($crate::StoreError::Corrupt(
+                    "the dynamic store is not built yet".into(),
+                ))
+            }
+
+            async fn leases_expiring_between(
+                &self,
+                from: OffsetDateTime,
+                to: OffsetDateTime,
+                limit: u32,
+            ) -> Result<Vec<$crate::LeaseRecord>> {
+                let _ = (from, to, limit);
+                Err($crate::StoreError::Corrupt(
+                    "the dynamic store is not built yet".into(),
+                ))
+            }
+
+            async fn count_live_leases(
+                &self,
+                tenant_id: &str,
+                engine: Option<&str>,
+                role: Option<&str>,
+            ) -> Result<u64> {
+                let _ = (tenant_id, engine, role);
+                Err($crate::StoreError::Corrupt(
+                    "the dynamic store is not built yet".into(),
+                ))
+            }
+        }
+    };
+}
+pub(crate) use dynamic_store;

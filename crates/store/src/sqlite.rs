@@ -247,6 +247,8 @@ policy_store!(SqliteStore);
 
 rotation_store!(SqliteStore);
 
+dynamic_store!(SqliteStore);
+
 event_store!(SqliteStore, {
     async fn insert_events(&self, new: &[NewEvent]) -> Result<u64> {
         let mut tx = self.writer.begin().await?;

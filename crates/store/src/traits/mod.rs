@@ -31,6 +31,7 @@ pub trait Store:
     + EventStore
     + AuditStore
     + crate::pki::PkiStore
+    + crate::dynamic::DynamicStore
     + std::fmt::Debug
 {
 }
@@ -45,6 +46,7 @@ impl<T> Store for T where
         + EventStore
         + AuditStore
         + crate::pki::PkiStore
+        + crate::dynamic::DynamicStore
         + std::fmt::Debug
         + ?Sized
 {
