@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod dynamic;
 pub mod error;
 pub mod health;
 pub mod identity;
