@@ -1,0 +1,15 @@
+//! Real peers for the dynamic-credentials tests (issue 17), started for real on this machine:
+//! no mocks. Every starter fails loudly, naming what to install, when its peer is missing.
+//! Test support only (a dev-dependency): failures panic with a clear message.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test support: a peer that cannot start must fail the test loudly"
+)]
+
+pub mod mariadb;
+pub mod moto;
+pub mod postgres;
+pub mod sshd;
