@@ -101,6 +101,10 @@ enum Command {
     #[command(subcommand, after_help = commands::pki::EXAMPLES)]
     Pki(commands::pki::PkiCommand),
 
+    /// Dynamic credentials: engines, roles, short-lived credentials on leases
+    #[command(subcommand, after_help = commands::dynamic::EXAMPLES)]
+    Dynamic(commands::dynamic::DynamicCommand),
+
     /// Manage service accounts and their API keys
     #[command(subcommand, after_help = commands::service_accounts::EXAMPLES)]
     ServiceAccounts(commands::service_accounts::ServiceAccountsCommand),
@@ -172,6 +176,11 @@ fn main() -> ExitCode {
         }),
         Command::Pki(cmd) => client_command(|ctx| async move {
             commands::pki::run(cmd, &ctx)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }),
+        Command::Dynamic(cmd) => client_command(|ctx| async move {
+            commands::dynamic::run(cmd, &ctx)
                 .await
                 .map(|()| ExitCode::SUCCESS)
         }),

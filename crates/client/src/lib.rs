@@ -16,6 +16,7 @@
 
 mod audit;
 mod auth;
+mod dynamic;
 mod error;
 mod identity;
 mod pki;
@@ -35,6 +36,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use audit::AuditFilter;
+pub use dynamic::LeaseFilter;
 pub use error::Error;
 pub use pki::CertificateFilter;
 pub use rotation::{RunFilter, RunHistoryQuery};

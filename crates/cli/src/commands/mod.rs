@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod completions;
 pub mod config;
+pub mod dynamic;
 pub mod pages;
 pub mod pki;
 pub mod policies;
