@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Dynamic credentials (issue 17). See docs/benchmarks.md.
+#
+#   bash bench/dynamic.sh
+#
+# 1. Leases per second against PostgreSQL: a dev server (fresh data dir, embedded store) with a
+#    `postgres` engine on the machine's PostgreSQL (127.0.0.1:5432; BENCH_PG_URL to change), a
+#    role that creates a login role. Then, at concurrency BENCH_DYN_CONC (default 8) for
+#    BENCH_COUNT leases (default 400): `POST .../creds/ROLE` (lease recorded, CREATE ROLE,
+#    lease activated and audited) and afterwards `POST /v1/dynamic/leases/ID/revoke` (sessions
+#    ended, DROP ROLE, audited). Prints leases created/s and revoked/s.
+# 2. Start-up with BENCH_LIVE live leases (default 100,000): the server is stopped, the one lease
+#    made by step 1's warm-up is copied BENCH_LIVE times in the SQLite file (live, expiring in a
+#    day: the sweeper has nothing due), and the time from start to `GET /v1/health/ready` = 200
+#    is measured, against the same data dir without the copies.
+#
+# Knobs: BENCH_PG_URL, BENCH_DYN_CONC, BENCH_COUNT, BENCH_LIVE, SCAIVAULT_BIN.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+CONC=${BENCH_DYN_CONC:-8}
+COUNT=${BENCH_COUNT:-400}
+LIVE=${BENCH_LIVE:-100000}
+TOKEN="skt_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+for tool in curl jq python3 xargs; do
+  command -v "$tool" >/dev/null || die "$tool is needed"
+done
+
+if [ -n "${SCAIVAULT_BIN:-}" ]; then
+  BIN=$SCAIVAULT_BIN
+else
+  cargo build --release -p scaivault
+  TARGET_DIR=$(cargo metadata --format-version 1 --no-deps \
+    | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+  BIN=${TARGET_DIR:-$PWD/target}/release/scaivault
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/scaivault-dynamic-bench.XXXXXX")
+SERVER_PID=
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+now_ms() { date +%s%3N; }
+
+# Starts the server on the data dir; sets URL and SERVER_PID; prints ms until ready.
+start_server() {
+  : >"$WORK/stdout"
+  local started
+  started=$(now_ms)
+  "$BIN" server --dev --listen 127.0.0.1:0 --data-dir "$WORK/data" --dev-root-token "$TOKEN" \
+    >"$WORK/stdout" 2>>"$WORK/server.log" &
+  SERVER_PID=$!
+  URL=
+  for _ in $(seq 1 6000); do
+    URL=$(sed -n 's/^ScaiVault listening on //p' "$WORK/stdout" | head -1)
+    if [ -n "$URL" ] && curl -sf -o /dev/null "$URL/v1/health/ready"; then
+      echo $(($(now_ms) - started))
+      return
+    fi
+    kill -0 "$SERVER_PID" 2>/dev/null || die "the server exited: $(tail -5 "$WORK/server.log")"
+    sleep 0.01
+  done
+  die "the server did not become ready"
+}
+
+stop_server() {
+  kill "$SERVER_PID"
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=
+}
+
+api() { # METHOD PATH [BODY]
+  curl -sf -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+    ${3:+-d "$3"} "$URL$2"
+}
+
+start_server >/dev/null
+api POST /v1/dynamic/engines \
+  "$(jq -nc --arg url "$PG_URL" '{name:"bench-pg",type:"postgres",connection_url:$url}')" \
+  >/dev/null || die "could not create the engine on $PG_URL"
+api POST /v1/dynamic/engines/bench-pg/roles "$(jq -nc '{name:"app",default_ttl:"1h",max_ttl:"24h",
+  creation_statements:"CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '"'"'{{password}}'"'"' VALID UNTIL '"'"'{{expiration}}'"'"';"}')" \
+  >/dev/null || die "could not create the role"
+
+export URL TOKEN
+echo "== $COUNT leases (CREATE ROLE on $PG_URL), c=$CONC"
+started=$(now_ms)
+seq 1 "$COUNT" | xargs -P "$CONC" -I{} sh -c \
+  'curl -sf -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d "{}" \
+     "$URL/v1/dynamic/engines/bench-pg/creds/app" | jq -r .lease_id' >"$WORK/leases"
+elapsed=$(($(now_ms) - started))
+created=$(grep -c '^lease_' "$WORK/leases" || true)
+[ "$created" -eq "$COUNT" ] || die "only $created of $COUNT leases were created"
+echo "created $created leases in ${elapsed} ms: $((created * 1000 / elapsed)) leases/s"
+
+echo "== revoke them, c=$CONC"
+started=$(now_ms)
+xargs -P "$CONC" -I{} sh -c \
+  'curl -sf -o /dev/null -w "%{http_code}\n" -X POST -H "Authorization: Bearer $TOKEN" \
+     "$URL/v1/dynamic/leases/{}/revoke"' <"$WORK/leases" >"$WORK/revoked"
+elapsed=$(($(now_ms) - started))
+revoked=$(grep -c '^200$' "$WORK/revoked" || true)
+[ "$revoked" -eq "$COUNT" ] || die "only $revoked of $COUNT revocations answered 200"
+echo "revoked $revoked leases in ${elapsed} ms: $((revoked * 1000 / elapsed)) leases/s"
+
+# One live lease to copy.
+SEED=$(api POST /v1/dynamic/engines/bench-pg/creds/app '{"ttl":"24h"}' | jq -r .lease_id)
+stop_server
+
+echo "== start-up: ready after (ms), 1 live lease"
+for _ in 1 2 3; do start_server; stop_server; done
+echo "== copying the live lease $LIVE times in the SQLite file"
+python3 - "$WORK/data/scaivault.db" "$SEED" "$LIVE" <<'PY'
+import sqlite3, sys
+path, seed, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+db = sqlite3.connect(path)
+cols = [r[1] for r in db.execute("PRAGMA table_info(dynamic_leases)")]
+row = db.execute("SELECT * FROM dynamic_leases WHERE id = ?", (seed,)).fetchone()
+assert row, "the seed lease is not in dynamic_leases"
+i = cols.index("id")
+rows = []
+for k in range(n):
+    r = list(row)
+    r[i] = f"{seed}_{k:07d}"
+    rows.append(r)
+db.executemany(f"INSERT INTO dynamic_leases ({','.join(cols)}) VALUES ({','.join('?' * len(cols))})", rows)
+db.commit()
+print(db.execute("SELECT count(*) FROM dynamic_leases WHERE due_at IS NOT NULL").fetchone()[0], "live leases")
+PY
+echo "== start-up: ready after (ms), $LIVE live leases"
+for _ in 1 2 3; do start_server; stop_server; done
