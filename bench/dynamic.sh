@@ -11,7 +11,7 @@
 #    ended, DROP ROLE, audited). Prints leases created/s and revoked/s.
 # 2. Start-up with BENCH_LIVE live leases (default 100,000): the server is stopped, the one lease
 #    made by step 1's warm-up is copied BENCH_LIVE times in the SQLite file (live, expiring in a
-#    day: the sweeper has nothing due), and the time from start to `GET /v1/health/ready` = 200
+#    day: the sweeper has nothing due), and the time from start to `GET /health/ready` = 200
 #    is measured, against the same data dir without the copies.
 #
 # Knobs: BENCH_PG_URL, BENCH_DYN_CONC, BENCH_COUNT, BENCH_LIVE, SCAIVAULT_BIN.
@@ -59,7 +59,7 @@ start_server() {
   URL=
   for _ in $(seq 1 6000); do
     URL=$(sed -n 's/^ScaiVault listening on //p' "$WORK/stdout" | head -1)
-    if [ -n "$URL" ] && curl -sf -o /dev/null "$URL/v1/health/ready"; then
+    if [ -n "$URL" ] && curl -sf -o /dev/null "$URL/health/ready"; then
       echo $(($(now_ms) - started))
       return
     fi
