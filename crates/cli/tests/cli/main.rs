@@ -8,6 +8,7 @@
 mod audit;
 #[path = "../common/mod.rs"]
 mod common;
+mod dynamic;
 mod pki;
 mod policies;
 mod scaikey;
