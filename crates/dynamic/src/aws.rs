@@ -41,6 +41,7 @@ use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
 use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 use serde_json::{Map, Value, json};
@@ -720,15 +721,27 @@ impl Aws {
 
 const CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
 
-/// A Query-protocol request body: `Action`, `Version` and the parameters, form-encoded.
+/// A Query-protocol request body: `Action`, `Version` and the parameters, form-encoded as
+/// the AWS SDKs do (everything but `A-Z a-z 0-9 - _ . ~` percent-encoded, space as `+`): moto
+/// (and AWS front ends) may check the signature over a re-encoded body, so `*` in a policy
+/// must be `%2A` as botocore writes it, not left bare as HTML forms allow.
 fn form_body(action: &str, version: &str, params: &[(&str, &str)]) -> String {
-    let mut form = form_urlencoded::Serializer::new(String::new());
-    form.append_pair("Action", action)
-        .append_pair("Version", version);
-    for (k, v) in params {
-        form.append_pair(k, v);
-    }
-    form.finish()
+    const VALUE: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~')
+        .remove(b' ');
+    let pairs = [("Action", action), ("Version", version)];
+    pairs
+        .iter()
+        .chain(params)
+        .map(|(k, v)| {
+            let encode = |s: &str| utf8_percent_encode(s, VALUE).to_string().replace(' ', "+");
+            format!("{}={}", encode(k), encode(v))
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// The headers of a SigV4-signed POST of `body` (content type, date, authorization).
