@@ -311,6 +311,14 @@ impl CallError {
             {
                 DynamicError::Unreachable(format!("{action}: {code}: {message}"))
             }
+            // AWS is overloaded or failing: transient, worth a retry.
+            Self::Aws {
+                status,
+                code,
+                message,
+            } if status >= 500 || matches!(code.as_str(), "Throttling" | "ServiceUnavailable") => {
+                DynamicError::Unreachable(format!("{action}: {code}: {message}"))
+            }
             Self::Aws { code, message, .. } => {
                 DynamicError::Refused(format!("{action}: {code}: {message}"))
             }
@@ -745,6 +753,12 @@ fn form_body(action: &str, version: &str, params: &[(&str, &str)]) -> String {
 }
 
 /// The headers of a SigV4-signed POST of `body` (content type, date, authorization).
+/// Signed at the real time, not the server's (test-movable) clock: AWS refuses a signature
+/// more than 15 minutes off its own clock.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a SigV4 signature must carry the wall-clock time AWS checks it against"
+)]
 fn sign_request(
     url: &str,
     region: &str,
