@@ -804,7 +804,7 @@ fn all(xml: &str, tag: &str) -> Vec<String> {
     let mut out = Vec::new();
     loop {
         match reader.read_event() {
-            Ok(Event::Start(start)) if start.local_name().as_ref() == tag.as_bytes() => {
+            Ok(Event::Start(start)) if start.local_name().as_ref() == tag => {
                 let Ok(raw) = reader.read_text(start.name()) else {
                     break;
                 };
