@@ -16,7 +16,9 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+mod aws;
 pub mod names;
+mod ssh;
 
 pub use names::{initial_handle, username};
 
@@ -155,6 +157,12 @@ pub trait Backend: Send + Sync {
     /// Replaces the engine's own credential at the target with a fresh one only ScaiVault
     /// knows, and returns the new secret for the server to seal.
     async fn rotate_root(&self) -> Result<Zeroizing<String>, DynamicError>;
+    /// The engine's shown settings when this backend has changed them since [`open`]: after
+    /// [`Backend::rotate_root`], AWS has a new `access_key_id` and SSH a new CA `public_key`.
+    /// The server stores it with the new secret. `None` (the default): nothing changed.
+    fn current_config(&self) -> Option<Value> {
+        None
+    }
 }
 
 /// Splits the API's engine settings (`connection_url` with or without a password,
@@ -166,19 +174,23 @@ pub fn prepare_engine(
     input: &Value,
     existing: Option<(&Value, &str)>,
 ) -> Result<PreparedEngine, DynamicError> {
-    let _ = (kind, input, existing);
-    Err(DynamicError::InvalidConfig(
-        "engine types are not built yet".into(),
-    ))
+    match kind {
+        EngineKind::Postgres => Err(not_built(kind)),
+        EngineKind::Mysql => Err(not_built(kind)),
+        EngineKind::Aws => aws::prepare_engine(input, existing),
+        EngineKind::Ssh => ssh::prepare_engine(input, existing),
+    }
 }
 
 /// Checks a role's settings for the engine type and returns them normalised (statements as
 /// a list, defaults filled in).
 pub fn validate_role(kind: EngineKind, role: &Value) -> Result<Value, DynamicError> {
-    let _ = (kind, role);
-    Err(DynamicError::InvalidRole(
-        "engine types are not built yet".into(),
-    ))
+    match kind {
+        EngineKind::Postgres => Err(not_built(kind)),
+        EngineKind::Mysql => Err(not_built(kind)),
+        EngineKind::Aws => aws::validate_role(role),
+        EngineKind::Ssh => ssh::validate_role(role),
+    }
 }
 
 /// Opens an engine from its stored settings and unsealed secret. Connecting is lazy:
@@ -188,8 +200,14 @@ pub fn open(
     config: &Value,
     secret: &str,
 ) -> Result<Box<dyn Backend>, DynamicError> {
-    let _ = (kind, config, secret);
-    Err(DynamicError::InvalidConfig(
-        "engine types are not built yet".into(),
-    ))
+    match kind {
+        EngineKind::Postgres => Err(not_built(kind)),
+        EngineKind::Mysql => Err(not_built(kind)),
+        EngineKind::Aws => Ok(Box::new(aws::Aws::open(config, secret)?)),
+        EngineKind::Ssh => Ok(Box::new(ssh::Ssh::open(config, secret)?)),
+    }
+}
+
+fn not_built(kind: EngineKind) -> DynamicError {
+    DynamicError::InvalidConfig(format!("engine type {kind} is not built yet"))
 }
