@@ -47,19 +47,19 @@ impl Moto {
 
     fn start() -> Moto {
         let found = Command::new("sh")
-            .args(["-c", "command -v moto_server"])
+            .args(["-c", "python3 -c 'import moto.server, boto3'"])
             .output()
             .map(|o| o.status.success())
             .unwrap_or(false);
         assert!(
             found,
-            "moto_server is not installed: pip install 'moto[server]' (and boto3)"
+            "moto_server is not installed for python3: pip install 'moto[server]' boto3"
         );
         let port = free_port();
         let parent = std::process::id();
         // The watchdog: moto lives while the test process does.
         let script = format!(
-            "moto_server -p {port} -H 127.0.0.1 >/dev/null 2>&1 & child=$!; \
+            "python3 -m moto.server -p {port} -H 127.0.0.1 >/dev/null 2>&1 & child=$!; \
              while kill -0 {parent} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done; \
              kill $child 2>/dev/null"
         );
