@@ -338,6 +338,33 @@ async fn an_upgrade_gives_full_scope_credentials_the_new_scopes() {
         .execute(&mut conn)
         .await
         .unwrap();
+        // Then up to the PKI era (before the dynamic scopes): a credential holding the
+        // thirteen tenant scopes of that catalogue gets the dynamic ones; one without the PKI
+        // scopes (narrowed) gains nothing.
+        migrator_before("migrations/sqlite", 10)
+            .await
+            .run(&mut conn)
+            .await
+            .unwrap();
+        let pki_era = r#"["secrets:read","secrets:write","audit:read","policies:read","policies:write","identity:read","identity:write","service-accounts:read","service-accounts:write","tokens:write","pki:read","pki:issue","pki:admin"]"#;
+        let no_pki = r#"["secrets:read","secrets:write","audit:read","policies:read","policies:write","identity:read","identity:write","service-accounts:read","service-accounts:write","tokens:write"]"#;
+        for (id, scopes, kind) in [
+            ("tok_pki_era", pki_era, "personal"),
+            ("tok_sa_key", pki_era, "api_key"),
+            ("tok_no_pki", no_pki, "personal"),
+        ] {
+            sqlx::query(
+                "INSERT INTO tokens (id, tenant_id, partner_id, identity_id, identity_type,
+                    token_hash, name, scopes, is_admin, created_at, kind, is_partner_admin)
+                 VALUES (?1, 'tnt_1', 'ptn_1', 'user:a', 'user', ?1, 'n', ?2, 0, 0, ?3, 0)",
+            )
+            .bind(id)
+            .bind(scopes)
+            .bind(kind)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
         conn.close().await.unwrap();
     }
     let store = SqliteStore::open(&file, 2).await.unwrap();
@@ -356,6 +383,9 @@ async fn an_upgrade_gives_full_scope_credentials_the_new_scopes() {
     assert_eq!(scopes("tok_bootstrap").await, all);
     assert_eq!(scopes("tok_tenant_admin").await, tenant);
     assert_eq!(scopes("tok_reader").await, vec!["secrets:read".to_owned()]);
+    assert_eq!(scopes("tok_pki_era").await, tenant);
+    assert_eq!(scopes("tok_sa_key").await, tenant);
+    assert_eq!(scopes("tok_no_pki").await, tenant[..10].to_vec());
     assert_eq!(
         store
             .get_token("tok_reader")
@@ -390,4 +420,13 @@ async fn an_upgrade_gives_full_scope_credentials_the_new_scopes() {
             .await,
         Err(StoreError::Duplicate)
     ));
+}
+
+/// The lead's measurement: `due_leases(now, 100)` with 100,000 live leases in a SQLite store,
+/// when none are due and when all are (see `common::dynamic::due_leases_timing`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check: run it with --ignored --nocapture"]
+async fn due_leases_timing() {
+    let (store, _dir) = open_sqlite().await;
+    common::dynamic::due_leases_timing(store.as_ref(), 100_000).await;
 }

@@ -644,6 +644,45 @@ async fn an_upgrade_gives_full_scope_credentials_the_new_scopes() {
     .execute(&mut raw)
     .await
     .unwrap();
+    // Then up to the PKI era (before the dynamic scopes): a credential holding the thirteen
+    // tenant scopes of that catalogue gets the dynamic ones; one without the PKI scopes
+    // (narrowed) gains nothing.
+    let mut migrator = sqlx::migrate::Migrator::new(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres"),
+    )
+    .await
+    .unwrap();
+    let older: Vec<_> = migrator
+        .migrations
+        .iter()
+        .filter(|m| m.version < 11)
+        .cloned()
+        .collect();
+    migrator.migrations = older.into();
+    migrator.run(&mut raw).await.unwrap();
+    let tenant_names: Vec<&str> = scaivault_core::Scope::TENANT
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    let pki_era = &tenant_names[..13];
+    assert_eq!(pki_era[12], "pki:admin");
+    for (id, scopes, kind) in [
+        ("tok_pki_era", pki_era, "personal"),
+        ("tok_sa_key", pki_era, "api_key"),
+        ("tok_no_pki", &tenant_names[..10], "personal"),
+    ] {
+        sqlx::query(
+            "INSERT INTO tokens (id, tenant_id, partner_id, identity_id, identity_type,
+                token_hash, name, scopes, is_admin, created_at, kind, is_partner_admin)
+             VALUES ($1, 'tnt_1', 'ptn_1', 'user:a', 'user', $1, 'n', $2, FALSE, 0, $3, FALSE)",
+        )
+        .bind(id)
+        .bind(scopes)
+        .bind(kind)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    }
     let _ = raw.close().await;
 
     let store = db.store().await;
@@ -666,6 +705,10 @@ async fn an_upgrade_gives_full_scope_credentials_the_new_scopes() {
         scopes_of("tok_reader").await,
         vec!["secrets:read".to_owned()]
     );
+    let tenant = names(&scaivault_core::Scope::TENANT);
+    assert_eq!(scopes_of("tok_pki_era").await, tenant);
+    assert_eq!(scopes_of("tok_sa_key").await, tenant);
+    assert_eq!(scopes_of("tok_no_pki").await, tenant[..10].to_vec());
     let elsewhere = TenantRecord {
         id: "tnt_2".into(),
         partner_id: "ptn_2".into(),
