@@ -732,3 +732,17 @@ async fn an_upgrade_gives_full_scope_credentials_the_new_scopes() {
     ));
     store.close().await;
 }
+
+/// The copier's table list matches the migrated PostgreSQL schema (tables, columns, types,
+/// key collations), as `operator migrate` checks before copying: a table a migration adds
+/// (the dynamic-credentials ones, say) without a copier entry fails here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_copier_lists_every_table_and_column_of_the_postgres_schema() {
+    let db = TestDb::create().await;
+    db.store().await.close().await;
+    let mut target = scaivault_store::copy::Target::connect(&db.url)
+        .await
+        .unwrap();
+    assert_eq!(target.check_schema().await.unwrap(), Vec::<String>::new());
+    target.close().await;
+}

@@ -7,7 +7,7 @@ use scaivault_store::dynamic::{
     LEASE_ACTIVE, LEASE_PENDING, LEASE_REVOCATION_FAILED, LEASE_REVOKED, LEASE_REVOKING,
 };
 use scaivault_store::*;
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
 use super::*;
 
@@ -123,8 +123,17 @@ pub async fn dynamic_engines_and_roles(store: &dyn Store) {
         )
         .await
         .unwrap();
-    assert_eq!(store.get_engine(t, "postgres-prod").await.unwrap(), Some(pg.clone()));
-    assert_eq!(store.get_engine("tnt_other", "postgres-prod").await.unwrap(), None);
+    assert_eq!(
+        store.get_engine(t, "postgres-prod").await.unwrap(),
+        Some(pg.clone())
+    );
+    assert_eq!(
+        store
+            .get_engine("tnt_other", "postgres-prod")
+            .await
+            .unwrap(),
+        None
+    );
     assert!(matches!(
         store.insert_engine(&engine(t, "postgres-prod"), None).await,
         Err(StoreError::Duplicate)
@@ -141,13 +150,20 @@ pub async fn dynamic_engines_and_roles(store: &dyn Store) {
     // Listing: by name, with the cursor.
     let first = store.list_engines(t, None, 2).await.unwrap();
     assert_eq!(
-        first.items.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
+        first
+            .items
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect::<Vec<_>>(),
         ["aws-dev", "mysql-prod"]
     );
     assert!(first.has_more);
     let rest = store.list_engines(t, Some("mysql-prod"), 10).await.unwrap();
     assert_eq!(
-        rest.items.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(),
+        rest.items
+            .iter()
+            .map(|e| e.name.as_str())
+            .collect::<Vec<_>>(),
         ["postgres-prod", "ssh-ca"]
     );
     assert!(!rest.has_more);
@@ -167,22 +183,35 @@ pub async fn dynamic_engines_and_roles(store: &dyn Store) {
         store
             .update_engine(
                 &rotated,
-                Some(&dyn_event(t, "dynamic_engine", "rotate_root", "postgres-prod")),
+                Some(&dyn_event(
+                    t,
+                    "dynamic_engine",
+                    "rotate_root",
+                    "postgres-prod"
+                )),
             )
             .await
             .unwrap()
     );
-    assert_eq!(store.get_engine(t, "postgres-prod").await.unwrap(), Some(rotated.clone()));
+    assert_eq!(
+        store.get_engine(t, "postgres-prod").await.unwrap(),
+        Some(rotated.clone())
+    );
     assert!(
         !store
-            .update_engine(&engine(t, "absent"), Some(&dyn_event(t, "dynamic_engine", "update", "absent")))
+            .update_engine(
+                &engine(t, "absent"),
+                Some(&dyn_event(t, "dynamic_engine", "update", "absent"))
+            )
             .await
             .unwrap()
     );
 
     // Roles: need their engine; unique per engine.
     assert!(matches!(
-        store.insert_role(&role(t, "absent", "readonly", None), None).await,
+        store
+            .insert_role(&role(t, "absent", "readonly", None), None)
+            .await,
         Err(StoreError::NotFound(Entity::DynamicEngine))
     ));
     assert!(matches!(
@@ -195,12 +224,19 @@ pub async fn dynamic_engines_and_roles(store: &dyn Store) {
     store
         .insert_role(
             &readonly,
-            Some(&dyn_event(t, "dynamic_role", "create", "postgres-prod/readonly")),
+            Some(&dyn_event(
+                t,
+                "dynamic_role",
+                "create",
+                "postgres-prod/readonly",
+            )),
         )
         .await
         .unwrap();
     assert!(matches!(
-        store.insert_role(&role(t, "postgres-prod", "readonly", None), None).await,
+        store
+            .insert_role(&role(t, "postgres-prod", "readonly", None), None)
+            .await,
         Err(StoreError::Duplicate)
     ));
     for name in ["admin", "writer"] {
@@ -215,13 +251,22 @@ pub async fn dynamic_engines_and_roles(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(
-        store.get_role(t, "postgres-prod", "readonly").await.unwrap(),
+        store
+            .get_role(t, "postgres-prod", "readonly")
+            .await
+            .unwrap(),
         Some(readonly.clone())
     );
-    assert_eq!(store.get_role(t, "aws-dev", "readonly").await.unwrap(), None);
+    assert_eq!(
+        store.get_role(t, "aws-dev", "readonly").await.unwrap(),
+        None
+    );
     let page = store.list_roles(t, "postgres-prod", None, 2).await.unwrap();
     assert_eq!(
-        page.items.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+        page.items
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>(),
         ["admin", "readonly"]
     );
     assert!(page.has_more);
@@ -230,7 +275,10 @@ pub async fn dynamic_engines_and_roles(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(
-        page.items.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+        page.items
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>(),
         ["writer"]
     );
     assert!(!page.has_more);
@@ -247,13 +295,21 @@ pub async fn dynamic_engines_and_roles(store: &dyn Store) {
         store
             .update_role(
                 &changed,
-                Some(&dyn_event(t, "dynamic_role", "update", "postgres-prod/readonly")),
+                Some(&dyn_event(
+                    t,
+                    "dynamic_role",
+                    "update",
+                    "postgres-prod/readonly"
+                )),
             )
             .await
             .unwrap()
     );
     assert_eq!(
-        store.get_role(t, "postgres-prod", "readonly").await.unwrap(),
+        store
+            .get_role(t, "postgres-prod", "readonly")
+            .await
+            .unwrap(),
         Some(changed)
     );
     assert!(
@@ -268,17 +324,34 @@ pub async fn dynamic_engines_and_roles(store: &dyn Store) {
                 t,
                 "postgres-prod",
                 "writer",
-                Some(&dyn_event(t, "dynamic_role", "delete", "postgres-prod/writer")),
+                Some(&dyn_event(
+                    t,
+                    "dynamic_role",
+                    "delete",
+                    "postgres-prod/writer"
+                )),
             )
             .await
             .unwrap()
     );
-    assert!(!store.delete_role(t, "postgres-prod", "writer", None).await.unwrap());
-    assert_eq!(store.get_role(t, "postgres-prod", "writer").await.unwrap(), None);
+    assert!(
+        !store
+            .delete_role(t, "postgres-prod", "writer", None)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.get_role(t, "postgres-prod", "writer").await.unwrap(),
+        None
+    );
 
     // Deleting an engine deletes its roles, keeps its leases (history) and nothing else.
     store
-        .insert_lease(&lease(t, "lease_e1", "postgres-prod", "readonly", 0), NO_CAPS, None)
+        .insert_lease(
+            &lease(t, "lease_e1", "postgres-prod", "readonly", 0),
+            NO_CAPS,
+            None,
+        )
         .await
         .unwrap();
     assert!(
@@ -303,10 +376,21 @@ pub async fn dynamic_engines_and_roles(store: &dyn Store) {
     );
     assert!(store.get_lease(t, "lease_e1").await.unwrap().is_some());
     assert_eq!(
-        store.list_roles(t, "mysql-prod", None, 10).await.unwrap().items.len(),
+        store
+            .list_roles(t, "mysql-prod", None, 10)
+            .await
+            .unwrap()
+            .items
+            .len(),
         1
     );
-    assert!(store.get_engine("tnt_dyn_eng2", "postgres-prod").await.unwrap().is_some());
+    assert!(
+        store
+            .get_engine("tnt_dyn_eng2", "postgres-prod")
+            .await
+            .unwrap()
+            .is_some()
+    );
     // A new engine of the old name starts without the old roles.
     store.insert_engine(&pg, None).await.unwrap();
     assert!(
@@ -373,7 +457,11 @@ pub async fn dynamic_lease_caps(store: &dyn Store) {
         .await
         .unwrap();
     store
-        .insert_lease(&lease("tnt_dyn_caps2", "lease_c6", "pg", "ro", 0), role_cap, None)
+        .insert_lease(
+            &lease("tnt_dyn_caps2", "lease_c6", "pg", "ro", 0),
+            role_cap,
+            None,
+        )
         .await
         .unwrap();
 
@@ -391,7 +479,12 @@ pub async fn dynamic_lease_caps(store: &dyn Store) {
             .await,
         Err(StoreError::LimitReached(_))
     ));
-    assert!(store.complete_revocation("lease_c1", T0, None).await.unwrap());
+    assert!(
+        store
+            .complete_revocation("lease_c1", T0, None)
+            .await
+            .unwrap()
+    );
     store
         .insert_lease(
             &lease(t, "lease_c3", "pg", "ro", 0),
@@ -402,7 +495,9 @@ pub async fn dynamic_lease_caps(store: &dyn Store) {
         .unwrap();
     // A taken id is a duplicate.
     assert!(matches!(
-        store.insert_lease(&lease(t, "lease_c3", "pg", "x", 0), NO_CAPS, None).await,
+        store
+            .insert_lease(&lease(t, "lease_c3", "pg", "x", 0), NO_CAPS, None)
+            .await,
         Err(StoreError::Duplicate)
     ));
 
@@ -429,7 +524,9 @@ pub async fn dynamic_lease_caps(store: &dyn Store) {
         tenant: Some(5),
     };
     assert!(matches!(
-        store.insert_lease(&lease(t, "lease_c8", "ssh", "ops", 0), both, None).await,
+        store
+            .insert_lease(&lease(t, "lease_c8", "ssh", "ops", 0), both, None)
+            .await,
         Err(StoreError::LimitReached("the tenant's lease cap"))
     ));
     let both = LeaseCaps {
@@ -437,26 +534,56 @@ pub async fn dynamic_lease_caps(store: &dyn Store) {
         tenant: Some(50),
     };
     assert!(matches!(
-        store.insert_lease(&lease(t, "lease_c8", "ssh", "ops", 0), both, None).await,
+        store
+            .insert_lease(&lease(t, "lease_c8", "ssh", "ops", 0), both, None)
+            .await,
         Err(StoreError::LimitReached("the role's lease cap"))
     ));
     // Caps of zero refuse everything.
     assert!(matches!(
         store
-            .insert_lease(&lease("tnt_dyn_caps3", "lease_c9", "pg", "ro", 0), tenant_cap(0), None)
+            .insert_lease(
+                &lease("tnt_dyn_caps3", "lease_c9", "pg", "ro", 0),
+                tenant_cap(0),
+                None
+            )
             .await,
         Err(StoreError::LimitReached("the tenant's lease cap"))
     ));
 
     assert_eq!(store.count_live_leases(t, None, None).await.unwrap(), 5);
-    assert_eq!(store.count_live_leases(t, Some("pg"), None).await.unwrap(), 3);
-    assert_eq!(store.count_live_leases(t, Some("pg"), Some("ro")).await.unwrap(), 2);
-    assert_eq!(store.count_live_leases(t, Some("absent"), None).await.unwrap(), 0);
-    assert_eq!(store.count_live_leases("tnt_dyn_caps2", None, None).await.unwrap(), 1);
+    assert_eq!(
+        store.count_live_leases(t, Some("pg"), None).await.unwrap(),
+        3
+    );
+    assert_eq!(
+        store
+            .count_live_leases(t, Some("pg"), Some("ro"))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store
+            .count_live_leases(t, Some("absent"), None)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
+            .count_live_leases("tnt_dyn_caps2", None, None)
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(audit_actions(store, t).await, ["lease.create"]);
     assert_eq!(
         event_types(store, t).await,
-        [("lease.created".to_owned(), r#"{"lease_id":"lease_c3"}"#.to_owned())]
+        [(
+            "lease.created".to_owned(),
+            r#"{"lease_id":"lease_c3"}"#.to_owned()
+        )]
     );
 }
 
@@ -492,7 +619,13 @@ pub async fn dynamic_concurrent_lease_caps(store: Arc<dyn Store>) {
         }
     }
     assert_eq!(inserted, 5);
-    assert_eq!(store.count_live_leases(t, Some("pg"), Some("ro")).await.unwrap(), 5);
+    assert_eq!(
+        store
+            .count_live_leases(t, Some("pg"), Some("ro"))
+            .await
+            .unwrap(),
+        5
+    );
     assert_eq!(audit_actions(store.as_ref(), t).await.len(), 5);
     assert_eq!(event_types(store.as_ref(), t).await.len(), 5);
     // Concurrent tenant-capped inserts across roles hold the tenant's cap too.
@@ -529,13 +662,25 @@ pub async fn dynamic_lease_lifecycle(store: &dyn Store) {
     let now = T0 + Duration::minutes(1);
     let l1 = lease(t, "lease_l1", "pg", "ro", 0);
     store
-        .insert_lease(&l1, NO_CAPS, Some(&dyn_event(t, "lease", "create", "lease_l1")))
+        .insert_lease(
+            &l1,
+            NO_CAPS,
+            Some(&dyn_event(t, "lease", "create", "lease_l1")),
+        )
         .await
         .unwrap();
-    assert_eq!(store.get_lease(t, "lease_l1").await.unwrap(), Some(l1.clone()));
+    assert_eq!(
+        store.get_lease(t, "lease_l1").await.unwrap(),
+        Some(l1.clone())
+    );
     // Leases are the tenant's.
     assert_eq!(store.get_lease(other, "lease_l1").await.unwrap(), None);
-    assert!(!store.activate_lease(other, "lease_l1", "{}", now, None).await.unwrap());
+    assert!(
+        !store
+            .activate_lease(other, "lease_l1", "{}", now, None)
+            .await
+            .unwrap()
+    );
     // Renewal needs an active lease.
     assert!(
         !store
@@ -548,7 +693,13 @@ pub async fn dynamic_lease_lifecycle(store: &dyn Store) {
     let handle = r#"{"username":"v_tnt_ro_l1"}"#;
     assert!(
         store
-            .activate_lease(t, "lease_l1", handle, now, Some(&dyn_event(t, "lease", "activate", "lease_l1")))
+            .activate_lease(
+                t,
+                "lease_l1",
+                handle,
+                now,
+                Some(&dyn_event(t, "lease", "activate", "lease_l1"))
+            )
             .await
             .unwrap()
     );
@@ -563,14 +714,25 @@ pub async fn dynamic_lease_lifecycle(store: &dyn Store) {
             ..l1.clone()
         }
     );
-    assert!(!store.activate_lease(t, "lease_l1", "{}", now, None).await.unwrap());
+    assert!(
+        !store
+            .activate_lease(t, "lease_l1", "{}", now, None)
+            .await
+            .unwrap()
+    );
 
     // Renewal moves the expiry and the due time.
     let later = T0 + Duration::hours(3);
     let renewed_at = now + Duration::minutes(1);
     assert!(
         store
-            .renew_lease(t, "lease_l1", later, renewed_at, Some(&dyn_event(t, "lease", "renew", "lease_l1")))
+            .renew_lease(
+                t,
+                "lease_l1",
+                later,
+                renewed_at,
+                Some(&dyn_event(t, "lease", "renew", "lease_l1"))
+            )
             .await
             .unwrap()
     );
@@ -589,8 +751,14 @@ pub async fn dynamic_lease_lifecycle(store: &dyn Store) {
     ] {
         store.insert_lease(&l, NO_CAPS, None).await.unwrap();
     }
-    store.activate_lease(t, "lease_l3", "{}", now, None).await.unwrap();
-    store.activate_lease(other, "lease_l5", "{}", now, None).await.unwrap();
+    store
+        .activate_lease(t, "lease_l3", "{}", now, None)
+        .await
+        .unwrap();
+    store
+        .activate_lease(other, "lease_l5", "{}", now, None)
+        .await
+        .unwrap();
 
     // By role: pending and active leases of the role become revoking, due now.
     let asked = T0 + Duration::minutes(10);
@@ -600,7 +768,12 @@ pub async fn dynamic_lease_lifecycle(store: &dyn Store) {
     };
     assert_eq!(
         store
-            .request_revocation(t, &role_sel, asked, Some(&dyn_event(t, "lease", "revoke_prefix", "pg/ro")))
+            .request_revocation(
+                t,
+                &role_sel,
+                asked,
+                Some(&dyn_event(t, "lease", "revoke_prefix", "pg/ro"))
+            )
             .await
             .unwrap(),
         ["lease_l1", "lease_l3"]
@@ -611,11 +784,26 @@ pub async fn dynamic_lease_lifecycle(store: &dyn Store) {
         assert_eq!(l.updated_at, asked);
     }
     // A revoking lease can be neither activated nor renewed.
-    assert!(!store.renew_lease(t, "lease_l1", later, asked, None).await.unwrap());
-    assert!(!store.activate_lease(t, "lease_l3", "{}", asked, None).await.unwrap());
+    assert!(
+        !store
+            .renew_lease(t, "lease_l1", later, asked, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .activate_lease(t, "lease_l3", "{}", asked, None)
+            .await
+            .unwrap()
+    );
     // The other tenant's lease of the same engine and role is untouched.
     assert_eq!(
-        store.get_lease(other, "lease_l5").await.unwrap().unwrap().status,
+        store
+            .get_lease(other, "lease_l5")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         LEASE_ACTIVE
     );
 
@@ -623,12 +811,23 @@ pub async fn dynamic_lease_lifecycle(store: &dyn Store) {
     let retry = asked + Duration::minutes(1);
     assert!(
         store
-            .fail_revocation("lease_l1", "connection refused", retry, asked, Some(&dyn_event(t, "lease", "revoke_failed", "lease_l1")))
+            .fail_revocation(
+                "lease_l1",
+                "connection refused",
+                retry,
+                asked,
+                Some(&dyn_event(t, "lease", "revoke_failed", "lease_l1"))
+            )
             .await
             .unwrap()
     );
     let retry2 = asked + Duration::minutes(3);
-    assert!(store.fail_revocation("lease_l1", "timeout", retry2, retry, None).await.unwrap());
+    assert!(
+        store
+            .fail_revocation("lease_l1", "timeout", retry2, retry, None)
+            .await
+            .unwrap()
+    );
     let failed = store.get_lease(t, "lease_l1").await.unwrap().unwrap();
     assert_eq!(failed.status, LEASE_REVOCATION_FAILED);
     assert_eq!(failed.attempts, 2);
@@ -651,11 +850,21 @@ pub async fn dynamic_lease_lifecycle(store: &dyn Store) {
     assert_eq!(l1_now.attempts, 2);
     assert_eq!(l1_now.due_at, Some(asked2));
     assert_eq!(
-        store.get_lease(t, "lease_l2").await.unwrap().unwrap().status,
+        store
+            .get_lease(t, "lease_l2")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         LEASE_REVOKING
     );
     assert_eq!(
-        store.get_lease(t, "lease_l4").await.unwrap().unwrap().status,
+        store
+            .get_lease(t, "lease_l4")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         LEASE_PENDING
     );
 
@@ -663,7 +872,11 @@ pub async fn dynamic_lease_lifecycle(store: &dyn Store) {
     let done_at = asked2 + Duration::seconds(5);
     assert!(
         store
-            .complete_revocation("lease_l1", done_at, Some(&dyn_event(t, "lease", "revoke", "lease_l1")))
+            .complete_revocation(
+                "lease_l1",
+                done_at,
+                Some(&dyn_event(t, "lease", "revoke", "lease_l1"))
+            )
             .await
             .unwrap()
     );
@@ -673,16 +886,46 @@ pub async fn dynamic_lease_lifecycle(store: &dyn Store) {
     assert_eq!(revoked.revoked_at, Some(done_at));
     assert_eq!(revoked.last_error.as_deref(), Some("timeout"));
     assert_eq!(revoked.attempts, 2);
-    assert!(!store.complete_revocation("lease_l1", done_at, None).await.unwrap());
-    assert!(!store.fail_revocation("lease_l1", "x", done_at, done_at, None).await.unwrap());
-    assert!(!store.complete_revocation("lease_absent", done_at, None).await.unwrap());
-    assert!(!store.fail_revocation("lease_absent", "x", done_at, done_at, None).await.unwrap());
+    assert!(
+        !store
+            .complete_revocation("lease_l1", done_at, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .fail_revocation("lease_l1", "x", done_at, done_at, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .complete_revocation("lease_absent", done_at, None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .fail_revocation("lease_absent", "x", done_at, done_at, None)
+            .await
+            .unwrap()
+    );
 
     // One lease: a revoked one or another tenant's is not matched, and nothing is written.
-    for (tenant, id) in [(t, "lease_l1"), (t, "lease_l5"), (other, "lease_l4"), (t, "lease_absent")] {
+    for (tenant, id) in [
+        (t, "lease_l1"),
+        (t, "lease_l5"),
+        (other, "lease_l4"),
+        (t, "lease_absent"),
+    ] {
         assert!(
             store
-                .request_revocation(tenant, &LeaseSelector::One(id.into()), done_at, Some(&dyn_event(tenant, "lease", "revoke_request", id)))
+                .request_revocation(
+                    tenant,
+                    &LeaseSelector::One(id.into()),
+                    done_at,
+                    Some(&dyn_event(tenant, "lease", "revoke_request", id))
+                )
                 .await
                 .unwrap()
                 .is_empty()
@@ -696,7 +939,12 @@ pub async fn dynamic_lease_lifecycle(store: &dyn Store) {
         ["lease_l4"]
     );
     assert_eq!(
-        store.get_lease(other, "lease_l5").await.unwrap().unwrap().status,
+        store
+            .get_lease(other, "lease_l5")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         LEASE_ACTIVE
     );
     assert_eq!(store.count_live_leases(t, None, None).await.unwrap(), 3);
@@ -717,8 +965,14 @@ pub async fn dynamic_lease_lifecycle(store: &dyn Store) {
     assert_eq!(
         event_types(store, t).await,
         [
-            ("lease.created".to_owned(), r#"{"lease_id":"lease_l1"}"#.to_owned()),
-            ("lease.revoked".to_owned(), r#"{"lease_id":"lease_l1"}"#.to_owned()),
+            (
+                "lease.created".to_owned(),
+                r#"{"lease_id":"lease_l1"}"#.to_owned()
+            ),
+            (
+                "lease.revoked".to_owned(),
+                r#"{"lease_id":"lease_l1"}"#.to_owned()
+            ),
         ]
     );
     assert!(verify_all(store).await.iter().all(|r| r.broken.is_none()));
@@ -742,7 +996,10 @@ pub async fn dynamic_sweeper_scans(store: &dyn Store) {
             .unwrap();
     }
     assert!(store.due_leases(at(4), 100).await.unwrap().is_empty());
-    assert_eq!(ids(&store.due_leases(at(5), 100).await.unwrap()), ["lease_w1"]);
+    assert_eq!(
+        ids(&store.due_leases(at(5), 100).await.unwrap()),
+        ["lease_w1"]
+    );
     // Soonest first across tenants, then by id; at most `limit`.
     assert_eq!(
         ids(&store.due_leases(at(7), 100).await.unwrap()),
@@ -753,29 +1010,56 @@ pub async fn dynamic_sweeper_scans(store: &dyn Store) {
         ["lease_w1", "lease_w2", "lease_w3"]
     );
     // Active leases are due at expiry; revoked ones never.
-    store.activate_lease(a, "lease_w1", "{}", at(1), None).await.unwrap();
-    store.complete_revocation("lease_w2", at(1), None).await.unwrap();
+    store
+        .activate_lease(a, "lease_w1", "{}", at(1), None)
+        .await
+        .unwrap();
+    store
+        .complete_revocation("lease_w2", at(1), None)
+        .await
+        .unwrap();
     assert_eq!(
         ids(&store.due_leases(at(60), 100).await.unwrap()),
         ["lease_w3", "lease_w4", "lease_w5", "lease_w1"]
     );
 
     // The expiry notices: active leases expiring in (from, to], soonest first.
-    store.activate_lease(a, "lease_w3", "{}", at(3), None).await.unwrap(); // expires at 62
-    store.activate_lease(b, "lease_w4", "{}", at(3), None).await.unwrap(); // expires at 62
-    store.activate_lease(a, "lease_w5", "{}", at(5), None).await.unwrap(); // expires at 64
+    store
+        .activate_lease(a, "lease_w3", "{}", at(3), None)
+        .await
+        .unwrap(); // expires at 62
+    store
+        .activate_lease(b, "lease_w4", "{}", at(3), None)
+        .await
+        .unwrap(); // expires at 62
+    store
+        .activate_lease(a, "lease_w5", "{}", at(5), None)
+        .await
+        .unwrap(); // expires at 64
     // lease_w1 (expires at 60) renewed to 63.
-    store.renew_lease(a, "lease_w1", at(63), at(6), None).await.unwrap();
+    store
+        .renew_lease(a, "lease_w1", at(63), at(6), None)
+        .await
+        .unwrap();
     assert_eq!(
-        ids(&store.leases_expiring_between(at(61), at(64), 100).await.unwrap()),
+        ids(&store
+            .leases_expiring_between(at(61), at(64), 100)
+            .await
+            .unwrap()),
         ["lease_w3", "lease_w4", "lease_w1", "lease_w5"]
     );
     assert_eq!(
-        ids(&store.leases_expiring_between(at(62), at(64), 100).await.unwrap()),
+        ids(&store
+            .leases_expiring_between(at(62), at(64), 100)
+            .await
+            .unwrap()),
         ["lease_w1", "lease_w5"]
     );
     assert_eq!(
-        ids(&store.leases_expiring_between(at(61), at(64), 2).await.unwrap()),
+        ids(&store
+            .leases_expiring_between(at(61), at(64), 2)
+            .await
+            .unwrap()),
         ["lease_w3", "lease_w4"]
     );
     // Only active ones: a lease whose revocation is requested is no longer expiring.
@@ -784,10 +1068,19 @@ pub async fn dynamic_sweeper_scans(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(
-        ids(&store.leases_expiring_between(at(60), at(64), 100).await.unwrap()),
+        ids(&store
+            .leases_expiring_between(at(60), at(64), 100)
+            .await
+            .unwrap()),
         ["lease_w3", "lease_w1", "lease_w5"]
     );
-    assert!(store.leases_expiring_between(at(64), at(90), 100).await.unwrap().is_empty());
+    assert!(
+        store
+            .leases_expiring_between(at(64), at(90), 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 pub async fn dynamic_lease_listing(store: &dyn Store) {
@@ -806,10 +1099,17 @@ pub async fn dynamic_lease_listing(store: &dyn Store) {
         store.insert_lease(&l, NO_CAPS, None).await.unwrap();
     }
     store
-        .insert_lease(&lease("tnt_dyn_list2", "lease_0", "pg", "ro", 0), NO_CAPS, None)
+        .insert_lease(
+            &lease("tnt_dyn_list2", "lease_0", "pg", "ro", 0),
+            NO_CAPS,
+            None,
+        )
         .await
         .unwrap();
-    store.complete_revocation("lease_d", T0, None).await.unwrap();
+    store
+        .complete_revocation("lease_d", T0, None)
+        .await
+        .unwrap();
 
     let list = |q: LeaseQuery| async move {
         let page = store.list_leases(t, &q).await.unwrap();
@@ -824,10 +1124,22 @@ pub async fn dynamic_lease_listing(store: &dyn Store) {
     };
     assert_eq!(
         list(q(10)).await,
-        (vec!["lease_a".into(), "lease_b".into(), "lease_c".into(), "lease_d".into(), "lease_e".into()], false)
+        (
+            vec![
+                "lease_a".into(),
+                "lease_b".into(),
+                "lease_c".into(),
+                "lease_d".into(),
+                "lease_e".into()
+            ],
+            false
+        )
     );
     // The cursor.
-    assert_eq!(list(q(2)).await, (vec!["lease_a".into(), "lease_b".into()], true));
+    assert_eq!(
+        list(q(2)).await,
+        (vec!["lease_a".into(), "lease_b".into()], true)
+    );
     assert_eq!(
         list(LeaseQuery {
             after: Some("lease_b".into()),
@@ -905,34 +1217,4 @@ pub async fn dynamic_lease_listing(store: &dyn Store) {
         .0
         .is_empty()
     );
-}
-
-/// For the lead's question: how long `due_leases(now, 100)` takes with 100,000 live leases
-/// in a SQLite store, when none are due and when all are. Run with
-/// `cargo test -p scaivault-store --release --test conformance -- --ignored --nocapture due_leases_timing`.
-pub async fn due_leases_timing(store: &dyn Store, leases: u32) {
-    let t = "tnt_dyn_bench";
-    let started = std::time::Instant::now();
-    for i in 0..leases {
-        let mut l = lease(t, &format!("lease_{i:07}"), "pg", "ro", 0);
-        // Expiries spread over a day.
-        l.due_at = Some(T0 + Duration::seconds(i64::from(i % 86_400) + 1));
-        store.insert_lease(&l, NO_CAPS, None).await.unwrap();
-    }
-    println!("inserted {leases} leases in {:?}", started.elapsed());
-    let time = |now: OffsetDateTime| async move {
-        let mut best = std::time::Duration::MAX;
-        let mut found = 0;
-        for _ in 0..20 {
-            let started = std::time::Instant::now();
-            found = store.due_leases(now, 100).await.unwrap().len();
-            best = best.min(started.elapsed());
-        }
-        (found, best)
-    };
-    let (found, none) = time(T0).await;
-    assert_eq!(found, 0);
-    let (found, all) = time(T0 + Duration::days(2)).await;
-    assert_eq!(found, 100);
-    println!("due_leases(now, 100) with {leases} live leases: none due {none:?}, all due {all:?} (best of 20)");
 }
