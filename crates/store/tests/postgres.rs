@@ -746,3 +746,121 @@ async fn the_copier_lists_every_table_and_column_of_the_postgres_schema() {
     assert_eq!(target.check_schema().await.unwrap(), Vec::<String>::new());
     target.close().await;
 }
+
+/// `operator migrate`'s copier moves the dynamic-credentials tables from SQLite to PostgreSQL
+/// intact: an engine's sealed secret byte for byte, a role's optional cap, a lease's boolean
+/// and optional timestamps, and the copied leases are live for the sweeper on the new store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_copier_moves_the_dynamic_tables() {
+    use scaivault_store::copy::{Source, Target, table};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("source.db");
+    let sqlite = SqliteStore::open(&file, 2).await.unwrap();
+    let t = "tnt_copy";
+    let engine = EngineRecord {
+        tenant_id: t.into(),
+        name: "pg-prod".into(),
+        kind: "postgres".into(),
+        config: r#"{"connection_url":"postgres://v:*****@db/app"}"#.into(),
+        sealed_secret: SealedBlob {
+            key_id: "dek_1".into(),
+            ciphertext: vec![0, 159, 255, 1],
+        },
+        created_at: T0,
+        updated_at: T0,
+        root_rotated_at: Some(T0 + Duration::seconds(1)),
+    };
+    sqlite.insert_engine(&engine, None).await.unwrap();
+    let capped = RoleRecord {
+        tenant_id: t.into(),
+        engine: "pg-prod".into(),
+        name: "ro".into(),
+        config: "{}".into(),
+        default_ttl_secs: 3600,
+        max_ttl_secs: 7200,
+        max_leases: Some(3),
+        created_at: T0,
+        updated_at: T0,
+    };
+    let uncapped = RoleRecord {
+        name: "rw".into(),
+        max_leases: None,
+        ..capped.clone()
+    };
+    for role in [&capped, &uncapped] {
+        sqlite.insert_role(role, None).await.unwrap();
+    }
+    let lease = LeaseRecord {
+        id: "lease_1".into(),
+        tenant_id: t.into(),
+        engine: "pg-prod".into(),
+        role: "ro".into(),
+        identity: "user:a".into(),
+        status: "pending".into(),
+        renewable: true,
+        handle: "{}".into(),
+        issued_at: T0,
+        expires_at: T0 + Duration::hours(1),
+        max_expires_at: T0 + Duration::hours(2),
+        due_at: Some(T0 + Duration::minutes(5)),
+        attempts: 0,
+        last_error: None,
+        revoked_at: None,
+        updated_at: T0,
+    };
+    let revoked = LeaseRecord {
+        id: "lease_2".into(),
+        renewable: false,
+        ..lease.clone()
+    };
+    for l in [&lease, &revoked] {
+        sqlite
+            .insert_lease(l, LeaseCaps::default(), None)
+            .await
+            .unwrap();
+    }
+    sqlite
+        .fail_revocation("lease_2", "refused", T0, T0, None)
+        .await
+        .unwrap();
+    sqlite
+        .complete_revocation("lease_2", T0 + Duration::minutes(1), None)
+        .await
+        .unwrap();
+    let revoked = sqlite.get_lease(t, "lease_2").await.unwrap().unwrap();
+    drop(sqlite);
+
+    let db = TestDb::create().await;
+    let pg = db.store().await;
+    let mut source = Source::open(&file).await.unwrap();
+    let mut target = Target::connect(&db.url).await.unwrap();
+    for name in ["dynamic_engines", "dynamic_roles", "dynamic_leases"] {
+        let table = table(name).unwrap();
+        let rows = source.page(table, None, 100).await.unwrap();
+        assert_eq!(
+            target.copy_batch(table, &rows, name).await.unwrap(),
+            rows.len() as u64
+        );
+    }
+    target.close().await;
+    source.close().await;
+
+    assert_eq!(pg.get_engine(t, "pg-prod").await.unwrap(), Some(engine));
+    assert_eq!(pg.get_role(t, "pg-prod", "ro").await.unwrap(), Some(capped));
+    assert_eq!(
+        pg.get_role(t, "pg-prod", "rw").await.unwrap(),
+        Some(uncapped)
+    );
+    assert_eq!(pg.get_lease(t, "lease_1").await.unwrap(), Some(lease));
+    assert_eq!(pg.get_lease(t, "lease_2").await.unwrap(), Some(revoked));
+    assert_eq!(
+        pg.due_leases(T0 + Duration::hours(1), 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.id)
+            .collect::<Vec<_>>(),
+        ["lease_1"]
+    );
+    pg.close().await;
+}
