@@ -82,6 +82,15 @@ pub fn event_for(audit: &AuditEvent, previous_version: Option<u64>) -> Option<Ne
             "certificate.revoked",
             serde_json::json!({ "certificate_id": audit.resource_path }),
         ),
+        // The lease's id; by whom is in the audit entry.
+        ("lease", "create") => (
+            "lease.created",
+            serde_json::json!({ "lease_id": audit.resource_path }),
+        ),
+        ("lease", "revoke") => (
+            "lease.revoked",
+            serde_json::json!({ "lease_id": audit.resource_path, "by": audit.actor_id }),
+        ),
         _ => return None,
     };
     // Policy and certificate events carry no secret path (a subscriber filters them by type

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod health;
 pub mod identity;
 pub mod openapi;
+pub mod dynamic;
 pub mod pki;
 pub mod policies;
 pub mod rotation;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(secret_policies::router())
         .merge(rotation::router())
         .merge(pki::router())
+        .merge(dynamic::router())
         .merge(test_clock::router(state.test_clock.is_some()))
         .merge(secrets::router())
         .merge(openapi::router())
