@@ -82,18 +82,18 @@ pub fn event_for(audit: &AuditEvent, previous_version: Option<u64>) -> Option<Ne
             "certificate.revoked",
             serde_json::json!({ "certificate_id": audit.resource_path }),
         ),
-        // The lease's id; by whom is in the audit entry.
+        // The lease's id; engines and roles (`dynamic_engine`, `dynamic_role`) emit no event.
         ("lease", "create") => (
             "lease.created",
             serde_json::json!({ "lease_id": audit.resource_path }),
         ),
         ("lease", "revoke") => (
             "lease.revoked",
-            serde_json::json!({ "lease_id": audit.resource_path, "by": audit.actor_id }),
+            serde_json::json!({ "lease_id": audit.resource_path }),
         ),
         _ => return None,
     };
-    // Policy and certificate events carry no secret path (a subscriber filters them by type
+    // Policy, certificate and lease events carry no secret path (a subscriber filters them by type
     // only).
     let path = if audit.resource_type == "secret" {
         audit.resource_path.clone()
@@ -222,5 +222,30 @@ mod tests {
         // The secret mappings are untouched by it.
         let e = event_for(&audit("secret", "update", None), None).unwrap();
         assert_eq!(e.event_type, "secret.updated");
+    }
+
+    #[test]
+    fn lease_audits_map_to_lease_events() {
+        let mut created = audit("lease", "create", None);
+        created.resource_path = Some("lease_1".into());
+        let e = event_for(&created, None).unwrap();
+        assert_eq!(e.event_type, "lease.created");
+        assert_eq!(e.data, r#"{"lease_id":"lease_1"}"#);
+        assert_eq!(e.path, None);
+        assert_eq!(e.tenant_id, "t");
+        let mut revoked = audit("lease", "revoke", None);
+        revoked.resource_path = Some("lease_1".into());
+        let e = event_for(&revoked, None).unwrap();
+        assert_eq!(e.event_type, "lease.revoked");
+        assert_eq!(e.data, r#"{"lease_id":"lease_1"}"#);
+        // A failed revocation, renewals and engine or role changes emit nothing.
+        revoked.outcome = "error".into();
+        assert!(event_for(&revoked, None).is_none());
+        assert!(event_for(&audit("lease", "renew", None), None).is_none());
+        for resource in ["dynamic_engine", "dynamic_role"] {
+            for action in ["create", "update", "delete", "revoke", "rotate_root"] {
+                assert!(event_for(&audit(resource, action, None), None).is_none());
+            }
+        }
     }
 }

@@ -45,6 +45,7 @@ use crate::sql::{from_micros, like_prefix, page_of, to_i64, to_u64};
 use crate::{AuditStore, Result, SealFn, StoreError};
 
 mod audit;
+mod dynamic;
 mod events;
 mod identity;
 mod pki;
@@ -357,7 +358,6 @@ policy_store!(PgStore);
 
 rotation_store!(PgStore);
 
-dynamic_store!(PgStore);
 
 event_store!(PgStore, {
     async fn insert_events(&self, new: &[NewEvent]) -> Result<u64> {

@@ -1131,32 +1131,49 @@ macro_rules! pki_store {
 }
 pub(crate) use pki_store;
 
-/// `DynamicStore` for both backends. A placeholder that refuses every call until the dynamic
-/// tables land (issue 17); replaced by the shared implementation.
+/// `DynamicStore` for both backends. The one thing the backends do differently is passed in
+/// by where the macro is invoked: `lock_lease_caps`, which makes a capped lease insert's count
+/// and insert atomic (a no-op on SQLite's single writer; an advisory lock per tenant on
+/// PostgreSQL, where several nodes insert at once).
 macro_rules! dynamic_store {
     ($store:ty) => {
         #[async_trait::async_trait]
         impl $crate::DynamicStore for $store {
             async fn insert_engine(
                 &self,
-                engine: &$crate::EngineRecord,
+                engine: &EngineRecord,
                 audit: Option<&AuditEvent>,
             ) -> Result<()> {
-                let _ = (engine, audit);
-                Err($crate::StoreError::Corrupt(
-                    "the dynamic store is not built yet".into(),
-                ))
+                let mut tx = self.writer().begin().await?;
+                sqlx::query(INSERT_ENGINE)
+                    .bind(&engine.tenant_id)
+                    .bind(&engine.name)
+                    .bind(&engine.kind)
+                    .bind(&engine.config)
+                    .bind(&engine.sealed_secret.key_id)
+                    .bind(&engine.sealed_secret.ciphertext)
+                    .bind(micros(engine.created_at))
+                    .bind(micros(engine.updated_at))
+                    .bind(engine.root_rotated_at.map(micros))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unique)?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn get_engine(
                 &self,
                 tenant_id: &str,
                 name: &str,
-            ) -> Result<Option<$crate::EngineRecord>> {
-                let _ = (tenant_id, name);
-                Err($crate::StoreError::Corrupt(
-                    "the dynamic store is not built yet".into(),
-                ))
+            ) -> Result<Option<EngineRecord>> {
+                let row: Option<EngineRow> = sqlx::query_as(GET_ENGINE)
+                    .bind(tenant_id)
+                    .bind(name)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.map(TryInto::try_into).transpose()
             }
 
             async fn list_engines(
@@ -1164,22 +1181,38 @@ macro_rules! dynamic_store {
                 tenant_id: &str,
                 after: Option<&str>,
                 limit: u32,
-            ) -> Result<$crate::Page<$crate::EngineRecord>> {
-                let _ = (tenant_id, after, limit);
-                Err($crate::StoreError::Corrupt(
-                    "the dynamic store is not built yet".into(),
-                ))
+            ) -> Result<Page<EngineRecord>> {
+                let rows: Vec<EngineRow> = sqlx::query_as(LIST_ENGINES)
+                    .bind(tenant_id)
+                    .bind(after.unwrap_or(""))
+                    .bind(i64::from(limit) + 1)
+                    .fetch_all(self.reader())
+                    .await?;
+                Ok(page_of(records(rows)?, limit, None))
             }
 
             async fn update_engine(
                 &self,
-                engine: &$crate::EngineRecord,
+                engine: &EngineRecord,
                 audit: Option<&AuditEvent>,
             ) -> Result<bool> {
-                let _ = (engine, audit);
-                Err($crate::StoreError::Corrupt(
-                    "the dynamic store is not built yet".into(),
-                ))
+                let mut tx = self.writer().begin().await?;
+                let done = sqlx::query(UPDATE_ENGINE)
+                    .bind(&engine.tenant_id)
+                    .bind(&engine.name)
+                    .bind(&engine.config)
+                    .bind(&engine.sealed_secret.key_id)
+                    .bind(&engine.sealed_secret.ciphertext)
+                    .bind(micros(engine.updated_at))
+                    .bind(engine.root_rotated_at.map(micros))
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn delete_engine(
@@ -1188,21 +1221,52 @@ macro_rules! dynamic_store {
                 name: &str,
                 audit: Option<&AuditEvent>,
             ) -> Result<bool> {
-                let _ = (tenant_id, name, audit);
-                Err($crate::StoreError::Corrupt(
-                    "the dynamic store is not built yet".into(),
-                ))
+                let mut tx = self.writer().begin().await?;
+                // The roles explicitly (the foreign key cascades too); leases stay as history.
+                sqlx::query(DELETE_ENGINE_ROLES)
+                    .bind(tenant_id)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                let done = sqlx::query(DELETE_ENGINE)
+                    .bind(tenant_id)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
-            async fn insert_role(
-                &self,
-                role: &$crate::RoleRecord,
-                audit: Option<&AuditEvent>,
-            ) -> Result<()> {
-                let _ = (role, audit);
-                Err($crate::StoreError::Corrupt(
-                    "the dynamic store is not built yet".into(),
-                ))
+            async fn insert_role(&self, role: &RoleRecord, audit: Option<&AuditEvent>) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                let engines: i64 = sqlx::query_scalar(ENGINE_EXISTS)
+                    .bind(&role.tenant_id)
+                    .bind(&role.engine)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if engines == 0 {
+                    return Err(StoreError::NotFound(Entity::DynamicEngine));
+                }
+                sqlx::query(INSERT_ROLE)
+                    .bind(&role.tenant_id)
+                    .bind(&role.engine)
+                    .bind(&role.name)
+                    .bind(&role.config)
+                    .bind(to_i64(role.default_ttl_secs))
+                    .bind(to_i64(role.max_ttl_secs))
+                    .bind(role.max_leases.map(i64::from))
+                    .bind(micros(role.created_at))
+                    .bind(micros(role.updated_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(role_insert_error)?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn get_role(
@@ -1210,11 +1274,14 @@ macro_rules! dynamic_store {
                 tenant_id: &str,
                 engine: &str,
                 name: &str,
-            ) -> Result<Option<$crate::RoleRecord>> {
-                let _ = (tenant_id, engine, name);
-                Err($crate::StoreError::Corrupt(
-                    "the dynamic store is not built yet".into(),
-                ))
+            ) -> Result<Option<RoleRecord>> {
+                let row: Option<RoleRow> = sqlx::query_as(GET_ROLE)
+                    .bind(tenant_id)
+                    .bind(engine)
+                    .bind(name)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.map(TryInto::try_into).transpose()
             }
 
             async fn list_roles(
@@ -1223,22 +1290,36 @@ macro_rules! dynamic_store {
                 engine: &str,
                 after: Option<&str>,
                 limit: u32,
-            ) -> Result<$crate::Page<$crate::RoleRecord>> {
-                let _ = (tenant_id, engine, after, limit);
-                Err($crate::StoreError::Corrupt(
-                    "the dynamic store is not built yet".into(),
-                ))
+            ) -> Result<Page<RoleRecord>> {
+                let rows: Vec<RoleRow> = sqlx::query_as(LIST_ROLES)
+                    .bind(tenant_id)
+                    .bind(engine)
+                    .bind(after.unwrap_or(""))
+                    .bind(i64::from(limit) + 1)
+                    .fetch_all(self.reader())
+                    .await?;
+                Ok(page_of(records(rows)?, limit, None))
             }
 
-            async fn update_role(
-                &self,
-                role: &$crate::RoleRecord,
-                audit: Option<&AuditEvent>,
-            ) -> Result<bool> {
-                let _ = (role, audit);
-                Err($crate::StoreError::Corrupt(
-                    "the dynamic store is not built yet".into(),
-                ))
+            async fn update_role(&self, role: &RoleRecord, audit: Option<&AuditEvent>) -> Result<bool> {
+                let mut tx = self.writer().begin().await?;
+                let done = sqlx::query(UPDATE_ROLE)
+                    .bind(&role.tenant_id)
+                    .bind(&role.engine)
+                    .bind(&role.name)
+                    .bind(&role.config)
+                    .bind(to_i64(role.default_ttl_secs))
+                    .bind(to_i64(role.max_ttl_secs))
+                    .bind(role.max_leases.map(i64::from))
+                    .bind(micros(role.updated_at))
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn delete_role(
@@ -1248,22 +1329,38 @@ macro_rules! dynamic_store {
                 name: &str,
                 audit: Option<&AuditEvent>,
             ) -> Result<bool> {
-                let _ = (tenant_id, engine, name, audit);
-                Err($crate::StoreError::Corrupt(
-                    "the dynamic store is not built yet".into(),
-                ))
+                let mut tx = self.writer().begin().await?;
+                let done = sqlx::query(DELETE_ROLE)
+                    .bind(tenant_id)
+                    .bind(engine)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn insert_lease(
                 &self,
-                lease: &$crate::LeaseRecord,
-                caps: $crate::LeaseCaps,
+                lease: &LeaseRecord,
+                caps: LeaseCaps,
                 audit: Option<&AuditEvent>,
             ) -> Result<()> {
-                let _ = (lease, caps, audit);
-                Err($crate::StoreError::Corrupt(
-                    "the dynamic store is not built yet".into(),
-                ))
+                let mut tx = self.writer().begin().await?;
+                // Uncapped inserts need no lock: nothing they write is checked against a cap
+                // (a tenant cap, when set, is passed with every insert of the tenant).
+                if caps.role.is_some() || caps.tenant.is_some() {
+                    lock_lease_caps(&mut tx, &lease.tenant_id).await?;
+                    check_lease_caps(&mut tx, lease, caps).await?;
+                }
+                insert_lease_row(&mut tx, lease).await?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn activate_lease(
@@ -1274,32 +1371,47 @@ macro_rules! dynamic_store {
                 now: OffsetDateTime,
                 audit: Option<&AuditEvent>,
             ) -> Result<bool> {
-                let _ = (tenant_id, id, handle, now, audit);
-                Err($crate::StoreError::Corrupt(
-                    "the dynamic store is not built yet".into(),
-                ))
+                let mut tx = self.writer().begin().await?;
+                let done = sqlx::query(ACTIVATE_LEASE)
+                    .bind(tenant_id)
+                    .bind(id)
+                    .bind(handle)
+                    .bind(micros(now))
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
-            async fn get_lease(
-                &self,
-                tenant_id: &str,
-                id: &str,
-            ) -> Result<Option<$crate::LeaseRecord>> {
-                let _ = (tenant_id, id);
-                Err($crate::StoreError::Corrupt(
-                    "the dynamic store is not built yet".into(),
-                ))
+            async fn get_lease(&self, tenant_id: &str, id: &str) -> Result<Option<LeaseRecord>> {
+                let row: Option<LeaseRow> = sqlx::query_as(GET_LEASE)
+                    .bind(tenant_id)
+                    .bind(id)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.map(TryInto::try_into).transpose()
             }
 
             async fn list_leases(
                 &self,
                 tenant_id: &str,
-                query: &$crate::LeaseQuery,
-            ) -> Result<$crate::Page<$crate::LeaseRecord>> {
-                let _ = (tenant_id, query);
-                Err($crate::StoreError::Corrupt(
-                    "the dynamic store is not built yet".into(),
-                ))
+                query: &LeaseQuery,
+            ) -> Result<Page<LeaseRecord>> {
+                let rows: Vec<LeaseRow> = sqlx::query_as(LIST_LEASES)
+                    .bind(tenant_id)
+                    .bind(query.after.as_deref().unwrap_or(""))
+                    .bind(query.engine.as_deref())
+                    .bind(query.role.as_deref())
+                    .bind(query.identity.as_deref())
+                    .bind(query.live_only.then_some(true))
+                    .bind(i64::from(query.limit) + 1)
+                    .fetch_all(self.reader())
+                    .await?;
+                Ok(page_of(records(rows)?, query.limit, None))
             }
 
             async fn renew_lease(
@@ -1310,34 +1422,65 @@ macro_rules! dynamic_store {
                 now: OffsetDateTime,
                 audit: Option<&AuditEvent>,
             ) -> Result<bool> {
-                let _ = (tenant_id, id, expires_at, now, audit);
-                Err($crate::StoreError::Corrupt(
-                    "the dynamic store is not built yet".into(),
-                ))
+                let mut tx = self.writer().begin().await?;
+                let done = sqlx::query(RENEW_LEASE)
+                    .bind(tenant_id)
+                    .bind(id)
+                    .bind(micros(expires_at))
+                    .bind(micros(now))
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
+            /// When nothing matches, nothing is written (not even `audit`) and the list is
+            /// empty.
             async fn request_revocation(
                 &self,
                 tenant_id: &str,
-                selector: &$crate::LeaseSelector,
+                selector: &LeaseSelector,
                 now: OffsetDateTime,
                 audit: Option<&AuditEvent>,
             ) -> Result<Vec<String>> {
-                let _ = (tenant_id, selector, now, audit);
-                Err($crate::StoreError::Corrupt(
-                    "the dynamic store is not built yet".into(),
-                ))
+                let mut tx = self.writer().begin().await?;
+                let query = match selector {
+                    LeaseSelector::One(id) => sqlx::query_scalar(REVOKE_ONE)
+                        .bind(tenant_id)
+                        .bind(micros(now))
+                        .bind(id.as_str()),
+                    LeaseSelector::Engine(engine) => sqlx::query_scalar(REVOKE_ENGINE)
+                        .bind(tenant_id)
+                        .bind(micros(now))
+                        .bind(engine.as_str()),
+                    LeaseSelector::Role { engine, role } => sqlx::query_scalar(REVOKE_ROLE)
+                        .bind(tenant_id)
+                        .bind(micros(now))
+                        .bind(engine.as_str())
+                        .bind(role.as_str()),
+                };
+                let mut ids: Vec<String> = query.fetch_all(&mut *tx).await?;
+                if ids.is_empty() {
+                    return Ok(ids);
+                }
+                // RETURNING has no order of its own.
+                ids.sort_unstable();
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(ids)
             }
 
-            async fn due_leases(
-                &self,
-                now: OffsetDateTime,
-                limit: u32,
-            ) -> Result<Vec<$crate::LeaseRecord>> {
-                let _ = (now, limit);
-                Err($crate::StoreError::Corrupt(
-                    "the dynamic store is not built yet".into(),
-                ))
+            async fn due_leases(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<LeaseRecord>> {
+                let rows: Vec<LeaseRow> = sqlx::query_as(DUE_LEASES)
+                    .bind(micros(now))
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reader())
+                    .await?;
+                records(rows)
             }
 
             async fn complete_revocation(
@@ -1346,10 +1489,18 @@ macro_rules! dynamic_store {
                 at: OffsetDateTime,
                 audit: Option<&AuditEvent>,
             ) -> Result<bool> {
-                let _ = (id, at, audit);
-                Err($crate::StoreError::Corrupt(
-                    "the dynamic store is not built yet".into(),
-                ))
+                let mut tx = self.writer().begin().await?;
+                let done = sqlx::query(COMPLETE_REVOCATION)
+                    .bind(id)
+                    .bind(micros(at))
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn fail_revocation(
@@ -1360,10 +1511,20 @@ macro_rules! dynamic_store {
                 now: OffsetDateTime,
                 audit: Option<&AuditEvent>,
             ) -> Result<bool> {
-                let _ = (id, error, retry_at, now, audit);
-                Err($crate::StoreError::Corrupt(
-                    "the dynamic store is not built yet".into(),
-                ))
+                let mut tx = self.writer().begin().await?;
+                let done = sqlx::query(FAIL_REVOCATION)
+                    .bind(id)
+                    .bind(error)
+                    .bind(micros(retry_at))
+                    .bind(micros(now))
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(false);
+                }
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn leases_expiring_between(
@@ -1371,11 +1532,14 @@ macro_rules! dynamic_store {
                 from: OffsetDateTime,
                 to: OffsetDateTime,
                 limit: u32,
-            ) -> Result<Vec<$crate::LeaseRecord>> {
-                let _ = (from, to, limit);
-                Err($crate::StoreError::Corrupt(
-                    "the dynamic store is not built yet".into(),
-                ))
+            ) -> Result<Vec<LeaseRecord>> {
+                let rows: Vec<LeaseRow> = sqlx::query_as(EXPIRING_LEASES)
+                    .bind(micros(from))
+                    .bind(micros(to))
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reader())
+                    .await?;
+                records(rows)
             }
 
             async fn count_live_leases(
@@ -1384,10 +1548,13 @@ macro_rules! dynamic_store {
                 engine: Option<&str>,
                 role: Option<&str>,
             ) -> Result<u64> {
-                let _ = (tenant_id, engine, role);
-                Err($crate::StoreError::Corrupt(
-                    "the dynamic store is not built yet".into(),
-                ))
+                let count: i64 = sqlx::query_scalar(COUNT_LIVE)
+                    .bind(tenant_id)
+                    .bind(engine)
+                    .bind(role)
+                    .fetch_one(self.reader())
+                    .await?;
+                to_u64(count, "lease count")
             }
         }
     };

@@ -35,6 +35,7 @@ use crate::{AuditStore, Result, SealFn, StoreError};
 use writer::WriteJob;
 
 mod audit;
+mod dynamic;
 mod events;
 mod identity;
 mod pki;
@@ -247,7 +248,6 @@ policy_store!(SqliteStore);
 
 rotation_store!(SqliteStore);
 
-dynamic_store!(SqliteStore);
 
 event_store!(SqliteStore, {
     async fn insert_events(&self, new: &[NewEvent]) -> Result<u64> {

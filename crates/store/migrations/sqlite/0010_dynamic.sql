@@ -1,0 +1,89 @@
+-- Dynamic credentials (issue 17): a tenant's engines (a connection to a database, a cloud
+-- account or an SSH CA), their roles, and the leases on the credentials they hand out.
+-- Timestamps are microseconds since the Unix epoch, as everywhere. An engine's secret (root
+-- password, secret access key, CA private key) is sealed by the keyring (key id + ciphertext);
+-- a lease never holds a credential, only the handle its revocation needs.
+CREATE TABLE dynamic_engines (
+    tenant_id       TEXT NOT NULL,
+    name            TEXT NOT NULL,
+    -- postgres | mysql | aws | ssh
+    kind            TEXT NOT NULL,
+    -- JSON settings without any secret
+    config          TEXT NOT NULL,
+    secret_key_id   TEXT NOT NULL,
+    sealed_secret   BLOB NOT NULL,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    root_rotated_at INTEGER,
+    PRIMARY KEY (tenant_id, name)
+);
+
+-- Deleting an engine deletes its roles (the store also deletes them explicitly in the same
+-- transaction, so this holds even on a connection without foreign keys enabled).
+CREATE TABLE dynamic_roles (
+    tenant_id        TEXT NOT NULL,
+    engine           TEXT NOT NULL,
+    name             TEXT NOT NULL,
+    -- JSON settings of the engine's kind (statements, policy ARNs, principals)
+    config           TEXT NOT NULL,
+    default_ttl_secs INTEGER NOT NULL,
+    max_ttl_secs     INTEGER NOT NULL,
+    -- cap on the role's live leases; NULL: only the tenant's cap applies
+    max_leases       INTEGER,
+    created_at       INTEGER NOT NULL,
+    updated_at       INTEGER NOT NULL,
+    PRIMARY KEY (tenant_id, engine, name),
+    FOREIGN KEY (tenant_id, engine) REFERENCES dynamic_engines (tenant_id, name)
+        ON DELETE CASCADE
+);
+
+-- Leases outlive their engine and role (history), so they have no foreign key. `due_at` is
+-- set exactly while the lease is live (pending, active, revoking, revocation_failed) and NULL
+-- once revoked.
+CREATE TABLE dynamic_leases (
+    id             TEXT NOT NULL PRIMARY KEY,
+    tenant_id      TEXT NOT NULL,
+    engine         TEXT NOT NULL,
+    role           TEXT NOT NULL,
+    identity       TEXT NOT NULL,
+    -- pending | active | revoking | revocation_failed | revoked
+    status         TEXT NOT NULL,
+    renewable      INTEGER NOT NULL,
+    -- JSON: what revoking needs (user name, access key id); never a password or secret key
+    handle         TEXT NOT NULL,
+    issued_at      INTEGER NOT NULL,
+    expires_at     INTEGER NOT NULL,
+    max_expires_at INTEGER NOT NULL,
+    due_at         INTEGER,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    last_error     TEXT,
+    revoked_at     INTEGER,
+    updated_at     INTEGER NOT NULL
+);
+
+-- A tenant's listing in id order.
+CREATE INDEX dynamic_leases_by_tenant ON dynamic_leases (tenant_id, id);
+-- Live leases of a tenant, engine or role: the caps' counts and prefix revocations touch only
+-- live rows, however many revoked ones history keeps.
+CREATE INDEX dynamic_leases_live ON dynamic_leases (tenant_id, engine, role)
+    WHERE due_at IS NOT NULL;
+-- The sweeper's scan (`due_at <= now`, soonest first) across tenants. It also serves the
+-- `lease.expiring` scan over active leases' `expires_at`: an active lease's `due_at` IS its
+-- `expires_at` (activation and renewal set both), so that scan is a range of this index
+-- filtered on status, and no second index has to be kept up to date on every lease change.
+CREATE INDEX dynamic_leases_due ON dynamic_leases (due_at, id)
+    WHERE due_at IS NOT NULL;
+
+-- New scopes guard the dynamic-credentials routes. A credential that held every tenant scope
+-- of the previous catalogue (the ten of 0007 and the PKI three of 0009) keeps doing everything
+-- it could: it gets the three dynamic scopes. Narrower credentials gain nothing. Every
+-- credential (personal tokens, service-account keys and the tokens minted from them) is a row
+-- of `tokens`.
+UPDATE tokens
+SET scopes = json_insert(scopes, '$[#]', 'dynamic:read', '$[#]', 'dynamic:creds',
+                         '$[#]', 'dynamic:admin')
+WHERE (SELECT count(DISTINCT value) FROM json_each(tokens.scopes)
+       WHERE value IN ('secrets:read', 'secrets:write', 'audit:read', 'policies:read',
+                       'policies:write', 'identity:read', 'identity:write',
+                       'service-accounts:read', 'service-accounts:write', 'tokens:write',
+                       'pki:read', 'pki:issue', 'pki:admin')) = 13;
