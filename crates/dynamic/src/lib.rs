@@ -16,7 +16,10 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+mod mysql;
 pub mod names;
+mod postgres;
+mod sql;
 
 pub use names::{initial_handle, username};
 
@@ -166,19 +169,25 @@ pub fn prepare_engine(
     input: &Value,
     existing: Option<(&Value, &str)>,
 ) -> Result<PreparedEngine, DynamicError> {
-    let _ = (kind, input, existing);
-    Err(DynamicError::InvalidConfig(
-        "engine types are not built yet".into(),
-    ))
+    match kind {
+        EngineKind::Postgres => postgres::prepare_engine(input, existing),
+        EngineKind::Mysql => mysql::prepare_engine(input, existing),
+        EngineKind::Aws | EngineKind::Ssh => Err(DynamicError::InvalidConfig(
+            "engine types are not built yet".into(),
+        )),
+    }
 }
 
 /// Checks a role's settings for the engine type and returns them normalised (statements as
 /// a list, defaults filled in).
 pub fn validate_role(kind: EngineKind, role: &Value) -> Result<Value, DynamicError> {
-    let _ = (kind, role);
-    Err(DynamicError::InvalidRole(
-        "engine types are not built yet".into(),
-    ))
+    match kind {
+        EngineKind::Postgres => postgres::validate_role(role),
+        EngineKind::Mysql => mysql::validate_role(role),
+        EngineKind::Aws | EngineKind::Ssh => Err(DynamicError::InvalidRole(
+            "engine types are not built yet".into(),
+        )),
+    }
 }
 
 /// Opens an engine from its stored settings and unsealed secret. Connecting is lazy:
@@ -188,8 +197,11 @@ pub fn open(
     config: &Value,
     secret: &str,
 ) -> Result<Box<dyn Backend>, DynamicError> {
-    let _ = (kind, config, secret);
-    Err(DynamicError::InvalidConfig(
-        "engine types are not built yet".into(),
-    ))
+    match kind {
+        EngineKind::Postgres => postgres::open(config, secret),
+        EngineKind::Mysql => mysql::open(config, secret),
+        EngineKind::Aws | EngineKind::Ssh => Err(DynamicError::InvalidConfig(
+            "engine types are not built yet".into(),
+        )),
+    }
 }
