@@ -16,10 +16,12 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
+mod aws;
 mod mysql;
 pub mod names;
 mod postgres;
 mod sql;
+mod ssh;
 
 pub use names::{initial_handle, username};
 
@@ -158,6 +160,12 @@ pub trait Backend: Send + Sync {
     /// Replaces the engine's own credential at the target with a fresh one only ScaiVault
     /// knows, and returns the new secret for the server to seal.
     async fn rotate_root(&self) -> Result<Zeroizing<String>, DynamicError>;
+    /// The engine's shown settings when this backend has changed them since [`open`]: after
+    /// [`Backend::rotate_root`], AWS has a new `access_key_id` and SSH a new CA `public_key`.
+    /// The server stores it with the new secret. `None` (the default): nothing changed.
+    fn current_config(&self) -> Option<Value> {
+        None
+    }
 }
 
 /// Splits the API's engine settings (`connection_url` with or without a password,
@@ -172,9 +180,8 @@ pub fn prepare_engine(
     match kind {
         EngineKind::Postgres => postgres::prepare_engine(input, existing),
         EngineKind::Mysql => mysql::prepare_engine(input, existing),
-        EngineKind::Aws | EngineKind::Ssh => Err(DynamicError::InvalidConfig(
-            "engine types are not built yet".into(),
-        )),
+        EngineKind::Aws => aws::prepare_engine(input, existing),
+        EngineKind::Ssh => ssh::prepare_engine(input, existing),
     }
 }
 
@@ -184,9 +191,8 @@ pub fn validate_role(kind: EngineKind, role: &Value) -> Result<Value, DynamicErr
     match kind {
         EngineKind::Postgres => postgres::validate_role(role),
         EngineKind::Mysql => mysql::validate_role(role),
-        EngineKind::Aws | EngineKind::Ssh => Err(DynamicError::InvalidRole(
-            "engine types are not built yet".into(),
-        )),
+        EngineKind::Aws => aws::validate_role(role),
+        EngineKind::Ssh => ssh::validate_role(role),
     }
 }
 
@@ -200,8 +206,7 @@ pub fn open(
     match kind {
         EngineKind::Postgres => postgres::open(config, secret),
         EngineKind::Mysql => mysql::open(config, secret),
-        EngineKind::Aws | EngineKind::Ssh => Err(DynamicError::InvalidConfig(
-            "engine types are not built yet".into(),
-        )),
+        EngineKind::Aws => Ok(Box::new(aws::Aws::open(config, secret)?)),
+        EngineKind::Ssh => Ok(Box::new(ssh::Ssh::open(config, secret)?)),
     }
 }
