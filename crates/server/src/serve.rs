@@ -227,11 +227,11 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         .is_none()
         .then(|| crate::rotation::spawn_scheduler(state.clone(), rotation_interval));
     // With the test clock, sweeps run when the clock is moved (test_clock.rs).
+    let sweep_interval = config.lease_sweep_interval()?;
     let lease_sweeper = state
         .test_clock
         .is_none()
-        .then(|| crate::leases::spawn_sweeper(state.clone(), config.lease_sweep_interval()?))
-        .transpose()?;
+        .then(|| crate::leases::spawn_sweeper(state.clone(), sweep_interval));
     let sink = config.audit_sink();
     let audit_sink = sink
         .enabled()

@@ -183,6 +183,10 @@ pub async fn rotate_root(state: &AppState, p: &Principal, name: &str) -> ApiResu
     let mut engine = load_engine(state, &p.tenant_id, name).await?;
     let backend = backend_for(state, &engine).await?;
     let secret = backend.rotate_root().await.map_err(dynamic_error)?;
+    // AWS has a new access key id, SSH a new CA public key: stored with the new secret.
+    if let Some(config) = backend.current_config() {
+        engine.config = to_json(&config)?;
+    }
     let now = state.clock.now();
     engine.sealed_secret = seal_secret(state, &p.tenant_id, name, &secret)?;
     engine.updated_at = now;
