@@ -220,6 +220,49 @@ const DECLARED: &[(&str, &str, &str, &str)] = &[
     ("POST", "/v1/pki/csrs/{id}/approve", "approve", "csr"),
     ("POST", "/v1/pki/csrs/{id}/reject", "reject", "csr"),
     ("POST", "/v1/pki/csrs/{id}/sign", "sign", "csr"),
+    ("GET", "/v1/dynamic/engines", "list", "dynamic_engine"),
+    ("POST", "/v1/dynamic/engines", "create", "dynamic_engine"),
+    ("GET", "/v1/dynamic/engines/{engine}", "read", "dynamic_engine"),
+    ("PATCH", "/v1/dynamic/engines/{engine}", "update", "dynamic_engine"),
+    ("DELETE", "/v1/dynamic/engines/{engine}", "delete", "dynamic_engine"),
+    (
+        "POST",
+        "/v1/dynamic/engines/{engine}/rotate-root",
+        "rotate_root",
+        "dynamic_engine",
+    ),
+    ("GET", "/v1/dynamic/engines/{engine}/ca", "read_ca", "dynamic_engine"),
+    ("GET", "/v1/dynamic/engines/{engine}/roles", "list", "dynamic_role"),
+    ("POST", "/v1/dynamic/engines/{engine}/roles", "create", "dynamic_role"),
+    (
+        "GET",
+        "/v1/dynamic/engines/{engine}/roles/{role}",
+        "read",
+        "dynamic_role",
+    ),
+    (
+        "PATCH",
+        "/v1/dynamic/engines/{engine}/roles/{role}",
+        "update",
+        "dynamic_role",
+    ),
+    (
+        "DELETE",
+        "/v1/dynamic/engines/{engine}/roles/{role}",
+        "delete",
+        "dynamic_role",
+    ),
+    (
+        "POST",
+        "/v1/dynamic/engines/{engine}/creds/{role}",
+        "create",
+        "lease",
+    ),
+    ("GET", "/v1/dynamic/leases", "list", "lease"),
+    ("POST", "/v1/dynamic/leases/revoke-prefix", "revoke_prefix", "lease"),
+    ("GET", "/v1/dynamic/leases/{id}", "read", "lease"),
+    ("POST", "/v1/dynamic/leases/{id}/renew", "renew", "lease"),
+    ("POST", "/v1/dynamic/leases/{id}/revoke", "revoke", "lease"),
 ];
 
 /// The declared (action, resource type) of an OpenAPI operation.
@@ -234,6 +277,9 @@ fn declared(method: &str, template: &str) -> Option<(&'static str, &'static str)
 fn fill(name: &str, description: &str) -> String {
     match name {
         "path" => "app/db".to_owned(),
+        // Dynamic engines and roles are named by the tenant.
+        "engine" => "pg".to_owned(),
+        "role" => "readonly".to_owned(),
         "identity_id" => "user:someone-else@example.com".to_owned(),
         // An OCSP request in the GET form (unaudited).
         "request" => "MAA%3D".to_owned(),

@@ -43,6 +43,9 @@ fn body_for(method: &str, path: &str) -> Value {
 fn fill(name: &str, description: &str) -> String {
     match name {
         "path" => "app/db".to_owned(),
+        // Dynamic engines and roles are named by the tenant.
+        "engine" => "pg".to_owned(),
+        "role" => "readonly".to_owned(),
         // Not the caller: reading one's own groups needs no scope.
         "identity_id" => "user:someone-else@example.com".to_owned(),
         _ => match description.strip_suffix("...") {
