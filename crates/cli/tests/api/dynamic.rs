@@ -58,7 +58,7 @@ fn text<'a>(v: &'a Value, key: &str) -> &'a str {
         .unwrap_or_else(|| panic!("{key} missing in {v}"))
 }
 
-async fn lease(api: &Api, id: &str) -> Value {
+async fn lease_of(api: &Api, id: &str) -> Value {
     let (s, body) = api.get(&format!("/v1/dynamic/leases/{id}")).await;
     assert_eq!(s, 200, "{body}");
     body
@@ -195,7 +195,7 @@ async fn postgres_engine_roles_and_leases_end_to_end() {
     assert!(pg.psql(&short_user, &short_password, "SELECT 1").is_ok());
     let moved = api.advance_clock("3s").await;
     assert_eq!(moved["leases_revoked"], 1, "{moved}");
-    assert_eq!(lease(&api, text(&short, "lease_id")).await["status"], "revoked");
+    assert_eq!(lease_of(&api, text(&short, "lease_id")).await["status"], "revoked");
     assert!(pg.psql(&short_user, &short_password, "SELECT 1").is_err());
 
     // Unknown engine and role.
@@ -278,7 +278,7 @@ async fn revocation_is_retried_while_the_database_is_down() {
     pg.start();
     let moved = api.advance_clock("1m").await;
     assert_eq!(moved["leases_revoked"], 1, "{moved}");
-    assert_eq!(self::lease(&api, &id).await["status"], "revoked");
+    assert_eq!(lease_of(&api, &id).await["status"], "revoked");
     assert!(pg.psql(&user, &password, "SELECT 1").is_err());
 }
 
