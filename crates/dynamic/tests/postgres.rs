@@ -125,7 +125,7 @@ async fn verify_accepts_the_right_password_and_refuses_others_without_showing_th
         .port();
     let started = Instant::now();
     let err = open_engine(json!({
-        "connection_url": format!("postgres://{admin}:x@127.0.0.1:{port}/postgres")
+        "connection_url": format!("postgres://{admin}:unusedpassword@127.0.0.1:{port}/postgres")
     }))
     .verify()
     .await

@@ -63,7 +63,8 @@ impl PgCluster {
             port,
             password: crate::random_hex(16),
         };
-        cluster.start();
+        // Not `start`: it waits for the superuser this creates.
+        run("pg_ctlcluster", &[&cluster.version, &cluster.name, "start"]);
         let create_admin = format!(
             "CREATE ROLE {SUPERUSER} WITH SUPERUSER LOGIN PASSWORD '{}'",
             cluster.password
@@ -138,16 +139,19 @@ impl PgCluster {
 
     /// Polls the port until the server answers a password login, with a deadline.
     fn wait_for_tcp(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let up = TcpStream::connect(("127.0.0.1", self.port)).is_ok()
-                && self.psql(SUPERUSER, &self.password, "SELECT 1").is_ok();
-            if up {
-                return;
-            }
+            let last = if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                match self.psql(SUPERUSER, &self.password, "SELECT 1") {
+                    Ok(_) => return,
+                    Err(e) => e,
+                }
+            } else {
+                "the port is closed".to_owned()
+            };
             assert!(
                 Instant::now() < deadline,
-                "the test cluster {} did not accept connections on port {} within 60 s",
+                "the test cluster {} did not accept connections on port {} within 30 s: {last}",
                 self.name,
                 self.port
             );
