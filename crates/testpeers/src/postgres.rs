@@ -32,9 +32,7 @@ impl PgCluster {
     /// A new cluster, started, with a password-authenticated superuser (see the module docs).
     pub fn create() -> PgCluster {
         if which("pg_createcluster").is_none() {
-            panic!(
-                "pg_createcluster not found: install postgresql (apt-get install postgresql)"
-            );
+            panic!("pg_createcluster not found: install postgresql (apt-get install postgresql)");
         }
         let version = installed_version();
         drop_dead_clusters();
@@ -71,7 +69,14 @@ impl PgCluster {
         );
         let out = Command::new("psql")
             .args(["-h", SOCKET_DIR, "-p", &port.to_string(), "-U", "postgres"])
-            .args(["-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qtAc", &create_admin])
+            .args([
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-qtAc",
+                &create_admin,
+            ])
             .output()
             .expect("run psql");
         assert!(
@@ -125,7 +130,15 @@ impl PgCluster {
     pub fn psql(&self, user: &str, password: &str, sql: &str) -> Result<String, String> {
         let out = Command::new("psql")
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", user])
-            .args(["-d", "postgres", "-w", "-v", "ON_ERROR_STOP=1", "-qtAc", sql])
+            .args([
+                "-d",
+                "postgres",
+                "-w",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-qtAc",
+                sql,
+            ])
             .env("PGPASSWORD", password)
             .env("PGCONNECT_TIMEOUT", "5")
             .output()
@@ -155,6 +168,10 @@ impl PgCluster {
                 self.name,
                 self.port
             );
+            #[allow(
+                clippy::disallowed_methods,
+                reason = "polling a starting server, with a deadline: the pause between polls"
+            )]
             std::thread::sleep(Duration::from_millis(100));
         }
     }
