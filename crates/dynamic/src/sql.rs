@@ -546,6 +546,8 @@ pub(crate) fn mysql_literal(value: &str) -> Zeroizing<String> {
 /// message with the mask.
 pub(crate) fn scrub(message: &str, secrets: &[&str]) -> String {
     let mut out = message.to_owned();
+    // Drivers do not echo passwords; this is a second line of defence. Secrets of one or two
+    // characters are left alone: replacing every such letter pair would destroy the message.
     for secret in secrets.iter().filter(|s| s.len() >= 3) {
         out = out.replace(secret, MASK);
         let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
