@@ -24,10 +24,9 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, MySql};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::postgres::handle_username;
 use crate::sql::{
-    self, Dialect, EngineSettings, RoleStatements, TemplateValues, mysql_literal, render,
-    statement_error, unreachable,
+    self, Dialect, EngineSettings, RoleStatements, TemplateValues, handle_username, mysql_literal,
+    render, statement_error, unreachable,
 };
 use crate::{Backend, CreateRequest, Credential, DynamicError, EngineKind, PreparedEngine};
 

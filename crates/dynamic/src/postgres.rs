@@ -25,8 +25,8 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use crate::sql::{
-    self, Dialect, EngineSettings, RoleStatements, TemplateValues, pg_ident, pg_literal, render,
-    statement_error, unreachable,
+    self, Dialect, EngineSettings, RoleStatements, TemplateValues, handle_username, pg_ident,
+    pg_literal, render, statement_error, unreachable,
 };
 use crate::{Backend, CreateRequest, Credential, DynamicError, EngineKind, PreparedEngine};
 
@@ -211,15 +211,6 @@ impl PostgresBackend {
 
 fn is_undefined_object(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some(UNDEFINED_OBJECT))
-}
-
-/// The user name recorded in a lease's handle.
-pub(crate) fn handle_username(handle: &Value) -> Result<&str, DynamicError> {
-    handle
-        .get("username")
-        .and_then(Value::as_str)
-        .filter(|u| !u.is_empty())
-        .ok_or_else(|| DynamicError::InvalidRequest("the lease's handle has no username".into()))
 }
 
 #[async_trait]

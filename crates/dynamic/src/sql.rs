@@ -596,6 +596,15 @@ pub(crate) fn statement_error(
     }
 }
 
+/// The user name recorded in a lease's handle.
+pub(crate) fn handle_username(handle: &Value) -> Result<&str, DynamicError> {
+    handle
+        .get("username")
+        .and_then(Value::as_str)
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| DynamicError::InvalidRequest("the lease's handle has no username".into()))
+}
+
 /// A new password from the workspace's generator: 32 alphanumeric characters (no symbols,
 /// so it needs no quoting in a URL or a statement).
 pub(crate) fn generate_password() -> Result<Zeroizing<String>, DynamicError> {
