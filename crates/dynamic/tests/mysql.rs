@@ -276,3 +276,34 @@ async fn rotate_root_retires_the_old_password() {
     backend.revoke(&role, &credential.handle).await.unwrap();
     drop_database(&db);
 }
+
+#[tokio::test]
+async fn renew_and_revocation_statements_of_the_role_run() {
+    let admin = Admin::new();
+    let backend = open_engine(json!({"connection_url": admin.url()}));
+    let role = scaivault_dynamic::validate_role(
+        KIND,
+        &json!({
+            "creation_statements": "CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}' ACCOUNT LOCK",
+            "renew_statements": "ALTER USER '{{name}}'@'%' ACCOUNT UNLOCK",
+            "revocation_statements": ["DROP USER IF EXISTS '{{name}}'@'%'"]
+        }),
+    )
+    .unwrap();
+    let credential = create(&*backend, &role, &new_handle("custom")).await;
+    let (user, password) = (
+        field(&credential, "username"),
+        field(&credential, "password"),
+    );
+    assert!(mariadb::login(user, password, "SELECT 1").is_err());
+    backend
+        .renew(&role, &credential.handle, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(
+        mariadb::login(user, password, "SELECT 1"),
+        Ok("1".to_owned())
+    );
+    backend.revoke(&role, &credential.handle).await.unwrap();
+    assert!(mariadb::login(user, password, "SELECT 1").is_err());
+}

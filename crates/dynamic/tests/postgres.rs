@@ -356,6 +356,13 @@ async fn revoke_while_the_database_is_down_is_unreachable_then_succeeds() {
     );
 
     cluster.stop();
+    let err = backend.verify().await.unwrap_err();
+    assert!(matches!(err, DynamicError::Unreachable(_)), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("127.0.0.1:{}", cluster.port())),
+        "{err}"
+    );
     let err = backend.revoke(&role, &credential.handle).await.unwrap_err();
     assert!(matches!(err, DynamicError::Unreachable(_)), "{err}");
     assert!(!err.to_string().contains(cluster.admin().1), "{err}");
