@@ -24,10 +24,9 @@ use sqlx::{AssertSqlSafe, ConnectOptions, Connection, MySql};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::postgres::handle_username;
 use crate::sql::{
-    self, Dialect, EngineSettings, RoleStatements, TemplateValues, mysql_literal, render,
-    statement_error, unreachable,
+    self, Dialect, EngineSettings, RoleStatements, TemplateValues, handle_username, mysql_literal,
+    render, statement_error, unreachable,
 };
 use crate::{Backend, CreateRequest, Credential, DynamicError, EngineKind, PreparedEngine};
 
@@ -212,8 +211,7 @@ impl Backend for MysqlBackend {
     async fn verify(&self) -> Result<(), DynamicError> {
         // A direct connection, not the pool: the driver's own reason when it fails.
         let options = self.pool.connect_options();
-        let mut conn = match tokio::time::timeout(sql::CONNECT_TIMEOUT, options.connect()).await
-        {
+        let mut conn = match tokio::time::timeout(sql::CONNECT_TIMEOUT, options.connect()).await {
             Ok(Ok(conn)) => conn,
             Ok(Err(e)) => return Err(self.unreachable(&e)),
             Err(_) => return Err(self.unreachable(&sqlx::Error::PoolTimedOut)),
@@ -301,12 +299,16 @@ impl Backend for MysqlBackend {
         let mut conn = self.acquire().await?;
         // The account by name: MariaDB ignores `ALTER USER CURRENT_USER()` under the
         // session's sql_mode (the statement succeeds and changes nothing).
-        let account = sqlx::query_scalar::<_, String>("SELECT CONVERT(CURRENT_USER() USING utf8mb4)")
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(|e| self.failed(&e, ""))?;
+        let account =
+            sqlx::query_scalar::<_, String>("SELECT CONVERT(CURRENT_USER() USING utf8mb4)")
+                .fetch_one(&mut *conn)
+                .await
+                .map_err(|e| self.failed(&e, ""))?;
         let (user, host) = account.rsplit_once('@').ok_or_else(|| {
-            DynamicError::Refused(format!("{}: unexpected CURRENT_USER() '{account}'", self.address))
+            DynamicError::Refused(format!(
+                "{}: unexpected CURRENT_USER() '{account}'",
+                self.address
+            ))
         })?;
         let statement = Zeroizing::new(format!(
             "ALTER USER {}@{} IDENTIFIED BY {}",

@@ -18,15 +18,15 @@ use std::sync::RwLock;
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Postgres};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use crate::sql::{
-    self, Dialect, EngineSettings, RoleStatements, TemplateValues, pg_ident, pg_literal,
-    render, statement_error, unreachable,
+    self, Dialect, EngineSettings, RoleStatements, TemplateValues, handle_username, pg_ident,
+    pg_literal, render, statement_error, unreachable,
 };
 use crate::{Backend, CreateRequest, Credential, DynamicError, EngineKind, PreparedEngine};
 
@@ -169,7 +169,10 @@ impl PostgresBackend {
         let ident = pg_ident(name);
         // No new sessions from here on.
         let nologin = format!("ALTER ROLE {ident} NOLOGIN");
-        if let Err(e) = sqlx::raw_sql(AssertSqlSafe(nologin)).execute(&mut *conn).await {
+        if let Err(e) = sqlx::raw_sql(AssertSqlSafe(nologin))
+            .execute(&mut *conn)
+            .await
+        {
             return if is_undefined_object(&e) {
                 Ok(())
             } else {
@@ -190,7 +193,10 @@ impl PostgresBackend {
             format!("DROP OWNED BY {ident}"),
             format!("DROP ROLE IF EXISTS {ident}"),
         ] {
-            if let Err(e) = sqlx::raw_sql(AssertSqlSafe(statement)).execute(&mut *tx).await {
+            if let Err(e) = sqlx::raw_sql(AssertSqlSafe(statement))
+                .execute(&mut *tx)
+                .await
+            {
                 return if is_undefined_object(&e) {
                     // Dropped meanwhile by someone else: revoked.
                     Ok(())
@@ -207,15 +213,6 @@ fn is_undefined_object(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some(UNDEFINED_OBJECT))
 }
 
-/// The user name recorded in a lease's handle.
-pub(crate) fn handle_username(handle: &Value) -> Result<&str, DynamicError> {
-    handle
-        .get("username")
-        .and_then(Value::as_str)
-        .filter(|u| !u.is_empty())
-        .ok_or_else(|| DynamicError::InvalidRequest("the lease's handle has no username".into()))
-}
-
 #[async_trait]
 impl Backend for PostgresBackend {
     fn kind(&self) -> EngineKind {
@@ -225,8 +222,7 @@ impl Backend for PostgresBackend {
     async fn verify(&self) -> Result<(), DynamicError> {
         // A direct connection, not the pool: the driver's own reason when it fails.
         let options = self.pool.connect_options();
-        let mut conn = match tokio::time::timeout(sql::CONNECT_TIMEOUT, options.connect()).await
-        {
+        let mut conn = match tokio::time::timeout(sql::CONNECT_TIMEOUT, options.connect()).await {
             Ok(Ok(conn)) => conn,
             Ok(Err(e)) => return Err(self.unreachable(&e)),
             Err(_) => return Err(self.unreachable(&sqlx::Error::PoolTimedOut)),
@@ -248,7 +244,8 @@ impl Backend for PostgresBackend {
             password: &password,
             expiration: Some(request.expires_at),
         };
-        self.run_in_transaction(&statements.creation, &values).await?;
+        self.run_in_transaction(&statements.creation, &values)
+            .await?;
         let url = self.settings.url_with(name, &password)?;
         let mut data = serde_json::Map::new();
         data.insert("connection_url".into(), json!(url.as_str()));
@@ -298,7 +295,8 @@ impl Backend for PostgresBackend {
             password: "",
             expiration: None,
         };
-        self.run_in_transaction(&statements.revocation, &values).await
+        self.run_in_transaction(&statements.revocation, &values)
+            .await
     }
 
     async fn rotate_root(&self) -> Result<Zeroizing<String>, DynamicError> {

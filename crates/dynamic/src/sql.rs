@@ -205,7 +205,8 @@ pub(crate) fn prepare(
     };
     let old = existing
         .map(|(config, secret)| {
-            EngineSettings::from_config(dialect, config).map(|s| (s, Zeroizing::new(secret.to_owned())))
+            EngineSettings::from_config(dialect, config)
+                .map(|s| (s, Zeroizing::new(secret.to_owned())))
         })
         .transpose()?;
 
@@ -332,9 +333,8 @@ pub(crate) fn validate_role(dialect: Dialect, role: &Value) -> Result<Value, Dyn
             }
         };
         for statement in &statements {
-            check_placeholders(statement).map_err(|e| {
-                DynamicError::InvalidRole(format!("{field}: {e}"))
-            })?;
+            check_placeholders(statement)
+                .map_err(|e| DynamicError::InvalidRole(format!("{field}: {e}")))?;
         }
         if *field == "creation_statements" && statements.is_empty() {
             return Err(DynamicError::InvalidRole(
@@ -512,9 +512,7 @@ fn dollar_tag(s: &str) -> Option<&str> {
     let rest = s.get(1..)?;
     let end = rest.find('$')?;
     let tag = &rest[..end];
-    let valid = tag
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    let valid = tag.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !tag.starts_with(|c: char| c.is_ascii_digit());
     valid.then(|| &s[..end + 2])
 }
@@ -548,10 +546,11 @@ pub(crate) fn mysql_literal(value: &str) -> Zeroizing<String> {
 /// message with the mask.
 pub(crate) fn scrub(message: &str, secrets: &[&str]) -> String {
     let mut out = message.to_owned();
+    // Drivers do not echo passwords; this is a second line of defence. Secrets of one or two
+    // characters are left alone: replacing every such letter pair would destroy the message.
     for secret in secrets.iter().filter(|s| s.len() >= 3) {
         out = out.replace(secret, MASK);
-        let encoded: String =
-            url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
         if encoded != *secret {
             out = out.replace(&encoded, MASK);
         }
@@ -569,10 +568,9 @@ pub(crate) const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_s
 /// reason, scrubbed of the secrets.
 pub(crate) fn unreachable(address: &str, error: &sqlx::Error, secrets: &[&str]) -> DynamicError {
     let reason = match error {
-        sqlx::Error::PoolTimedOut => format!(
-            "no connection within {} seconds",
-            CONNECT_TIMEOUT.as_secs()
-        ),
+        sqlx::Error::PoolTimedOut => {
+            format!("no connection within {} seconds", CONNECT_TIMEOUT.as_secs())
+        }
         other => other.to_string(),
     };
     DynamicError::Unreachable(format!("{address}: {}", scrub(&reason, secrets)))
@@ -592,8 +590,19 @@ pub(crate) fn statement_error(
         | sqlx::Error::PoolClosed
         | sqlx::Error::Protocol(_)
         | sqlx::Error::WorkerCrashed => unreachable(address, error, secrets),
-        other => DynamicError::Refused(format!("{address}: {}", scrub(&other.to_string(), secrets))),
+        other => {
+            DynamicError::Refused(format!("{address}: {}", scrub(&other.to_string(), secrets)))
+        }
     }
+}
+
+/// The user name recorded in a lease's handle.
+pub(crate) fn handle_username(handle: &Value) -> Result<&str, DynamicError> {
+    handle
+        .get("username")
+        .and_then(Value::as_str)
+        .filter(|u| !u.is_empty())
+        .ok_or_else(|| DynamicError::InvalidRequest("the lease's handle has no username".into()))
 }
 
 /// A new password from the workspace's generator: 32 alphanumeric characters (no symbols,
@@ -658,7 +667,8 @@ mod tests {
 
     #[test]
     fn engine_settings_mask_the_password_and_keep_it_on_update() {
-        let input = json!({"connection_url": "postgres://vault:s3cr%40t@db:5432/app?sslmode=disable"});
+        let input =
+            json!({"connection_url": "postgres://vault:s3cr%40t@db:5432/app?sslmode=disable"});
         let (config, secret) = prepare(Dialect::Postgres, &input, None).unwrap();
         assert_eq!(secret.as_str(), "s3cr@t");
         assert_eq!(
@@ -684,18 +694,39 @@ mod tests {
         )
         .unwrap();
         assert_eq!(secret3.as_str(), "new");
-        assert!(prepare(Dialect::Postgres, &json!({"connection_url": "mysql://a@b/"}), None).is_err());
-        assert!(prepare(Dialect::Postgres, &json!({"connection_url": "postgres://a@b/", "x": 1}), None).is_err());
+        assert!(
+            prepare(
+                Dialect::Postgres,
+                &json!({"connection_url": "mysql://a@b/"}),
+                None
+            )
+            .is_err()
+        );
+        assert!(
+            prepare(
+                Dialect::Postgres,
+                &json!({"connection_url": "postgres://a@b/", "x": 1}),
+                None
+            )
+            .is_err()
+        );
         // MariaDB root without a password: nothing masked.
-        let (config, secret) =
-            prepare(Dialect::Mysql, &json!({"connection_url": "mysql://root@127.0.0.1:3306/"}), None).unwrap();
+        let (config, secret) = prepare(
+            Dialect::Mysql,
+            &json!({"connection_url": "mysql://root@127.0.0.1:3306/"}),
+            None,
+        )
+        .unwrap();
         assert_eq!(config["connection_url"], "mysql://root@127.0.0.1:3306/");
         assert!(secret.is_empty());
     }
 
     #[test]
     fn scrubs_and_quotes() {
-        assert_eq!(scrub("bad pw s3cr@t / s3cr%40t", &["s3cr@t"]), "bad pw ***** / *****");
+        assert_eq!(
+            scrub("bad pw s3cr@t / s3cr%40t", &["s3cr@t"]),
+            "bad pw ***** / *****"
+        );
         assert_eq!(pg_ident("a\"b"), "\"a\"\"b\"");
         assert_eq!(pg_literal("it's").as_str(), "'it''s'");
         assert_eq!(pg_literal("a\\b").as_str(), "E'a\\\\b'");

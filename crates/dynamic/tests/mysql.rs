@@ -8,6 +8,10 @@
     clippy::panic,
     reason = "tests fail loudly"
 )]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the database judges a user's validity by its own wall clock: leases here use real times"
+)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -39,14 +43,23 @@ impl Admin {
 
 impl Drop for Admin {
     fn drop(&mut self) {
-        let _ = mariadb::login("root", "", &format!("DROP USER IF EXISTS '{}'@'%'", self.user));
+        let _ = mariadb::login(
+            "root",
+            "",
+            &format!("DROP USER IF EXISTS '{}'@'%'", self.user),
+        );
     }
 }
 
 fn open_engine(settings: Value) -> Box<dyn Backend> {
     let prepared = scaivault_dynamic::prepare_engine(KIND, &settings, None).unwrap();
     if !prepared.secret.is_empty() {
-        assert!(!prepared.config.to_string().contains(prepared.secret.as_str()));
+        assert!(
+            !prepared
+                .config
+                .to_string()
+                .contains(prepared.secret.as_str())
+        );
     }
     scaivault_dynamic::open(KIND, &prepared.config, &prepared.secret).unwrap()
 }
@@ -143,12 +156,17 @@ async fn verify_accepts_the_right_password_and_refuses_others_without_showing_th
         .unwrap()
         .port();
     let started = Instant::now();
-    let err = open_engine(json!({"connection_url": format!("mysql://root:unusedpassword@127.0.0.1:{port}/")}))
-        .verify()
-        .await
-        .unwrap_err();
+    let err = open_engine(
+        json!({"connection_url": format!("mysql://root:unusedpassword@127.0.0.1:{port}/")}),
+    )
+    .verify()
+    .await
+    .unwrap_err();
     assert!(matches!(err, DynamicError::Unreachable(_)), "{err}");
-    assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
@@ -172,8 +190,8 @@ async fn a_read_only_lease_reads_cannot_write_and_is_gone_after_revoke() {
         mariadb::login(&user, &password, &format!("SELECT x FROM {db}.t")),
         Ok("1".to_owned())
     );
-    let denied = mariadb::login(&user, &password, &format!("INSERT INTO {db}.t VALUES (2)"))
-        .unwrap_err();
+    let denied =
+        mariadb::login(&user, &password, &format!("INSERT INTO {db}.t VALUES (2)")).unwrap_err();
     assert!(denied.contains("denied"), "{denied}");
 
     // A session still open when the lease is revoked is ended.
@@ -185,13 +203,18 @@ async fn a_read_only_lease_reads_cannot_write_and_is_gone_after_revoke() {
     assert!(refused.contains("Access denied"), "{refused}");
     assert!(sqlx::query("SELECT 1").execute(&mut session).await.is_err());
     assert_eq!(
-        mariadb::root(&format!("SELECT count(*) FROM mysql.user WHERE User = '{user}'")),
+        mariadb::root(&format!(
+            "SELECT count(*) FROM mysql.user WHERE User = '{user}'"
+        )),
         "0"
     );
 
     // Idempotent: again, and a lease whose user was never created.
     backend.revoke(&role, &credential.handle).await.unwrap();
-    backend.revoke(&role, &new_handle("readonly")).await.unwrap();
+    backend
+        .revoke(&role, &new_handle("readonly"))
+        .await
+        .unwrap();
     // Renewing is bookkeeping without renew_statements.
     backend
         .renew(&role, &credential.handle, OffsetDateTime::now_utc())
@@ -227,7 +250,9 @@ async fn a_failed_creation_leaves_no_user() {
     assert!(matches!(err, DynamicError::Refused(_)), "{err}");
     let name = handle["username"].as_str().unwrap();
     assert_eq!(
-        mariadb::root(&format!("SELECT count(*) FROM mysql.user WHERE User = '{name}'")),
+        mariadb::root(&format!(
+            "SELECT count(*) FROM mysql.user WHERE User = '{name}'"
+        )),
         "0"
     );
 }
@@ -240,11 +265,45 @@ async fn rotate_root_retires_the_old_password() {
     let new = backend.rotate_root().await.unwrap();
     assert_ne!(new.as_str(), admin.password);
     assert!(mariadb::login(&admin.user, &admin.password, "SELECT 1").is_err());
-    assert_eq!(mariadb::login(&admin.user, &new, "SELECT 1"), Ok("1".to_owned()));
+    assert_eq!(
+        mariadb::login(&admin.user, &new, "SELECT 1"),
+        Ok("1".to_owned())
+    );
     backend.verify().await.unwrap();
     let db = new_database("rotate");
     let role = read_only_role(&db);
     let credential = create(&*backend, &role, &new_handle("rotate")).await;
     backend.revoke(&role, &credential.handle).await.unwrap();
     drop_database(&db);
+}
+
+#[tokio::test]
+async fn renew_and_revocation_statements_of_the_role_run() {
+    let admin = Admin::new();
+    let backend = open_engine(json!({"connection_url": admin.url()}));
+    let role = scaivault_dynamic::validate_role(
+        KIND,
+        &json!({
+            "creation_statements": "CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}' ACCOUNT LOCK",
+            "renew_statements": "ALTER USER '{{name}}'@'%' ACCOUNT UNLOCK",
+            "revocation_statements": ["DROP USER IF EXISTS '{{name}}'@'%'"]
+        }),
+    )
+    .unwrap();
+    let credential = create(&*backend, &role, &new_handle("custom")).await;
+    let (user, password) = (
+        field(&credential, "username"),
+        field(&credential, "password"),
+    );
+    assert!(mariadb::login(user, password, "SELECT 1").is_err());
+    backend
+        .renew(&role, &credential.handle, OffsetDateTime::now_utc())
+        .await
+        .unwrap();
+    assert_eq!(
+        mariadb::login(user, password, "SELECT 1"),
+        Ok("1".to_owned())
+    );
+    backend.revoke(&role, &credential.handle).await.unwrap();
+    assert!(mariadb::login(user, password, "SELECT 1").is_err());
 }

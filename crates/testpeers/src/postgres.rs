@@ -32,9 +32,7 @@ impl PgCluster {
     /// A new cluster, started, with a password-authenticated superuser (see the module docs).
     pub fn create() -> PgCluster {
         if which("pg_createcluster").is_none() {
-            panic!(
-                "pg_createcluster not found: install postgresql (apt-get install postgresql)"
-            );
+            panic!("pg_createcluster not found: install postgresql (apt-get install postgresql)");
         }
         let version = installed_version();
         drop_dead_clusters();
@@ -63,14 +61,22 @@ impl PgCluster {
             port,
             password: crate::random_hex(16),
         };
-        cluster.start();
+        // Not `start`: it waits for the superuser this creates.
+        run("pg_ctlcluster", &[&cluster.version, &cluster.name, "start"]);
         let create_admin = format!(
             "CREATE ROLE {SUPERUSER} WITH SUPERUSER LOGIN PASSWORD '{}'",
             cluster.password
         );
         let out = Command::new("psql")
             .args(["-h", SOCKET_DIR, "-p", &port.to_string(), "-U", "postgres"])
-            .args(["-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qtAc", &create_admin])
+            .args([
+                "-d",
+                "postgres",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-qtAc",
+                &create_admin,
+            ])
             .output()
             .expect("run psql");
         assert!(
@@ -124,7 +130,15 @@ impl PgCluster {
     pub fn psql(&self, user: &str, password: &str, sql: &str) -> Result<String, String> {
         let out = Command::new("psql")
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", user])
-            .args(["-d", "postgres", "-w", "-v", "ON_ERROR_STOP=1", "-qtAc", sql])
+            .args([
+                "-d",
+                "postgres",
+                "-w",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-qtAc",
+                sql,
+            ])
             .env("PGPASSWORD", password)
             .env("PGCONNECT_TIMEOUT", "5")
             .output()
@@ -138,19 +152,26 @@ impl PgCluster {
 
     /// Polls the port until the server answers a password login, with a deadline.
     fn wait_for_tcp(&self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let up = TcpStream::connect(("127.0.0.1", self.port)).is_ok()
-                && self.psql(SUPERUSER, &self.password, "SELECT 1").is_ok();
-            if up {
-                return;
-            }
+            let last = if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                match self.psql(SUPERUSER, &self.password, "SELECT 1") {
+                    Ok(_) => return,
+                    Err(e) => e,
+                }
+            } else {
+                "the port is closed".to_owned()
+            };
             assert!(
                 Instant::now() < deadline,
-                "the test cluster {} did not accept connections on port {} within 60 s",
+                "the test cluster {} did not accept connections on port {} within 30 s: {last}",
                 self.name,
                 self.port
             );
+            #[allow(
+                clippy::disallowed_methods,
+                reason = "polling a starting server, with a deadline: the pause between polls"
+            )]
             std::thread::sleep(Duration::from_millis(100));
         }
     }
