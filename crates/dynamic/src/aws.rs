@@ -263,14 +263,22 @@ struct Keys {
     rotated: bool,
 }
 
+/// Where and how to reach one AWS service.
+struct Service {
+    url: String,
+    /// The signing region (IAM's global endpoint signs as us-east-1).
+    region: String,
+    /// The signing name.
+    name: &'static str,
+    /// The Query API version.
+    version: &'static str,
+}
+
 /// An open `aws` engine.
 pub(crate) struct Aws {
     http: reqwest::Client,
-    region: String,
-    iam_url: String,
-    sts_url: String,
-    /// The signing region of IAM: its global endpoint signs as us-east-1.
-    iam_region: String,
+    iam: Service,
+    sts: Service,
     config: Value,
     keys: Mutex<Keys>,
 }
@@ -311,6 +319,14 @@ impl CallError {
             {
                 DynamicError::Unreachable(format!("{action}: {code}: {message}"))
             }
+            // AWS is overloaded or failing: transient, worth a retry.
+            Self::Aws {
+                status,
+                code,
+                message,
+            } if status >= 500 || matches!(code.as_str(), "Throttling" | "ServiceUnavailable") => {
+                DynamicError::Unreachable(format!("{action}: {code}: {message}"))
+            }
             Self::Aws { code, message, .. } => {
                 DynamicError::Refused(format!("{action}: {code}: {message}"))
             }
@@ -342,10 +358,18 @@ impl Aws {
             .map_err(|e| DynamicError::InvalidConfig(format!("HTTP client: {e}")))?;
         Ok(Self {
             http,
-            region,
-            iam_url,
-            sts_url,
-            iam_region,
+            iam: Service {
+                url: iam_url,
+                region: iam_region,
+                name: "iam",
+                version: IAM_VERSION,
+            },
+            sts: Service {
+                url: sts_url,
+                region,
+                name: "sts",
+                version: STS_VERSION,
+            },
             config: config.clone(),
             keys: Mutex::new(Keys {
                 access_key_id,
@@ -363,51 +387,26 @@ impl Aws {
     }
 
     async fn iam(&self, action: &str, params: &[(&str, &str)]) -> Result<String, CallError> {
-        let (id, secret) = self.keys().map_err(|e| CallError::Network(e.to_string()))?;
-        self.call(
-            &self.iam_url,
-            &self.iam_region,
-            "iam",
-            IAM_VERSION,
-            action,
-            params,
-            (&id, &secret),
-        )
-        .await
+        self.call(&self.iam, action, params).await
     }
 
     async fn sts(&self, action: &str, params: &[(&str, &str)]) -> Result<String, CallError> {
-        let (id, secret) = self.keys().map_err(|e| CallError::Network(e.to_string()))?;
-        self.call(
-            &self.sts_url,
-            &self.region,
-            "sts",
-            STS_VERSION,
-            action,
-            params,
-            (&id, &secret),
-        )
-        .await
+        self.call(&self.sts, action, params).await
     }
 
-    /// One Query-protocol call, signed with SigV4; the XML answer on success.
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "one private call site per service"
-    )]
+    /// One Query-protocol call, signed with SigV4 with the engine's current key; the XML
+    /// answer on success.
     async fn call(
         &self,
-        url: &str,
-        region: &str,
-        service: &str,
-        version: &str,
+        service: &Service,
         action: &str,
         params: &[(&str, &str)],
-        (access_key_id, secret): (&str, &str),
     ) -> Result<String, CallError> {
-        let body = form_body(action, version, params);
-        let headers = sign_request(url, region, service, &body, (access_key_id, secret))
+        let (access_key_id, secret) = self.keys().map_err(|e| CallError::Network(e.to_string()))?;
+        let body = form_body(action, service.version, params);
+        let headers = sign_request(service, &body, (&access_key_id, &secret))
             .map_err(|e| CallError::Network(format!("signing: {e}")))?;
+        let url = service.url.as_str();
         let mut request = self.http.post(url).body(body);
         for (name, value) in headers {
             request = request.header(name, value);
@@ -745,10 +744,14 @@ fn form_body(action: &str, version: &str, params: &[(&str, &str)]) -> String {
 }
 
 /// The headers of a SigV4-signed POST of `body` (content type, date, authorization).
+/// Signed at the real time, not the server's (test-movable) clock: AWS refuses a signature
+/// more than 15 minutes off its own clock.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "a SigV4 signature must carry the wall-clock time AWS checks it against"
+)]
 fn sign_request(
-    url: &str,
-    region: &str,
-    service: &str,
+    service: &Service,
     body: &str,
     (access_key_id, secret): (&str, &str),
 ) -> Result<Vec<(String, String)>, String> {
@@ -756,8 +759,8 @@ fn sign_request(
         Credentials::new(access_key_id, secret, None, None, "scaivault-engine").into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
-        .region(region)
-        .name(service)
+        .region(&service.region)
+        .name(service.name)
         .time(SystemTime::now())
         .settings(SigningSettings::default())
         .build()
@@ -766,7 +769,7 @@ fn sign_request(
     let headers = [("content-type", CONTENT_TYPE)];
     let signable = SignableRequest::new(
         "POST",
-        url,
+        service.url.as_str(),
         headers.into_iter(),
         SignableBody::Bytes(body.as_bytes()),
     )
@@ -801,7 +804,7 @@ fn all(xml: &str, tag: &str) -> Vec<String> {
     let mut out = Vec::new();
     loop {
         match reader.read_event() {
-            Ok(Event::Start(start)) if start.local_name().as_ref() == tag.as_bytes() => {
+            Ok(Event::Start(start)) if start.local_name().as_ref() == tag => {
                 let Ok(raw) = reader.read_text(start.name()) else {
                     break;
                 };

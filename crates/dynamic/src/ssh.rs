@@ -51,7 +51,7 @@ const KNOWN_EXTENSIONS: &[&str] = &[
 const KEY_TYPES: &[&str] = &["ed25519", "ecdsa", "rsa"];
 const MIN_RSA_BITS: usize = 2048;
 /// Certificates start this long before their issue so a host whose clock is behind accepts them.
-const CLOCK_SKEW_SECONDS: i64 = 30;
+const CLOCK_SKEW_SECONDS: u64 = 30;
 
 pub(crate) fn prepare_engine(
     input: &Value,
@@ -397,7 +397,8 @@ fn check_key_type(key: &PublicKey, allowed: &[String]) -> Result<(), DynamicErro
         KeyData::Ecdsa(_) => ("ecdsa", true),
         KeyData::Rsa(rsa) => {
             let bytes = rsa.n.as_positive_bytes().unwrap_or_default();
-            let bits = bytes.len() * 8 - bytes.first().map_or(8, |b| b.leading_zeros() as usize);
+            let bits = (bytes.len() * 8)
+                .saturating_sub(bytes.first().map_or(0, |b| b.leading_zeros() as usize));
             ("rsa", bits >= MIN_RSA_BITS)
         }
         _ => {
@@ -488,7 +489,7 @@ impl Backend for Ssh {
 
         let serial = u64::from_be_bytes(random_bytes::<8>()?);
         let nonce = random_bytes::<32>()?;
-        let valid_after = unix(request.now).saturating_sub(CLOCK_SKEW_SECONDS as u64);
+        let valid_after = unix(request.now).saturating_sub(CLOCK_SKEW_SECONDS);
         let valid_before = unix(request.expires_at);
         if valid_before <= valid_after {
             return Err(DynamicError::InvalidRequest(

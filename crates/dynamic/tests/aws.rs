@@ -7,6 +7,10 @@
     clippy::panic,
     reason = "tests fail loudly"
 )]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the real peers (sshd, moto) judge validity by the wall clock, not a test clock"
+)]
 
 use scaivault_dynamic::{
     Backend, CreateRequest, Credential, DynamicError, EngineKind, initial_handle, open,
@@ -83,6 +87,38 @@ async fn verify_accepts_good_keys_and_refuses_bad_ones() {
     let err = bad.verify().await.unwrap_err();
     assert!(matches!(err, DynamicError::Unreachable(_)), "{err:?}");
     assert!(!err.to_string().contains("wrong-secret"), "{err}");
+}
+
+#[tokio::test]
+async fn an_endpoint_nobody_answers_is_unreachable_so_revocation_is_retried() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let prepared = prepare_engine(
+        EngineKind::Aws,
+        &json!({
+            "access_key_id": "AKIAEXAMPLE",
+            "secret_access_key": "secret",
+            "endpoint_url": format!("http://127.0.0.1:{port}"),
+        }),
+        None,
+    )
+    .unwrap();
+    let backend = open(EngineKind::Aws, &prepared.config, &prepared.secret).unwrap();
+    let err = backend.verify().await.unwrap_err();
+    assert!(matches!(err, DynamicError::Unreachable(_)), "{err:?}");
+    let role = validate_role(
+        EngineKind::Aws,
+        &json!({ "policy_arns": ["arn:aws:iam::aws:policy/ReadOnlyAccess"] }),
+    )
+    .unwrap();
+    let err = backend
+        .revoke(&role, &json!({ "username": "v_x_y_z" }))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, DynamicError::Unreachable(_)), "{err:?}");
 }
 
 #[tokio::test]

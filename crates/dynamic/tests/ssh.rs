@@ -7,6 +7,10 @@
     clippy::panic,
     reason = "tests fail loudly"
 )]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "the real peers (sshd, moto) judge validity by the wall clock, not a test clock"
+)]
 
 use scaivault_dynamic::{
     Backend, CreateRequest, DynamicError, EngineKind, initial_handle, open, prepare_engine,
@@ -89,6 +93,11 @@ async fn certificates_log_in_as_their_principal_only_while_valid() {
         .unwrap();
     let refused = sshd.login(&me, &text(&data, "private_key"), &text(&data, "signed_key"));
     assert!(refused.is_err(), "wrong principal logged in");
+    assert!(
+        sshd.log().contains("name is not a listed principal"),
+        "{}",
+        sshd.log()
+    );
 
     // An expired certificate (its lease ended an hour ago) is refused.
     let past = now - Duration::hours(2);
@@ -97,6 +106,11 @@ async fn certificates_log_in_as_their_principal_only_while_valid() {
         .unwrap();
     let refused = sshd.login(&me, &text(&data, "private_key"), &text(&data, "signed_key"));
     assert!(refused.is_err(), "expired certificate logged in");
+    assert!(
+        sshd.log().contains("Certificate invalid: expired"),
+        "{}",
+        sshd.log()
+    );
 
     // A certificate from another CA is refused.
     let (_, stranger) = engine(json!({ "key_type": "ecdsa-p256" }));
@@ -105,6 +119,13 @@ async fn certificates_log_in_as_their_principal_only_while_valid() {
         .unwrap();
     let refused = sshd.login(&me, &text(&data, "private_key"), &text(&data, "signed_key"));
     assert!(refused.is_err(), "a stranger CA's certificate logged in");
+    assert!(
+        sshd.log()
+            .lines()
+            .any(|l| l.starts_with("Failed publickey") && l.contains(" CA ECDSA ")),
+        "{}",
+        sshd.log()
+    );
 
     // Revocation succeeds (the certificate ends at its expiry).
     backend
@@ -157,6 +178,26 @@ async fn a_callers_public_key_is_signed_and_no_private_key_returned() {
         &*backend,
         &ed_only,
         Some(&public),
+        OffsetDateTime::now_utc(),
+        Duration::minutes(10),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, DynamicError::InvalidRequest(_)), "{err:?}");
+
+    // So is an RSA key under 2048 bits, even where RSA is allowed.
+    let weak_path = dir.path().join("weak");
+    let status = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "rsa", "-b", "1024", "-N", "", "-f"])
+        .arg(&weak_path)
+        .status()
+        .expect("ssh-keygen");
+    assert!(status.success());
+    let weak = std::fs::read_to_string(weak_path.with_extension("pub")).unwrap();
+    let err = issue(
+        &*backend,
+        &mine,
+        Some(&weak),
         OffsetDateTime::now_utc(),
         Duration::minutes(10),
     )

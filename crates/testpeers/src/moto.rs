@@ -63,7 +63,7 @@ impl Moto {
              while kill -0 {parent} 2>/dev/null && kill -0 $child 2>/dev/null; do sleep 1; done; \
              kill $child 2>/dev/null"
         );
-        Command::new("sh")
+        let mut watchdog = Command::new("sh")
             .args(["-c", &script])
             .env("INITIAL_NO_AUTH_ACTION_COUNT", BOOTSTRAP_CALLS.to_string())
             .stdin(Stdio::null())
@@ -71,6 +71,8 @@ impl Moto {
             .stderr(Stdio::null())
             .spawn()
             .expect("cannot start moto_server under sh");
+        // Reaped whenever it ends (moto crashed, or this process is exiting).
+        std::thread::spawn(move || watchdog.wait());
         wait_for_port(port, Duration::from_secs(60), "moto_server");
 
         let endpoint = format!("http://127.0.0.1:{port}");
@@ -207,7 +209,11 @@ pub(crate) fn free_port() -> u16 {
         .expect("no free local port")
 }
 
-/// Polls until `port` accepts connections.
+/// Polls until `port` accepts connections (a peer starting up; bounded by `deadline`).
+#[allow(
+    clippy::disallowed_methods,
+    reason = "polling a starting peer until it is up, with a deadline, not waiting on behaviour"
+)]
 pub(crate) fn wait_for_port(port: u16, deadline: Duration, what: &str) {
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
