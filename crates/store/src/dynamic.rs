@@ -226,7 +226,8 @@ pub trait DynamicStore: Send + Sync {
     ) -> Result<bool>;
     /// Marks every live lease the selector matches (pending, active: -> `revoking`; revoking
     /// and revocation_failed keep their status) due at `now`, in one transaction with `audit`;
-    /// returns their ids, ordered.
+    /// returns their ids, ordered. When nothing matches, nothing is written (not even
+    /// `audit`) and the list is empty.
     async fn request_revocation(
         &self,
         tenant_id: &str,

@@ -358,7 +358,6 @@ policy_store!(PgStore);
 
 rotation_store!(PgStore);
 
-
 event_store!(PgStore, {
     async fn insert_events(&self, new: &[NewEvent]) -> Result<u64> {
         events::insert_new(&self.pool, new).await

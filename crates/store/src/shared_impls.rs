@@ -1241,7 +1241,11 @@ macro_rules! dynamic_store {
                 Ok(true)
             }
 
-            async fn insert_role(&self, role: &RoleRecord, audit: Option<&AuditEvent>) -> Result<()> {
+            async fn insert_role(
+                &self,
+                role: &RoleRecord,
+                audit: Option<&AuditEvent>,
+            ) -> Result<()> {
                 let mut tx = self.writer().begin().await?;
                 let engines: i64 = sqlx::query_scalar(ENGINE_EXISTS)
                     .bind(&role.tenant_id)
@@ -1301,7 +1305,11 @@ macro_rules! dynamic_store {
                 Ok(page_of(records(rows)?, limit, None))
             }
 
-            async fn update_role(&self, role: &RoleRecord, audit: Option<&AuditEvent>) -> Result<bool> {
+            async fn update_role(
+                &self,
+                role: &RoleRecord,
+                audit: Option<&AuditEvent>,
+            ) -> Result<bool> {
                 let mut tx = self.writer().begin().await?;
                 let done = sqlx::query(UPDATE_ROLE)
                     .bind(&role.tenant_id)
@@ -1438,8 +1446,6 @@ macro_rules! dynamic_store {
                 Ok(true)
             }
 
-            /// When nothing matches, nothing is written (not even `audit`) and the list is
-            /// empty.
             async fn request_revocation(
                 &self,
                 tenant_id: &str,
@@ -1474,7 +1480,11 @@ macro_rules! dynamic_store {
                 Ok(ids)
             }
 
-            async fn due_leases(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<LeaseRecord>> {
+            async fn due_leases(
+                &self,
+                now: OffsetDateTime,
+                limit: u32,
+            ) -> Result<Vec<LeaseRecord>> {
                 let rows: Vec<LeaseRow> = sqlx::query_as(DUE_LEASES)
                     .bind(micros(now))
                     .bind(i64::from(limit))

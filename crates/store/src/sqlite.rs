@@ -248,7 +248,6 @@ policy_store!(SqliteStore);
 
 rotation_store!(SqliteStore);
 
-
 event_store!(SqliteStore, {
     async fn insert_events(&self, new: &[NewEvent]) -> Result<u64> {
         let mut tx = self.writer.begin().await?;

@@ -338,6 +338,33 @@ async fn an_upgrade_gives_full_scope_credentials_the_new_scopes() {
         .execute(&mut conn)
         .await
         .unwrap();
+        // Then up to the PKI era (before the dynamic scopes): a credential holding the
+        // thirteen tenant scopes of that catalogue gets the dynamic ones; one without the PKI
+        // scopes (narrowed) gains nothing.
+        migrator_before("migrations/sqlite", 10)
+            .await
+            .run(&mut conn)
+            .await
+            .unwrap();
+        let pki_era = r#"["secrets:read","secrets:write","audit:read","policies:read","policies:write","identity:read","identity:write","service-accounts:read","service-accounts:write","tokens:write","pki:read","pki:issue","pki:admin"]"#;
+        let no_pki = r#"["secrets:read","secrets:write","audit:read","policies:read","policies:write","identity:read","identity:write","service-accounts:read","service-accounts:write","tokens:write"]"#;
+        for (id, scopes, kind) in [
+            ("tok_pki_era", pki_era, "personal"),
+            ("tok_sa_key", pki_era, "api_key"),
+            ("tok_no_pki", no_pki, "personal"),
+        ] {
+            sqlx::query(
+                "INSERT INTO tokens (id, tenant_id, partner_id, identity_id, identity_type,
+                    token_hash, name, scopes, is_admin, created_at, kind, is_partner_admin)
+                 VALUES (?1, 'tnt_1', 'ptn_1', 'user:a', 'user', ?1, 'n', ?2, 0, 0, ?3, 0)",
+            )
+            .bind(id)
+            .bind(scopes)
+            .bind(kind)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        }
         conn.close().await.unwrap();
     }
     let store = SqliteStore::open(&file, 2).await.unwrap();
@@ -356,6 +383,9 @@ async fn an_upgrade_gives_full_scope_credentials_the_new_scopes() {
     assert_eq!(scopes("tok_bootstrap").await, all);
     assert_eq!(scopes("tok_tenant_admin").await, tenant);
     assert_eq!(scopes("tok_reader").await, vec!["secrets:read".to_owned()]);
+    assert_eq!(scopes("tok_pki_era").await, tenant);
+    assert_eq!(scopes("tok_sa_key").await, tenant);
+    assert_eq!(scopes("tok_no_pki").await, tenant[..10].to_vec());
     assert_eq!(
         store
             .get_token("tok_reader")
@@ -390,4 +420,93 @@ async fn an_upgrade_gives_full_scope_credentials_the_new_scopes() {
             .await,
         Err(StoreError::Duplicate)
     ));
+}
+
+/// A measurement for the lead: `due_leases(now, 100)` with 100,000 live leases in a SQLite
+/// store, when none are due and when all are. The leases are seeded in one transaction on a
+/// connection of the test's own (100,000 audited inserts, each synced to disk, would measure
+/// the disk instead); the query runs through the store. Run it with
+/// `cargo test -p scaivault-store --test conformance -- --ignored --nocapture due_leases_timing`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, not a check: run it with --ignored --nocapture"]
+async fn due_leases_timing() {
+    use sqlx::Connection;
+    const LEASES: i64 = 100_000;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("test.db");
+    let store = SqliteStore::open(&file, 4).await.unwrap();
+    let t0 = T0.unix_timestamp() * 1_000_000;
+    let second = 1_000_000;
+    {
+        let url = format!("sqlite://{}", file.display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        let mut tx = conn.begin().await.unwrap();
+        for i in 0..LEASES {
+            // Active leases of 10 tenants, expiring (due) spread over the day after T0.
+            let due = t0 + (1 + i % 86_400) * second;
+            sqlx::query(
+                "INSERT INTO dynamic_leases (id, tenant_id, engine, role, identity, status,
+                    renewable, handle, issued_at, expires_at, max_expires_at, due_at, attempts,
+                    updated_at)
+                 VALUES ($1, $2, 'pg', 'ro', 'user:a', 'active', 1, '{}', $3, $4, $4, $4, 0, $3)",
+            )
+            .bind(format!("lease_{i:07}"))
+            .bind(format!("tnt_{}", i % 10))
+            .bind(t0)
+            .bind(due)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        }
+        tx.commit().await.unwrap();
+        // The sweeper's and the expiry notices' scans read the due index, not the table.
+        for scan in [
+            "SELECT id FROM dynamic_leases WHERE due_at IS NOT NULL AND due_at <= 1
+             ORDER BY due_at, id LIMIT 100",
+            "SELECT id FROM dynamic_leases
+             WHERE due_at IS NOT NULL AND due_at > 1 AND due_at <= 2 AND status = 'active'
+               AND expires_at > 1 AND expires_at <= 2
+             ORDER BY due_at, id LIMIT 100",
+        ] {
+            let plan: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(sqlx::AssertSqlSafe(format!("EXPLAIN QUERY PLAN {scan}")))
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap();
+            let plan: Vec<String> = plan.into_iter().map(|row| row.3).collect();
+            println!("plan: {plan:?}");
+            assert!(
+                plan.iter().any(|step| step.contains("dynamic_leases_due")),
+                "{plan:?}"
+            );
+            assert!(
+                !plan.iter().any(|step| step.contains("TEMP B-TREE")),
+                "{plan:?}"
+            );
+        }
+        conn.close().await.unwrap();
+    }
+    assert_eq!(
+        store.count_live_leases("tnt_3", None, None).await.unwrap(),
+        (LEASES / 10) as u64
+    );
+    for (label, now, expected) in [
+        ("none due", T0, 0),
+        ("all due", T0 + Duration::days(2), 100),
+    ] {
+        let mut timings = Vec::new();
+        for _ in 0..50 {
+            let started = std::time::Instant::now();
+            let due = store.due_leases(now, 100).await.unwrap();
+            timings.push(started.elapsed());
+            assert_eq!(due.len(), expected);
+        }
+        timings.sort_unstable();
+        println!(
+            "due_leases(now, 100) with {LEASES} live leases, {label}: median {:?}, max {:?} \
+             (50 runs)",
+            timings[timings.len() / 2],
+            timings[timings.len() - 1]
+        );
+    }
 }

@@ -644,6 +644,45 @@ async fn an_upgrade_gives_full_scope_credentials_the_new_scopes() {
     .execute(&mut raw)
     .await
     .unwrap();
+    // Then up to the PKI era (before the dynamic scopes): a credential holding the thirteen
+    // tenant scopes of that catalogue gets the dynamic ones; one without the PKI scopes
+    // (narrowed) gains nothing.
+    let mut migrator = sqlx::migrate::Migrator::new(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/postgres"),
+    )
+    .await
+    .unwrap();
+    let older: Vec<_> = migrator
+        .migrations
+        .iter()
+        .filter(|m| m.version < 11)
+        .cloned()
+        .collect();
+    migrator.migrations = older.into();
+    migrator.run(&mut raw).await.unwrap();
+    let tenant_names: Vec<&str> = scaivault_core::Scope::TENANT
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    let pki_era = &tenant_names[..13];
+    assert_eq!(pki_era[12], "pki:admin");
+    for (id, scopes, kind) in [
+        ("tok_pki_era", pki_era, "personal"),
+        ("tok_sa_key", pki_era, "api_key"),
+        ("tok_no_pki", &tenant_names[..10], "personal"),
+    ] {
+        sqlx::query(
+            "INSERT INTO tokens (id, tenant_id, partner_id, identity_id, identity_type,
+                token_hash, name, scopes, is_admin, created_at, kind, is_partner_admin)
+             VALUES ($1, 'tnt_1', 'ptn_1', 'user:a', 'user', $1, 'n', $2, FALSE, 0, $3, FALSE)",
+        )
+        .bind(id)
+        .bind(scopes)
+        .bind(kind)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    }
     let _ = raw.close().await;
 
     let store = db.store().await;
@@ -666,6 +705,10 @@ async fn an_upgrade_gives_full_scope_credentials_the_new_scopes() {
         scopes_of("tok_reader").await,
         vec!["secrets:read".to_owned()]
     );
+    let tenant = names(&scaivault_core::Scope::TENANT);
+    assert_eq!(scopes_of("tok_pki_era").await, tenant);
+    assert_eq!(scopes_of("tok_sa_key").await, tenant);
+    assert_eq!(scopes_of("tok_no_pki").await, tenant[..10].to_vec());
     let elsewhere = TenantRecord {
         id: "tnt_2".into(),
         partner_id: "ptn_2".into(),
@@ -688,4 +731,136 @@ async fn an_upgrade_gives_full_scope_credentials_the_new_scopes() {
         Err(StoreError::Duplicate)
     ));
     store.close().await;
+}
+
+/// The copier's table list matches the migrated PostgreSQL schema (tables, columns, types,
+/// key collations), as `operator migrate` checks before copying: a table a migration adds
+/// (the dynamic-credentials ones, say) without a copier entry fails here.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_copier_lists_every_table_and_column_of_the_postgres_schema() {
+    let db = TestDb::create().await;
+    db.store().await.close().await;
+    let mut target = scaivault_store::copy::Target::connect(&db.url)
+        .await
+        .unwrap();
+    assert_eq!(target.check_schema().await.unwrap(), Vec::<String>::new());
+    target.close().await;
+}
+
+/// `operator migrate`'s copier moves the dynamic-credentials tables from SQLite to PostgreSQL
+/// intact: an engine's sealed secret byte for byte, a role's optional cap, a lease's boolean
+/// and optional timestamps, and the copied leases are live for the sweeper on the new store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_copier_moves_the_dynamic_tables() {
+    use scaivault_store::copy::{Source, Target, table};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("source.db");
+    let sqlite = SqliteStore::open(&file, 2).await.unwrap();
+    let t = "tnt_copy";
+    let engine = EngineRecord {
+        tenant_id: t.into(),
+        name: "pg-prod".into(),
+        kind: "postgres".into(),
+        config: r#"{"connection_url":"postgres://v:*****@db/app"}"#.into(),
+        sealed_secret: SealedBlob {
+            key_id: "dek_1".into(),
+            ciphertext: vec![0, 159, 255, 1],
+        },
+        created_at: T0,
+        updated_at: T0,
+        root_rotated_at: Some(T0 + Duration::seconds(1)),
+    };
+    sqlite.insert_engine(&engine, None).await.unwrap();
+    let capped = RoleRecord {
+        tenant_id: t.into(),
+        engine: "pg-prod".into(),
+        name: "ro".into(),
+        config: "{}".into(),
+        default_ttl_secs: 3600,
+        max_ttl_secs: 7200,
+        max_leases: Some(3),
+        created_at: T0,
+        updated_at: T0,
+    };
+    let uncapped = RoleRecord {
+        name: "rw".into(),
+        max_leases: None,
+        ..capped.clone()
+    };
+    for role in [&capped, &uncapped] {
+        sqlite.insert_role(role, None).await.unwrap();
+    }
+    let lease = LeaseRecord {
+        id: "lease_1".into(),
+        tenant_id: t.into(),
+        engine: "pg-prod".into(),
+        role: "ro".into(),
+        identity: "user:a".into(),
+        status: "pending".into(),
+        renewable: true,
+        handle: "{}".into(),
+        issued_at: T0,
+        expires_at: T0 + Duration::hours(1),
+        max_expires_at: T0 + Duration::hours(2),
+        due_at: Some(T0 + Duration::minutes(5)),
+        attempts: 0,
+        last_error: None,
+        revoked_at: None,
+        updated_at: T0,
+    };
+    let revoked = LeaseRecord {
+        id: "lease_2".into(),
+        renewable: false,
+        ..lease.clone()
+    };
+    for l in [&lease, &revoked] {
+        sqlite
+            .insert_lease(l, LeaseCaps::default(), None)
+            .await
+            .unwrap();
+    }
+    sqlite
+        .fail_revocation("lease_2", "refused", T0, T0, None)
+        .await
+        .unwrap();
+    sqlite
+        .complete_revocation("lease_2", T0 + Duration::minutes(1), None)
+        .await
+        .unwrap();
+    let revoked = sqlite.get_lease(t, "lease_2").await.unwrap().unwrap();
+    drop(sqlite);
+
+    let db = TestDb::create().await;
+    let pg = db.store().await;
+    let mut source = Source::open(&file).await.unwrap();
+    let mut target = Target::connect(&db.url).await.unwrap();
+    for name in ["dynamic_engines", "dynamic_roles", "dynamic_leases"] {
+        let table = table(name).unwrap();
+        let rows = source.page(table, None, 100).await.unwrap();
+        assert_eq!(
+            target.copy_batch(table, &rows, name).await.unwrap(),
+            rows.len() as u64
+        );
+    }
+    target.close().await;
+    source.close().await;
+
+    assert_eq!(pg.get_engine(t, "pg-prod").await.unwrap(), Some(engine));
+    assert_eq!(pg.get_role(t, "pg-prod", "ro").await.unwrap(), Some(capped));
+    assert_eq!(
+        pg.get_role(t, "pg-prod", "rw").await.unwrap(),
+        Some(uncapped)
+    );
+    assert_eq!(pg.get_lease(t, "lease_1").await.unwrap(), Some(lease));
+    assert_eq!(pg.get_lease(t, "lease_2").await.unwrap(), Some(revoked));
+    assert_eq!(
+        pg.due_leases(T0 + Duration::hours(1), 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.id)
+            .collect::<Vec<_>>(),
+        ["lease_1"]
+    );
+    pg.close().await;
 }

@@ -23,10 +23,12 @@ crate::sql::dynamic::shared_bindings!(PgConnection);
 /// (the key space is shared with the other `hashtextextended` advisory locks; the prefix keeps
 /// the keys apart).
 async fn lock_lease_caps(conn: &mut PgConnection, tenant_id: &str) -> Result<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('dynamic_leases' || chr(31) || $1, 0))")
-        .bind(tenant_id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('dynamic_leases' || chr(31) || $1, 0))",
+    )
+    .bind(tenant_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -251,10 +251,7 @@ impl TryFrom<RoleRow> for RoleRecord {
             config: row.config,
             default_ttl_secs: to_u64(row.default_ttl_secs, "default TTL")?,
             max_ttl_secs: to_u64(row.max_ttl_secs, "max TTL")?,
-            max_leases: row
-                .max_leases
-                .map(|v| to_u32(v, "lease cap"))
-                .transpose()?,
+            max_leases: row.max_leases.map(|v| to_u32(v, "lease cap")).transpose()?,
             created_at: from_micros(row.created_at)?,
             updated_at: from_micros(row.updated_at)?,
         })

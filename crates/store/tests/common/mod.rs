@@ -101,6 +101,7 @@ pub async fn verify_all(store: &dyn Store) -> Vec<ChainReport> {
 }
 
 pub mod audit;
+pub mod dynamic;
 pub mod events;
 pub mod identity;
 pub mod pki;
@@ -135,11 +136,17 @@ macro_rules! conformance_tests {
             pki::pki_revocation,
             pki::pki_csr_workflow,
             pki::pki_crls,
+            dynamic::dynamic_engines_and_roles,
+            dynamic::dynamic_lease_caps,
+            dynamic::dynamic_lease_lifecycle,
+            dynamic::dynamic_sweeper_scans,
+            dynamic::dynamic_lease_listing,
         );
         conformance_tests!(@shared $open;
             secrets::concurrent_writers,
             secrets::failed_writes_do_not_disturb_their_batch,
             pki::pki_concurrent_crl_numbers_and_serials,
+            dynamic::dynamic_concurrent_lease_caps,
         );
     };
     (@by_ref $open:path; $($module:ident :: $behaviour:ident),* $(,)?) => {
