@@ -117,8 +117,8 @@ async fn postgres_engine_roles_and_leases_end_to_end() {
     let user = text(&lease["data"], "username").to_owned();
     let password = text(&lease["data"], "password").to_owned();
     assert_eq!(
-        pg.psql(&user, &password, "SELECT count(*) FROM items").unwrap(),
-        "1"
+        pg.psql(&user, &password, "SELECT count(*) > 0 FROM items").unwrap(),
+        "t"
     );
     let denied = pg.psql(&user, &password, "INSERT INTO items VALUES (2)");
     assert!(
