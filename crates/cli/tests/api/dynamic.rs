@@ -14,13 +14,15 @@ use crate::common::{Api, TestServer, assert_error};
 const READONLY: &str = "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'; \
      GRANT SELECT ON ALL TABLES IN SCHEMA public TO \"{{name}}\";";
 
-/// A table the leased users read (and may not write).
+/// A table the leased users read (and may not write). Tests share a cluster: one at a time.
 fn seed(pg: &PgCluster) {
+    static SEEDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = SEEDING.lock().unwrap_or_else(|p| p.into_inner());
     let (user, password) = pg.admin();
     pg.psql(
         user,
         password,
-        "CREATE TABLE IF NOT EXISTS items (id int); INSERT INTO items VALUES (1);",
+        "CREATE TABLE IF NOT EXISTS items (id int); INSERT INTO items SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM items);",
     )
     .expect("seeding the test cluster");
 }
@@ -82,7 +84,10 @@ async fn postgres_engine_roles_and_leases_end_to_end() {
 
     // A wrong password and a port nobody listens on are refused; nothing is stored.
     let wrong = pg.admin_url().replace(admin_password, "not-the-password");
-    for url in [wrong, "postgres://postgres:x@127.0.0.1:1/postgres".to_owned()] {
+    for url in [
+        wrong,
+        "postgres://postgres:x@127.0.0.1:1/postgres".to_owned(),
+    ] {
         let (s, body) = api
             .post(
                 "/v1/dynamic/engines",
@@ -117,12 +122,15 @@ async fn postgres_engine_roles_and_leases_end_to_end() {
     let user = text(&lease["data"], "username").to_owned();
     let password = text(&lease["data"], "password").to_owned();
     assert_eq!(
-        pg.psql(&user, &password, "SELECT count(*) > 0 FROM items").unwrap(),
+        pg.psql(&user, &password, "SELECT count(*) > 0 FROM items")
+            .unwrap(),
         "t"
     );
     let denied = pg.psql(&user, &password, "INSERT INTO items VALUES (2)");
     assert!(
-        denied.as_ref().is_err_and(|e| e.contains("permission denied")),
+        denied
+            .as_ref()
+            .is_err_and(|e| e.contains("permission denied")),
         "{denied:?}"
     );
 
@@ -146,7 +154,10 @@ async fn postgres_engine_roles_and_leases_end_to_end() {
         )
         .await;
     assert_eq!(s, 200, "{renewed}");
-    assert_eq!(renewed["expires_at"], renewed["max_expires_at"], "{renewed}");
+    assert_eq!(
+        renewed["expires_at"], renewed["max_expires_at"],
+        "{renewed}"
+    );
 
     // Lists and gets never show a password.
     for path in [
@@ -195,7 +206,10 @@ async fn postgres_engine_roles_and_leases_end_to_end() {
     assert!(pg.psql(&short_user, &short_password, "SELECT 1").is_ok());
     let moved = api.advance_clock("3s").await;
     assert_eq!(moved["leases_revoked"], 1, "{moved}");
-    assert_eq!(lease_of(&api, text(&short, "lease_id")).await["status"], "revoked");
+    assert_eq!(
+        lease_of(&api, text(&short, "lease_id")).await["status"],
+        "revoked"
+    );
     assert!(pg.psql(&short_user, &short_password, "SELECT 1").is_err());
 
     // Unknown engine and role.
@@ -203,7 +217,9 @@ async fn postgres_engine_roles_and_leases_end_to_end() {
         .post("/v1/dynamic/engines/nope/creds/readonly", json!({}))
         .await;
     assert_error(s, &body, 404, "engine_not_found");
-    let (s, body) = api.post("/v1/dynamic/engines/pg/creds/nope", json!({})).await;
+    let (s, body) = api
+        .post("/v1/dynamic/engines/pg/creds/nope", json!({}))
+        .await;
     assert_error(s, &body, 404, "role_not_found");
     let (s, body) = api.get("/v1/dynamic/leases/lease_nope").await;
     assert_error(s, &body, 404, "lease_not_found");
@@ -235,14 +251,20 @@ async fn postgres_engine_roles_and_leases_end_to_end() {
     let (s, events) = api.get("/v1/events?limit=200").await;
     if s == 200 {
         let text = events.to_string();
-        assert!(text.contains("lease.created") && text.contains("lease.revoked"), "{text}");
+        assert!(
+            text.contains("lease.created") && text.contains("lease.revoked"),
+            "{text}"
+        );
     }
 
     // No password anywhere: responses, the log, the audit trail.
     seen.push(audit_text(&api).await);
     seen.push(server.log());
     for text in &seen {
-        assert!(!text.contains(admin_password), "the engine's password leaked");
+        assert!(
+            !text.contains(admin_password),
+            "the engine's password leaked"
+        );
         assert!(!text.contains(&password), "a leased password leaked");
     }
 }
@@ -271,9 +293,15 @@ async fn revocation_is_retried_while_the_database_is_down() {
         .await;
     assert_eq!(s, 202, "{body}");
     assert_eq!(body["status"], "revocation_failed");
-    assert!(body["last_error"].as_str().is_some_and(|e| !e.is_empty()), "{body}");
+    assert!(
+        body["last_error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{body}"
+    );
     let (_, listed) = api.get("/v1/dynamic/leases?status=live").await;
-    assert_eq!(listed["leases"][0]["status"], "revocation_failed", "{listed}");
+    assert_eq!(
+        listed["leases"][0]["status"], "revocation_failed",
+        "{listed}"
+    );
 
     pg.start();
     let moved = api.advance_clock("1m").await;
@@ -307,11 +335,18 @@ async fn leases_live_at_a_kill_are_torn_down_after_restart() {
     server.restart_with_args(&["--dev-test-clock"]);
     let api = server.client();
     let (_, listed) = api.get("/v1/dynamic/leases?status=live").await;
-    assert_eq!(listed["leases"].as_array().map(Vec::len), Some(3), "{listed}");
+    assert_eq!(
+        listed["leases"].as_array().map(Vec::len),
+        Some(3),
+        "{listed}"
+    );
     let moved = api.advance_clock("2h").await;
     assert_eq!(moved["leases_revoked"], 3, "{moved}");
     for (user, password) in &users {
-        assert!(pg.psql(user, password, "SELECT 1").is_err(), "{user} survived");
+        assert!(
+            pg.psql(user, password, "SELECT 1").is_err(),
+            "{user} survived"
+        );
     }
 }
 
@@ -369,10 +404,7 @@ async fn scopes_and_path_policies_confine_who_gets_credentials() {
         .await;
     assert_error(s, &body, 403, "access_denied");
     let (s, body) = dev
-        .post(
-            "/v1/dynamic/leases/revoke-prefix",
-            json!({"engine": "pg"}),
-        )
+        .post("/v1/dynamic/leases/revoke-prefix", json!({"engine": "pg"}))
         .await;
     assert_error(s, &body, 403, "access_denied");
     // Its own lease it may revoke.
@@ -478,9 +510,9 @@ async fn aws_iam_user_keys_work_with_boto3() {
         secret_access_key: text(&lease["data"], "secret_access_key").to_owned(),
         session_token: None,
     };
-    let who = moto.python(
-        &keys,
-        "print(client('sts').get_caller_identity()['Arn'])",
+    let who = moto.python(&keys, "print(client('sts').get_caller_identity()['Arn'])");
+    assert!(
+        who.as_ref().is_ok_and(|arn| arn.contains("user/")),
+        "{who:?}"
     );
-    assert!(who.as_ref().is_ok_and(|arn| arn.contains("user/")), "{who:?}");
 }

@@ -266,6 +266,8 @@ async fn a_token_never_creates_a_credential_beyond_its_scopes() {
         "service-accounts:write",
         "secrets:read",
         "pki:read",
+        "dynamic:read",
+        "dynamic:creds",
         "tokens:write"
     ]))
     .await;
@@ -295,7 +297,13 @@ async fn a_token_never_creates_a_credential_beyond_its_scopes() {
     assert_eq!(s, 201, "{within}");
     assert_eq!(
         within["scopes"],
-        json!(["secrets:read", "tokens:write", "pki:read"])
+        json!([
+            "secrets:read",
+            "tokens:write",
+            "pki:read",
+            "dynamic:read",
+            "dynamic:creds"
+        ])
     );
     // A key acts with its account's scopes: none for an account that can do more.
     let (s, admin_sa) = root

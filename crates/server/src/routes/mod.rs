@@ -3,10 +3,10 @@
 
 pub mod audit;
 pub mod auth;
+pub mod dynamic;
 pub mod health;
 pub mod identity;
 pub mod openapi;
-pub mod dynamic;
 pub mod pki;
 pub mod policies;
 pub mod rotation;

@@ -14,11 +14,15 @@ pub async fn create_engine(
     check_name("name", &request.name)?;
     audit::note_resource(&request.name);
     authorize_admin(state, p, &request.name).await?;
-    let kind = EngineKind::parse(&request.kind).ok_or_else(|| {
-        ApiError::validation("type: one of postgres, mysql, aws, ssh")
-    })?;
+    let kind = EngineKind::parse(&request.kind)
+        .ok_or_else(|| ApiError::validation("type: one of postgres, mysql, aws, ssh"))?;
     let tenant = p.tenant_id.as_str();
-    if state.store.get_engine(tenant, &request.name).await?.is_some() {
+    if state
+        .store
+        .get_engine(tenant, &request.name)
+        .await?
+        .is_some()
+    {
         return Err(ApiError::new(
             ErrorCode::Conflict,
             format!("an engine named {} exists", request.name),
@@ -26,9 +30,8 @@ pub async fn create_engine(
     }
     let prepared = dynamic::prepare_engine(kind, &Value::Object(request.settings), None)
         .map_err(dynamic_error)?;
-    let backend: Arc<dyn Backend> = Arc::from(
-        dynamic::open(kind, &prepared.config, &prepared.secret).map_err(dynamic_error)?,
-    );
+    let backend: Arc<dyn Backend> =
+        Arc::from(dynamic::open(kind, &prepared.config, &prepared.secret).map_err(dynamic_error)?);
     backend.verify().await.map_err(dynamic_error)?;
     let now = state.clock.now();
     let record = EngineRecord {
@@ -99,9 +102,8 @@ pub async fn update_engine(
         Some((&existing, secret.as_str())),
     )
     .map_err(dynamic_error)?;
-    let backend: Arc<dyn Backend> = Arc::from(
-        dynamic::open(kind, &prepared.config, &prepared.secret).map_err(dynamic_error)?,
-    );
+    let backend: Arc<dyn Backend> =
+        Arc::from(dynamic::open(kind, &prepared.config, &prepared.secret).map_err(dynamic_error)?);
     backend.verify().await.map_err(dynamic_error)?;
     engine.config = to_json(&prepared.config)?;
     engine.sealed_secret = seal_secret(state, &p.tenant_id, name, &prepared.secret)?;

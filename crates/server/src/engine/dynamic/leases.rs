@@ -31,7 +31,13 @@ pub async fn create_creds(
     let tenant = p.tenant_id.as_str();
     let engine = load_engine(state, tenant, engine_name).await?;
     let role = load_role(state, tenant, engine_name, role_name).await?;
-    authz::authorize(state, p, &role_path(engine_name, role_name), Permission::Lease).await?;
+    authz::authorize(
+        state,
+        p,
+        &role_path(engine_name, role_name),
+        Permission::Lease,
+    )
+    .await?;
     let kind = kind_of(&engine)?;
     // As Vault does: a TTL above the role's max is cut to the max, not refused.
     let ttl = match &request.ttl {
@@ -206,6 +212,7 @@ pub async fn renew_lease(
     id: &str,
     request: ApiResult<RenewRequest>,
 ) -> ApiResult<Lease> {
+    require_scope(p, Scope::DynamicCreds)?;
     let lease = load_lease(state, &p.tenant_id, id).await?;
     authorize_lease(state, p, &lease).await?;
     let request = request?;
@@ -266,6 +273,7 @@ pub struct RevokeOutcome {
 /// Revokes one lease now. A target that is down leaves it `revocation_failed`, retried by the
 /// sweeper with back-off.
 pub async fn revoke_lease(state: &AppState, p: &Principal, id: &str) -> ApiResult<RevokeOutcome> {
+    require_scope(p, Scope::DynamicCreds)?;
     let lease = load_lease(state, &p.tenant_id, id).await?;
     authorize_lease(state, p, &lease).await?;
     if lease.status == scaivault_store::dynamic::LEASE_REVOKED {
@@ -300,6 +308,7 @@ pub async fn revoke_prefix(
     p: &Principal,
     request: ApiResult<RevokePrefixRequest>,
 ) -> ApiResult<RevokePrefixResult> {
+    require_scope(p, Scope::DynamicAdmin)?;
     let request = request?;
     check_name("engine", &request.engine)?;
     let selector = match &request.role {

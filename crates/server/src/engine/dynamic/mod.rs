@@ -2,7 +2,7 @@
 //!
 //! Scopes: `dynamic:read` reads engines, roles and leases (never a credential or an engine's
 //! secret); `dynamic:creds` gets credentials on a lease and renews and revokes the caller's own
-//! leases; `dynamic:admin` creates, changes and deletes engines and roles, rotates their root
+//! leases (another identity's lease also needs `dynamic:admin`); `dynamic:admin` creates, changes and deletes engines and roles, rotates their root
 //! credential and revokes anyone's leases. Path policies narrow them: a lease needs `lease` on
 //! `dynamic/<engine>/<role>`, administration `write` on `dynamic/<engine>`. Tenant admins are
 //! not restricted by policies (as for secrets and PKI).
@@ -23,9 +23,7 @@ use scaivault_crypto::{SealedValue, secret_aad};
 use scaivault_dynamic::{self as dynamic, Backend, DynamicError, EngineKind};
 use scaivault_proto::dynamic::*;
 use scaivault_proto::{ErrorCode, Timestamp};
-use scaivault_store::{
-    AuditEvent, EngineRecord, LeaseRecord, RoleRecord, SealedBlob, StoreError,
-};
+use scaivault_store::{AuditEvent, EngineRecord, LeaseRecord, RoleRecord, SealedBlob, StoreError};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -110,9 +108,8 @@ fn parse_ttl(field: &str, value: &str) -> ApiResult<u64> {
 }
 
 fn kind_of(engine: &EngineRecord) -> ApiResult<EngineKind> {
-    EngineKind::parse(&engine.kind).ok_or_else(|| {
-        ApiError::internal(format!("engine {} has an unknown type", engine.name))
-    })
+    EngineKind::parse(&engine.kind)
+        .ok_or_else(|| ApiError::internal(format!("engine {} has an unknown type", engine.name)))
 }
 
 fn json_of(what: &str, text: &str) -> ApiResult<Value> {
@@ -141,10 +138,10 @@ async fn authorize_admin(state: &AppState, p: &Principal, engine: &str) -> ApiRe
     authz::authorize(state, p, &engine_path(engine), Permission::Write).await
 }
 
-/// Acting on one lease (renew, revoke): its holder with `dynamic:creds` and `lease` on the
-/// role's path, or an administrator of the engine.
+/// Acting on one lease (renew, revoke; the caller holds `dynamic:creds`): its holder with
+/// `lease` on the role's path, or else an administrator of the engine.
 async fn authorize_lease(state: &AppState, p: &Principal, lease: &LeaseRecord) -> ApiResult<()> {
-    if lease.identity == p.identity_id && p.has_scope(Scope::DynamicCreds) {
+    if lease.identity == p.identity_id {
         return authz::authorize(
             state,
             p,
@@ -187,8 +184,9 @@ fn open_secret(state: &AppState, engine: &EngineRecord) -> ApiResult<Zeroizing<S
     let bytes = state
         .keyring
         .open(&sealed, &secret_aad_of(&engine.tenant_id, &engine.name))?;
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|_| ApiError::internal(format!("engine {} has an unreadable secret", engine.name)))?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        ApiError::internal(format!("engine {} has an unreadable secret", engine.name))
+    })?;
     Ok(Zeroizing::new(text.to_owned()))
 }
 
@@ -349,7 +347,9 @@ pub enum Revoker<'a> {
 pub enum Attempt {
     Revoked,
     /// The target refused or was down: retried from `retry_at` by the sweeper.
-    Failed { error: String },
+    Failed {
+        error: String,
+    },
 }
 
 /// The delay before retry `attempts + 1`: 5 s doubling, at most 10 minutes.
@@ -409,7 +409,11 @@ pub async fn attempt_revocation(
     lease: &LeaseRecord,
 ) -> ApiResult<Attempt> {
     let now = state.clock.now();
-    let Some(engine) = state.store.get_engine(&lease.tenant_id, &lease.engine).await? else {
+    let Some(engine) = state
+        .store
+        .get_engine(&lease.tenant_id, &lease.engine)
+        .await?
+    else {
         let note = "the engine was deleted; nothing left to revoke through it";
         state
             .store
@@ -434,7 +438,10 @@ pub async fn attempt_revocation(
     };
     let handle = json_of("lease handle", &lease.handle)?;
     let result = match backend_for(state, &engine).await {
-        Ok(backend) => backend.revoke(&role, &handle).await.map_err(|e| e.to_string()),
+        Ok(backend) => backend
+            .revoke(&role, &handle)
+            .await
+            .map_err(|e| e.to_string()),
         Err(e) => Err(e.message),
     };
     match result {

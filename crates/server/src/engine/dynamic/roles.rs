@@ -77,7 +77,12 @@ pub async fn create_role(
         .store
         .insert_role(&record, audit::success_event(state).as_ref())
         .await
-        .map_err(|e| duplicate(e, format!("a role named {} in engine {engine_name}", request.name)))?;
+        .map_err(|e| {
+            duplicate(
+                e,
+                format!("a role named {} in engine {engine_name}", request.name),
+            )
+        })?;
     audit::committed();
     role_dto(&record)
 }
@@ -103,7 +108,12 @@ pub async fn list_roles(
     })
 }
 
-pub async fn get_role(state: &AppState, p: &Principal, engine: &str, name: &str) -> ApiResult<Role> {
+pub async fn get_role(
+    state: &AppState,
+    p: &Principal,
+    engine: &str,
+    name: &str,
+) -> ApiResult<Role> {
     require_scope(p, Scope::DynamicRead)?;
     load_engine(state, &p.tenant_id, engine).await?;
     role_dto(&load_role(state, &p.tenant_id, engine, name).await?)
@@ -175,12 +185,19 @@ pub async fn delete_role(
     if live > 0 {
         return Err(ApiError::new(
             ErrorCode::EngineHasLeases,
-            format!("role {name} has {live} live lease(s): revoke them first (leases revoke-prefix)"),
+            format!(
+                "role {name} has {live} live lease(s): revoke them first (leases revoke-prefix)"
+            ),
         ));
     }
     let deleted = state
         .store
-        .delete_role(&p.tenant_id, engine, name, audit::success_event(state).as_ref())
+        .delete_role(
+            &p.tenant_id,
+            engine,
+            name,
+            audit::success_event(state).as_ref(),
+        )
         .await?;
     if !deleted {
         return Err(role_not_found());
