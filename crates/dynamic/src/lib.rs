@@ -17,7 +17,10 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 mod aws;
+mod mysql;
 pub mod names;
+mod postgres;
+mod sql;
 mod ssh;
 
 pub use names::{initial_handle, username};
@@ -175,8 +178,8 @@ pub fn prepare_engine(
     existing: Option<(&Value, &str)>,
 ) -> Result<PreparedEngine, DynamicError> {
     match kind {
-        EngineKind::Postgres => Err(not_built(kind)),
-        EngineKind::Mysql => Err(not_built(kind)),
+        EngineKind::Postgres => postgres::prepare_engine(input, existing),
+        EngineKind::Mysql => mysql::prepare_engine(input, existing),
         EngineKind::Aws => aws::prepare_engine(input, existing),
         EngineKind::Ssh => ssh::prepare_engine(input, existing),
     }
@@ -186,8 +189,8 @@ pub fn prepare_engine(
 /// a list, defaults filled in).
 pub fn validate_role(kind: EngineKind, role: &Value) -> Result<Value, DynamicError> {
     match kind {
-        EngineKind::Postgres => Err(not_built(kind)),
-        EngineKind::Mysql => Err(not_built(kind)),
+        EngineKind::Postgres => postgres::validate_role(role),
+        EngineKind::Mysql => mysql::validate_role(role),
         EngineKind::Aws => aws::validate_role(role),
         EngineKind::Ssh => ssh::validate_role(role),
     }
@@ -201,13 +204,9 @@ pub fn open(
     secret: &str,
 ) -> Result<Box<dyn Backend>, DynamicError> {
     match kind {
-        EngineKind::Postgres => Err(not_built(kind)),
-        EngineKind::Mysql => Err(not_built(kind)),
+        EngineKind::Postgres => postgres::open(config, secret),
+        EngineKind::Mysql => mysql::open(config, secret),
         EngineKind::Aws => Ok(Box::new(aws::Aws::open(config, secret)?)),
         EngineKind::Ssh => Ok(Box::new(ssh::Ssh::open(config, secret)?)),
     }
-}
-
-fn not_built(kind: EngineKind) -> DynamicError {
-    DynamicError::InvalidConfig(format!("engine type {kind} is not built yet"))
 }

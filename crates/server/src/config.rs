@@ -13,7 +13,7 @@ use crate::StartupError;
 
 /// Keys that may come from the environment (so unrelated `SCAIVAULT_*` variables of the CLI,
 /// such as `SCAIVAULT_TOKEN`, are never mistaken for configuration).
-const ENV_KEYS: [&str; 35] = [
+const ENV_KEYS: [&str; 37] = [
     "listen",
     "public_url",
     "data_dir",
@@ -49,6 +49,8 @@ const ENV_KEYS: [&str; 35] = [
     "expiry_warning",
     "expiry_check_interval",
     "rotation_check_interval",
+    "lease_sweep_interval",
+    "dynamic_max_leases_per_tenant",
 ];
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -167,6 +169,12 @@ pub struct Config {
     /// How often the rotation scheduler looks for due rotations and warnings.
     #[serde(default = "default_rotation_check_interval")]
     pub rotation_check_interval: String,
+    /// How often the lease sweeper revokes expired leases and retries failed revocations.
+    #[serde(default = "default_lease_sweep_interval")]
+    pub lease_sweep_interval: String,
+    /// Cap on a tenant's live dynamic-credential leases.
+    #[serde(default = "default_dynamic_max_leases_per_tenant")]
+    pub dynamic_max_leases_per_tenant: u32,
     /// `[rate_limits]`: per identity, per tenant, per client IP (docs/configuration.md).
     #[serde(default)]
     pub rate_limits: crate::ratelimit::RateLimitConfig,
@@ -211,6 +219,12 @@ fn default_expiry_check_interval() -> String {
 }
 fn default_rotation_check_interval() -> String {
     "10s".to_owned()
+}
+fn default_lease_sweep_interval() -> String {
+    "5s".to_owned()
+}
+fn default_dynamic_max_leases_per_tenant() -> u32 {
+    1000
 }
 fn default_database_max_connections() -> u32 {
     16
@@ -314,6 +328,8 @@ impl Config {
             expiry_warning: default_expiry_warning(),
             expiry_check_interval: default_expiry_check_interval(),
             rotation_check_interval: default_rotation_check_interval(),
+            lease_sweep_interval: default_lease_sweep_interval(),
+            dynamic_max_leases_per_tenant: default_dynamic_max_leases_per_tenant(),
             webhook_timeout: default_webhook_timeout(),
             webhook_retry_base: default_webhook_retry_base(),
             webhook_retry_window: default_webhook_retry_window(),
@@ -354,6 +370,12 @@ impl Config {
         self.webhooks()?;
         self.trusted_proxies()?;
         self.expiry_notices()?;
+        self.lease_sweep_interval()?;
+        if self.dynamic_max_leases_per_tenant == 0 {
+            return Err(StartupError::Config(
+                "dynamic_max_leases_per_tenant must be at least 1".into(),
+            ));
+        }
         if let Some(url) = &self.public_url
             && !(url.starts_with("http://") || url.starts_with("https://"))
         {
@@ -470,6 +492,10 @@ impl Config {
         let warning = scaivault_core::parse_duration(&self.expiry_warning)
             .map_err(|e| StartupError::Config(format!("expiry_warning: {e}")))?;
         Ok((every, warning))
+    }
+
+    pub fn lease_sweep_interval(&self) -> Result<Duration, StartupError> {
+        at_least_one_second("lease_sweep_interval", &self.lease_sweep_interval)
     }
 
     pub fn rotation_check_interval(&self) -> Result<Duration, StartupError> {

@@ -20,7 +20,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// The catalogue of event types (later issues add theirs).
-pub const EVENT_TYPES: [&str; 15] = [
+pub const EVENT_TYPES: [&str; 19] = [
     "secret.created",
     "secret.updated",
     "secret.deleted",
@@ -36,6 +36,10 @@ pub const EVENT_TYPES: [&str; 15] = [
     "certificate.revoked",
     "certificate.expiring",
     "certificate.expired",
+    "lease.created",
+    "lease.expiring",
+    "lease.revoked",
+    "lease.revocation_failed",
 ];
 
 /// Events read from the outbox per round.
@@ -374,6 +378,7 @@ pub async fn emit_expiry_notices(state: &AppState, warning: Duration) -> ApiResu
         }
     }
     certificate_notices(state, now, warning, &mut notices).await?;
+    lease_notices(state, now, &mut notices).await?;
     if notices.is_empty() {
         return Ok(0);
     }
@@ -428,6 +433,49 @@ async fn certificate_notices(
                 .to_string(),
             });
         }
+    }
+    Ok(())
+}
+
+/// A lease is announced as expiring this long before its expiry.
+pub const LEASE_EXPIRY_WARNING: time::Duration = time::Duration::minutes(5);
+
+/// `lease.expiring` once per (lease, expiry) when an active lease is within
+/// [`LEASE_EXPIRY_WARNING`] of its end (a renewal moves the expiry: announced again).
+async fn lease_notices(
+    state: &AppState,
+    now: time::OffsetDateTime,
+    notices: &mut Vec<scaivault_store::NewEvent>,
+) -> ApiResult<()> {
+    for lease in state
+        .store
+        .leases_expiring_between(now, now + LEASE_EXPIRY_WARNING, 1000)
+        .await?
+    {
+        let key = format!(
+            "lease.expiring\n{}\n{}\n{}",
+            lease.tenant_id,
+            lease.id,
+            lease.expires_at.unix_timestamp_nanos()
+        );
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.as_bytes());
+        let id = crate::engine::audit::hex(&digest.as_ref()[..12]);
+        notices.push(scaivault_store::NewEvent {
+            id: format!("evt_x{id}"),
+            tenant_id: lease.tenant_id.clone(),
+            event_type: "lease.expiring".to_owned(),
+            path: None,
+            occurred_at: now,
+            data: serde_json::json!({
+                "lease_id": lease.id,
+                "engine": lease.engine,
+                "role": lease.role,
+                "identity": lease.identity,
+                "expires_at": Timestamp::new(lease.expires_at),
+                "seconds_remaining": (lease.expires_at - now).whole_seconds().max(0),
+            })
+            .to_string(),
+        });
     }
     Ok(())
 }

@@ -25,6 +25,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod jobs;
+pub mod leases;
 pub mod migrate;
 pub mod ratelimit;
 pub mod retention;

@@ -183,6 +183,7 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
             operator_tenant_id: config.bootstrap_tenant_id.clone(),
             operator_partner_id: config.bootstrap_partner_id.clone(),
             expiry_warning: config.expiry_notices()?.1,
+            dynamic_max_leases_per_tenant: config.dynamic_max_leases_per_tenant,
         },
         audit_mac,
         jwt,
@@ -206,6 +207,7 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         },
         storage_health: Default::default(),
         public_url: std::sync::OnceLock::new(),
+        dynamic: Default::default(),
     }));
     let background = spawn_background(state.clone());
     let audit_maintenance =
@@ -224,6 +226,12 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         .test_clock
         .is_none()
         .then(|| crate::rotation::spawn_scheduler(state.clone(), rotation_interval));
+    // With the test clock, sweeps run when the clock is moved (test_clock.rs).
+    let sweep_interval = config.lease_sweep_interval()?;
+    let lease_sweeper = state
+        .test_clock
+        .is_none()
+        .then(|| crate::leases::spawn_sweeper(state.clone(), sweep_interval));
     let sink = config.audit_sink();
     let audit_sink = sink
         .enabled()
@@ -308,6 +316,9 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
     }
     if let Some(scheduler) = rotation_scheduler {
         scheduler.abort();
+    }
+    if let Some(sweeper) = lease_sweeper {
+        sweeper.abort();
     }
     if let Some(sink) = audit_sink {
         sink.abort();

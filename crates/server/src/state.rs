@@ -42,6 +42,8 @@ pub struct Inner {
     /// The base URL issued certificates name for CRLs and OCSP (`public_url`, or the
     /// listen address once bound).
     pub public_url: std::sync::OnceLock<String>,
+    /// Open dynamic-credentials backends (connection pools), per engine.
+    pub dynamic: crate::engine::dynamic::Backends,
 }
 
 /// Tunables that handlers need.
@@ -57,6 +59,8 @@ pub struct Limits {
     pub operator_partner_id: String,
     /// How long before its expiry a secret is announced (`secret.expiring`).
     pub expiry_warning: Duration,
+    /// Cap on a tenant's live dynamic-credential leases.
+    pub dynamic_max_leases_per_tenant: u32,
 }
 
 impl std::ops::Deref for AppState {

@@ -13,3 +13,13 @@ pub mod mariadb;
 pub mod moto;
 pub mod postgres;
 pub mod sshd;
+
+/// `2 * bytes` random hex digits from the kernel's random source (test passwords).
+pub(crate) fn random_hex(bytes: usize) -> String {
+    use std::io::Read;
+    let mut buf = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .expect("read /dev/urandom");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -220,6 +220,84 @@ const DECLARED: &[(&str, &str, &str, &str)] = &[
     ("POST", "/v1/pki/csrs/{id}/approve", "approve", "csr"),
     ("POST", "/v1/pki/csrs/{id}/reject", "reject", "csr"),
     ("POST", "/v1/pki/csrs/{id}/sign", "sign", "csr"),
+    ("GET", "/v1/dynamic/engines", "list", "dynamic_engine"),
+    ("POST", "/v1/dynamic/engines", "create", "dynamic_engine"),
+    (
+        "GET",
+        "/v1/dynamic/engines/{engine}",
+        "read",
+        "dynamic_engine",
+    ),
+    (
+        "PATCH",
+        "/v1/dynamic/engines/{engine}",
+        "update",
+        "dynamic_engine",
+    ),
+    (
+        "DELETE",
+        "/v1/dynamic/engines/{engine}",
+        "delete",
+        "dynamic_engine",
+    ),
+    (
+        "POST",
+        "/v1/dynamic/engines/{engine}/rotate-root",
+        "rotate_root",
+        "dynamic_engine",
+    ),
+    (
+        "GET",
+        "/v1/dynamic/engines/{engine}/ca",
+        "read_ca",
+        "dynamic_engine",
+    ),
+    (
+        "GET",
+        "/v1/dynamic/engines/{engine}/roles",
+        "list",
+        "dynamic_role",
+    ),
+    (
+        "POST",
+        "/v1/dynamic/engines/{engine}/roles",
+        "create",
+        "dynamic_role",
+    ),
+    (
+        "GET",
+        "/v1/dynamic/engines/{engine}/roles/{role}",
+        "read",
+        "dynamic_role",
+    ),
+    (
+        "PATCH",
+        "/v1/dynamic/engines/{engine}/roles/{role}",
+        "update",
+        "dynamic_role",
+    ),
+    (
+        "DELETE",
+        "/v1/dynamic/engines/{engine}/roles/{role}",
+        "delete",
+        "dynamic_role",
+    ),
+    (
+        "POST",
+        "/v1/dynamic/engines/{engine}/creds/{role}",
+        "create",
+        "lease",
+    ),
+    ("GET", "/v1/dynamic/leases", "list", "lease"),
+    (
+        "POST",
+        "/v1/dynamic/leases/revoke-prefix",
+        "revoke_prefix",
+        "lease",
+    ),
+    ("GET", "/v1/dynamic/leases/{id}", "read", "lease"),
+    ("POST", "/v1/dynamic/leases/{id}/renew", "renew", "lease"),
+    ("POST", "/v1/dynamic/leases/{id}/revoke", "revoke", "lease"),
 ];
 
 /// The declared (action, resource type) of an OpenAPI operation.
@@ -234,6 +312,9 @@ fn declared(method: &str, template: &str) -> Option<(&'static str, &'static str)
 fn fill(name: &str, description: &str) -> String {
     match name {
         "path" => "app/db".to_owned(),
+        // Dynamic engines and roles are named by the tenant.
+        "engine" => "pg".to_owned(),
+        "role" => "readonly".to_owned(),
         "identity_id" => "user:someone-else@example.com".to_owned(),
         // An OCSP request in the GET form (unaudited).
         "request" => "MAA%3D".to_owned(),
@@ -963,6 +1044,103 @@ async fn every_change_leaves_exactly_one_entry_naming_it() {
         &format!("/v1/pki/cas/{ca}/disable"),
         json!({}),
         &[],
+    )
+    .await;
+
+    // Dynamic credentials: an SSH engine (no peer) for the engine and role changes and
+    // rotate-root; a PostgreSQL engine (a real test cluster) for renewable leases.
+    let pg = scaivault_testpeers::postgres::PgCluster::shared();
+    for (method, template, path, body) in [
+        (
+            "POST",
+            "/v1/dynamic/engines",
+            "/v1/dynamic/engines".to_owned(),
+            json!({"name": "cov-ssh", "type": "ssh"}),
+        ),
+        (
+            "PATCH",
+            "/v1/dynamic/engines/{engine}",
+            "/v1/dynamic/engines/cov-ssh".to_owned(),
+            json!({}),
+        ),
+        (
+            "POST",
+            "/v1/dynamic/engines/{engine}/rotate-root",
+            "/v1/dynamic/engines/cov-ssh/rotate-root".to_owned(),
+            json!({}),
+        ),
+        (
+            "POST",
+            "/v1/dynamic/engines/{engine}/roles",
+            "/v1/dynamic/engines/cov-ssh/roles".to_owned(),
+            json!({"name": "r", "allowed_users": ["someone"]}),
+        ),
+        (
+            "PATCH",
+            "/v1/dynamic/engines/{engine}/roles/{role}",
+            "/v1/dynamic/engines/cov-ssh/roles/r".to_owned(),
+            json!({"default_ttl": "10m"}),
+        ),
+        (
+            "DELETE",
+            "/v1/dynamic/engines/{engine}/roles/{role}",
+            "/v1/dynamic/engines/cov-ssh/roles/r".to_owned(),
+            json!({}),
+        ),
+        (
+            "DELETE",
+            "/v1/dynamic/engines/{engine}",
+            "/v1/dynamic/engines/cov-ssh".to_owned(),
+            json!({}),
+        ),
+    ] {
+        s.call(&root, method, template, &path, body, &[]).await;
+    }
+    root.post(
+        "/v1/dynamic/engines",
+        json!({"name": "cov-pg", "type": "postgres", "connection_url": pg.admin_url()}),
+    )
+    .await;
+    root.post(
+        "/v1/dynamic/engines/cov-pg/roles",
+        json!({"name": "ro", "creation_statements":
+            "CREATE ROLE \"{{name}}\" LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'"}),
+    )
+    .await;
+    let creds_template = "/v1/dynamic/engines/{engine}/creds/{role}";
+    let creds_path = "/v1/dynamic/engines/cov-pg/creds/ro";
+    let lease = s
+        .call(&root, "POST", creds_template, creds_path, json!({}), &[])
+        .await;
+    let lease = lease["lease_id"].as_str().unwrap().to_owned();
+    s.call(
+        &root,
+        "POST",
+        "/v1/dynamic/leases/{id}/renew",
+        &format!("/v1/dynamic/leases/{lease}/renew"),
+        json!({"ttl": "30m"}),
+        &[],
+    )
+    .await;
+    s.call(
+        &root,
+        "POST",
+        "/v1/dynamic/leases/{id}/revoke",
+        &format!("/v1/dynamic/leases/{lease}/revoke"),
+        json!({}),
+        &[],
+    )
+    .await;
+    s.call(&root, "POST", creds_template, creds_path, json!({}), &[])
+        .await;
+    // Each lease a prefix revocation tears down has its own `revoke` entry.
+    s.call(
+        &root,
+        "POST",
+        "/v1/dynamic/leases/revoke-prefix",
+        "/v1/dynamic/leases/revoke-prefix",
+        json!({"engine": "cov-pg"}),
+        &["revoke"],
     )
     .await;
 

@@ -16,6 +16,7 @@ mod auth;
 mod backup;
 mod cluster;
 mod durability;
+mod dynamic;
 mod errors;
 mod events;
 mod identity;

@@ -34,7 +34,10 @@ async fn quickstart_end_to_end() {
             "tenants:admin",
             "pki:read",
             "pki:issue",
-            "pki:admin"
+            "pki:admin",
+            "dynamic:read",
+            "dynamic:creds",
+            "dynamic:admin"
         ]),
         "the dev root token has every scope"
     );

@@ -43,6 +43,9 @@ fn body_for(method: &str, path: &str) -> Value {
 fn fill(name: &str, description: &str) -> String {
     match name {
         "path" => "app/db".to_owned(),
+        // Dynamic engines and roles are named by the tenant.
+        "engine" => "pg".to_owned(),
+        "role" => "readonly".to_owned(),
         // Not the caller: reading one's own groups needs no scope.
         "identity_id" => "user:someone-else@example.com".to_owned(),
         _ => match description.strip_suffix("...") {
@@ -263,6 +266,8 @@ async fn a_token_never_creates_a_credential_beyond_its_scopes() {
         "service-accounts:write",
         "secrets:read",
         "pki:read",
+        "dynamic:read",
+        "dynamic:creds",
         "tokens:write"
     ]))
     .await;
@@ -292,7 +297,13 @@ async fn a_token_never_creates_a_credential_beyond_its_scopes() {
     assert_eq!(s, 201, "{within}");
     assert_eq!(
         within["scopes"],
-        json!(["secrets:read", "tokens:write", "pki:read"])
+        json!([
+            "secrets:read",
+            "tokens:write",
+            "pki:read",
+            "dynamic:read",
+            "dynamic:creds"
+        ])
     );
     // A key acts with its account's scopes: none for an account that can do more.
     let (s, admin_sa) = root

@@ -5,6 +5,7 @@
 //! only extract, call one function here, and map the result to a response.
 
 pub mod audit;
+pub mod dynamic;
 pub mod identity;
 pub mod pki;
 pub mod policies;

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod dynamic;
 pub mod health;
 pub mod identity;
 pub mod openapi;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .merge(secret_policies::router())
         .merge(rotation::router())
         .merge(pki::router())
+        .merge(dynamic::router())
         .merge(test_clock::router(state.test_clock.is_some()))
         .merge(secrets::router())
         .merge(openapi::router())

@@ -1,6 +1,6 @@
 //! `/v1/sys/test-clock`: the dev test clock (`scaivault server --dev --dev-test-clock`). Moving
-//! it also runs the background work that became due (the rotation scheduler's round, the expiry
-//! notices, the audit and outbox maintenance), so a test can walk through a year of schedules in
+//! it also runs the background work that became due (the rotation scheduler's round, the lease
+//! sweeper's, the expiry notices, the audit and outbox maintenance), so a test can walk through a year of schedules in
 //! milliseconds. Mounted only with that flag, never in production, and left out of the OpenAPI
 //! document (docs/rotation.md).
 
@@ -44,6 +44,9 @@ pub struct ClockState {
     /// `secret.expiring` / `secret.expired` notices emitted by this move.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expiry_notices: Option<u64>,
+    /// Leases the sweeper revoked in this move (expired, or retried after a failure).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leases_revoked: Option<u64>,
 }
 
 fn clock(state: &AppState) -> ApiResult<&scaivault_core::ManualClock> {
@@ -64,6 +67,7 @@ async fn now(
         audit_archived: None,
         events_pruned: None,
         expiry_notices: None,
+        leases_revoked: None,
     }))
 }
 
@@ -79,6 +83,7 @@ async fn advance(
     let clock = clock(&state)?;
     clock.advance(by);
     let rotation = crate::rotation::run_round(&state, true).await?;
+    let sweep = crate::leases::run_round(&state).await?;
     let expiry_notices =
         crate::events::emit_expiry_notices(&state, state.limits.expiry_warning).await?;
     // The audit maintenance round: checkpoint, then archive what fell out of the window.
@@ -91,5 +96,6 @@ async fn advance(
         audit_archived: Some(archived.entries()),
         events_pruned: Some(events_pruned),
         expiry_notices: Some(expiry_notices),
+        leases_revoked: Some(sweep.revoked),
     }))
 }

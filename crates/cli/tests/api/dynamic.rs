@@ -1,0 +1,518 @@
+//! Dynamic credentials over HTTP (issue 17), against real peers: a password-authenticated
+//! PostgreSQL cluster (the leased password logs in, a revoked one does not), MariaDB, moto
+//! (boto3 checks issued AWS keys) and sshd (a leased certificate logs in). The dev test clock
+//! drives expiry: moving it runs the lease sweeper's round.
+
+use serde_json::{Value, json};
+
+use scaivault_testpeers::postgres::PgCluster;
+
+use crate::common::idp::{Idp, SigningKey, claims};
+use crate::common::prod::ProdServer;
+use crate::common::{Api, TestServer, assert_error};
+
+const READONLY: &str = "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'; \
+     GRANT SELECT ON ALL TABLES IN SCHEMA public TO \"{{name}}\";";
+
+/// A table the leased users read (and may not write). Tests share a cluster: one at a time.
+fn seed(pg: &PgCluster) {
+    static SEEDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = SEEDING.lock().unwrap_or_else(|p| p.into_inner());
+    let (user, password) = pg.admin();
+    pg.psql(
+        user,
+        password,
+        "CREATE TABLE IF NOT EXISTS items (id int); INSERT INTO items SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM items);",
+    )
+    .expect("seeding the test cluster");
+}
+
+async fn create_pg_engine(api: &Api, pg: &PgCluster, name: &str) -> Value {
+    let (s, body) = api
+        .post(
+            "/v1/dynamic/engines",
+            json!({"name": name, "type": "postgres", "connection_url": pg.admin_url()}),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    body
+}
+
+async fn create_role(api: &Api, engine: &str, body: Value) -> Value {
+    let (s, role) = api
+        .post(&format!("/v1/dynamic/engines/{engine}/roles"), body)
+        .await;
+    assert_eq!(s, 201, "{role}");
+    role
+}
+
+async fn creds(api: &Api, engine: &str, role: &str, body: Value) -> Value {
+    let (s, lease) = api
+        .post(&format!("/v1/dynamic/engines/{engine}/creds/{role}"), body)
+        .await;
+    assert_eq!(s, 201, "{lease}");
+    lease
+}
+
+fn text<'a>(v: &'a Value, key: &str) -> &'a str {
+    v[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{key} missing in {v}"))
+}
+
+async fn lease_of(api: &Api, id: &str) -> Value {
+    let (s, body) = api.get(&format!("/v1/dynamic/leases/{id}")).await;
+    assert_eq!(s, 200, "{body}");
+    body
+}
+
+/// Every audit entry the caller sees, as text.
+async fn audit_text(api: &Api) -> String {
+    let (s, body) = api.get("/v1/audit?limit=500").await;
+    assert_eq!(s, 200, "{body}");
+    body.to_string()
+}
+
+#[tokio::test]
+async fn postgres_engine_roles_and_leases_end_to_end() {
+    let pg = PgCluster::shared();
+    seed(pg);
+    let (_, admin_password) = pg.admin();
+    let server = TestServer::start_with_args(&["--dev-test-clock"]);
+    let api = server.client();
+    let mut seen = Vec::new();
+
+    // A wrong password and a port nobody listens on are refused; nothing is stored.
+    let wrong = pg.admin_url().replace(admin_password, "not-the-password");
+    for url in [
+        wrong,
+        "postgres://postgres:x@127.0.0.1:1/postgres".to_owned(),
+    ] {
+        let (s, body) = api
+            .post(
+                "/v1/dynamic/engines",
+                json!({"name": "pg", "type": "postgres", "connection_url": url}),
+            )
+            .await;
+        assert_error(s, &body, 502, "engine_unreachable");
+        seen.push(body.to_string());
+    }
+    let (s, body) = api.get("/v1/dynamic/engines").await;
+    assert_eq!(s, 200);
+    assert_eq!(body["engines"], json!([]), "{body}");
+
+    let engine = create_pg_engine(&api, pg, "pg").await;
+    assert_eq!(engine["type"], "postgres");
+    seen.push(engine.to_string());
+    let role = create_role(
+        &api,
+        "pg",
+        json!({"name": "readonly", "creation_statements": READONLY,
+               "default_ttl": "1h", "max_ttl": "2h"}),
+    )
+    .await;
+    assert_eq!(role["default_ttl"], 3600);
+    assert_eq!(role["max_ttl"], 7200);
+
+    // Credentials work: SELECT yes, INSERT no.
+    let lease = creds(&api, "pg", "readonly", json!({})).await;
+    let id = text(&lease, "lease_id").to_owned();
+    assert!(id.starts_with("lease_"));
+    assert_eq!(lease["lease_duration"], 3600);
+    let user = text(&lease["data"], "username").to_owned();
+    let password = text(&lease["data"], "password").to_owned();
+    assert_eq!(
+        pg.psql(&user, &password, "SELECT count(*) > 0 FROM items")
+            .unwrap(),
+        "t"
+    );
+    let denied = pg.psql(&user, &password, "INSERT INTO items VALUES (2)");
+    assert!(
+        denied
+            .as_ref()
+            .is_err_and(|e| e.contains("permission denied")),
+        "{denied:?}"
+    );
+
+    // A TTL above the role's max is cut to the max.
+    let long = creds(&api, "pg", "readonly", json!({"ttl": "10h"})).await;
+    assert_eq!(long["lease_duration"], 7200);
+
+    // Renew: never past max_expires_at.
+    let (s, renewed) = api
+        .post(
+            &format!("/v1/dynamic/leases/{id}/renew"),
+            json!({"ttl": "90m"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{renewed}");
+    api.advance_clock("1h").await;
+    let (s, renewed) = api
+        .post(
+            &format!("/v1/dynamic/leases/{id}/renew"),
+            json!({"ttl": "2h"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{renewed}");
+    assert_eq!(
+        renewed["expires_at"], renewed["max_expires_at"],
+        "{renewed}"
+    );
+
+    // Lists and gets never show a password.
+    for path in [
+        "/v1/dynamic/engines".to_owned(),
+        "/v1/dynamic/engines/pg".to_owned(),
+        "/v1/dynamic/engines/pg/roles".to_owned(),
+        "/v1/dynamic/leases?engine=pg".to_owned(),
+        format!("/v1/dynamic/leases/{id}"),
+    ] {
+        let (s, body) = api.get(&path).await;
+        assert_eq!(s, 200, "{path}: {body}");
+        seen.push(body.to_string());
+    }
+    let (_, engines) = api.get("/v1/dynamic/engines").await;
+    assert_eq!(engines["engines"][0]["live_leases"], 2, "{engines}");
+
+    // Revoke: the user is gone.
+    let (s, revoked) = api
+        .post(&format!("/v1/dynamic/leases/{id}/revoke"), json!({}))
+        .await;
+    assert_eq!(s, 200, "{revoked}");
+    assert_eq!(revoked["status"], "revoked");
+    assert!(pg.psql(&user, &password, "SELECT 1").is_err());
+    let (s, body) = api
+        .post(&format!("/v1/dynamic/leases/{id}/renew"), json!({}))
+        .await;
+    assert_error(s, &body, 409, "lease_not_renewable");
+
+    // Revoke by prefix (the role).
+    let (s, result) = api
+        .post(
+            "/v1/dynamic/leases/revoke-prefix",
+            json!({"engine": "pg", "role": "readonly"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{result}");
+    assert_eq!(result, json!({"revoked": 1, "pending": 0}));
+    let long_user = text(&long["data"], "username");
+    let long_password = text(&long["data"], "password");
+    assert!(pg.psql(long_user, long_password, "SELECT 1").is_err());
+
+    // A short lease is torn down by the sweeper when the clock passes its expiry.
+    let short = creds(&api, "pg", "readonly", json!({"ttl": "2s"})).await;
+    let short_user = text(&short["data"], "username").to_owned();
+    let short_password = text(&short["data"], "password").to_owned();
+    assert!(pg.psql(&short_user, &short_password, "SELECT 1").is_ok());
+    let moved = api.advance_clock("3s").await;
+    assert_eq!(moved["leases_revoked"], 1, "{moved}");
+    assert_eq!(
+        lease_of(&api, text(&short, "lease_id")).await["status"],
+        "revoked"
+    );
+    assert!(pg.psql(&short_user, &short_password, "SELECT 1").is_err());
+
+    // Unknown engine and role.
+    let (s, body) = api
+        .post("/v1/dynamic/engines/nope/creds/readonly", json!({}))
+        .await;
+    assert_error(s, &body, 404, "engine_not_found");
+    let (s, body) = api
+        .post("/v1/dynamic/engines/pg/creds/nope", json!({}))
+        .await;
+    assert_error(s, &body, 404, "role_not_found");
+    let (s, body) = api.get("/v1/dynamic/leases/lease_nope").await;
+    assert_error(s, &body, 404, "lease_not_found");
+
+    // Caps: a role with max_leases 2 refuses a third live lease.
+    create_role(
+        &api,
+        "pg",
+        json!({"name": "capped", "creation_statements": READONLY, "max_leases": 2}),
+    )
+    .await;
+    creds(&api, "pg", "capped", json!({})).await;
+    creds(&api, "pg", "capped", json!({})).await;
+    let (s, body) = api
+        .post("/v1/dynamic/engines/pg/creds/capped", json!({}))
+        .await;
+    assert_error(s, &body, 429, "lease_limit_reached");
+
+    // Deleting the engine is refused while leases are live; force revokes them first.
+    let (s, body) = api.delete("/v1/dynamic/engines/pg").await;
+    assert_error(s, &body, 409, "engine_has_leases");
+    let (s, body) = api.delete("/v1/dynamic/engines/pg?force=true").await;
+    assert_eq!(s, 204, "{body}");
+    let (s, body) = api.get("/v1/dynamic/leases?engine=pg&status=live").await;
+    assert_eq!(s, 200);
+    assert_eq!(body["leases"], json!([]), "{body}");
+
+    // The lease events.
+    let (s, events) = api.get("/v1/events?limit=200").await;
+    if s == 200 {
+        let text = events.to_string();
+        assert!(
+            text.contains("lease.created") && text.contains("lease.revoked"),
+            "{text}"
+        );
+    }
+
+    // No password anywhere: responses, the log, the audit trail.
+    seen.push(audit_text(&api).await);
+    seen.push(server.log());
+    for text in &seen {
+        assert!(
+            !text.contains(admin_password),
+            "the engine's password leaked"
+        );
+        assert!(!text.contains(&password), "a leased password leaked");
+    }
+}
+
+#[tokio::test]
+async fn revocation_is_retried_while_the_database_is_down() {
+    let pg = PgCluster::create();
+    seed(&pg);
+    let server = TestServer::start_with_args(&["--dev-test-clock"]);
+    let api = server.client();
+    create_pg_engine(&api, &pg, "pg").await;
+    create_role(
+        &api,
+        "pg",
+        json!({"name": "readonly", "creation_statements": READONLY}),
+    )
+    .await;
+    let lease = creds(&api, "pg", "readonly", json!({})).await;
+    let id = text(&lease, "lease_id").to_owned();
+    let user = text(&lease["data"], "username").to_owned();
+    let password = text(&lease["data"], "password").to_owned();
+
+    pg.stop();
+    let (s, body) = api
+        .post(&format!("/v1/dynamic/leases/{id}/revoke"), json!({}))
+        .await;
+    assert_eq!(s, 202, "{body}");
+    assert_eq!(body["status"], "revocation_failed");
+    assert!(
+        body["last_error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{body}"
+    );
+    let (_, listed) = api.get("/v1/dynamic/leases?status=live").await;
+    assert_eq!(
+        listed["leases"][0]["status"], "revocation_failed",
+        "{listed}"
+    );
+
+    pg.start();
+    let moved = api.advance_clock("1m").await;
+    assert_eq!(moved["leases_revoked"], 1, "{moved}");
+    assert_eq!(lease_of(&api, &id).await["status"], "revoked");
+    assert!(pg.psql(&user, &password, "SELECT 1").is_err());
+}
+
+#[tokio::test]
+async fn leases_live_at_a_kill_are_torn_down_after_restart() {
+    let pg = PgCluster::shared();
+    seed(pg);
+    let mut server = TestServer::start_with_args(&["--dev-test-clock"]);
+    let api = server.client();
+    create_pg_engine(&api, pg, "pg").await;
+    create_role(
+        &api,
+        "pg",
+        json!({"name": "readonly", "creation_statements": READONLY}),
+    )
+    .await;
+    let mut users = Vec::new();
+    for _ in 0..3 {
+        let lease = creds(&api, "pg", "readonly", json!({"ttl": "1h"})).await;
+        users.push((
+            text(&lease["data"], "username").to_owned(),
+            text(&lease["data"], "password").to_owned(),
+        ));
+    }
+    server.kill();
+    server.restart_with_args(&["--dev-test-clock"]);
+    let api = server.client();
+    let (_, listed) = api.get("/v1/dynamic/leases?status=live").await;
+    assert_eq!(
+        listed["leases"].as_array().map(Vec::len),
+        Some(3),
+        "{listed}"
+    );
+    let moved = api.advance_clock("2h").await;
+    assert_eq!(moved["leases_revoked"], 3, "{moved}");
+    for (user, password) in &users {
+        assert!(
+            pg.psql(user, password, "SELECT 1").is_err(),
+            "{user} survived"
+        );
+    }
+}
+
+#[tokio::test]
+async fn scopes_and_path_policies_confine_who_gets_credentials() {
+    let pg = PgCluster::shared();
+    seed(pg);
+    let signing = SigningKey::generate("dyn");
+    let idp = Idp::start(&[&signing]);
+    let prod = ProdServer::start(&idp.config());
+    let admin = prod.admin();
+    create_pg_engine(&admin, pg, "pg").await;
+    for role in ["readonly", "admin"] {
+        create_role(
+            &admin,
+            "pg",
+            json!({"name": role, "creation_statements": READONLY}),
+        )
+        .await;
+    }
+    let (s, policy) = admin
+        .post(
+            "/v1/policies",
+            json!({"name": "pg-readers", "rules": [
+                {"path": "dynamic/pg/readonly", "permissions": ["lease"]}
+            ]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{policy}");
+    let (s, b) = admin
+        .post(
+            &format!("/v1/policies/{}/bindings", text(&policy, "id")),
+            json!({"identity_type": "group", "identity_id": "group:app-team"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+
+    // Without dynamic:creds: refused.
+    let mut c = claims("reader@ops.example", "tnt_ops", "ptn_ops");
+    c["groups"] = json!(["app-team"]);
+    c["scopes"] = json!(["dynamic:read"]);
+    let reader = prod.client(&signing.sign(&c));
+    let (s, body) = reader
+        .post("/v1/dynamic/engines/pg/creds/readonly", json!({}))
+        .await;
+    assert_error(s, &body, 403, "access_denied");
+
+    // With it: the policy allows readonly, not admin; and no administration.
+    c["sub"] = json!("dev@ops.example");
+    c["scopes"] = json!(["dynamic:read", "dynamic:creds"]);
+    let dev = prod.client(&signing.sign(&c));
+    let lease = creds(&dev, "pg", "readonly", json!({"ttl": "10m"})).await;
+    let (s, body) = dev
+        .post("/v1/dynamic/engines/pg/creds/admin", json!({}))
+        .await;
+    assert_error(s, &body, 403, "access_denied");
+    let (s, body) = dev
+        .post("/v1/dynamic/leases/revoke-prefix", json!({"engine": "pg"}))
+        .await;
+    assert_error(s, &body, 403, "access_denied");
+    // Its own lease it may revoke.
+    let (s, body) = dev
+        .post(
+            &format!("/v1/dynamic/leases/{}/revoke", text(&lease, "lease_id")),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+}
+
+#[tokio::test]
+async fn mysql_credentials_work_against_mariadb() {
+    let server = TestServer::start();
+    let api = server.client();
+    let (s, body) = api
+        .post(
+            "/v1/dynamic/engines",
+            json!({"name": "maria", "type": "mysql",
+                   "connection_url": scaivault_testpeers::mariadb::admin_url()}),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    create_role(
+        &api,
+        "maria",
+        json!({"name": "ro", "creation_statements":
+            "CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}'; GRANT SELECT ON mysql.user TO '{{name}}'@'%';"}),
+    )
+    .await;
+    let lease = creds(&api, "maria", "ro", json!({})).await;
+    let user = text(&lease["data"], "username");
+    let password = text(&lease["data"], "password");
+    assert!(scaivault_testpeers::mariadb::login(user, password, "SELECT 1").is_ok());
+    let (s, body) = api
+        .post(
+            &format!("/v1/dynamic/leases/{}/revoke", text(&lease, "lease_id")),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert!(scaivault_testpeers::mariadb::login(user, password, "SELECT 1").is_err());
+}
+
+#[tokio::test]
+async fn ssh_certificates_log_in_to_a_real_sshd() {
+    let server = TestServer::start();
+    let api = server.client();
+    let (s, body) = api
+        .post("/v1/dynamic/engines", json!({"name": "ssh", "type": "ssh"}))
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let response = api
+        .request(reqwest::Method::GET, "/v1/dynamic/engines/ssh/ca")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let ca = response.text().await.unwrap();
+    assert!(ca.starts_with("ssh-"), "{ca}");
+    let sshd = scaivault_testpeers::sshd::Sshd::start(ca.trim());
+    let me = scaivault_testpeers::sshd::current_user();
+    create_role(
+        &api,
+        "ssh",
+        json!({"name": "me", "allowed_users": [me], "default_user": me}),
+    )
+    .await;
+    let lease = creds(&api, "ssh", "me", json!({"ttl": "10m"})).await;
+    assert_eq!(lease["renewable"], false);
+    let data = &lease["data"];
+    let login = sshd.login(&me, text(data, "private_key"), text(data, "signed_key"));
+    assert!(login.is_ok(), "{login:?}\n{}", sshd.log());
+}
+
+#[tokio::test]
+async fn aws_iam_user_keys_work_with_boto3() {
+    let moto = scaivault_testpeers::moto::Moto::shared();
+    let (key_id, secret) = moto.new_admin("scaivault-api-test");
+    let server = TestServer::start();
+    let api = server.client();
+    let (s, body) = api
+        .post(
+            "/v1/dynamic/engines",
+            json!({"name": "aws", "type": "aws", "access_key_id": key_id,
+                   "secret_access_key": secret, "endpoint_url": moto.endpoint()}),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
+    assert!(!body.to_string().contains(&secret));
+    create_role(
+        &api,
+        "aws",
+        json!({"name": "reader", "credential_type": "iam_user", "policy_document": {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "sts:GetCallerIdentity", "Resource": "*"}]}}),
+    )
+    .await;
+    let lease = creds(&api, "aws", "reader", json!({})).await;
+    let keys = scaivault_testpeers::moto::AwsKeys {
+        access_key_id: text(&lease["data"], "access_key_id").to_owned(),
+        secret_access_key: text(&lease["data"], "secret_access_key").to_owned(),
+        session_token: None,
+    };
+    let who = moto.python(&keys, "print(client('sts').get_caller_identity()['Arn'])");
+    assert!(
+        who.as_ref().is_ok_and(|arn| arn.contains("user/")),
+        "{who:?}"
+    );
+}
