@@ -4,6 +4,7 @@
 //! after it. Each round takes due leases in batches (`due_leases`, an indexed query), never
 //! every lease: start-up does not depend on how many leases are live.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::engine::dynamic::{Attempt, Revoker, attempt_revocation};
@@ -24,8 +25,12 @@ pub struct Sweep {
 
 /// One round: every lease due now, batch by batch. A failed revocation moves its `due_at` into
 /// the future, so a batch never returns the same lease twice in a round.
+/// A target found down in a round is not contacted again in that round: its other leases are
+/// failed with the same error and retried with back-off, so one silent host cannot hold up the
+/// revocations of every other engine.
 pub async fn run_round(state: &AppState) -> ApiResult<Sweep> {
     let mut sweep = Sweep::default();
+    let mut down: HashMap<(String, String), String> = HashMap::new();
     for _ in 0..BATCHES_PER_ROUND {
         let now = state.clock.now();
         let due = state.store.due_leases(now, BATCH).await?;
@@ -34,14 +39,19 @@ pub async fn run_round(state: &AppState) -> ApiResult<Sweep> {
         }
         let mut progressed = false;
         for lease in &due {
-            match attempt_revocation(state, Revoker::Sweeper, lease).await {
+            let target = (lease.tenant_id.clone(), lease.engine.clone());
+            let known_down = down.get(&target).map(String::as_str);
+            match attempt_revocation(state, Revoker::Sweeper, lease, known_down).await {
                 Ok(Attempt::Revoked) => {
                     sweep.revoked += 1;
                     progressed = true;
                 }
-                Ok(Attempt::Failed { .. }) => {
+                Ok(Attempt::Failed { error, target_down }) => {
                     sweep.failed += 1;
                     progressed = true;
+                    if target_down {
+                        down.insert(target, error);
+                    }
                 }
                 Err(e) => {
                     tracing::warn!(lease = %lease.id, error = %e.message, "lease sweep failed");

@@ -81,6 +81,7 @@ async fn postgres_engine_roles_and_leases_end_to_end() {
     let server = TestServer::start_with_args(&["--dev-test-clock"]);
     let api = server.client();
     let mut seen = Vec::new();
+    let subscription = subscribe(&api, &["lease.created", "lease.revoked"]).await;
 
     // A wrong password and a port nobody listens on are refused; nothing is stored.
     let wrong = pg.admin_url().replace(admin_password, "not-the-password");
@@ -247,15 +248,10 @@ async fn postgres_engine_roles_and_leases_end_to_end() {
     assert_eq!(s, 200);
     assert_eq!(body["leases"], json!([]), "{body}");
 
-    // The lease events.
-    let (s, events) = api.get("/v1/events?limit=200").await;
-    if s == 200 {
-        let text = events.to_string();
-        assert!(
-            text.contains("lease.created") && text.contains("lease.revoked"),
-            "{text}"
-        );
-    }
+    // The lease events, through a subscription.
+    let types = poll_types(&api, &subscription).await;
+    assert!(types.iter().any(|t| t == "lease.created"), "{types:?}");
+    assert!(types.iter().any(|t| t == "lease.revoked"), "{types:?}");
 
     // No password anywhere: responses, the log, the audit trail.
     seen.push(audit_text(&api).await);
@@ -282,10 +278,15 @@ async fn revocation_is_retried_while_the_database_is_down() {
         json!({"name": "readonly", "creation_statements": READONLY}),
     )
     .await;
+    let subscription = subscribe(&api, &["lease.revocation_failed"]).await;
     let lease = creds(&api, "pg", "readonly", json!({})).await;
     let id = text(&lease, "lease_id").to_owned();
     let user = text(&lease["data"], "username").to_owned();
     let password = text(&lease["data"], "password").to_owned();
+    // Two short leases that expire while the database is down.
+    for _ in 0..2 {
+        creds(&api, "pg", "readonly", json!({"ttl": "1m"})).await;
+    }
 
     pg.stop();
     let (s, body) = api
@@ -298,16 +299,69 @@ async fn revocation_is_retried_while_the_database_is_down() {
         "{body}"
     );
     let (_, listed) = api.get("/v1/dynamic/leases?status=live").await;
+    let revoked_one = listed["leases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(revoked_one["status"], "revocation_failed", "{listed}");
+
+    // The sweeper finds the expired two while the target is down: both fail (the second without
+    // waiting out another connection attempt), both are listed with the error and announced.
+    let moved = api.advance_clock("2m").await;
+    assert_eq!(moved["leases_revoked"], 0, "{moved}");
+    let (_, listed) = api.get("/v1/dynamic/leases?status=live").await;
+    let leases = listed["leases"].as_array().unwrap();
+    assert_eq!(leases.len(), 3, "{listed}");
+    for lease in leases {
+        assert_eq!(lease["status"], "revocation_failed", "{lease}");
+        assert!(lease["last_error"].as_str().is_some_and(|e| !e.is_empty()));
+    }
+    // One per failed attempt: the revoke call's, its retry in this round, the two expired.
+    let types = poll_types(&api, &subscription).await;
     assert_eq!(
-        listed["leases"][0]["status"], "revocation_failed",
-        "{listed}"
+        types
+            .iter()
+            .filter(|t| *t == "lease.revocation_failed")
+            .count(),
+        4,
+        "{types:?}"
     );
 
     pg.start();
-    let moved = api.advance_clock("1m").await;
-    assert_eq!(moved["leases_revoked"], 1, "{moved}");
+    let moved = api.advance_clock("1h").await;
+    assert_eq!(moved["leases_revoked"], 3, "{moved}");
     assert_eq!(lease_of(&api, &id).await["status"], "revoked");
     assert!(pg.psql(&user, &password, "SELECT 1").is_err());
+}
+
+/// A subscription to the given event types (lease events carry no path).
+async fn subscribe(api: &Api, types: &[&str]) -> String {
+    let (s, sub) = api
+        .post(
+            "/v1/subscriptions",
+            json!({"name": "leases", "paths": ["**"], "events": types}),
+        )
+        .await;
+    assert_eq!(s, 201, "{sub}");
+    sub["id"].as_str().unwrap().to_owned()
+}
+
+/// The types of the events waiting for the subscription.
+async fn poll_types(api: &Api, subscription: &str) -> Vec<String> {
+    let (s, body) = api
+        .get(&format!(
+            "/v1/subscriptions/{subscription}/poll?wait=0s&limit=500"
+        ))
+        .await;
+    assert_eq!(s, 200, "{body}");
+    body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["event_type"].as_str().map(str::to_owned))
+        .collect()
 }
 
 #[tokio::test]

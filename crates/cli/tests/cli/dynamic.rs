@@ -95,9 +95,7 @@ fn the_reference_dynamic_commands_and_the_one_shot_recipe_work_against_postgres(
         .run(&["dynamic", "engines", "get", "postgres-prod", "--json"])
         .ok();
     assert!(!engine_json.stdout.contains(&admin_password));
-    let roles = env
-        .run(&["dynamic", "roles", "list", "postgres-prod"])
-        .ok();
+    let roles = env.run(&["dynamic", "roles", "list", "postgres-prod"]).ok();
     assert!(roles.stdout.contains("readonly"), "{roles:?}");
 
     let lease = env
@@ -132,9 +130,7 @@ fn the_reference_dynamic_commands_and_the_one_shot_recipe_work_against_postgres(
         .run(&["dynamic", "leases", "renew", &lease_id, "--ttl", "1h"])
         .ok();
     assert!(renewed.stdout.contains("Renewed"), "{renewed:?}");
-    let revoked = env
-        .run(&["dynamic", "leases", "revoke", &lease_id])
-        .ok();
+    let revoked = env.run(&["dynamic", "leases", "revoke", &lease_id]).ok();
     assert!(revoked.stdout.contains("Revoked"), "{revoked:?}");
     let refused = cluster.psql(&username, &password, "SELECT 1");
     assert!(refused.is_err(), "the revoked user still logs in");

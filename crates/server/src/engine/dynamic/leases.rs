@@ -293,7 +293,7 @@ pub async fn revoke_lease(state: &AppState, p: &Principal, id: &str) -> ApiResul
         )
         .await?;
     let lease = load_lease(state, &p.tenant_id, id).await?;
-    let attempt = attempt_revocation(state, Revoker::Caller(p), &lease).await?;
+    let attempt = attempt_revocation(state, Revoker::Caller(p), &lease, None).await?;
     // The entry of each step was committed with it.
     audit::committed();
     Ok(RevokeOutcome {
@@ -347,13 +347,21 @@ pub(super) async fn revoke_selected(
         revoked: 0,
         pending: 0,
     };
+    // Every lease here is of one engine: once its target is down, the rest wait for the
+    // sweeper's retries instead of each waiting out a connection timeout.
+    let mut down: Option<String> = None;
     for id in ids {
         let Some(lease) = state.store.get_lease(&p.tenant_id, &id).await? else {
             continue;
         };
-        match attempt_revocation(state, Revoker::Caller(p), &lease).await? {
+        match attempt_revocation(state, Revoker::Caller(p), &lease, down.as_deref()).await? {
             Attempt::Revoked => result.revoked += 1,
-            Attempt::Failed { .. } => result.pending += 1,
+            Attempt::Failed { error, target_down } => {
+                result.pending += 1;
+                if target_down {
+                    down = Some(error);
+                }
+            }
         }
     }
     Ok(result)

@@ -349,6 +349,9 @@ pub enum Attempt {
     /// The target refused or was down: retried from `retry_at` by the sweeper.
     Failed {
         error: String,
+        /// The target itself could not be reached (not one statement refused): the other
+        /// leases of the engine would fail alike, so a round skips them.
+        target_down: bool,
     },
 }
 
@@ -403,10 +406,14 @@ fn revocation_event(
 /// One attempt at tearing a lease's credential down: on success the lease is `revoked`
 /// (audited, `lease.revoked`); on failure `revocation_failed` with back-off (audited as a
 /// failure, `lease.revocation_failed`). A lease whose engine is gone is closed with a note.
+/// `known_down` is the error of an earlier attempt in the same round at this lease's engine's
+/// target: the target is not contacted again (each attempt at a silent host costs seconds), the
+/// lease is failed with that error and retried later.
 pub async fn attempt_revocation(
     state: &AppState,
     who: Revoker<'_>,
     lease: &LeaseRecord,
+    known_down: Option<&str>,
 ) -> ApiResult<Attempt> {
     let now = state.clock.now();
     let Some(engine) = state
@@ -437,12 +444,13 @@ pub async fn attempt_revocation(
         None => Value::Object(Map::new()),
     };
     let handle = json_of("lease handle", &lease.handle)?;
-    let result = match backend_for(state, &engine).await {
-        Ok(backend) => backend
-            .revoke(&role, &handle)
-            .await
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.message),
+    let result = match (known_down, backend_for(state, &engine).await) {
+        (Some(error), _) => Err((error.to_owned(), true)),
+        (None, Ok(backend)) => backend.revoke(&role, &handle).await.map_err(|e| {
+            let down = matches!(e, DynamicError::Unreachable(_));
+            (e.to_string(), down)
+        }),
+        (None, Err(e)) => Err((e.message, true)),
     };
     match result {
         Ok(()) => {
@@ -454,7 +462,7 @@ pub async fn attempt_revocation(
             state.events.committed();
             Ok(Attempt::Revoked)
         }
-        Err(error) => {
+        Err((error, target_down)) => {
             let attempt = lease.attempts.saturating_add(1);
             let retry_at = now + retry_delay(lease.attempts);
             let event = revocation_event(state, who, lease, "failure")?;
@@ -465,7 +473,7 @@ pub async fn attempt_revocation(
             failed_event(state, lease, attempt, &error, retry_at).await?;
             tracing::warn!(lease = %lease.id, engine = %lease.engine, attempt, error = %error,
                 "lease revocation failed; retried later");
-            Ok(Attempt::Failed { error })
+            Ok(Attempt::Failed { error, target_down })
         }
     }
 }
