@@ -191,13 +191,15 @@ fn open_secret(state: &AppState, engine: &EngineRecord) -> ApiResult<Zeroizing<S
 }
 
 type BackendKey = (String, String);
+/// A backend and the engine's `updated_at` it was opened at.
+type OpenBackend = (OffsetDateTime, Arc<dyn Backend>);
 
 /// Open backends per (tenant, engine), each with the engine's `updated_at` it was opened at: a
 /// changed engine (update, rotate-root) is opened again, so connection pools are reused across
 /// requests but never outlive the credential they were opened with.
 #[derive(Default)]
 pub struct Backends {
-    open: Mutex<HashMap<BackendKey, (OffsetDateTime, Arc<dyn Backend>)>>,
+    open: Mutex<HashMap<BackendKey, OpenBackend>>,
 }
 
 impl std::fmt::Debug for Backends {
