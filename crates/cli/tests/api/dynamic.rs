@@ -14,6 +14,11 @@ use crate::common::{Api, TestServer, assert_error};
 const READONLY: &str = "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'; \
      GRANT SELECT ON ALL TABLES IN SCHEMA public TO \"{{name}}\";";
 
+/// Logging in only: concurrent GRANTs on the same tables of the shared cluster conflict in
+/// PostgreSQL ("tuple concurrently updated"), so only one test grants.
+const LOGIN_ONLY: &str =
+    "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';";
+
 /// A table the leased users read (and may not write). Tests share a cluster: one at a time.
 fn seed(pg: &PgCluster) {
     static SEEDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -247,16 +252,6 @@ async fn postgres_engine_roles_and_leases_end_to_end() {
     assert_eq!(s, 200);
     assert_eq!(body["leases"], json!([]), "{body}");
 
-    // The lease events.
-    let (s, events) = api.get("/v1/events?limit=200").await;
-    if s == 200 {
-        let text = events.to_string();
-        assert!(
-            text.contains("lease.created") && text.contains("lease.revoked"),
-            "{text}"
-        );
-    }
-
     // No password anywhere: responses, the log, the audit trail.
     seen.push(audit_text(&api).await);
     seen.push(server.log());
@@ -275,6 +270,14 @@ async fn revocation_is_retried_while_the_database_is_down() {
     seed(&pg);
     let server = TestServer::start_with_args(&["--dev-test-clock"]);
     let api = server.client();
+    let (s, sub) = api
+        .post(
+            "/v1/subscriptions",
+            json!({"name": "leases", "paths": ["**"], "events": [
+                "lease.created", "lease.revoked", "lease.revocation_failed"]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{sub}");
     create_pg_engine(&api, &pg, "pg").await;
     create_role(
         &api,
@@ -308,6 +311,28 @@ async fn revocation_is_retried_while_the_database_is_down() {
     assert_eq!(moved["leases_revoked"], 1, "{moved}");
     assert_eq!(lease_of(&api, &id).await["status"], "revoked");
     assert!(pg.psql(&user, &password, "SELECT 1").is_err());
+
+    // The subscriber heard it all: created, the failed attempt (with its error), revoked.
+    let (s, polled) = api
+        .get(&format!("/v1/subscriptions/{}/poll", text(&sub, "id")))
+        .await;
+    assert_eq!(s, 200, "{polled}");
+    let events = polled["events"].as_array().unwrap();
+    let types: Vec<&str> = events
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["lease.created", "lease.revocation_failed", "lease.revoked"],
+        "{polled}"
+    );
+    assert_eq!(events[1]["data"]["lease_id"], id.as_str(), "{polled}");
+    assert!(
+        events[1]["data"]["error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty())
+    );
 }
 
 #[tokio::test]
@@ -320,7 +345,7 @@ async fn leases_live_at_a_kill_are_torn_down_after_restart() {
     create_role(
         &api,
         "pg",
-        json!({"name": "readonly", "creation_statements": READONLY}),
+        json!({"name": "readonly", "creation_statements": LOGIN_ONLY}),
     )
     .await;
     let mut users = Vec::new();
@@ -363,7 +388,7 @@ async fn scopes_and_path_policies_confine_who_gets_credentials() {
         create_role(
             &admin,
             "pg",
-            json!({"name": role, "creation_statements": READONLY}),
+            json!({"name": role, "creation_statements": LOGIN_ONLY}),
         )
         .await;
     }
