@@ -541,3 +541,44 @@ async fn aws_iam_user_keys_work_with_boto3() {
         "{who:?}"
     );
 }
+
+/// On the PostgreSQL store, with two nodes: a lease issued on one is listed, capped and revoked
+/// on the other, and the target user is gone.
+#[tokio::test]
+async fn two_nodes_on_the_postgres_store_share_leases() {
+    let pg = PgCluster::shared();
+    let db = crate::common::prod::TestDatabase::create();
+    let a = ProdServer::start(&format!(
+        "storage = \"postgres\"\ndatabase_url = \"{}\"\n",
+        db.url
+    ));
+    let b = a.spawn_node();
+    let on_a = a.admin();
+    let on_b = b.client(&a.admin_token);
+    create_pg_engine(&on_a, pg, "pg").await;
+    create_role(
+        &on_a,
+        "pg",
+        json!({"name": "one", "creation_statements": LOGIN_ONLY, "max_leases": 1}),
+    )
+    .await;
+    let lease = creds(&on_a, "pg", "one", json!({})).await;
+    let (s, body) = on_b
+        .post("/v1/dynamic/engines/pg/creds/one", json!({}))
+        .await;
+    assert_error(s, &body, 429, "lease_limit_reached");
+    let (_, listed) = on_b.get("/v1/dynamic/leases?engine=pg&status=live").await;
+    assert_eq!(listed["leases"][0]["id"], lease["lease_id"], "{listed}");
+    let user = text(&lease["data"], "username");
+    let password = text(&lease["data"], "password");
+    assert!(pg.psql(user, password, "SELECT 1").is_ok());
+    let (s, body) = on_b
+        .post(
+            &format!("/v1/dynamic/leases/{}/revoke", text(&lease, "lease_id")),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert!(pg.psql(user, password, "SELECT 1").is_err());
+    creds(&on_b, "pg", "one", json!({})).await;
+}
