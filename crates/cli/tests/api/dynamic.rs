@@ -14,6 +14,11 @@ use crate::common::{Api, TestServer, assert_error};
 const READONLY: &str = "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}'; \
      GRANT SELECT ON ALL TABLES IN SCHEMA public TO \"{{name}}\";";
 
+/// Logging in only: concurrent GRANTs on the same tables of the shared cluster conflict in
+/// PostgreSQL ("tuple concurrently updated"), so only one test grants.
+const LOGIN_ONLY: &str =
+    "CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';";
+
 /// A table the leased users read (and may not write). Tests share a cluster: one at a time.
 fn seed(pg: &PgCluster) {
     static SEEDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -271,6 +276,14 @@ async fn revocation_is_retried_while_the_database_is_down() {
     seed(&pg);
     let server = TestServer::start_with_args(&["--dev-test-clock"]);
     let api = server.client();
+    let (s, sub) = api
+        .post(
+            "/v1/subscriptions",
+            json!({"name": "leases", "paths": ["**"], "events": [
+                "lease.created", "lease.revoked", "lease.revocation_failed"]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{sub}");
     create_pg_engine(&api, &pg, "pg").await;
     create_role(
         &api,
@@ -334,6 +347,28 @@ async fn revocation_is_retried_while_the_database_is_down() {
     assert_eq!(moved["leases_revoked"], 3, "{moved}");
     assert_eq!(lease_of(&api, &id).await["status"], "revoked");
     assert!(pg.psql(&user, &password, "SELECT 1").is_err());
+
+    // The subscriber heard it all: three created, four failed attempts (the first is the
+    // revoke call's, with its error), three revoked, in that order.
+    let (s, polled) = api
+        .get(&format!("/v1/subscriptions/{}/poll", text(&sub, "id")))
+        .await;
+    assert_eq!(s, 200, "{polled}");
+    let events = polled["events"].as_array().unwrap();
+    let types: Vec<&str> = events
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    let mut expected = vec!["lease.created"; 3];
+    expected.extend(["lease.revocation_failed"; 4]);
+    expected.extend(["lease.revoked"; 3]);
+    assert_eq!(types, expected, "{polled}");
+    assert_eq!(events[3]["data"]["lease_id"], id.as_str(), "{polled}");
+    assert!(
+        events[3]["data"]["error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty())
+    );
 }
 
 /// A subscription to the given event types (lease events carry no path).
@@ -374,7 +409,7 @@ async fn leases_live_at_a_kill_are_torn_down_after_restart() {
     create_role(
         &api,
         "pg",
-        json!({"name": "readonly", "creation_statements": READONLY}),
+        json!({"name": "readonly", "creation_statements": LOGIN_ONLY}),
     )
     .await;
     let mut users = Vec::new();
@@ -417,7 +452,7 @@ async fn scopes_and_path_policies_confine_who_gets_credentials() {
         create_role(
             &admin,
             "pg",
-            json!({"name": role, "creation_statements": READONLY}),
+            json!({"name": role, "creation_statements": LOGIN_ONLY}),
         )
         .await;
     }
@@ -569,4 +604,45 @@ async fn aws_iam_user_keys_work_with_boto3() {
         who.as_ref().is_ok_and(|arn| arn.contains("user/")),
         "{who:?}"
     );
+}
+
+/// On the PostgreSQL store, with two nodes: a lease issued on one is listed, capped and revoked
+/// on the other, and the target user is gone.
+#[tokio::test]
+async fn two_nodes_on_the_postgres_store_share_leases() {
+    let pg = PgCluster::shared();
+    let db = crate::common::prod::TestDatabase::create();
+    let a = ProdServer::start(&format!(
+        "storage = \"postgres\"\ndatabase_url = \"{}\"\n",
+        db.url
+    ));
+    let b = a.spawn_node();
+    let on_a = a.admin();
+    let on_b = b.client(&a.admin_token);
+    create_pg_engine(&on_a, pg, "pg").await;
+    create_role(
+        &on_a,
+        "pg",
+        json!({"name": "one", "creation_statements": LOGIN_ONLY, "max_leases": 1}),
+    )
+    .await;
+    let lease = creds(&on_a, "pg", "one", json!({})).await;
+    let (s, body) = on_b
+        .post("/v1/dynamic/engines/pg/creds/one", json!({}))
+        .await;
+    assert_error(s, &body, 429, "lease_limit_reached");
+    let (_, listed) = on_b.get("/v1/dynamic/leases?engine=pg&status=live").await;
+    assert_eq!(listed["leases"][0]["id"], lease["lease_id"], "{listed}");
+    let user = text(&lease["data"], "username");
+    let password = text(&lease["data"], "password");
+    assert!(pg.psql(user, password, "SELECT 1").is_ok());
+    let (s, body) = on_b
+        .post(
+            &format!("/v1/dynamic/leases/{}/revoke", text(&lease, "lease_id")),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert!(pg.psql(user, password, "SELECT 1").is_err());
+    creds(&on_b, "pg", "one", json!({})).await;
 }

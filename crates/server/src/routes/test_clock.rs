@@ -1,7 +1,7 @@
 //! `/v1/sys/test-clock`: the dev test clock (`scaivault server --dev --dev-test-clock`). Moving
 //! it also runs the background work that became due (the rotation scheduler's round, the lease
-//! sweeper's, the expiry notices, the audit and outbox maintenance), so a test can walk through a year of schedules in
-//! milliseconds. Mounted only with that flag, never in production, and left out of the OpenAPI
+//! sweeper's round, the expiry notices, the audit and outbox maintenance), so a test can walk
+//! through a year of schedules in milliseconds. Mounted only with that flag, never in production, and left out of the OpenAPI
 //! document (docs/rotation.md).
 
 use axum::extract::State;

@@ -191,13 +191,15 @@ fn open_secret(state: &AppState, engine: &EngineRecord) -> ApiResult<Zeroizing<S
 }
 
 type BackendKey = (String, String);
+/// A backend and the engine's `updated_at` it was opened at.
+type OpenBackend = (OffsetDateTime, Arc<dyn Backend>);
 
 /// Open backends per (tenant, engine), each with the engine's `updated_at` it was opened at: a
 /// changed engine (update, rotate-root) is opened again, so connection pools are reused across
 /// requests but never outlive the credential they were opened with.
 #[derive(Default)]
 pub struct Backends {
-    open: Mutex<HashMap<BackendKey, (OffsetDateTime, Arc<dyn Backend>)>>,
+    open: Mutex<HashMap<BackendKey, OpenBackend>>,
 }
 
 impl std::fmt::Debug for Backends {
@@ -516,5 +518,36 @@ fn duplicate(e: StoreError, what: String) -> ApiError {
     match e {
         StoreError::Duplicate => ApiError::new(ErrorCode::Conflict, format!("{what} exists")),
         e => e.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_from_five_seconds_to_ten_minutes() {
+        assert_eq!(retry_delay(0), time::Duration::seconds(5));
+        assert_eq!(retry_delay(1), time::Duration::seconds(10));
+        assert_eq!(retry_delay(6), time::Duration::seconds(320));
+        assert_eq!(retry_delay(7), time::Duration::minutes(10));
+        assert_eq!(retry_delay(u32::MAX), time::Duration::minutes(10));
+    }
+
+    #[test]
+    fn names_are_checked() {
+        for ok in ["pg", "postgres-prod", "a.b_c-1", &"a".repeat(64)] {
+            assert!(check_name("name", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-pg", "PG", "pg/x", "pg prod", &"a".repeat(65)] {
+            assert!(check_name("name", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_lease_shows_its_user_name_never_more() {
+        let handle = r#"{"username":"v_t_r_x","access_key_id":"AKIA1"}"#;
+        assert_eq!(handle_name(handle).as_deref(), Some("v_t_r_x"));
+        assert_eq!(handle_name("not json"), None);
     }
 }
