@@ -94,46 +94,83 @@ Examples:
 #[derive(Debug, Subcommand)]
 pub enum EnginesCommand {
     /// List the tenant's engines
+    #[command(
+        after_help = "Examples:\n  scaivault dynamic engines list\n  scaivault dynamic engines list --json | jq -r '.engines[].name'"
+    )]
     List(JsonArgs),
     /// Show one engine (never its password or key)
+    #[command(after_help = "Examples:\n  scaivault dynamic engines get postgres-prod --json")]
     Get(EngineArgs),
     /// Create an engine; the connection is checked first
+    #[command(
+        after_help = "Examples:\n  SCAIVAULT_ENGINE_PASSWORD=... scaivault dynamic engines create postgres-prod --type postgres \\\n    --connection-url postgres://vault@db.internal:5432/app\n  scaivault dynamic engines create mariadb --type mysql --connection-url mysql://vault@db:3306/ --password-stdin < pw.txt\n  scaivault dynamic engines create aws-dev --type aws --region eu-west-1 --access-key-id AKIA... \\\n    --password-stdin < secret-key.txt\n  scaivault dynamic engines create ssh-prod --type ssh"
+    )]
     Create(CreateEngineArgs),
     /// Change an engine's settings; secrets not given are kept
+    #[command(
+        after_help = "Examples:\n  scaivault dynamic engines update postgres-prod --max-open-connections 8\n  scaivault dynamic engines update postgres-prod --connection-url postgres://vault@db2.internal:5432/app"
+    )]
     Update(UpdateEngineArgs),
     /// Delete an engine (refused while leases are live, unless --force revokes them)
+    #[command(
+        after_help = "Examples:\n  scaivault dynamic engines delete postgres-old\n  scaivault dynamic engines delete postgres-old --force"
+    )]
     Delete(DeleteEngineArgs),
     /// Replace the engine's own password or key with one only ScaiVault knows
+    #[command(after_help = "Examples:\n  scaivault dynamic engines rotate-root postgres-prod")]
     RotateRoot(EngineArgs),
     /// Print an SSH engine's CA public key (for sshd's TrustedUserCAKeys)
+    #[command(
+        after_help = "Examples:\n  scaivault dynamic engines ca ssh-prod > /etc/ssh/trusted-user-ca-keys.pub\n  # sshd_config: TrustedUserCAKeys /etc/ssh/trusted-user-ca-keys.pub"
+    )]
     Ca(EngineNameArg),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum RolesCommand {
     /// List an engine's roles
+    #[command(after_help = "Examples:\n  scaivault dynamic roles list postgres-prod")]
     List(RolesListArgs),
     /// Show one role
+    #[command(
+        after_help = "Examples:\n  scaivault dynamic roles get postgres-prod readonly --json"
+    )]
     Get(RoleArgs),
     /// Create a role
+    #[command(
+        after_help = "Examples:\n  scaivault dynamic roles create postgres-prod readonly \\\n    --creation-statements \"CREATE ROLE \\\"{{name}}\\\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';\" \\\n    --default-ttl 1h --max-ttl 24h --max-leases 50\n  scaivault dynamic roles create ssh-prod ops --allowed-users ops --default-user ops --default-ttl 10m"
+    )]
     Create(CreateRoleArgs),
     /// Change a role
+    #[command(
+        after_help = "Examples:\n  scaivault dynamic roles update postgres-prod readonly --max-ttl 8h"
+    )]
     Update(UpdateRoleArgs),
     /// Delete a role
+    #[command(after_help = "Examples:\n  scaivault dynamic roles delete postgres-prod readonly")]
     Delete(RoleArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum LeasesCommand {
     /// List leases (filters: engine, role, identity, live only)
+    #[command(
+        after_help = "Examples:\n  scaivault dynamic leases list --engine postgres-prod\n  scaivault dynamic leases list --live --json | jq -r '.leases[] | \"\\(.id) \\(.status) \\(.expires_at)\"'"
+    )]
     List(ListLeasesArgs),
     /// Show one lease (never its credential)
+    #[command(after_help = "Examples:\n  scaivault dynamic leases get lease_abc")]
     Get(LeaseArgs),
     /// Extend a lease (never past its role's max TTL from issue)
+    #[command(after_help = "Examples:\n  scaivault dynamic leases renew lease_abc --ttl 1h")]
     Renew(RenewArgs),
     /// Revoke a lease now: the credential is torn down
+    #[command(after_help = "Examples:\n  scaivault dynamic leases revoke lease_abc")]
     Revoke(LeaseArgs),
     /// Revoke every live lease of an engine, or of one of its roles
+    #[command(
+        after_help = "Examples:\n  scaivault dynamic leases revoke-prefix --engine postgres-prod\n  scaivault dynamic leases revoke-prefix --engine postgres-prod --role readonly"
+    )]
     RevokePrefix(RevokePrefixArgs),
 }
 
