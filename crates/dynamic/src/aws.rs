@@ -13,8 +13,8 @@
 //! assume), `iam_groups` (`iam_user`: groups to add the user to).
 //!
 //! - `iam_user`: CreateUser (path `/scaivault/`, the lease's user name), PutUserPolicy /
-//!   AttachUserPolicy / AddUserToGroup, CreateAccessKey. Not renewable: the user lives until
-//!   revoked, which the lease's expiry does. Revocation deletes the access keys, inline and
+//!   AttachUserPolicy / AddUserToGroup, CreateAccessKey. Renewable as a lease: the user lives
+//!   until revoked, which the lease's expiry does, so renewing only moves that. Revocation deletes the access keys, inline and
 //!   attached policies, group memberships and the user; what is gone already counts as done.
 //! - `assumed_role` (AssumeRole) and `federation_token` (GetFederationToken): STS session
 //!   credentials for the lease's TTL, which AWS bounds to 15 minutes .. 12 hours (a shorter
@@ -533,10 +533,12 @@ impl Aws {
         if let Some(map) = handle.as_object_mut() {
             map.insert("access_key_id".into(), json!(access_key_id));
         }
+        // Renewable as a lease: the user lives until revoked, so renewing only moves the
+        // revocation (the server's bookkeeping); AWS has nothing to extend.
         Ok(Credential {
             data,
             handle,
-            renewable: false,
+            renewable: true,
         })
     }
 
@@ -865,13 +867,21 @@ impl Backend for Aws {
 
     async fn renew(
         &self,
-        _role: &Value,
+        role: &Value,
         _handle: &Value,
         _expires_at: OffsetDateTime,
     ) -> Result<(), DynamicError> {
-        Err(DynamicError::InvalidRequest(
-            "AWS credentials cannot be renewed".into(),
-        ))
+        match role
+            .get("credential_type")
+            .and_then(Value::as_str)
+            .unwrap_or("iam_user")
+        {
+            // An IAM user has no expiry of its own: the lease's end is when it is revoked.
+            "iam_user" => Ok(()),
+            _ => Err(DynamicError::InvalidRequest(
+                "STS credentials cannot be renewed: they end at their expiration".into(),
+            )),
+        }
     }
 
     async fn revoke(&self, role: &Value, handle: &Value) -> Result<(), DynamicError> {

@@ -604,6 +604,24 @@ async fn aws_iam_user_keys_work_with_boto3() {
         who.as_ref().is_ok_and(|arn| arn.contains("user/")),
         "{who:?}"
     );
+
+    // An IAM user's lease renews (its revocation moves); revoking deletes the user: its keys
+    // stop working.
+    assert_eq!(lease["renewable"], true, "{lease}");
+    let id = text(&lease, "lease_id");
+    let (s, renewed) = api
+        .post(
+            &format!("/v1/dynamic/leases/{id}/renew"),
+            json!({"ttl": "2h"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{renewed}");
+    let (s, revoked) = api
+        .post(&format!("/v1/dynamic/leases/{id}/revoke"), json!({}))
+        .await;
+    assert_eq!(s, 200, "{revoked}");
+    let after = moto.python(&keys, "print(client('sts').get_caller_identity()['Arn'])");
+    assert!(after.is_err(), "the revoked keys still work: {after:?}");
 }
 
 /// On the PostgreSQL store, with two nodes: a lease issued on one is listed, capped and revoked
