@@ -100,9 +100,12 @@ mod tests {
                 Scope::SecretsRead,
                 Scope::AuditRead,
                 Scope::TokensWrite,
-                Scope::PkiRead
+                Scope::PkiRead,
+                Scope::DynamicRead,
+                Scope::DynamicCreds
             ]
         );
+        assert!(!scopes_of(&[Role::SecretsWriter]).contains(&Scope::DynamicAdmin));
         assert!(scopes_of(&[Role::TenantAdmin]).contains(&Scope::PkiAdmin));
         assert!(!scopes_of(&[Role::SecretsWriter]).contains(&Scope::PkiIssue));
         assert_eq!(scopes_of(&[Role::PartnerAdmin]), Scope::ALL.to_vec());

@@ -158,7 +158,13 @@ async fn api_keys_are_shown_once_used_listed_and_revoked() {
     assert_eq!(sa["identity_id"], format!("service_account:{sa_id}"));
     assert_eq!(
         sa["scopes"],
-        json!(["secrets:read", "tokens:write", "pki:read"])
+        json!([
+            "secrets:read",
+            "tokens:write",
+            "pki:read",
+            "dynamic:read",
+            "dynamic:creds"
+        ])
     );
     let (s, body) = admin
         .post(
