@@ -25,7 +25,7 @@ LIVE=${BENCH_LIVE:-100000}
 TOKEN="skt_bench_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
-for tool in curl jq python3 xargs; do
+for tool in curl jq python3; do
   command -v "$tool" >/dev/null || die "$tool is needed"
 done
 
@@ -88,26 +88,47 @@ api POST /v1/dynamic/engines/bench-pg/roles "$(jq -nc '{name:"app",default_ttl:"
   creation_statements:"CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '"'"'{{password}}'"'"' VALID UNTIL '"'"'{{expiration}}'"'"';"}')" \
   >/dev/null || die "could not create the role"
 
-export URL TOKEN
+# The load: one Python thread per concurrent client, each on its own keep-alive connection
+# (spawning curl per request would measure process start-up, not the server).
+cat >"$WORK/load.py" <<'PY'
+import http.client, json, sys, threading, time, urllib.parse
+url, token, mode, conc, path_in, path_out = sys.argv[1:7]
+u = urllib.parse.urlparse(url)
+headers = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+if mode == "create":
+    jobs = list(range(int(path_in)))
+else:
+    jobs = [l.strip() for l in open(path_in) if l.strip()]
+results, lock = [], threading.Lock()
+def worker(items):
+    c = http.client.HTTPConnection(u.hostname, u.port)
+    for item in items:
+        if mode == "create":
+            c.request("POST", "/v1/dynamic/engines/bench-pg/creds/app", '{"ttl":"1h"}', headers)
+        else:
+            c.request("POST", f"/v1/dynamic/leases/{item}/revoke", "{}", headers)
+        r = c.getresponse(); body = r.read()
+        out = json.loads(body)["lease_id"] if (mode == "create" and r.status == 201) else str(r.status)
+        with lock: results.append(out)
+n = int(conc)
+threads = [threading.Thread(target=worker, args=(jobs[i::n],)) for i in range(n)]
+t0 = time.monotonic()
+for t in threads: t.start()
+for t in threads: t.join()
+elapsed = time.monotonic() - t0
+open(path_out, "w").write("\n".join(results) + "\n")
+print(f"{len(results)} in {elapsed*1000:.0f} ms: {len(results)/elapsed:.0f}/s")
+PY
+
 echo "== $COUNT leases (CREATE ROLE on $PG_URL), c=$CONC"
-started=$(now_ms)
-seq 1 "$COUNT" | xargs -P "$CONC" -I{} sh -c \
-  'curl -sf -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" -d "{}" \
-     "$URL/v1/dynamic/engines/bench-pg/creds/app" | jq -r .lease_id' >"$WORK/leases"
-elapsed=$(($(now_ms) - started))
+python3 "$WORK/load.py" "$URL" "$TOKEN" create "$CONC" "$COUNT" "$WORK/leases"
 created=$(grep -c '^lease_' "$WORK/leases" || true)
 [ "$created" -eq "$COUNT" ] || die "only $created of $COUNT leases were created"
-echo "created $created leases in ${elapsed} ms: $((created * 1000 / elapsed)) leases/s"
 
-echo "== revoke them, c=$CONC"
-started=$(now_ms)
-xargs -P "$CONC" -I{} sh -c \
-  'curl -sf -o /dev/null -w "%{http_code}\n" -X POST -H "Authorization: Bearer $TOKEN" \
-     "$URL/v1/dynamic/leases/{}/revoke"' <"$WORK/leases" >"$WORK/revoked"
-elapsed=$(($(now_ms) - started))
+echo "== revoke them (sessions ended, DROP ROLE), c=$CONC"
+python3 "$WORK/load.py" "$URL" "$TOKEN" revoke "$CONC" "$WORK/leases" "$WORK/revoked"
 revoked=$(grep -c '^200$' "$WORK/revoked" || true)
 [ "$revoked" -eq "$COUNT" ] || die "only $revoked of $COUNT revocations answered 200"
-echo "revoked $revoked leases in ${elapsed} ms: $((revoked * 1000 / elapsed)) leases/s"
 
 # One live lease to copy.
 SEED=$(api POST /v1/dynamic/engines/bench-pg/creds/app '{"ttl":"24h"}' | jq -r .lease_id)
@@ -134,4 +155,14 @@ db.commit()
 print(db.execute("SELECT count(*) FROM dynamic_leases WHERE due_at IS NOT NULL").fetchone()[0], "live leases")
 PY
 echo "== start-up: ready after (ms), $LIVE live leases"
+for _ in 1 2 3; do start_server; stop_server; done
+
+echo "== start-up: ready after (ms), the same $LIVE leases all expired while the server was down"
+python3 - "$WORK/data/scaivault.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+# Timestamps are microseconds; an hour ago, so the first sweep round finds every lease due.
+db.execute("UPDATE dynamic_leases SET expires_at = expires_at - 90000000000, due_at = due_at - 90000000000 WHERE due_at IS NOT NULL")
+db.commit()
+PY
 for _ in 1 2 3; do start_server; stop_server; done
