@@ -664,3 +664,47 @@ async fn two_nodes_on_the_postgres_store_share_leases() {
     assert!(pg.psql(user, password, "SELECT 1").is_err());
     creds(&on_b, "pg", "one", json!({})).await;
 }
+
+/// `lease.expiring` is announced once when an active lease comes within 5 minutes of its end;
+/// a renewal moves the end and announces again when the new end nears.
+#[tokio::test]
+async fn leases_near_their_end_are_announced_once() {
+    let pg = PgCluster::shared();
+    let server = TestServer::start_with_args(&["--dev-test-clock"]);
+    let api = server.client();
+    create_pg_engine(&api, pg, "pg").await;
+    create_role(
+        &api,
+        "pg",
+        json!({"name": "app", "creation_statements": LOGIN_ONLY}),
+    )
+    .await;
+    let subscription = subscribe(&api, &["lease.expiring"]).await;
+    let lease = creds(&api, "pg", "app", json!({"ttl": "10m"})).await;
+    let id = text(&lease, "lease_id").to_owned();
+
+    api.advance_clock("2m").await;
+    assert!(poll_types(&api, &subscription).await.is_empty());
+    api.advance_clock("4m").await;
+    api.advance_clock("1m").await;
+    let (_, polled) = api
+        .get(&format!(
+            "/v1/subscriptions/{subscription}/poll?wait=0s&limit=500"
+        ))
+        .await;
+    let events = polled["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{polled}");
+    assert_eq!(events[0]["event_type"], "lease.expiring");
+    assert_eq!(events[0]["data"]["lease_id"], id.as_str(), "{polled}");
+
+    let (s, renewed) = api
+        .post(
+            &format!("/v1/dynamic/leases/{id}/renew"),
+            json!({"ttl": "10m"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{renewed}");
+    api.advance_clock("6m").await;
+    let types = poll_types(&api, &subscription).await;
+    assert_eq!(types, ["lease.expiring"; 2], "{types:?}");
+}
