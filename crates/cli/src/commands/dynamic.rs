@@ -18,6 +18,7 @@ use scaivault_proto::dynamic::{
 use serde_json::{Map, Value, json};
 
 use crate::commands::pages;
+use crate::commands::pki::{read_file, write_file};
 use crate::context::Context;
 use crate::error::CliError;
 use crate::output::{self, or_dash};
@@ -454,34 +455,11 @@ pub async fn run(command: DynamicCommand, ctx: &Context) -> Result<(), CliError>
     }
 }
 
-fn read_file(path: &Path) -> Result<String, CliError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| CliError::io(&format!("reading {}", path.display()), &e))
-}
-
 fn read_stdin_line() -> Result<String, CliError> {
     let mut text = String::new();
     std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
         .map_err(|e| CliError::io("reading stdin", &e))?;
     Ok(text.trim_end_matches(['\r', '\n']).to_owned())
-}
-
-/// Writes `text` to `path`; `private` files are created with mode 0600.
-fn write_file(path: &Path, text: &str, private: bool) -> Result<(), CliError> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    if private {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let _ = private;
-    let mut file = options
-        .open(path)
-        .map_err(|e| CliError::io(&format!("writing {}", path.display()), &e))?;
-    file.write_all(text.as_bytes())
-        .map_err(|e| CliError::io(&format!("writing {}", path.display()), &e))
 }
 
 /// The API's settings object of an engine from the flags given (absent flags are left out, so

@@ -406,7 +406,8 @@ pub async fn run(command: PkiCommand, ctx: &Context) -> Result<(), CliError> {
     }
 }
 
-fn read_file(path: &Path) -> Result<String, CliError> {
+/// Reads a file (`-` for stdin); shared with the other commands that take files.
+pub(crate) fn read_file(path: &Path) -> Result<String, CliError> {
     if path == Path::new("-") {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
@@ -418,7 +419,7 @@ fn read_file(path: &Path) -> Result<String, CliError> {
 }
 
 /// Writes `text` to `path`; `private` files are created with mode 0600.
-fn write_file(path: &Path, text: &str, private: bool) -> Result<(), CliError> {
+pub(crate) fn write_file(path: &Path, text: &str, private: bool) -> Result<(), CliError> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
