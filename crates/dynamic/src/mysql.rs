@@ -14,19 +14,18 @@
 //! pool connects with the new one from then on.
 
 use std::str::FromStr;
-use std::sync::RwLock;
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPool, MySqlPoolOptions};
+use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPoolOptions};
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, MySql};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use crate::sql::{
-    self, Dialect, EngineSettings, RoleStatements, TemplateValues, handle_username, mysql_literal,
-    render, statement_error, unreachable,
+    self, Dialect, EngineSettings, RoleStatements, SqlBackend, TemplateValues, handle_username,
+    mysql_literal, render,
 };
 use crate::{Backend, CreateRequest, Credential, DynamicError, EngineKind, PreparedEngine};
 
@@ -58,12 +57,12 @@ pub(crate) fn open(config: &Value, secret: &str) -> Result<Box<dyn Backend>, Dyn
         pool = pool.idle_timeout(Some(sql::IDLE_TIMEOUT));
     }
     let pool = pool.connect_lazy_with(options);
-    Ok(Box::new(MysqlBackend {
-        address: settings.address(Dialect::Mysql),
+    Ok(Box::new(MysqlBackend::new(
+        settings.address(Dialect::Mysql),
         settings,
-        password: RwLock::new(Zeroizing::new(secret.to_owned())),
+        secret,
         pool,
-    }))
+    )))
 }
 
 fn connect_options(
@@ -81,52 +80,9 @@ fn connect_options(
     Ok(options.disable_statement_logging())
 }
 
-struct MysqlBackend {
-    settings: EngineSettings,
-    address: String,
-    /// The engine's current password, to scrub from driver messages.
-    password: RwLock<Zeroizing<String>>,
-    pool: MySqlPool,
-}
+type MysqlBackend = SqlBackend<MySql>;
 
 impl MysqlBackend {
-    fn password(&self) -> Zeroizing<String> {
-        match self.password.read() {
-            Ok(p) => p.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
-    }
-
-    fn unreachable(&self, error: &sqlx::Error) -> DynamicError {
-        unreachable(&self.address, error, &[&self.password()])
-    }
-
-    fn failed(&self, error: &sqlx::Error, extra: &str) -> DynamicError {
-        statement_error(&self.address, error, &[&self.password(), extra])
-    }
-
-    /// A pooled connection. When the pool gives up (it retries refused connections until
-    /// its deadline), one direct attempt tells the driver's reason.
-    async fn acquire(&self) -> Result<PoolConnection<MySql>, DynamicError> {
-        match self.pool.acquire().await {
-            Ok(conn) => Ok(conn),
-            Err(sqlx::Error::PoolTimedOut) => Err(self.diagnose().await),
-            Err(e) => Err(self.unreachable(&e)),
-        }
-    }
-
-    async fn diagnose(&self) -> DynamicError {
-        let options = self.pool.connect_options();
-        match tokio::time::timeout(sql::CONNECT_TIMEOUT, options.connect()).await {
-            Ok(Err(e)) => self.unreachable(&e),
-            Ok(Ok(conn)) => {
-                let _ = conn.close().await;
-                self.unreachable(&sqlx::Error::PoolTimedOut)
-            }
-            Err(_) => self.unreachable(&sqlx::Error::PoolTimedOut),
-        }
-    }
-
     /// Runs statements one after the other (MySQL commits DDL implicitly anyway).
     async fn run(
         &self,
@@ -322,10 +278,7 @@ impl Backend for MysqlBackend {
             .map_err(|e| self.failed(&e, &new))?;
         drop(conn);
         self.pool.set_connect_options(options);
-        match self.password.write() {
-            Ok(mut p) => *p = new.clone(),
-            Err(poisoned) => *poisoned.into_inner() = new.clone(),
-        }
+        self.set_password(&new);
         Ok(new)
     }
 }

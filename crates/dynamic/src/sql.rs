@@ -626,6 +626,79 @@ pub(crate) fn generate_password() -> Result<Zeroizing<String>, DynamicError> {
     }
 }
 
+/// What both SQL engines hold and do alike: the pool, the address that names the target in
+/// messages, and the engine's current password (scrubbed from every driver message). Each
+/// engine adds its own statements in an `impl SqlBackend<ItsDatabase>`.
+pub(crate) struct SqlBackend<DB: sqlx::Database> {
+    pub(crate) settings: EngineSettings,
+    pub(crate) address: String,
+    password: std::sync::RwLock<Zeroizing<String>>,
+    pub(crate) pool: sqlx::Pool<DB>,
+}
+
+impl<DB: sqlx::Database> SqlBackend<DB> {
+    pub(crate) fn new(
+        address: String,
+        settings: EngineSettings,
+        password: &str,
+        pool: sqlx::Pool<DB>,
+    ) -> Self {
+        Self {
+            settings,
+            address,
+            password: std::sync::RwLock::new(Zeroizing::new(password.to_owned())),
+            pool,
+        }
+    }
+
+    pub(crate) fn password(&self) -> Zeroizing<String> {
+        match self.password.read() {
+            Ok(p) => p.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// After `rotate_root`: the password to scrub from now on.
+    pub(crate) fn set_password(&self, new: &str) {
+        let new = Zeroizing::new(new.to_owned());
+        match self.password.write() {
+            Ok(mut p) => *p = new,
+            Err(poisoned) => *poisoned.into_inner() = new,
+        }
+    }
+
+    pub(crate) fn unreachable(&self, error: &sqlx::Error) -> DynamicError {
+        unreachable(&self.address, error, &[&self.password()])
+    }
+
+    pub(crate) fn failed(&self, error: &sqlx::Error, extra: &str) -> DynamicError {
+        statement_error(&self.address, error, &[&self.password(), extra])
+    }
+
+    /// A pooled connection. When the pool gives up (it retries refused connections until
+    /// its deadline), one direct attempt tells the driver's reason.
+    pub(crate) async fn acquire(&self) -> Result<sqlx::pool::PoolConnection<DB>, DynamicError> {
+        match self.pool.acquire().await {
+            Ok(conn) => Ok(conn),
+            Err(sqlx::Error::PoolTimedOut) => Err(self.diagnose().await),
+            Err(e) => Err(self.unreachable(&e)),
+        }
+    }
+
+    async fn diagnose(&self) -> DynamicError {
+        use sqlx::{ConnectOptions, Connection};
+        let options = self.pool.connect_options();
+        match tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await {
+            Ok(Err(e)) => self.unreachable(&e),
+            Ok(Ok(conn)) => {
+                let _ = conn.close().await;
+                self.unreachable(&sqlx::Error::PoolTimedOut)
+            }
+            Err(_) => self.unreachable(&sqlx::Error::PoolTimedOut),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests")]
