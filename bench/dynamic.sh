@@ -14,7 +14,10 @@
 #    day: the sweeper has nothing due), and the time from start to `GET /health/ready` = 200
 #    is measured, against the same data dir without the copies.
 #
-# Knobs: BENCH_PG_URL, BENCH_DYN_CONC, BENCH_COUNT, BENCH_LIVE, SCAIVAULT_BIN.
+# 3. The sweeper: with the leases all due, the time the server takes to revoke BENCH_SWEEP
+#    (default 5,000) of them, read from the engine's live_leases while it serves.
+#
+# Knobs: BENCH_PG_URL, BENCH_DYN_CONC, BENCH_COUNT, BENCH_LIVE, BENCH_SWEEP, SCAIVAULT_BIN.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -166,3 +169,14 @@ db.execute("UPDATE dynamic_leases SET expires_at = expires_at - 90000000000, due
 db.commit()
 PY
 for _ in 1 2 3; do start_server; stop_server; done
+
+SWEEP=${BENCH_SWEEP:-5000}
+echo "== the sweeper at start: time to revoke $SWEEP of the due leases (one target, DROP ROLE each)"
+start_server >/dev/null
+live() { api GET /v1/dynamic/engines/bench-pg | jq -r .live_leases; }
+first=$(live)
+started=$(now_ms)
+while [ "$(live)" -gt $((first - SWEEP)) ]; do sleep 0.5; done
+elapsed=$(($(now_ms) - started))
+echo "revoked $SWEEP due leases in ${elapsed} ms: $((SWEEP * 1000 / elapsed)) leases/s (from $first live)"
+stop_server
