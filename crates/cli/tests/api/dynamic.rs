@@ -708,3 +708,58 @@ async fn leases_near_their_end_are_announced_once() {
     let types = poll_types(&api, &subscription).await;
     assert_eq!(types, ["lease.expiring"; 2], "{types:?}");
 }
+
+/// A lease that expired while the server was down is revoked right after start, by the
+/// sweeper's first round, with no clock moved: the hour passes in the database file while the
+/// server is down, and the test waits for the lease to show `revoked`.
+#[tokio::test]
+async fn a_lease_that_expired_while_the_server_was_down_is_revoked_at_start() {
+    let pg = PgCluster::shared();
+    let mut server = TestServer::start();
+    let api = server.client();
+    create_pg_engine(&api, pg, "pg").await;
+    create_role(
+        &api,
+        "pg",
+        json!({"name": "app", "creation_statements": LOGIN_ONLY}),
+    )
+    .await;
+    let lease = creds(&api, "pg", "app", json!({"ttl": "1h"})).await;
+    let id = text(&lease, "lease_id").to_owned();
+    let user = text(&lease["data"], "username").to_owned();
+    let password = text(&lease["data"], "password").to_owned();
+    pg.psql(&user, &password, "SELECT 1").unwrap();
+
+    server.kill();
+    // Two hours earlier (timestamps are microseconds): due and expired by the next start.
+    let db = server.data_dir().join("scaivault.db");
+    let shift = format!(
+        "UPDATE dynamic_leases SET expires_at = expires_at - 7200000000, \
+         due_at = due_at - 7200000000 WHERE id = '{id}'"
+    );
+    let out = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.execute(sys.argv[2])\nc.commit()",
+        ])
+        .arg(&db)
+        .arg(&shift)
+        .output()
+        .expect("python3 (with sqlite3) is needed by this test");
+    assert!(out.status.success(), "{out:?}");
+
+    server.restart();
+    let api = server.client();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if lease_of(&api, &id).await["status"] == "revoked" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the expired lease was not revoked after start"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(pg.psql(&user, &password, "SELECT 1").is_err());
+}
