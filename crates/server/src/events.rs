@@ -214,7 +214,27 @@ pub fn spawn_worker(state: AppState, config: DeliveryConfig) -> tokio::task::Joi
                         }
                         let (state, config, busy) = (state.clone(), config.clone(), busy.clone());
                         tokio::spawn(async move {
-                            if let Err(e) = deliver_pending(&state, &config, &sub).await {
+                            // The listing may predate the cursor a task that just finished
+                            // recorded: deliver from the subscription as stored now, or the
+                            // events that task delivered would go out again.
+                            let fresh = match state
+                                .store
+                                .get_subscription(&sub.tenant_id, &sub.id)
+                                .await
+                            {
+                                Ok(Some(fresh)) => Some(fresh),
+                                Ok(None) => None,
+                                Err(e) => {
+                                    tracing::warn!(subscription = %sub.id, error = %e, "cannot read the webhook subscription");
+                                    None
+                                }
+                            };
+                            let due = |s: &SubscriptionRecord| {
+                                s.next_attempt_at.is_none_or(|t| t <= state.clock.now())
+                            };
+                            if let Some(sub) = fresh.filter(due)
+                                && let Err(e) = deliver_pending(&state, &config, &sub).await
+                            {
                                 tracing::warn!(subscription = %sub.id, error = %e.message, "webhook delivery round failed");
                             }
                             busy.lock()
