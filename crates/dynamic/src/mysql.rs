@@ -17,7 +17,7 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError, MySqlPoolOptions};
+use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError};
 use sqlx::pool::PoolConnection;
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, MySql};
 use time::OffsetDateTime;
@@ -47,21 +47,11 @@ pub(crate) fn validate_role(role: &Value) -> Result<Value, DynamicError> {
 pub(crate) fn open(config: &Value, secret: &str) -> Result<Box<dyn Backend>, DynamicError> {
     let settings = EngineSettings::from_config(Dialect::Mysql, config)?;
     let options = connect_options(&settings, secret)?;
-    let mut pool = MySqlPoolOptions::new()
-        .max_connections(settings.max_open_connections)
-        .acquire_timeout(sql::CONNECT_TIMEOUT)
-        .max_lifetime(None)
-        .idle_timeout(None);
-    // Reaping idle connections needs a runtime to run on; outside one, keep them.
-    if tokio::runtime::Handle::try_current().is_ok() {
-        pool = pool.idle_timeout(Some(sql::IDLE_TIMEOUT));
-    }
-    let pool = pool.connect_lazy_with(options);
-    Ok(Box::new(MysqlBackend::new(
-        settings.address(Dialect::Mysql),
+    Ok(Box::new(MysqlBackend::connect_lazy(
+        Dialect::Mysql,
         settings,
         secret,
-        pool,
+        options,
     )))
 }
 

@@ -18,7 +18,7 @@ use std::str::FromStr;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Postgres};
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -48,21 +48,11 @@ pub(crate) fn validate_role(role: &Value) -> Result<Value, DynamicError> {
 pub(crate) fn open(config: &Value, secret: &str) -> Result<Box<dyn Backend>, DynamicError> {
     let settings = EngineSettings::from_config(Dialect::Postgres, config)?;
     let options = connect_options(&settings, secret)?;
-    let mut pool = PgPoolOptions::new()
-        .max_connections(settings.max_open_connections)
-        .acquire_timeout(sql::CONNECT_TIMEOUT)
-        .max_lifetime(None)
-        .idle_timeout(None);
-    // Reaping idle connections needs a runtime to run on; outside one, keep them.
-    if tokio::runtime::Handle::try_current().is_ok() {
-        pool = pool.idle_timeout(Some(sql::IDLE_TIMEOUT));
-    }
-    let pool = pool.connect_lazy_with(options);
-    Ok(Box::new(PostgresBackend::new(
-        settings.address(Dialect::Postgres),
+    Ok(Box::new(PostgresBackend::connect_lazy(
+        Dialect::Postgres,
         settings,
         secret,
-        pool,
+        options,
     )))
 }
 

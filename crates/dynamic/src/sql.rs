@@ -637,17 +637,27 @@ pub(crate) struct SqlBackend<DB: sqlx::Database> {
 }
 
 impl<DB: sqlx::Database> SqlBackend<DB> {
-    pub(crate) fn new(
-        address: String,
+    /// A backend whose small pool connects on first use (`verify` connects at once).
+    pub(crate) fn connect_lazy(
+        dialect: Dialect,
         settings: EngineSettings,
         password: &str,
-        pool: sqlx::Pool<DB>,
+        options: <DB::Connection as sqlx::Connection>::Options,
     ) -> Self {
+        let mut pool = sqlx::pool::PoolOptions::<DB>::new()
+            .max_connections(settings.max_open_connections)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .max_lifetime(None)
+            .idle_timeout(None);
+        // Reaping idle connections needs a runtime to run on; outside one, keep them.
+        if tokio::runtime::Handle::try_current().is_ok() {
+            pool = pool.idle_timeout(Some(IDLE_TIMEOUT));
+        }
         Self {
+            address: settings.address(dialect),
             settings,
-            address,
             password: std::sync::RwLock::new(Zeroizing::new(password.to_owned())),
-            pool,
+            pool: pool.connect_lazy_with(options),
         }
     }
 
