@@ -65,6 +65,13 @@ enum Command {
     )]
     Operator(OperatorCommand),
 
+    /// The TPM 2.0 root key on this host: init, status, backup, restore (run on the server host)
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  scaivault tpm init --sopin <so-pin> --userpin <user-pin>\n  scaivault tpm status\n  scaivault tpm backup --output backup.blob --userpin <user-pin>\n  scaivault tpm restore --input backup.blob --userpin <user-pin>"
+    )]
+    Tpm(scaivault_server::cli::TpmCommand),
+
     /// Read and change the client configuration (~/.scaivault/config.json)
     #[command(subcommand, after_help = commands::config::EXAMPLES)]
     Config(commands::config::ConfigCommand),
@@ -134,6 +141,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Server(args) => scaivault_server::cli::run_server(args),
         Command::Operator(cmd) => scaivault_server::cli::run_operator(cmd),
+        Command::Tpm(cmd) => scaivault_server::cli::run_tpm(cmd),
         Command::Completions(args) => finish(
             commands::completions::run(&args, &mut Cli::command()).map(|()| ExitCode::SUCCESS),
         ),

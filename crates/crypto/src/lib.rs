@@ -1,8 +1,8 @@
 //! The barrier between ScaiVault and its storage. Everything secret that reaches the store goes
 //! through here first and comes out as ciphertext; the store is treated as untrusted.
 //!
-//! - [`provider`]: the root key (KEK) behind a [`KeyProvider`]: a key file today; PKCS#11, TPM and
-//!   cloud KMS providers implement the same trait later.
+//! - [`provider`]: the root key (KEK) behind a [`KeyProvider`]: a key file here; AWS KMS, PKCS#11
+//!   and TPM 2.0 providers implement the same trait in `scaivault-keys`.
 //! - [`keyring`]: data keys (DEKs) wrapped by the root key; AES-256-GCM sealing with AAD that binds
 //!   each ciphertext to its tenant, path and version, so a ciphertext moved to another row fails
 //!   to open.
@@ -36,6 +36,14 @@ pub enum CryptoError {
     /// The root key could not be read or created. Likely at fault: the operator's setup.
     #[error("root key: {0}")]
     RootKey(String),
+    /// The root key provider cannot be reached now (KMS unreachable, HSM token missing, TPM
+    /// absent). The server starts sealed and retries. Likely at fault: the environment.
+    #[error("root key provider unavailable: {0}")]
+    Unavailable(String),
+    /// The root key provider refused: wrong PIN, access denied, key disabled or missing.
+    /// Retrying cannot help (and could lock a PIN). Likely at fault: the operator's setup.
+    #[error("root key provider refused: {0}")]
+    Refused(String),
     /// The crypto library refused an operation; should never happen with valid inputs.
     #[error("cryptographic operation failed")]
     Internal,

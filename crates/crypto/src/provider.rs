@@ -17,14 +17,26 @@ const ROOT_KEY_LEN: usize = 32;
 const NONCE_LEN: usize = 12;
 const WRAP_AAD_PREFIX: &[u8] = b"scaivault/wrap/v1\0";
 
-/// Something that protects the root key and can wrap and unwrap data keys with it.
+/// Something that protects the root key and can wrap and unwrap data keys with it. The root key
+/// wraps data keys only: values are sealed by the keyring, so a provider is off the read path.
+///
+/// Implementations: [`FileKeyProvider`] here; AWS KMS, PKCS#11 and TPM 2.0 in `scaivault-keys`.
+/// Errors tell the server what to do: [`CryptoError::Unavailable`] (the provider cannot be
+/// reached now) starts it sealed and it retries; [`CryptoError::Refused`] (wrong PIN, access
+/// denied, wrong key) and [`CryptoError::OpenFailed`] stop it, since retrying cannot help and
+/// may lock a PIN.
+#[async_trait::async_trait]
 pub trait KeyProvider: Send + Sync + std::fmt::Debug {
-    /// A stable, non-secret description, e.g. `file:/etc/scaivault/root.key`.
+    /// A stable, non-secret description, e.g. `file:/etc/scaivault/root.key`; recorded beside
+    /// each wrapped data key.
     fn describe(&self) -> String;
+    /// The provider's kind as configured: `file`, `awskms`, `pkcs11` or `tpm`.
+    fn kind(&self) -> &'static str;
     /// Encrypts a data key. `key_id` is bound as associated data.
-    fn wrap(&self, key_id: &str, key: &[u8]) -> Result<Vec<u8>, CryptoError>;
+    async fn wrap(&self, key_id: &str, key: &[u8]) -> Result<Vec<u8>, CryptoError>;
     /// Decrypts a data key wrapped by [`KeyProvider::wrap`] under the same `key_id`.
-    fn unwrap(&self, key_id: &str, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError>;
+    async fn unwrap(&self, key_id: &str, wrapped: &[u8])
+    -> Result<Zeroizing<Vec<u8>>, CryptoError>;
 }
 
 /// A root key kept in a file (base64 of 32 random bytes), readable by its owner only.
@@ -107,12 +119,17 @@ fn wrap_aad(key_id: &str) -> Vec<u8> {
     [WRAP_AAD_PREFIX, key_id.as_bytes()].concat()
 }
 
+#[async_trait::async_trait]
 impl KeyProvider for FileKeyProvider {
     fn describe(&self) -> String {
         format!("file:{}", self.path.display())
     }
 
-    fn wrap(&self, key_id: &str, key: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    fn kind(&self) -> &'static str {
+        "file"
+    }
+
+    async fn wrap(&self, key_id: &str, key: &[u8]) -> Result<Vec<u8>, CryptoError> {
         let mut in_out = key.to_vec();
         let nonce = self
             .key
@@ -123,7 +140,11 @@ impl KeyProvider for FileKeyProvider {
         Ok(out)
     }
 
-    fn unwrap(&self, key_id: &str, wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    async fn unwrap(
+        &self,
+        key_id: &str,
+        wrapped: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         if wrapped.len() < NONCE_LEN {
             return Err(CryptoError::Malformed);
         }
@@ -144,8 +165,8 @@ impl KeyProvider for FileKeyProvider {
 mod tests {
     use super::*;
 
-    #[test]
-    fn created_key_file_is_private_and_wraps() {
+    #[tokio::test]
+    async fn created_key_file_is_private_and_wraps() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("root.key");
         let provider = FileKeyProvider::create(&path).unwrap();
@@ -155,15 +176,16 @@ mod tests {
         );
         let wrapped = provider
             .wrap("key_1", b"0123456789abcdef0123456789abcdef")
+            .await
             .unwrap();
         let reloaded = FileKeyProvider::load(&path).unwrap();
         assert_eq!(
-            reloaded.unwrap("key_1", &wrapped).unwrap().as_slice(),
+            reloaded.unwrap("key_1", &wrapped).await.unwrap().as_slice(),
             b"0123456789abcdef0123456789abcdef"
         );
         // Bound to its key id.
         assert!(matches!(
-            reloaded.unwrap("key_2", &wrapped),
+            reloaded.unwrap("key_2", &wrapped).await,
             Err(CryptoError::OpenFailed)
         ));
     }
@@ -178,12 +200,12 @@ mod tests {
         assert!(err.to_string().contains("chmod 600"), "{err}");
     }
 
-    #[test]
-    fn other_root_key_cannot_unwrap() {
+    #[tokio::test]
+    async fn other_root_key_cannot_unwrap() {
         let dir = tempfile::tempdir().unwrap();
         let a = FileKeyProvider::create(&dir.path().join("a.key")).unwrap();
         let b = FileKeyProvider::create(&dir.path().join("b.key")).unwrap();
-        let wrapped = a.wrap("key_1", &[7u8; 32]).unwrap();
-        assert!(b.unwrap("key_1", &wrapped).is_err());
+        let wrapped = a.wrap("key_1", &[7u8; 32]).await.unwrap();
+        assert!(b.unwrap("key_1", &wrapped).await.is_err());
     }
 }

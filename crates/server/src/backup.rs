@@ -9,7 +9,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use scaivault_crypto::FileKeyProvider;
 use scaivault_store::{AuditStore, SqliteStore};
 
 use crate::StartupError;
@@ -31,9 +30,14 @@ async fn verify(file: &Path, config: &Config, data_dir: &Path) -> Result<Verifie
     let store = SqliteStore::open(file, 1).await.map_err(store_error)?;
     let result = async {
         store.integrity_check().await.map_err(store_error)?;
-        let provider = FileKeyProvider::load(&crate::serve::root_key_path(config, data_dir))
-            .map_err(|e| StartupError::Keys(e.to_string()))?;
-        let (_, hasher) = bootstrap::load_keys(&store, &provider).await?;
+        let provider = scaivault_keys::open(
+            &config.root_key,
+            config.root_key.provider,
+            &config.key_locations(data_dir),
+        )
+        .await
+        .map_err(|e| StartupError::Keys(e.to_string()))?;
+        let (_, hasher) = bootstrap::load_keys(&store, provider.as_ref()).await?;
         let mac = crate::audit::chain_mac(&hasher);
         store.set_audit_mac(mac.clone());
         let mut verified = Verified {

@@ -129,7 +129,10 @@ pub async fn initialize_keys(
     for purpose in [PURPOSE_DATA, PURPOSE_PEPPER] {
         let key_id = scaivault_crypto::random::random_id("dek_").map_err(keys_error)?;
         let material = generate_data_key().map_err(keys_error)?;
-        let wrapped = provider.wrap(&key_id, &material).map_err(keys_error)?;
+        let wrapped = provider
+            .wrap(&key_id, &material)
+            .await
+            .map_err(keys_error)?;
         store
             .insert_data_key(&StoredKey {
                 key_id,
@@ -165,7 +168,7 @@ pub async fn load_keys(
     let mut active = None;
     let mut pepper: Option<Zeroizing<Vec<u8>>> = None;
     for key in stored {
-        let material = provider.unwrap(&key.key_id, &key.wrapped).map_err(|_| {
+        let material = provider.unwrap(&key.key_id, &key.wrapped).await.map_err(|_| {
             StartupError::Keys(format!(
                 "the root key ({}) cannot unwrap data key {}: wrong root key for this data directory?",
                 provider.describe(),

@@ -112,6 +112,91 @@ pub enum OperatorCommand {
     },
 }
 
+/// PIN arguments: given on the command line, read from a file, or asked for at a prompt (never
+/// echoed) when neither is given.
+#[derive(Debug, Args)]
+pub struct UserPinArgs {
+    /// The user PIN (prefer --userpin-file or the prompt: arguments show in `ps`)
+    #[arg(long, value_name = "PIN", conflicts_with = "userpin_file")]
+    pub userpin: Option<String>,
+    /// A file holding the user PIN
+    #[arg(long, value_name = "FILE")]
+    pub userpin_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TpmCommand {
+    /// Create the wrapping key in the TPM (and the keyring under it, if the store has none):
+    /// the user PIN authorizes its use, the security officer PIN recovers a backup
+    #[command(after_help = "Examples:
+  scaivault tpm init --config /etc/scaivault/scaivault.toml --sopin <so-pin> --userpin <user-pin>
+  scaivault tpm init --config /etc/scaivault/scaivault.toml   # asks for both PINs")]
+    Init {
+        /// Configuration file (TOML) with `[root_key] provider = \"tpm\"`
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The security officer PIN (prefer --sopin-file or the prompt)
+        #[arg(long, value_name = "PIN", conflicts_with = "sopin_file")]
+        sopin: Option<String>,
+        /// A file holding the security officer PIN
+        #[arg(long, value_name = "FILE")]
+        sopin_file: Option<PathBuf>,
+        #[command(flatten)]
+        user: UserPinArgs,
+    },
+    /// Show the TPM (present, manufacturer), the key's blobs and handle, and whether the keyring
+    /// opens
+    #[command(
+        after_help = "Examples:\n  scaivault tpm status --config /etc/scaivault/scaivault.toml"
+    )]
+    Status {
+        /// Configuration file (TOML)
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the wrapping key's backup blob, encrypted under keys derived from the PINs (never
+    /// the plaintext key); without it, a new host cannot recover the data
+    #[command(
+        after_help = "Examples:\n  scaivault tpm backup --config /etc/scaivault/scaivault.toml --output backup.blob --userpin <user-pin>"
+    )]
+    Backup {
+        /// Configuration file (TOML)
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The backup file to create (must not exist)
+        #[arg(long, value_name = "FILE")]
+        output: PathBuf,
+        #[command(flatten)]
+        user: UserPinArgs,
+    },
+    /// Restore the wrapping key from a backup blob into this host's TPM (a new TPM), so the
+    /// same data opens
+    #[command(
+        after_help = "Examples:\n  scaivault tpm restore --config /etc/scaivault/scaivault.toml --input backup.blob --userpin <user-pin>"
+    )]
+    Restore {
+        /// Configuration file (TOML)
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The backup file written by `tpm backup`
+        #[arg(long, value_name = "FILE")]
+        input: PathBuf,
+        #[command(flatten)]
+        user: UserPinArgs,
+        /// Replace an existing key file
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// Runs `scaivault tpm ...`. Exit codes: 0 done, 1 error, 2 wrong PIN.
+pub fn run_tpm(command: TpmCommand) -> ExitCode {
+    crate::tpm_cli::run(command)
+}
+
 fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -13,7 +13,7 @@ use crate::StartupError;
 
 /// Keys that may come from the environment (so unrelated `SCAIVAULT_*` variables of the CLI,
 /// such as `SCAIVAULT_TOKEN`, are never mistaken for configuration).
-const ENV_KEYS: [&str; 37] = [
+const ENV_KEYS: [&str; 38] = [
     "listen",
     "public_url",
     "data_dir",
@@ -25,6 +25,7 @@ const ENV_KEYS: [&str; 37] = [
     "tls_key_file",
     "allow_plain_http",
     "root_key_file",
+    "unseal_retry_interval",
     "log_format",
     "log_level",
     "bootstrap_tenant_id",
@@ -94,8 +95,16 @@ pub struct Config {
     /// Serve plain HTTP without TLS. Only behind a TLS-terminating proxy on a trusted network.
     #[serde(default)]
     pub allow_plain_http: bool,
-    /// The root key file (base64, 32 bytes, mode 0600); created by `scaivault operator init`.
+    /// The root key file (base64, 32 bytes, mode 0600) of the `file` provider; created by
+    /// `scaivault operator init`.
     pub root_key_file: Option<PathBuf>,
+    /// Where the root key lives: `[root_key] provider = "file" | "awskms" | "pkcs11" | "tpm"`
+    /// and each provider's section (docs/keys.md).
+    #[serde(default)]
+    pub root_key: scaivault_keys::RootKeyConfig,
+    /// How often a sealed server (root key provider unavailable at start) tries it again.
+    #[serde(default = "default_unseal_retry_interval")]
+    pub unseal_retry_interval: String,
     #[serde(default)]
     pub log_format: LogFormat,
     #[serde(default = "default_log_level")]
@@ -270,6 +279,35 @@ fn default_audit_file_keep() -> u32 {
     5
 }
 
+fn default_unseal_retry_interval() -> String {
+    "5s".into()
+}
+
+/// The `[root_key]` settings that may come from the environment:
+/// `SCAIVAULT_ROOT_KEY_PROVIDER` -> `root_key.provider`, `SCAIVAULT_ROOT_KEY_PKCS11_PIN` ->
+/// `root_key.pkcs11.pin`, ... (the variable names without their prefix, lowercased).
+fn root_key_env_key(key: &str) -> Option<String> {
+    const KEYS: [&str; 13] = [
+        "provider",
+        "awskms.key_id",
+        "awskms.region",
+        "awskms.endpoint_url",
+        "pkcs11.module",
+        "pkcs11.token_label",
+        "pkcs11.key_label",
+        "pkcs11.pin",
+        "pkcs11.pin_file",
+        "tpm.tcti",
+        "tpm.key_file",
+        "tpm.pin",
+        "tpm.pin_file",
+    ];
+    let key = key.to_ascii_lowercase();
+    KEYS.iter()
+        .find(|k| k.replacen('.', "_", 1) == key)
+        .map(|k| format!("root_key.{k}"))
+}
+
 impl Config {
     /// Reads `file` (if given) and then the environment.
     pub fn load(file: Option<&Path>) -> Result<Self, StartupError> {
@@ -284,6 +322,10 @@ impl Config {
             figment = figment.merge(Toml::file(file));
         }
         figment = figment.merge(Env::prefixed("SCAIVAULT_").only(&ENV_KEYS));
+        figment = figment.merge(
+            Env::prefixed("SCAIVAULT_ROOT_KEY_")
+                .filter_map(|key| root_key_env_key(key.as_str()).map(Into::into)),
+        );
         let config: Config = figment
             .extract()
             .map_err(|e| StartupError::Config(e.to_string()))?;
@@ -305,6 +347,8 @@ impl Config {
             tls_key_file: None,
             allow_plain_http: true,
             root_key_file: None,
+            root_key: scaivault_keys::RootKeyConfig::default(),
+            unseal_retry_interval: default_unseal_retry_interval(),
             log_format: LogFormat::Text,
             log_level: default_log_level(),
             bootstrap_tenant_id: "tnt_dev".to_owned(),
@@ -492,6 +536,18 @@ impl Config {
         let warning = scaivault_core::parse_duration(&self.expiry_warning)
             .map_err(|e| StartupError::Config(format!("expiry_warning: {e}")))?;
         Ok((every, warning))
+    }
+
+    pub fn unseal_retry_interval(&self) -> Result<Duration, StartupError> {
+        at_least_one_second("unseal_retry_interval", &self.unseal_retry_interval)
+    }
+
+    /// Where the file-based root key pieces are.
+    pub fn key_locations(&self, data_dir: &Path) -> scaivault_keys::Locations {
+        scaivault_keys::Locations {
+            data_dir: data_dir.to_owned(),
+            root_key_file: crate::serve::root_key_path(self, data_dir),
+        }
     }
 
     pub fn lease_sweep_interval(&self) -> Result<Duration, StartupError> {

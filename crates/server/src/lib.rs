@@ -37,6 +37,7 @@ pub mod state;
 pub mod storage_health;
 pub mod storage_report;
 pub mod tenancy;
+pub mod tpm_cli;
 pub mod webhooks;
 
 /// Why the server or an operator command could not start. Printed to stderr; never contains

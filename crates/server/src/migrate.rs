@@ -341,7 +341,7 @@ async fn check_keyring(
         else {
             return Err(StartupError::Store("corrupt data_keys row".into()));
         };
-        provider.unwrap(key_id, wrapped).map_err(|_| {
+        provider.unwrap(key_id, wrapped).await.map_err(|_| {
             StartupError::Keys(format!(
                 "the root key ({}) cannot unwrap data key {key_id}: give the root key this store \
                  was created with (--root-key-file); the servers on PostgreSQL need the same one",

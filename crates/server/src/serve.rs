@@ -113,16 +113,24 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
     if !args.dev && !bootstrap::is_initialized(store.as_store()).await? {
         return Err(StartupError::NotInitialized);
     }
-    let provider = if args.dev {
-        FileKeyProvider::load_or_create(&data_dir.join(DEV_ROOT_KEY_FILE))
+    let provider: Arc<dyn KeyProvider> = if args.dev {
+        Arc::new(
+            FileKeyProvider::load_or_create(&data_dir.join(DEV_ROOT_KEY_FILE))
+                .map_err(|e| StartupError::Keys(e.to_string()))?,
+        )
     } else {
-        FileKeyProvider::load(&root_key_path(&config, &data_dir))
-    }
-    .map_err(|e| StartupError::Keys(e.to_string()))?;
+        scaivault_keys::open(
+            &config.root_key,
+            config.root_key.provider,
+            &config.key_locations(&data_dir),
+        )
+        .await
+        .map_err(|e| StartupError::Keys(e.to_string()))?
+    };
     if args.dev && !bootstrap::is_initialized(store.as_store()).await? {
-        bootstrap::initialize_keys(store.as_store(), &provider, clock.as_ref()).await?;
+        bootstrap::initialize_keys(store.as_store(), provider.as_ref(), clock.as_ref()).await?;
     }
-    let (keyring, hasher) = bootstrap::load_keys(store.as_store(), &provider).await?;
+    let (keyring, hasher) = bootstrap::load_keys(store.as_store(), provider.as_ref()).await?;
     let audit_mac = crate::audit::chain_mac(&hasher);
     store.as_store().set_audit_mac(audit_mac.clone());
     bootstrap::ensure_tenancy(
@@ -255,7 +263,7 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         addr,
         &data_dir,
         printed_token.as_deref().map(|t| t.as_str()),
-        &provider,
+        provider.as_ref(),
         state.test_clock.is_some(),
     );
     tracing::info!(%addr, %scheme, data_dir = %data_dir.display(), "ScaiVault started");
@@ -439,12 +447,15 @@ pub async fn operator_init(config_file: Option<PathBuf>) -> Result<(), StartupEr
     if bootstrap::is_initialized(store.as_store()).await? {
         return Err(StartupError::AlreadyInitialized);
     }
-    let key_path = root_key_path(&config, &data_dir);
-    let created = !key_path.exists();
-    let provider = FileKeyProvider::load_or_create(&key_path)
-        .map_err(|e| StartupError::Keys(e.to_string()))?;
-    bootstrap::initialize_keys(store.as_store(), &provider, &clock).await?;
-    let (_, hasher) = bootstrap::load_keys(store.as_store(), &provider).await?;
+    let (provider, created) = scaivault_keys::open_or_create(
+        &config.root_key,
+        config.root_key.provider,
+        &config.key_locations(&data_dir),
+    )
+    .await
+    .map_err(|e| StartupError::Keys(e.to_string()))?;
+    bootstrap::initialize_keys(store.as_store(), provider.as_ref(), &clock).await?;
+    let (_, hasher) = bootstrap::load_keys(store.as_store(), provider.as_ref()).await?;
     let token =
         scaivault_crypto::token::generate_token().map_err(|e| StartupError::Keys(e.to_string()))?;
     let who = RootIdentity {
@@ -462,10 +473,10 @@ pub async fn operator_init(config_file: Option<PathBuf>) -> Result<(), StartupEr
         out,
         "  Root key:  {} ({})",
         provider.describe(),
-        if created {
-            "created, mode 0600; back it up"
-        } else {
-            "existing"
+        match (created, provider.kind()) {
+            (true, "file") => "created, mode 0600; back it up",
+            (true, _) => "created in the HSM: sensitive, never extractable",
+            (false, _) => "existing",
         }
     );
     let _ = writeln!(out, "  Data dir:  {}", data_dir.display());
