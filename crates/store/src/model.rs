@@ -219,3 +219,41 @@ pub struct PolicyBinding {
     pub identity_type: String,
     pub created_at: OffsetDateTime,
 }
+
+/// The kinds of value sealed by the keyring, each in its own table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SealedKind {
+    /// `secret_versions.ciphertext`; id = path, version = the version.
+    SecretVersion,
+    /// `subscriptions.webhook_secret`; id = subscription id, version 0.
+    WebhookSecret,
+    /// `pki_cas.sealed_key`; id = CA id, version 0.
+    CaKey,
+    /// `dynamic_engines.sealed_secret`; id = engine name, version 0.
+    EngineSecret,
+}
+
+impl SealedKind {
+    pub const ALL: [SealedKind; 4] = [
+        SealedKind::SecretVersion,
+        SealedKind::WebhookSecret,
+        SealedKind::CaKey,
+        SealedKind::EngineSecret,
+    ];
+}
+
+/// Where a sealed value lives (its associated data is derived from this by the server).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SealedLocator {
+    pub tenant_id: String,
+    pub id: String,
+    pub version: u64,
+}
+
+/// One sealed value and where it lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedRow {
+    pub kind: SealedKind,
+    pub at: SealedLocator,
+    pub sealed: SealedBlob,
+}
