@@ -53,6 +53,16 @@ struct Cli {
     command: Command,
 }
 
+/// `scaivault operator`: the commands on the server host's files (server crate) and the ones
+/// that talk to a running server (`unseal`, `rotate-keys`, `keys`).
+#[derive(Debug, Subcommand)]
+enum OperatorCli {
+    #[command(flatten)]
+    Local(OperatorCommand),
+    #[command(flatten)]
+    Online(commands::operator::OnlineOperatorCommand),
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the ScaiVault server
@@ -61,9 +71,9 @@ enum Command {
     /// Operator tasks on a server installation (run on the server host)
     #[command(
         subcommand,
-        after_help = "Examples:\n  scaivault operator init --config /etc/scaivault/scaivault.toml"
+        after_help = "Examples:\n  scaivault operator init --config /etc/scaivault/scaivault.toml\n  scaivault operator rotate-keys\n  scaivault operator unseal"
     )]
-    Operator(OperatorCommand),
+    Operator(OperatorCli),
 
     /// The TPM 2.0 root key on this host: init, status, backup, restore (run on the server host)
     #[command(
@@ -140,7 +150,12 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Server(args) => scaivault_server::cli::run_server(args),
-        Command::Operator(cmd) => scaivault_server::cli::run_operator(cmd),
+        Command::Operator(OperatorCli::Local(cmd)) => scaivault_server::cli::run_operator(cmd),
+        Command::Operator(OperatorCli::Online(cmd)) => client_command(|ctx| async move {
+            commands::operator::run(cmd, &ctx)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }),
         Command::Tpm(cmd) => scaivault_server::cli::run_tpm(cmd),
         Command::Completions(args) => finish(
             commands::completions::run(&args, &mut Cli::command()).map(|()| ExitCode::SUCCESS),

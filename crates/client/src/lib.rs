@@ -19,6 +19,7 @@ mod auth;
 mod dynamic;
 mod error;
 mod identity;
+mod keys;
 mod pki;
 mod policies;
 pub mod redact;

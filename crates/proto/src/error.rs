@@ -74,6 +74,11 @@ pub enum ErrorCode {
     EngineUnreachable,
     /// 409: the lease is not live (revoked or expired) or not renewable.
     LeaseNotRenewable,
+    /// 503: the server is sealed: its root key provider (KMS, HSM, TPM) was unavailable at
+    /// start. It unseals by itself when the provider is back, or on `operator unseal`.
+    Sealed,
+    /// 503: the root key provider failed during a key operation (rotation); nothing changed.
+    KeyProviderUnavailable,
 }
 
 impl ErrorCode {
@@ -106,7 +111,10 @@ impl ErrorCode {
             Self::RateLimited | Self::LeaseLimitReached => 429,
             Self::InternalError => 500,
             Self::EngineUnreachable => 502,
-            Self::ServiceUnavailable | Self::StorageUnavailable => 503,
+            Self::ServiceUnavailable
+            | Self::StorageUnavailable
+            | Self::Sealed
+            | Self::KeyProviderUnavailable => 503,
         }
     }
 
@@ -146,6 +154,8 @@ impl ErrorCode {
             Self::LeaseLimitReached => "lease_limit_reached",
             Self::EngineUnreachable => "engine_unreachable",
             Self::LeaseNotRenewable => "lease_not_renewable",
+            Self::Sealed => "sealed",
+            Self::KeyProviderUnavailable => "key_provider_unavailable",
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod dynamic;
 pub mod error;
 pub mod health;
 pub mod identity;
+pub mod keys;
 pub mod pki;
 pub mod policies;
 pub mod rotation;

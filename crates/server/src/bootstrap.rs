@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use scaivault_core::{Clock, Scope};
 use scaivault_crypto::keyring::generate_data_key;
-use scaivault_crypto::{KeyProvider, Keyring, TokenHasher};
+use scaivault_crypto::{CryptoError, KeyProvider, Keyring, TokenHasher};
 use scaivault_store::{
     CachedStore, PgOptions, PgStore, SqliteStore, Store, StoredKey, TokenRecord,
 };
@@ -148,6 +148,14 @@ pub async fn initialize_keys(
     Ok(())
 }
 
+/// A provider's failure at start: unavailable -> sealed (retried); anything else stops.
+pub fn provider_error(e: CryptoError) -> StartupError {
+    match e {
+        CryptoError::Unavailable(reason) => StartupError::Sealed(reason),
+        other => StartupError::Keys(other.to_string()),
+    }
+}
+
 fn keys_error(e: scaivault_crypto::CryptoError) -> StartupError {
     StartupError::Keys(e.to_string())
 }
@@ -168,13 +176,19 @@ pub async fn load_keys(
     let mut active = None;
     let mut pepper: Option<Zeroizing<Vec<u8>>> = None;
     for key in stored {
-        let material = provider.unwrap(&key.key_id, &key.wrapped).await.map_err(|_| {
-            StartupError::Keys(format!(
-                "the root key ({}) cannot unwrap data key {}: wrong root key for this data directory?",
-                provider.describe(),
-                key.key_id
-            ))
-        })?;
+        let material = provider
+            .unwrap(&key.key_id, &key.wrapped)
+            .await
+            .map_err(|e| match e {
+                CryptoError::Unavailable(_) | CryptoError::Refused(_) => provider_error(e),
+                _ => StartupError::Keys(format!(
+                    "the root key ({}) cannot unwrap data key {} (wrapped by {}): wrong root key \
+                     for this data directory?",
+                    provider.describe(),
+                    key.key_id,
+                    key.provider
+                )),
+            })?;
         match key.purpose.as_str() {
             PURPOSE_PEPPER => pepper = Some(material),
             _ => {

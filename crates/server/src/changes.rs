@@ -35,6 +35,15 @@ pub async fn identity_changed(state: &AppState, tenant_id: &str, identity_id: &s
 
 /// Applies a change published by any node.
 pub fn apply(state: &AppState, change: &str) {
+    if change == crate::keys::KEYRING_CHANGED || change == ALL {
+        // A data key was added (rotation on another node): unwrap it too.
+        let state = state.clone();
+        tokio::spawn(async move {
+            if let Err(e) = crate::keys::reload(&state).await {
+                tracing::warn!(error = %e, "could not reload the keyring after a change on another node");
+            }
+        });
+    }
     if change == POLICIES {
         state.policies.invalidate();
     } else if let Some(id) = change.strip_prefix("credential:") {

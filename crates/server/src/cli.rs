@@ -62,6 +62,28 @@ pub enum OperatorCommand {
         /// Configuration file (TOML)
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// pkcs11: generate the root key in the HSM (sensitive, never extractable) when the
+        /// token has no key with `key_label`
+        #[arg(long)]
+        create_key: bool,
+    },
+    /// Move the keyring under another root key provider without touching any value: each data
+    /// key is unwrapped with the configured provider and wrapped with the target (its
+    /// `[root_key.<kind>]` section must be configured); then set `provider` to the target and
+    /// restart. Recorded in the audit trail
+    #[command(after_help = "Examples:
+  scaivault operator rewrap --config /etc/scaivault/scaivault.toml --to-provider pkcs11 --create-key
+  scaivault operator rewrap --config /etc/scaivault/scaivault.toml --to-provider awskms")]
+    Rewrap {
+        /// Configuration file (TOML)
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The provider to move the keyring to
+        #[arg(long, value_name = "KIND", value_parser = ["file", "awskms", "pkcs11", "tpm"])]
+        to_provider: String,
+        /// pkcs11: generate the target key in the HSM if the token has none with its label
+        #[arg(long)]
+        create_key: bool,
     },
     /// Write a consistent snapshot of the embedded store to a file, while the server runs, and
     /// verify it (integrity, keyring, audit chains). Keep the root key separately.
@@ -221,7 +243,19 @@ pub fn run_operator(command: OperatorCommand) -> ExitCode {
     let result = runtime()
         .map_err(|e| crate::StartupError::Io(e.to_string()))
         .and_then(|rt| match command {
-            OperatorCommand::Init { config } => rt.block_on(serve::operator_init(config)),
+            OperatorCommand::Init { config, create_key } => {
+                rt.block_on(serve::operator_init(config, create_key))
+            }
+            OperatorCommand::Rewrap {
+                config,
+                to_provider,
+                create_key,
+            } => match scaivault_keys::ProviderKind::parse(&to_provider) {
+                Some(to) => rt.block_on(crate::rewrap::rewrap(config, to, create_key)),
+                None => Err(crate::StartupError::Config(format!(
+                    "unknown provider {to_provider}"
+                ))),
+            },
             OperatorCommand::Backup { config, output } => {
                 rt.block_on(crate::backup::backup(config, output))
             }

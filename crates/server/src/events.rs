@@ -258,7 +258,7 @@ async fn deliver_pending(
     let (Some(url), Some(sealed)) = (&sub.webhook_url, &sub.webhook_secret) else {
         return Ok(());
     };
-    let secret = state.keyring.open(
+    let secret = state.keyring().open(
         &scaivault_crypto::SealedValue {
             key_id: sealed.key_id.clone(),
             ciphertext: sealed.ciphertext.clone(),

@@ -25,12 +25,15 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod jobs;
+pub mod keys;
 pub mod leases;
 pub mod migrate;
 pub mod ratelimit;
 pub mod retention;
+pub mod rewrap;
 pub mod rotation;
 pub mod routes;
+pub mod seal;
 pub mod secrets;
 pub mod serve;
 pub mod state;
@@ -53,6 +56,9 @@ pub enum StartupError {
     /// The root key or keyring is unusable.
     #[error("keys: {0}")]
     Keys(String),
+    /// The root key provider cannot be reached now (the server starts sealed and retries).
+    #[error("sealed: {0}")]
+    Sealed(String),
     #[error("{0}")]
     Io(String),
     #[error(

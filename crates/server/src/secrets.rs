@@ -168,7 +168,7 @@ pub(crate) fn seal_value(
     let (state, tenant_id, path) = (state.clone(), tenant_id.to_owned(), path.to_owned());
     Box::new(move |version| {
         state
-            .keyring
+            .keyring()
             .seal(&secret_aad(&tenant_id, &path, version), &plaintext)
             .map(|s| SealedBlob {
                 key_id: s.key_id,
@@ -322,7 +322,7 @@ pub async fn read(
         ciphertext: sealed.ciphertext,
     };
     let plaintext = state
-        .keyring
+        .keyring()
         .open(&sealed, &secret_aad(tenant, path.as_str(), version.version))?;
     state.access.record(tenant, path.as_str(), now);
     audit::note_version(version.version);

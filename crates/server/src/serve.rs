@@ -113,24 +113,72 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
     if !args.dev && !bootstrap::is_initialized(store.as_store()).await? {
         return Err(StartupError::NotInitialized);
     }
-    let provider: Arc<dyn KeyProvider> = if args.dev {
-        Arc::new(
-            FileKeyProvider::load_or_create(&data_dir.join(DEV_ROOT_KEY_FILE))
-                .map_err(|e| StartupError::Keys(e.to_string()))?,
-        )
-    } else {
-        scaivault_keys::open(
-            &config.root_key,
-            config.root_key.provider,
-            &config.key_locations(&data_dir),
-        )
+    let listener = TcpListener::bind(&config.listen)
         .await
-        .map_err(|e| StartupError::Keys(e.to_string()))?
+        .map_err(|e| StartupError::Io(format!("cannot listen on {}: {e}", config.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartupError::Io(e.to_string()))?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let tls = match tls {
+        Some((cert, key)) => Some(
+            axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+                .await
+                .map_err(|e| StartupError::Config(format!("TLS certificate or key: {e}")))?,
+        ),
+        None => None,
     };
-    if args.dev && !bootstrap::is_initialized(store.as_store()).await? {
-        bootstrap::initialize_keys(store.as_store(), provider.as_ref(), clock.as_ref()).await?;
-    }
-    let (keyring, hasher) = bootstrap::load_keys(store.as_store(), provider.as_ref()).await?;
+    let mut listener = Some(listener);
+
+    // The keyring. With the provider unavailable, the server serves sealed answers on the
+    // listener and keeps trying (seal.rs); it never falls back to anything else.
+    let provider_kind = if args.dev {
+        "file"
+    } else {
+        config.root_key.provider.as_str()
+    };
+    let gate = crate::seal::Gate::new(provider_kind);
+    let mut http = None;
+    let (provider, keyring, hasher) = match unseal_keys(
+        &args,
+        &config,
+        &data_dir,
+        store.as_store(),
+        clock.as_ref(),
+    )
+    .await
+    {
+        Ok(keys) => keys,
+        Err(StartupError::Sealed(reason)) => {
+            let interval = config.unseal_retry_interval()?;
+            tracing::warn!(%reason, retry_every = ?interval, "sealed: the root key provider is unavailable; serving 503 sealed until it answers");
+            print_sealed_banner(scheme, addr, provider_kind);
+            let mut serving = spawn_http(listener.take(), tls.clone(), gate.service())?;
+            let keys = loop {
+                tokio::select! {
+                    () = gate.wait_for_retry(interval) => {}
+                    ended = &mut serving => {
+                        // Shut down (or failed) while sealed.
+                        store.close().await;
+                        return ended.map_err(|e| StartupError::Io(e.to_string()))?;
+                    }
+                }
+                match unseal_keys(&args, &config, &data_dir, store.as_store(), clock.as_ref()).await
+                {
+                    Ok(keys) => break keys,
+                    Err(StartupError::Sealed(reason)) => {
+                        gate.attempted();
+                        tracing::warn!(%reason, "still sealed");
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            tracing::info!("unsealed: the root key provider answered");
+            http = Some(serving);
+            keys
+        }
+        Err(e) => return Err(e),
+    };
     let audit_mac = crate::audit::chain_mac(&hasher);
     store.as_store().set_audit_mac(audit_mac.clone());
     bootstrap::ensure_tenancy(
@@ -180,7 +228,7 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
     let state = AppState(Arc::new(Inner {
         // Reads of current versions are served from a coherent in-process cache of ciphertext.
         store: store.serving(cache::DEFAULT_CAPACITY),
-        keyring,
+        keys: crate::keys::KeyState::new(provider.clone(), keyring),
         hasher,
         clock: clock.clone(),
         tokens: TokenCache::default(),
@@ -245,13 +293,6 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         .enabled()
         .then(|| crate::audit_sink::spawn(state.clone(), sink));
 
-    let listener = TcpListener::bind(&config.listen)
-        .await
-        .map_err(|e| StartupError::Io(format!("cannot listen on {}: {e}", config.listen)))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| StartupError::Io(e.to_string()))?;
-    let scheme = if tls.is_some() { "https" } else { "http" };
     let public_url = match &config.public_url {
         Some(url) => url.trim_end_matches('/').to_owned(),
         None => format!("{scheme}://{addr}"),
@@ -268,52 +309,21 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
     );
     tracing::info!(%addr, %scheme, data_dir = %data_dir.display(), "ScaiVault started");
 
+    let rewrap = crate::keys::spawn_rewrap(state.clone());
     let router = crate::routes::router(state.clone());
-    // The tenant prefixes are stripped before routing (see tenancy.rs).
-    match tls {
-        Some((cert, key)) => {
-            let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
-                .await
-                .map_err(|e| StartupError::Config(format!("TLS certificate or key: {e}")))?;
-            let handle = axum_server::Handle::new();
-            let shutdown = handle.clone();
-            tokio::spawn(async move {
-                shutdown_signal().await;
-                shutdown.graceful_shutdown(Some(SHUTDOWN_GRACE));
-            });
-            let std_listener = listener
-                .into_std()
-                .map_err(|e| StartupError::Io(e.to_string()))?;
-            axum_server::from_tcp_rustls(std_listener, rustls)
-                .map_err(|e| StartupError::Io(e.to_string()))?
-                .handle(handle)
-                .serve(axum::ServiceExt::into_make_service_with_connect_info::<
-                    SocketAddr,
-                >(tower::Layer::layer(
-                    &tower::util::MapRequestLayer::new(crate::tenancy::rewrite),
-                    router,
-                )))
-                .await
-                .map_err(|e| StartupError::Io(e.to_string()))?;
+    let serving = match http {
+        Some(serving) => {
+            gate.open(router);
+            gate.attempted();
+            serving
         }
-        None => {
-            axum::serve(
-                listener,
-                axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
-                    SocketAddr,
-                >(tower::Layer::layer(
-                    &tower::util::MapRequestLayer::new(crate::tenancy::rewrite),
-                    router,
-                )),
-            )
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(|e| StartupError::Io(e.to_string()))?;
-        }
-    }
+        None => spawn_http(listener.take(), tls, router)?,
+    };
+    let served = serving.await;
 
     tracing::info!("shutting down");
     background.abort();
+    rewrap.abort();
     audit_maintenance.abort();
     webhook_worker.abort();
     if let Some(listener) = change_listener {
@@ -337,7 +347,107 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
     }
     flush_access(&state).await;
     store.close().await;
-    Ok(())
+    served.map_err(|e| StartupError::Io(e.to_string()))?
+}
+
+/// Opens the root key provider and unwraps the keyring; `Sealed` when the provider cannot be
+/// reached now. Dev mode uses a key file in the data directory and creates the keyring.
+async fn unseal_keys(
+    args: &ServerArgs,
+    config: &Config,
+    data_dir: &std::path::Path,
+    store: &dyn scaivault_store::Store,
+    clock: &dyn Clock,
+) -> Result<
+    (
+        Arc<dyn KeyProvider>,
+        scaivault_crypto::Keyring,
+        scaivault_crypto::TokenHasher,
+    ),
+    StartupError,
+> {
+    let provider: Arc<dyn KeyProvider> = if args.dev {
+        Arc::new(
+            FileKeyProvider::load_or_create(&data_dir.join(DEV_ROOT_KEY_FILE))
+                .map_err(|e| StartupError::Keys(e.to_string()))?,
+        )
+    } else {
+        scaivault_keys::open(
+            &config.root_key,
+            config.root_key.provider,
+            &config.key_locations(data_dir),
+        )
+        .await
+        .map_err(bootstrap::provider_error)?
+    };
+    if args.dev && !bootstrap::is_initialized(store).await? {
+        bootstrap::initialize_keys(store, provider.as_ref(), clock).await?;
+    }
+    let (keyring, hasher) = bootstrap::load_keys(store, provider.as_ref()).await?;
+    Ok((provider, keyring, hasher))
+}
+
+/// Serves `router` on the listener (TLS when configured) until a shutdown signal; in-flight
+/// requests get `SHUTDOWN_GRACE` to finish.
+fn spawn_http(
+    listener: Option<TcpListener>,
+    tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    router: axum::Router,
+) -> Result<tokio::task::JoinHandle<Result<(), StartupError>>, StartupError> {
+    let listener =
+        listener.ok_or_else(|| StartupError::Io("internal: listener already in use".into()))?;
+    // The tenant prefixes are stripped before routing (see tenancy.rs).
+    Ok(match tls {
+        Some(rustls) => {
+            let handle = axum_server::Handle::new();
+            let shutdown = handle.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                shutdown.graceful_shutdown(Some(SHUTDOWN_GRACE));
+            });
+            let std_listener = listener
+                .into_std()
+                .map_err(|e| StartupError::Io(e.to_string()))?;
+            let server = axum_server::from_tcp_rustls(std_listener, rustls)
+                .map_err(|e| StartupError::Io(e.to_string()))?
+                .handle(handle);
+            let service = axum::ServiceExt::into_make_service_with_connect_info::<SocketAddr>(
+                tower::Layer::layer(
+                    &tower::util::MapRequestLayer::new(crate::tenancy::rewrite),
+                    router,
+                ),
+            );
+            tokio::spawn(async move {
+                server
+                    .serve(service)
+                    .await
+                    .map_err(|e| StartupError::Io(e.to_string()))
+            })
+        }
+        None => tokio::spawn(async move {
+            let service =
+                axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                    SocketAddr,
+                >(tower::Layer::layer(
+                    &tower::util::MapRequestLayer::new(crate::tenancy::rewrite),
+                    router,
+                ));
+            axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+                .map_err(|e| StartupError::Io(e.to_string()))
+        }),
+    })
+}
+
+fn print_sealed_banner(scheme: &str, addr: SocketAddr, provider_kind: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "ScaiVault listening on {scheme}://{addr}");
+    let _ = writeln!(
+        out,
+        "  Sealed:     the root key provider ({provider_kind}) is unavailable; retrying (see the log)"
+    );
+    let _ = out.flush();
 }
 
 fn print_banner(
@@ -436,7 +546,10 @@ async fn flush_access(state: &AppState) {
 }
 
 /// `scaivault operator init`.
-pub async fn operator_init(config_file: Option<PathBuf>) -> Result<(), StartupError> {
+pub async fn operator_init(
+    config_file: Option<PathBuf>,
+    create_key: bool,
+) -> Result<(), StartupError> {
     let config = Config::load(config_file.as_deref())?;
     let data_dir = config
         .data_dir
@@ -447,12 +560,16 @@ pub async fn operator_init(config_file: Option<PathBuf>) -> Result<(), StartupEr
     if bootstrap::is_initialized(store.as_store()).await? {
         return Err(StartupError::AlreadyInitialized);
     }
-    let (provider, created) = scaivault_keys::open_or_create(
-        &config.root_key,
-        config.root_key.provider,
-        &config.key_locations(&data_dir),
-    )
-    .await
+    let at = config.key_locations(&data_dir);
+    let kind = config.root_key.provider;
+    // The key file is always created when missing; an HSM key only when asked.
+    let (provider, created) = if kind == scaivault_keys::ProviderKind::File || create_key {
+        scaivault_keys::open_or_create(&config.root_key, kind, &at).await
+    } else {
+        scaivault_keys::open(&config.root_key, kind, &at)
+            .await
+            .map(|p| (p, false))
+    }
     .map_err(|e| StartupError::Keys(e.to_string()))?;
     bootstrap::initialize_keys(store.as_store(), provider.as_ref(), &clock).await?;
     let (_, hasher) = bootstrap::load_keys(store.as_store(), provider.as_ref()).await?;

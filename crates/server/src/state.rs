@@ -15,7 +15,8 @@ pub struct AppState(pub Arc<Inner>);
 
 pub struct Inner {
     pub store: Arc<dyn Store>,
-    pub keyring: Keyring,
+    /// The keyring (swapped on rotation) and the root key provider.
+    pub keys: crate::keys::KeyState,
     pub hasher: TokenHasher,
     pub clock: Arc<dyn Clock>,
     pub tokens: TokenCache,
@@ -61,6 +62,13 @@ pub struct Limits {
     pub expiry_warning: Duration,
     /// Cap on a tenant's live dynamic-credential leases.
     pub dynamic_max_leases_per_tenant: u32,
+}
+
+impl Inner {
+    /// The keyring as it is now.
+    pub fn keyring(&self) -> Arc<Keyring> {
+        self.keys.keyring()
+    }
 }
 
 impl std::ops::Deref for AppState {

@@ -61,7 +61,7 @@ fn new_signing_secret(
     subscription_id: &str,
 ) -> ApiResult<(Zeroizing<String>, SealedBlob)> {
     let secret = crate::webhooks::new_secret()?;
-    let sealed = state.keyring.seal(
+    let sealed = state.keyring().seal(
         &events::webhook_secret_aad(tenant_id, subscription_id),
         secret.as_bytes(),
     )?;

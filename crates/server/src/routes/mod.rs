@@ -14,6 +14,7 @@ pub mod secret_policies;
 pub mod secrets;
 pub mod service_accounts;
 pub mod subscriptions;
+pub mod sys_keys;
 pub mod test_clock;
 
 use std::time::Instant;
@@ -43,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         .merge(rotation::router())
         .merge(pki::router())
         .merge(dynamic::router())
+        .merge(sys_keys::router())
         .merge(test_clock::router(state.test_clock.is_some()))
         .merge(secrets::router())
         .merge(openapi::router())
@@ -74,7 +76,7 @@ async fn method_not_allowed() -> ApiError {
 /// Assigns the request id (a sane incoming `X-Request-Id` is kept, so ids correlate across
 /// services), scopes it for error bodies, echoes it, and logs one line per request. The line
 /// has the method, path, status and latency: never headers, bodies or query strings.
-async fn request_context(request: Request, next: Next) -> Response {
+pub(crate) async fn request_context(request: Request, next: Next) -> Response {
     let request_id = request
         .headers()
         .get("x-request-id")

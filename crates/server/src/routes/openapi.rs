@@ -124,6 +124,10 @@ use crate::state::AppState;
         super::dynamic::renew_lease,
         super::dynamic::revoke_lease,
         super::dynamic::revoke_prefix,
+        super::sys_keys::seal_status,
+        super::sys_keys::unseal,
+        super::sys_keys::keyring,
+        super::sys_keys::rotate,
     ),
     modifiers(&BearerAuth, &CommonErrors),
     tags((name = "secrets", description = "Read, write, version, delete and list secrets"),
@@ -137,7 +141,7 @@ use crate::state::AppState;
          (name = "rotation", description = "Rotation policies, assignment, runs and the schedule"),
          (name = "pki", description = "The internal CA: CAs, certificates, revocation (CRL, OCSP), CSRs"),
          (name = "dynamic", description = "Dynamic credentials: engines, roles and leases (PostgreSQL, MySQL, AWS, SSH)"),
-         (name = "system", description = "Health"))
+         (name = "system", description = "Health, seal status and the keyring"))
 )]
 pub struct ApiDoc;
 

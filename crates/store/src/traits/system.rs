@@ -37,7 +37,9 @@ pub trait SystemStore: Send + Sync {
     /// of each listed key, by key id, all in one transaction; `NotFound` (and nothing changed)
     /// when a key id is missing. Nothing else of a key changes.
     async fn replace_wrapped_keys(&self, _keys: &[StoredKey]) -> Result<()> {
-        Err(crate::StoreError::Invalid("replace_wrapped_keys: not built yet"))
+        Err(crate::StoreError::Invalid(
+            "replace_wrapped_keys: not built yet",
+        ))
     }
 
     /// A page of sealed values of `kind` sealed under any data key but `active_key_id`, in
@@ -50,7 +52,9 @@ pub trait SystemStore: Send + Sync {
         _after: Option<&SealedLocator>,
         _limit: u32,
     ) -> Result<Vec<SealedRow>> {
-        Err(crate::StoreError::Invalid("sealed_not_under: not built yet"))
+        Err(crate::StoreError::Invalid(
+            "sealed_not_under: not built yet",
+        ))
     }
 
     /// Replaces one sealed value with `new` if it is still exactly `row.sealed` (same key id and
@@ -62,7 +66,9 @@ pub trait SystemStore: Send + Sync {
 
     /// How many sealed values each data key seals, over every kind (the rewrap's progress).
     async fn count_sealed_by_key(&self) -> Result<Vec<(String, u64)>> {
-        Err(crate::StoreError::Invalid("count_sealed_by_key: not built yet"))
+        Err(crate::StoreError::Invalid(
+            "count_sealed_by_key: not built yet",
+        ))
     }
 
     /// Rows and bytes per table, the database's size, and the audit entries since `since`.

@@ -157,7 +157,7 @@ async fn authorize_lease(state: &AppState, p: &Principal, lease: &LeaseRecord) -
 // Sealing and the cache of open backends
 
 /// The AAD binding a sealed engine secret to its tenant and engine.
-fn secret_aad_of(tenant_id: &str, engine: &str) -> Vec<u8> {
+pub(crate) fn secret_aad_of(tenant_id: &str, engine: &str) -> Vec<u8> {
     secret_aad(tenant_id, &format!("dynamic/{engine}"), 0)
 }
 
@@ -168,7 +168,7 @@ fn seal_secret(
     secret: &str,
 ) -> ApiResult<SealedBlob> {
     let sealed = state
-        .keyring
+        .keyring()
         .seal(&secret_aad_of(tenant_id, engine), secret.as_bytes())?;
     Ok(SealedBlob {
         key_id: sealed.key_id,
@@ -182,7 +182,7 @@ fn open_secret(state: &AppState, engine: &EngineRecord) -> ApiResult<Zeroizing<S
         ciphertext: engine.sealed_secret.ciphertext.clone(),
     };
     let bytes = state
-        .keyring
+        .keyring()
         .open(&sealed, &secret_aad_of(&engine.tenant_id, &engine.name))?;
     let text = std::str::from_utf8(&bytes).map_err(|_| {
         ApiError::internal(format!("engine {} has an unreadable secret", engine.name))

@@ -377,7 +377,7 @@ pub fn ocsp_url(state: &AppState, ca_id: &str) -> String {
 }
 
 /// The AAD binding a sealed CA key to its tenant and CA.
-fn ca_key_aad(tenant_id: &str, ca_id: &str) -> Vec<u8> {
+pub(crate) fn ca_key_aad(tenant_id: &str, ca_id: &str) -> Vec<u8> {
     secret_aad(tenant_id, &format!("pki-ca-key/{ca_id}"), 0)
 }
 
@@ -388,7 +388,7 @@ fn seal_ca_key(
     key: &pki::PrivateKey,
 ) -> ApiResult<SealedBlob> {
     let der = key.to_pkcs8_der();
-    let sealed = state.keyring.seal(&ca_key_aad(tenant_id, ca_id), &der)?;
+    let sealed = state.keyring().seal(&ca_key_aad(tenant_id, ca_id), &der)?;
     Ok(SealedBlob {
         key_id: sealed.key_id,
         ciphertext: sealed.ciphertext,
@@ -402,7 +402,7 @@ fn issuer_of(state: &AppState, ca: &CaRecord) -> ApiResult<pki::Issuer> {
         ciphertext: ca.sealed_key.ciphertext.clone(),
     };
     let der = state
-        .keyring
+        .keyring()
         .open(&sealed, &ca_key_aad(&ca.tenant_id, &ca.id))?;
     let key = pki::PrivateKey::from_pkcs8_der(&der).map_err(ApiError::internal)?;
     pki::Issuer::new(ca.cert_der.clone(), key).map_err(ApiError::internal)
