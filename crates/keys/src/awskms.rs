@@ -19,7 +19,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, Region};
 use aws_sdk_kms::Client;
-use aws_sdk_kms::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType};
 use scaivault_crypto::{CryptoError, KeyProvider};
@@ -285,12 +285,28 @@ fn classify<E>(operation: &str, key: &str, err: SdkError<E>) -> CryptoError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let detail = DisplayErrorContext(&err);
-    let message = format!("AWS KMS {operation} with key {key}: {detail}");
     match &err {
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or("");
             let status = service.raw().status().as_u16();
+            let message = match (code, service.err().message()) {
+                ("", _) => {
+                    // Not a KMS (JSON) error: a proxy, or an endpoint of another kind. Its body
+                    // says what happened (an error response carries no secret of ours).
+                    let body = service.raw().body().bytes().unwrap_or_default();
+                    let body = String::from_utf8_lossy(&body[..body.len().min(300)]);
+                    format!(
+                        "AWS KMS {operation} with key {key}: HTTP {status}: {}",
+                        body.split_whitespace().collect::<Vec<_>>().join(" ")
+                    )
+                }
+                (code, Some(text)) => {
+                    format!("AWS KMS {operation} with key {key}: {code} (HTTP {status}): {text}")
+                }
+                (code, None) => {
+                    format!("AWS KMS {operation} with key {key}: {code} (HTTP {status})")
+                }
+            };
             match verdict_for_code(code, status) {
                 Verdict::OpenFailed => CryptoError::OpenFailed,
                 Verdict::Unavailable => CryptoError::Unavailable(message),
@@ -298,12 +314,34 @@ where
             }
         }
         SdkError::ConstructionFailure(_) if credentials_misconfigured(&err) => {
-            CryptoError::Refused(message)
+            CryptoError::Refused(format!(
+                "AWS KMS {operation} with key {key}: {}",
+                error_chain(&err)
+            ))
         }
         // Timeouts, connection failures, unreadable responses, credentials not fetched yet
         // (instance metadata or STS unreachable): may pass by themselves.
-        _ => CryptoError::Unavailable(message),
+        _ => CryptoError::Unavailable(format!(
+            "AWS KMS {operation} with key {key}: {}",
+            error_chain(&err)
+        )),
     }
+}
+
+/// The error and its sources, `: `-separated (Display only: the SDK's Debug forms carry the
+/// raw HTTP response).
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut current = err.source();
+    while let Some(e) = current {
+        let part = e.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        current = e.source();
+    }
+    text
 }
 
 /// Whether the error comes from a credentials provider that reports its configuration as
@@ -312,7 +350,8 @@ fn credentials_misconfigured(err: &(dyn std::error::Error + 'static)) -> bool {
     use aws_credential_types::provider::error::CredentialsError;
     let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = current {
-        if let Some(CredentialsError::InvalidConfiguration(_)) = e.downcast_ref::<CredentialsError>()
+        if let Some(CredentialsError::InvalidConfiguration(_)) =
+            e.downcast_ref::<CredentialsError>()
         {
             return true;
         }

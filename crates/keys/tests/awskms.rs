@@ -92,10 +92,7 @@ async fn round_trip_by_key_id_alias_and_arn() {
         let provider = connect(moto, given)
             .await
             .unwrap_or_else(|e| panic!("connect with {given}: {e}"));
-        eprintln!(
-            "connect ({given}): {:.1} ms",
-            millis(started.elapsed())
-        );
+        eprintln!("connect ({given}): {:.1} ms", millis(started.elapsed()));
         assert_eq!(provider.describe(), format!("awskms:{}", key.arn));
         assert_eq!(provider.kind(), "awskms");
         providers.push(provider);
@@ -113,7 +110,11 @@ async fn round_trip_by_key_id_alias_and_arn() {
     // Any length goes through (the caller checks the length of a data key).
     let wrapped = providers[0].wrap("key_1", b"short").await.unwrap();
     assert_eq!(
-        providers[0].unwrap("key_1", &wrapped).await.unwrap().as_slice(),
+        providers[0]
+            .unwrap("key_1", &wrapped)
+            .await
+            .unwrap()
+            .as_slice(),
         b"short"
     );
 
@@ -153,7 +154,10 @@ async fn wrapped_key_is_bound_to_its_key_id() {
     let err = provider.unwrap("key_1", &tampered).await.unwrap_err();
     assert!(matches!(err, CryptoError::OpenFailed), "{err:?}");
     // Not a KMS ciphertext at all.
-    let err = provider.unwrap("key_1", b"not a ciphertext").await.unwrap_err();
+    let err = provider
+        .unwrap("key_1", b"not a ciphertext")
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, CryptoError::OpenFailed | CryptoError::Refused(_)),
         "{err:?}"
@@ -168,12 +172,17 @@ async fn wrapped_key_is_bound_to_its_key_id() {
 #[tokio::test]
 async fn blob_from_another_kms_key_is_not_opened() {
     let moto = Moto::shared();
-    let a = connect(moto, &moto.create_kms_key(None).key_id).await.unwrap();
-    let b = connect(moto, &moto.create_kms_key(None).key_id).await.unwrap();
+    let a = connect(moto, &moto.create_kms_key(None).key_id)
+        .await
+        .unwrap();
+    let b = connect(moto, &moto.create_kms_key(None).key_id)
+        .await
+        .unwrap();
     let wrapped = a.wrap("key_1", &data_key(2)).await.unwrap();
     // AWS answers IncorrectKeyException (OpenFailed); moto answers AccessDeniedException
     // (Refused). Either stops the server; neither hands out the key.
     let err = b.unwrap("key_1", &wrapped).await.unwrap_err();
+    eprintln!("other key's blob: {err}");
     assert!(
         matches!(err, CryptoError::OpenFailed | CryptoError::Refused(_)),
         "{err:?}"
@@ -213,6 +222,7 @@ async fn unknown_key_is_refused() {
     ] {
         let err = connect(moto, given).await.unwrap_err();
         assert!(matches!(err, CryptoError::Refused(_)), "{given}: {err:?}");
+        eprintln!("unknown key: {err}");
     }
     // Empty key id: a configuration error before any call.
     let err = connect(moto, " ").await.unwrap_err();
@@ -232,6 +242,7 @@ async fn wrong_credentials_are_refused() {
         .unwrap_err();
     assert!(matches!(err, CryptoError::Refused(_)), "{err:?}");
     assert!(!err.to_string().contains(&secret), "{err}");
+    eprintln!("unknown access key: {err}");
 
     // A known access key with the wrong secret.
     let wrong_secret = "wrong-secret-wrong-secret-wrong-secret00";
@@ -240,6 +251,7 @@ async fn wrong_credentials_are_refused() {
         .unwrap_err();
     assert!(matches!(err, CryptoError::Refused(_)), "{err:?}");
     assert!(!err.to_string().contains(wrong_secret), "{err}");
+    eprintln!("wrong secret: {err}");
 
     // Valid credentials without the KMS permissions.
     let (id, secret) = moto.new_user("scaivault-no-kms", &["iam:GetUser"]);
