@@ -313,12 +313,10 @@ where
                 Verdict::Refused => CryptoError::Refused(message),
             }
         }
-        SdkError::ConstructionFailure(_) if credentials_misconfigured(&err) => {
-            CryptoError::Refused(format!(
-                "AWS KMS {operation} with key {key}: {}",
-                error_chain(&err)
-            ))
-        }
+        _ if credentials_misconfigured(&err) => CryptoError::Refused(format!(
+            "AWS KMS {operation} with key {key}: {}",
+            error_chain(&err)
+        )),
         // Timeouts, connection failures, unreadable responses, credentials not fetched yet
         // (instance metadata or STS unreachable): may pass by themselves.
         _ => CryptoError::Unavailable(format!(

@@ -354,13 +354,24 @@ async fn env_chain_in_a_new_process() {
     let wrapped = provider.wrap("key_9", &plain).await.unwrap();
     let (id, secret) = moto.root_keys();
 
-    let run_child = |secret: &str, expect: &str| {
+    let run_child = |secret: Option<&str>, expect: &str, extra: &[(&str, &str)]| {
         let exe = std::env::current_exe().unwrap();
-        let out = Command::new(exe)
+        let mut command = Command::new(exe);
+        if let Some(secret) = secret {
+            command
+                .env("AWS_ACCESS_KEY_ID", &id)
+                .env("AWS_SECRET_ACCESS_KEY", secret);
+        } else {
+            command
+                .env_remove("AWS_ACCESS_KEY_ID")
+                .env_remove("AWS_SECRET_ACCESS_KEY");
+        }
+        let out = command
             .args(["--exact", "child_env_chain", "--ignored", "--nocapture"])
-            .env("AWS_ACCESS_KEY_ID", &id)
-            .env("AWS_SECRET_ACCESS_KEY", secret)
             .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+            .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+            .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_REGION")
             .env_remove("AWS_DEFAULT_REGION")
@@ -373,6 +384,7 @@ async fn env_chain_in_a_new_process() {
             .env("SCAIVAULT_TEST_KMS_WRAPPED", hex(&wrapped))
             .env("SCAIVAULT_TEST_KMS_PLAIN", hex(&plain))
             .env("SCAIVAULT_TEST_KMS_EXPECT", expect)
+            .envs(extra.iter().copied())
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -383,8 +395,34 @@ async fn env_chain_in_a_new_process() {
         );
         eprintln!("{}", stderr.trim());
     };
-    run_child(&secret, "open");
-    run_child("wrong-secret-wrong-secret-wrong-secret00", "refused");
+    run_child(Some(&secret), "open", &[]);
+    run_child(
+        Some("wrong-secret-wrong-secret-wrong-secret00"),
+        "refused",
+        &[],
+    );
+    // No region in the settings nor anywhere in the chain: a configuration error.
+    run_child(Some(&secret), "no-region", &[]);
+    // No credentials anywhere (environment empty, files empty, instance metadata off): may be
+    // transient (instance metadata, STS), so Unavailable.
+    run_child(None, "no-credentials", &[]);
+    // A profile that cannot give credentials as written (a role without a source): the
+    // operator's to fix, so Refused.
+    let dir = tempfile::tempdir().unwrap();
+    let config_file = dir.path().join("config");
+    std::fs::write(
+        &config_file,
+        "[profile broken]\nrole_arn = arn:aws:iam::123456789012:role/scaivault\n",
+    )
+    .unwrap();
+    run_child(
+        None,
+        "refused",
+        &[
+            ("AWS_CONFIG_FILE", config_file.to_str().unwrap()),
+            ("AWS_PROFILE", "broken"),
+        ],
+    );
 }
 
 /// Run by `env_chain_in_a_new_process` only, in a child process with its own environment.
@@ -399,7 +437,7 @@ async fn child_env_chain() {
         provider: ProviderKind::Awskms,
         awskms: Some(AwsKmsSettings {
             key_id: var("SCAIVAULT_TEST_KMS_KEY"),
-            region: Some(REGION.to_owned()),
+            region: (var("SCAIVAULT_TEST_KMS_EXPECT") != "no-region").then(|| REGION.to_owned()),
             endpoint_url: Some(var("SCAIVAULT_TEST_KMS_ENDPOINT")),
         }),
         pkcs11: None,
@@ -427,10 +465,21 @@ async fn child_env_chain() {
                 plain.as_slice()
             );
         }
+        "no-region" => {
+            let err = opened.unwrap_err();
+            assert!(matches!(err, CryptoError::RootKey(_)), "{err:?}");
+            eprintln!("no region: {err}");
+        }
+        "no-credentials" => {
+            let err = opened.unwrap_err();
+            assert!(matches!(err, CryptoError::Unavailable(_)), "{err:?}");
+            eprintln!("no credentials: {err} (after {:.1} ms)", millis(open_time));
+        }
         "refused" => {
             let err = opened.unwrap_err();
             assert!(matches!(err, CryptoError::Refused(_)), "{err:?}");
             assert!(!err.to_string().contains("wrong-secret"), "{err}");
+            eprintln!("refused: {err}");
         }
         other => panic!("unknown SCAIVAULT_TEST_KMS_EXPECT {other}"),
     }
