@@ -213,6 +213,25 @@ async fn disabled_or_deleted_key_is_refused() {
 }
 
 #[tokio::test]
+async fn key_of_the_wrong_kind_is_refused() {
+    let moto = Moto::shared();
+    for (spec, usage) in [
+        ("RSA_2048", "ENCRYPT_DECRYPT"),
+        ("HMAC_256", "GENERATE_VERIFY_MAC"),
+    ] {
+        let code = format!(
+            r#"print(client("kms").create_key(KeySpec={spec:?}, KeyUsage={usage:?})["KeyMetadata"]["KeyId"])"#
+        );
+        let key_id = moto.python(moto.root(), &code).unwrap();
+        let err = connect(moto, key_id.trim()).await.unwrap_err();
+        match &err {
+            CryptoError::Refused(m) => assert!(m.contains("SYMMETRIC_DEFAULT"), "{m}"),
+            other => panic!("{spec}: expected Refused, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
 async fn unknown_key_is_refused() {
     let moto = Moto::shared();
     for given in [
