@@ -1,4 +1,4 @@
-//! A real `moto_server` (PyPI `moto[server]`), the AWS IAM/STS stand-in, one per test process.
+//! A real `moto_server` (PyPI `moto[server]`), the AWS IAM/STS/KMS stand-in, one per test process.
 //!
 //! Moto enforces IAM authentication and authorization only when `INITIAL_NO_AUTH_ACTION_COUNT`
 //! is set: that many requests pass unauthenticated, every later one is checked against the
@@ -31,6 +31,15 @@ impl std::fmt::Debug for AwsKeys {
             .field("access_key_id", &self.access_key_id)
             .finish_non_exhaustive()
     }
+}
+
+/// A KMS key made by [`Moto::create_kms_key`].
+#[derive(Debug, Clone)]
+pub struct KmsKey {
+    /// The key id (a UUID).
+    pub key_id: String,
+    /// The key ARN.
+    pub arn: String,
 }
 
 pub struct Moto {
@@ -138,6 +147,66 @@ print(json.dumps([key["AccessKeyId"], key["SecretAccessKey"]]))
             .python(&self.root, &code)
             .unwrap_or_else(|e| panic!("creating admin {name} failed: {e}"));
         parse_pair(&out).expect("no key printed")
+    }
+
+    /// A new user `name` allowed only `actions` (e.g. `["iam:GetUser"]`), with its own access
+    /// key: for a test that needs `AccessDenied` on everything else.
+    pub fn new_user(&self, name: &str, actions: &[&str]) -> (String, String) {
+        let actions: Vec<String> = actions.iter().map(|a| format!("{a:?}")).collect();
+        let code = format!(
+            r#"
+iam = client("iam")
+iam.create_user(UserName={name:?})
+iam.put_user_policy(UserName={name:?}, PolicyName="limited",
+    PolicyDocument=json.dumps({{"Version": "2012-10-17",
+        "Statement": [{{"Effect": "Allow", "Action": [{actions}], "Resource": "*"}}]}}))
+key = iam.create_access_key(UserName={name:?})["AccessKey"]
+print(json.dumps([key["AccessKeyId"], key["SecretAccessKey"]]))
+"#,
+            actions = actions.join(", ")
+        );
+        let out = self
+            .python(&self.root, &code)
+            .unwrap_or_else(|e| panic!("creating user {name} failed: {e}"));
+        parse_pair(&out).expect("no key printed")
+    }
+
+    /// A new symmetric KMS key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT), with `alias`
+    /// (`alias/...`) pointing at it if given.
+    pub fn create_kms_key(&self, alias: Option<&str>) -> KmsKey {
+        let alias = alias.map_or_else(|| "None".to_owned(), |a| format!("{a:?}"));
+        let code = format!(
+            r#"
+kms = client("kms")
+meta = kms.create_key(KeySpec="SYMMETRIC_DEFAULT", KeyUsage="ENCRYPT_DECRYPT",
+    Description="scaivault test root key")["KeyMetadata"]
+alias = {alias}
+if alias is not None:
+    kms.create_alias(AliasName=alias, TargetKeyId=meta["KeyId"])
+print(json.dumps([meta["KeyId"], meta["Arn"]]))
+"#
+        );
+        let out = self
+            .python(&self.root, &code)
+            .unwrap_or_else(|e| panic!("creating a KMS key failed: {e}"));
+        let (key_id, arn) = parse_pair(&out).expect("no KMS key printed");
+        KmsKey { key_id, arn }
+    }
+
+    /// Disables a KMS key (`DisableKey`).
+    pub fn disable_kms_key(&self, key_id: &str) {
+        let code = format!(r#"client("kms").disable_key(KeyId={key_id:?})"#);
+        self.python(&self.root, &code)
+            .unwrap_or_else(|e| panic!("disabling KMS key {key_id} failed: {e}"));
+    }
+
+    /// Schedules a KMS key's deletion (state `PendingDeletion`, 7 days).
+    pub fn schedule_kms_key_deletion(&self, key_id: &str) {
+        let code = format!(
+            r#"client("kms").schedule_key_deletion(KeyId={key_id:?}, PendingWindowInDays=7)"#
+        );
+        self.python(&self.root, &code)
+            .unwrap_or_else(|e| panic!("scheduling deletion of KMS key {key_id} failed: {e}"));
     }
 
     /// The admin keys as [`AwsKeys`].
