@@ -165,42 +165,57 @@ impl KeyProvider for Pkcs11Provider {
         let aad = wrap_aad(key_id);
         let inner = Arc::clone(&self.inner);
         blocking(move || {
-            inner
-                .call_raw(|live| {
-                    let mut iv = iv.clone();
-                    let params = GcmParams::new(&mut iv, &aad, Ulong::from(TAG_BITS))?;
-                    live.session
-                        .decrypt(&Mechanism::AesGcm(params), live.key, &sealed)
-                        .map(Zeroizing::new)
-                })
-                .map_err(|e| match e {
-                    Failure::Other(P11Error::Pkcs11(
+            inner.call("decrypt (unwrap)", |live| {
+                let mut iv = iv.clone();
+                let params = GcmParams::new(&mut iv, &aad, Ulong::from(TAG_BITS))?;
+                match live
+                    .session
+                    .decrypt(&Mechanism::AesGcm(params), live.key, &sealed)
+                {
+                    Ok(plain) => Ok(Ok(Zeroizing::new(plain))),
+                    Err(P11Error::Pkcs11(
                         RvError::EncryptedDataInvalid | RvError::EncryptedDataLenRange,
                         _,
-                    )) => CryptoError::OpenFailed,
-                    other => other.into_crypto(&inner),
-                })
+                    )) => Ok(Err(CryptoError::OpenFailed)),
+                    // SoftHSM (and some HSMs) report a GCM tag mismatch as CKR_GENERAL_ERROR or
+                    // CKR_FUNCTION_FAILED, which can also mean a broken device: if the same key
+                    // and session still seal and open a test value, the ciphertext was at fault.
+                    Err(
+                        e @ P11Error::Pkcs11(RvError::GeneralError | RvError::FunctionFailed, _),
+                    ) => {
+                        if self_test(live) {
+                            Ok(Err(CryptoError::OpenFailed))
+                        } else {
+                            Err(e)
+                        }
+                    }
+                    Err(e) => Err(e),
+                }
+            })?
         })
         .await
     }
 }
 
-/// Why a call on the live session failed.
-enum Failure {
-    /// Opening a session, logging in or finding the key failed (already classified).
-    Connect(CryptoError),
-    /// The operation failed with an error that is not a session or device error, or failed
-    /// again after the one re-login.
-    Other(P11Error),
-}
-
-impl Failure {
-    fn into_crypto(self, inner: &Inner) -> CryptoError {
-        match self {
-            Self::Connect(e) => e,
-            Self::Other(e) => inner.classify("decrypt (unwrap)", &e),
-        }
-    }
+/// Whether the live session and key still seal and open a test value.
+fn self_test(live: &Live) -> bool {
+    const AAD: &[u8] = b"scaivault/pkcs11-self-test\0";
+    let probe = [0u8; 32];
+    let Ok(iv) = random_bytes(IV_LEN) else {
+        return false;
+    };
+    let round_trip = || -> Result<Vec<u8>, P11Error> {
+        let mut iv_seal = iv.to_vec();
+        let params = GcmParams::new(&mut iv_seal, AAD, Ulong::from(TAG_BITS))?;
+        let sealed = live
+            .session
+            .encrypt(&Mechanism::AesGcm(params), live.key, &probe)?;
+        let mut iv_open = iv.to_vec();
+        let params = GcmParams::new(&mut iv_open, AAD, Ulong::from(TAG_BITS))?;
+        live.session
+            .decrypt(&Mechanism::AesGcm(params), live.key, &sealed)
+    };
+    matches!(round_trip(), Ok(opened) if opened == probe)
 }
 
 impl Inner {
@@ -210,17 +225,21 @@ impl Inner {
 
     /// Runs `op` on the live session; after a session or device error, opens a new session,
     /// logs in again and retries once.
-    fn call_raw<T>(&self, op: impl Fn(&Live) -> Result<T, P11Error>) -> Result<T, Failure> {
+    fn call<T>(
+        &self,
+        what: &str,
+        op: impl Fn(&Live) -> Result<T, P11Error>,
+    ) -> Result<T, CryptoError> {
         let mut live = self.lock();
         let mut fresh = false;
         loop {
             if live.is_none() {
-                let (new, _) = self.connect(false).map_err(Failure::Connect)?;
+                let (new, _) = self.connect(false)?;
                 *live = Some(new);
                 fresh = true;
             }
             let Some(current) = live.as_ref() else {
-                return Err(Failure::Connect(CryptoError::Internal));
+                return Err(CryptoError::Internal);
             };
             match op(current) {
                 Ok(value) => return Ok(value),
@@ -228,23 +247,12 @@ impl Inner {
                     // Drop (close) the broken session; the next call or the retry logs in anew.
                     *live = None;
                     if fresh {
-                        return Err(Failure::Other(e));
+                        return Err(self.classify(what, &e));
                     }
                 }
-                Err(e) => return Err(Failure::Other(e)),
+                Err(e) => return Err(self.classify(what, &e)),
             }
         }
-    }
-
-    fn call<T>(
-        &self,
-        what: &str,
-        op: impl Fn(&Live) -> Result<T, P11Error>,
-    ) -> Result<T, CryptoError> {
-        self.call_raw(op).map_err(|e| match e {
-            Failure::Connect(e) => e,
-            Failure::Other(e) => self.classify(what, &e),
-        })
     }
 
     /// Finds the token, opens an RW session, logs in and finds (or with `create`, generates)
