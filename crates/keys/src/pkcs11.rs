@@ -286,14 +286,22 @@ impl Inner {
             let Ok(info) = self.ctx.get_token_info(slot) else {
                 continue;
             };
+            if !info.token_initialized() {
+                // SoftHSM's free slot, or a blank token.
+                continue;
+            }
             let label = info.label().trim().to_owned();
             if label == self.token_label {
-                matching.push(slot);
+                matching.push((slot, info.user_pin_locked()));
             }
             seen.push(format!("\"{label}\""));
         }
         match matching.as_slice() {
-            [slot] => Ok(*slot),
+            [(_, true)] => Err(CryptoError::Refused(format!(
+                "the user PIN of PKCS#11 token \"{}\" is locked (CKF_USER_PIN_LOCKED); the security officer must unlock it",
+                self.token_label
+            ))),
+            [(slot, false)] => Ok(*slot),
             [] => Err(CryptoError::Unavailable(format!(
                 "PKCS#11 token \"{}\" not present in {} (tokens seen: {})",
                 self.token_label,

@@ -253,15 +253,17 @@ fn token_removed_is_unavailable() {
 
         hsm.delete_token("vault");
         let err = provider.unwrap("key_1", &wrapped).await.unwrap_err();
+        println!("unwrap after removal: {err}");
         assert!(matches!(err, CryptoError::Unavailable(_)), "{err:?}");
         let err = provider.wrap("key_1", &DATA_KEY).await.unwrap_err();
+        println!("wrap after removal: {err}");
         assert!(matches!(err, CryptoError::Unavailable(_)), "{err:?}");
 
         let err = Pkcs11Provider::open(&s, false).await.unwrap_err();
         match &err {
             CryptoError::Unavailable(message) => {
                 assert!(message.contains("token \"vault\" not present"), "{message}");
-                assert!(message.contains("\"other\""), "{message}");
+                assert!(message.contains("(tokens seen: \"other\")"), "{message}");
             }
             other => panic!("expected Unavailable, got {other:?}"),
         }
@@ -273,6 +275,32 @@ fn token_removed_is_unavailable() {
         };
         let err = Pkcs11Provider::open(&missing, false).await.unwrap_err();
         assert!(matches!(err, CryptoError::Unavailable(_)), "{err:?}");
+    });
+}
+
+#[test]
+fn logs_in_again_after_a_session_error() {
+    isolated("logs_in_again_after_a_session_error", async |hsm| {
+        hsm.init_token("vault", SO_PIN, PIN);
+        let provider = Pkcs11Provider::open(&settings(hsm, "vault", PIN), true)
+            .await
+            .unwrap();
+        let wrapped = provider.wrap("key_1", &DATA_KEY).await.unwrap();
+        // Logging out (login state is per token and process) leaves the provider's session
+        // without access to its private key: the next call fails, and the provider opens a new
+        // session and logs in again, once.
+        let session = raw_session(hsm, "vault");
+        session.logout().unwrap();
+        assert_eq!(
+            provider.unwrap("key_1", &wrapped).await.unwrap().as_slice(),
+            DATA_KEY
+        );
+        session.logout().unwrap();
+        let again = provider.wrap("key_2", &DATA_KEY).await.unwrap();
+        assert_eq!(
+            provider.unwrap("key_2", &again).await.unwrap().as_slice(),
+            DATA_KEY
+        );
     });
 }
 
