@@ -435,6 +435,12 @@ impl Inner {
             Attribute::Extractable(false),
             Attribute::Encrypt(true),
             Attribute::Decrypt(true),
+            // Nothing else: SoftHSM would otherwise default sign, verify, wrap and unwrap on.
+            Attribute::Sign(false),
+            Attribute::Verify(false),
+            Attribute::Wrap(false),
+            Attribute::Unwrap(false),
+            Attribute::Derive(false),
             Attribute::Label(self.key_label.as_bytes().to_vec()),
         ];
         session

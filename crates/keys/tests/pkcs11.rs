@@ -162,6 +162,12 @@ fn key_is_sensitive_and_never_extractable() {
                     AttributeType::AlwaysSensitive,
                     AttributeType::Extractable,
                     AttributeType::NeverExtractable,
+                    AttributeType::Encrypt,
+                    AttributeType::Decrypt,
+                    AttributeType::Wrap,
+                    AttributeType::Unwrap,
+                    AttributeType::Sign,
+                    AttributeType::Verify,
                     AttributeType::Value,
                 ],
             )
@@ -175,6 +181,12 @@ fn key_is_sensitive_and_never_extractable() {
             Attribute::AlwaysSensitive(true),
             Attribute::Extractable(false),
             Attribute::NeverExtractable(true),
+            Attribute::Encrypt(true),
+            Attribute::Decrypt(true),
+            Attribute::Wrap(false),
+            Attribute::Unwrap(false),
+            Attribute::Sign(false),
+            Attribute::Verify(false),
         ];
         for attribute in &expected {
             assert!(
