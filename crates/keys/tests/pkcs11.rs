@@ -440,6 +440,35 @@ fn refuses_extractable_or_duplicate_keys() {
 }
 
 #[test]
+fn concurrent_calls_share_the_session() {
+    isolated("concurrent_calls_share_the_session", async |hsm| {
+        hsm.init_token("vault", SO_PIN, PIN);
+        let provider = std::sync::Arc::new(
+            Pkcs11Provider::open(&settings(hsm, "vault", PIN), true)
+                .await
+                .unwrap(),
+        );
+        let tasks: Vec<_> = (0..32)
+            .map(|i| {
+                let provider = std::sync::Arc::clone(&provider);
+                tokio::spawn(async move {
+                    let key = [i as u8; 32];
+                    let id = format!("key_{i}");
+                    let wrapped = provider.wrap(&id, &key).await.unwrap();
+                    assert_eq!(
+                        provider.unwrap(&id, &wrapped).await.unwrap().as_slice(),
+                        key
+                    );
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.unwrap();
+        }
+    });
+}
+
+#[test]
 fn measures_open_and_wrap_latency() {
     isolated("measures_open_and_wrap_latency", async |hsm| {
         hsm.init_token("vault", SO_PIN, PIN);
