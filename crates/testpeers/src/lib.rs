@@ -12,6 +12,7 @@
 pub mod mariadb;
 pub mod moto;
 pub mod postgres;
+pub mod softhsm;
 pub mod sshd;
 
 /// `2 * bytes` random hex digits from the kernel's random source (test passwords).
