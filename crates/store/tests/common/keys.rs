@@ -41,7 +41,7 @@ async fn keys_by_id(store: &dyn Store) -> Vec<(String, String, String, Vec<u8>, 
 
 /// Rotation switches the active key of one purpose, keeps the old keys as they were, and does
 /// nothing at all when the new key cannot be inserted.
-pub async fn data_key_rotation(store: &dyn Store) {
+pub async fn keys_data_key_rotation(store: &dyn Store) {
     let dek_1 = data_key("dek_1", "data", "local", 0, true);
     let pep_1 = data_key("pep_1", "token_pepper", "local", 0, true);
     store.insert_data_key(&dek_1).await.unwrap();
@@ -106,7 +106,7 @@ pub async fn data_key_rotation(store: &dyn Store) {
 
 /// Root key migration replaces `wrapped` and `provider` of every listed key, nothing else, all
 /// or nothing.
-pub async fn root_key_migration(store: &dyn Store) {
+pub async fn keys_root_key_migration(store: &dyn Store) {
     let k1 = data_key("dek_m1", "data", "local", 0, false);
     let k2 = data_key("dek_m2", "data", "local", 5, true);
     let k3 = data_key("pep_m1", "token_pepper", "local", 5, true);
@@ -283,7 +283,7 @@ fn count(pairs: &[(&str, u64)]) -> Vec<(String, u64)> {
 
 /// The rewrap's view: pages of sealed values of each kind not under the active key, in
 /// (tenant, id, version) order; compare-and-swap reseal that changes nothing else; counts.
-pub async fn sealed_values_rewrap(store: &dyn Store) {
+pub async fn keys_sealed_values_rewrap(store: &dyn Store) {
     let (ta, tb) = ("tnt_kr_a", "tnt_kr_b");
     assert_eq!(counts(store).await, count(&[]));
 
@@ -425,7 +425,7 @@ pub async fn sealed_values_rewrap(store: &dyn Store) {
     // Reseal a secret's current version: the cached current version (read first, so a cache
     // holds it) is replaced; nothing else of the secret changes.
     let record_before = store.get_secret(tb, "app/x").await.unwrap();
-    let (_, current) = store.read_secret(tb, "app/x", None, T0).await.unwrap();
+    let (read_before, current) = store.read_secret(tb, "app/x", None, T0).await.unwrap();
     assert_eq!(current.sealed, Some(blob("dek_old", "dek_old@1")));
     let row = second[1].clone();
     assert_eq!(row.at, at(tb, "app/x", 1));
@@ -434,7 +434,7 @@ pub async fn sealed_values_rewrap(store: &dyn Store) {
     let (record, current) = store.read_secret(tb, "app/x", None, T0).await.unwrap();
     assert_eq!(current.sealed, Some(new.clone()));
     assert_eq!(current.version, 1);
-    assert_eq!(record, record_before);
+    assert_eq!(record, read_before);
     assert_eq!(store.get_secret(tb, "app/x").await.unwrap(), record_before);
     // Once only: the row no longer holds what was read.
     assert!(!store.reseal(&row, &new).await.unwrap());
@@ -466,10 +466,20 @@ pub async fn sealed_values_rewrap(store: &dyn Store) {
     // A locator that names no row (another version, another tenant): false.
     let mut elsewhere = first[1].clone();
     elsewhere.at.version = 9;
-    assert!(!store.reseal(&elsewhere, &blob("dek_new", "x")).await.unwrap());
+    assert!(
+        !store
+            .reseal(&elsewhere, &blob("dek_new", "x"))
+            .await
+            .unwrap()
+    );
     let mut elsewhere = first[1].clone();
     elsewhere.at.tenant_id = tb.into();
-    assert!(!store.reseal(&elsewhere, &blob("dek_new", "x")).await.unwrap());
+    assert!(
+        !store
+            .reseal(&elsewhere, &blob("dek_new", "x"))
+            .await
+            .unwrap()
+    );
 
     // A version deleted meanwhile: false.
     store
@@ -497,16 +507,21 @@ pub async fn sealed_values_rewrap(store: &dyn Store) {
             .await
             .unwrap()
     );
-    let sub = store.get_subscription(ta, "sub_kr_1").await.unwrap().unwrap();
+    let sub = store
+        .get_subscription(ta, "sub_kr_1")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(sub.webhook_secret, Some(changed));
     // The other one is resealed.
     let new = blob("dek_new", "whsec 4 rewrapped");
     assert!(store.reseal(&hooks[1], &new).await.unwrap());
-    let sub = store.get_subscription(tb, "sub_kr_4").await.unwrap().unwrap();
-    assert_eq!(
-        sub,
-        subscription(tb, "sub_kr_4", Some(new.clone()))
-    );
+    let sub = store
+        .get_subscription(tb, "sub_kr_4")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(sub, subscription(tb, "sub_kr_4", Some(new.clone())));
     // A subscription without a webhook has nothing to reseal.
     let no_hook = SealedRow {
         kind: SealedKind::WebhookSecret,

@@ -142,9 +142,9 @@ macro_rules! conformance_tests {
             dynamic::dynamic_lease_lifecycle,
             dynamic::dynamic_sweeper_scans,
             dynamic::dynamic_lease_listing,
-            keys::data_key_rotation,
-            keys::root_key_migration,
-            keys::sealed_values_rewrap,
+            keys::keys_data_key_rotation,
+            keys::keys_root_key_migration,
+            keys::keys_sealed_values_rewrap,
         );
         conformance_tests!(@shared $open;
             secrets::concurrent_writers,
