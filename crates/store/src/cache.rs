@@ -6,7 +6,8 @@
 //!
 //! It implements every store trait so that the server holds one handle and no secret write can
 //! go around it, but only [`SecretStore`], [`RotationStore`] and [`PkiStore`] (an issued
-//! certificate is written as a secret) do anything here; the other traits pass straight through.
+//! certificate is written as a secret) do anything here, and [`SystemStore::reseal`] (a rewrap
+//! of a secret version evicts it); the other traits pass straight through.
 //!
 //! Coherence: every mutation through this store evicts the key after its commit and bumps a
 //! generation counter; a read fills the cache only if no mutation finished while it was reading
@@ -615,7 +616,7 @@ impl<S: PkiStore> PkiStore for CachedStore<S> {
 // --- passed through: resources the cache does not hold ------------------------------------
 //
 // Kept on the one decorated handle so the server has a single store through which no secret
-// write can bypass the cache; none of these touches a secret record.
+// write can bypass the cache; none of these touches a secret record but `reseal`, which evicts.
 
 #[async_trait]
 impl<S: SystemStore> SystemStore for CachedStore<S> {
@@ -641,6 +642,40 @@ impl<S: SystemStore> SystemStore for CachedStore<S> {
 
     async fn insert_data_key(&self, key: &StoredKey) -> Result<()> {
         self.inner.insert_data_key(key).await
+    }
+
+    async fn rotate_data_key(&self, key: &StoredKey) -> Result<()> {
+        self.inner.rotate_data_key(key).await
+    }
+
+    async fn replace_wrapped_keys(&self, keys: &[StoredKey]) -> Result<()> {
+        self.inner.replace_wrapped_keys(keys).await
+    }
+
+    async fn sealed_not_under(
+        &self,
+        kind: SealedKind,
+        active_key_id: &str,
+        after: Option<&SealedLocator>,
+        limit: u32,
+    ) -> Result<Vec<SealedRow>> {
+        self.inner
+            .sealed_not_under(kind, active_key_id, after, limit)
+            .await
+    }
+
+    /// The one method here that changes what the cache holds: a resealed secret version may be
+    /// the cached current one (its ciphertext and key id), so that entry is evicted.
+    async fn reseal(&self, row: &SealedRow, new: &SealedBlob) -> Result<bool> {
+        let result = self.inner.reseal(row, new).await;
+        if row.kind == SealedKind::SecretVersion {
+            self.evict(&row.at.tenant_id, &row.at.id);
+        }
+        result
+    }
+
+    async fn count_sealed_by_key(&self) -> Result<Vec<(String, u64)>> {
+        self.inner.count_sealed_by_key().await
     }
 
     async fn storage_usage(&self, since: OffsetDateTime) -> Result<crate::usage::StorageUsage> {

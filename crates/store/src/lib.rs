@@ -77,6 +77,8 @@ pub enum Entity {
     DynamicRole,
     /// A dynamic-credentials lease.
     Lease,
+    /// A data key of the keyring (by key id).
+    DataKey,
 }
 
 impl Entity {
@@ -100,6 +102,7 @@ impl Entity {
             Self::DynamicEngine => "dynamic engine",
             Self::DynamicRole => "role",
             Self::Lease => "lease",
+            Self::DataKey => "data key",
         }
     }
 }

@@ -42,6 +42,96 @@ macro_rules! system_store {
                 tokens::insert_data_key(self.writer(), key).await
             }
 
+
+            async fn rotate_data_key(&self, key: &StoredKey) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                sqlx::query(crate::sql::system::DEACTIVATE_DATA_KEYS)
+                    .bind(&key.purpose)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(crate::sql::system::INSERT_DATA_KEY)
+                    .bind(&key.key_id)
+                    .bind(&key.purpose)
+                    .bind(&key.provider)
+                    .bind(&key.wrapped)
+                    .bind(crate::sql::micros(key.created_at))
+                    .bind(true)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(crate::sql::unique)?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+
+            async fn replace_wrapped_keys(&self, keys: &[StoredKey]) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                for key in keys {
+                    let done = sqlx::query(crate::sql::system::REPLACE_WRAPPED)
+                        .bind(&key.key_id)
+                        .bind(&key.wrapped)
+                        .bind(&key.provider)
+                        .execute(&mut *tx)
+                        .await?;
+                    if done.rows_affected() != 1 {
+                        // Dropping the transaction rolls back the keys replaced before.
+                        return Err(crate::StoreError::NotFound(crate::Entity::DataKey));
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+
+            async fn sealed_not_under(
+                &self,
+                kind: SealedKind,
+                active_key_id: &str,
+                after: Option<&SealedLocator>,
+                limit: u32,
+            ) -> Result<Vec<SealedRow>> {
+                let (tenant_id, id, version) = match after {
+                    Some(at) => (at.tenant_id.as_str(), at.id.as_str(), crate::sql::to_i64(at.version)),
+                    None => ("", "", -1),
+                };
+                let rows: Vec<crate::sql::system::SealedDbRow> =
+                    sqlx::query_as(crate::sql::system::sealed_not_under(kind))
+                        .bind(active_key_id)
+                        .bind(tenant_id)
+                        .bind(id)
+                        .bind(version)
+                        .bind(i64::from(limit))
+                        .fetch_all(self.reader())
+                        .await?;
+                rows.into_iter().map(|row| row.into_row(kind)).collect()
+            }
+
+
+            async fn reseal(&self, row: &SealedRow, new: &SealedBlob) -> Result<bool> {
+                let done = sqlx::query(crate::sql::system::reseal(row.kind))
+                    .bind(&row.at.tenant_id)
+                    .bind(&row.at.id)
+                    .bind(crate::sql::to_i64(row.at.version))
+                    .bind(&new.key_id)
+                    .bind(&new.ciphertext)
+                    .bind(&row.sealed.key_id)
+                    .bind(&row.sealed.ciphertext)
+                    .execute(self.writer())
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+
+            async fn count_sealed_by_key(&self) -> Result<Vec<(String, u64)>> {
+                let rows: Vec<(String, i64)> =
+                    sqlx::query_as(crate::sql::system::COUNT_SEALED_BY_KEY)
+                        .fetch_all(self.reader())
+                        .await?;
+                rows.into_iter()
+                    .map(|(key_id, n)| Ok((key_id, crate::sql::to_u64(n, "count")?)))
+                    .collect()
+            }
+
             $($own)*
         }
     };

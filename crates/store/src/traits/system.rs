@@ -29,47 +29,31 @@ pub trait SystemStore: Send + Sync {
     /// Data key rotation: in one transaction, every active key of `key.purpose` becomes
     /// inactive and `key` is inserted as the active one. Older keys stay: what they sealed
     /// keeps opening by key id.
-    async fn rotate_data_key(&self, _key: &StoredKey) -> Result<()> {
-        Err(crate::StoreError::Invalid("rotate_data_key: not built yet"))
-    }
+    async fn rotate_data_key(&self, key: &StoredKey) -> Result<()>;
 
     /// Root key migration (`operator rewrap --to-provider`): replaces `wrapped` and `provider`
     /// of each listed key, by key id, all in one transaction; `NotFound` (and nothing changed)
     /// when a key id is missing. Nothing else of a key changes.
-    async fn replace_wrapped_keys(&self, _keys: &[StoredKey]) -> Result<()> {
-        Err(crate::StoreError::Invalid(
-            "replace_wrapped_keys: not built yet",
-        ))
-    }
+    async fn replace_wrapped_keys(&self, keys: &[StoredKey]) -> Result<()>;
 
     /// A page of sealed values of `kind` sealed under any data key but `active_key_id`, in
     /// (tenant_id, id, version) order after `after` (exclusive), at most `limit`: what the
     /// background rewrap re-seals under the active key.
     async fn sealed_not_under(
         &self,
-        _kind: SealedKind,
-        _active_key_id: &str,
-        _after: Option<&SealedLocator>,
-        _limit: u32,
-    ) -> Result<Vec<SealedRow>> {
-        Err(crate::StoreError::Invalid(
-            "sealed_not_under: not built yet",
-        ))
-    }
+        kind: SealedKind,
+        active_key_id: &str,
+        after: Option<&SealedLocator>,
+        limit: u32,
+    ) -> Result<Vec<SealedRow>>;
 
     /// Replaces one sealed value with `new` if it is still exactly `row.sealed` (same key id and
     /// ciphertext): false, and nothing changed, when it was changed or deleted meanwhile. A
     /// cached copy of the row is invalidated.
-    async fn reseal(&self, _row: &SealedRow, _new: &SealedBlob) -> Result<bool> {
-        Err(crate::StoreError::Invalid("reseal: not built yet"))
-    }
+    async fn reseal(&self, row: &SealedRow, new: &SealedBlob) -> Result<bool>;
 
     /// How many sealed values each data key seals, over every kind (the rewrap's progress).
-    async fn count_sealed_by_key(&self) -> Result<Vec<(String, u64)>> {
-        Err(crate::StoreError::Invalid(
-            "count_sealed_by_key: not built yet",
-        ))
-    }
+    async fn count_sealed_by_key(&self) -> Result<Vec<(String, u64)>>;
 
     /// Rows and bytes per table, the database's size, and the audit entries since `since`.
     async fn storage_usage(&self, _since: OffsetDateTime) -> Result<usage::StorageUsage>;

@@ -104,6 +104,7 @@ pub mod audit;
 pub mod dynamic;
 pub mod events;
 pub mod identity;
+pub mod keys;
 pub mod pki;
 pub mod rotation;
 pub mod secrets;
@@ -141,6 +142,9 @@ macro_rules! conformance_tests {
             dynamic::dynamic_lease_lifecycle,
             dynamic::dynamic_sweeper_scans,
             dynamic::dynamic_lease_listing,
+            keys::keys_data_key_rotation,
+            keys::keys_root_key_migration,
+            keys::keys_sealed_values_rewrap,
         );
         conformance_tests!(@shared $open;
             secrets::concurrent_writers,
