@@ -340,7 +340,7 @@ impl Inner {
             }
             [] if create => Ok((self.generate_key(session)?, true)),
             [] => Err(CryptoError::Refused(format!(
-                "no key labelled \"{}\" on PKCS#11 token \"{}\"; run `scaivault operator init` to create it",
+                "no key labelled \"{}\" on PKCS#11 token \"{}\"; run `scaivault operator init --create-key` (or `operator rewrap --to-provider pkcs11 --create-key`) to create it",
                 self.key_label, self.token_label
             ))),
             more => Err(CryptoError::Refused(format!(

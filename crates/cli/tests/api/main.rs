@@ -20,6 +20,8 @@ mod dynamic;
 mod errors;
 mod events;
 mod identity;
+mod keys;
+mod keys_providers;
 mod migrate;
 mod operations;
 mod pg_failures;
