@@ -13,6 +13,7 @@ pub mod mariadb;
 pub mod moto;
 pub mod postgres;
 pub mod sshd;
+pub mod swtpm;
 
 /// `2 * bytes` random hex digits from the kernel's random source (test passwords).
 pub(crate) fn random_hex(bytes: usize) -> String {
