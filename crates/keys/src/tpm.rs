@@ -414,6 +414,32 @@ pub async fn restore(
     input: &Path,
     force: bool,
 ) -> Result<(), CryptoError> {
+    restore_from(settings, data_dir, user_pin, None, input, force).await
+}
+
+/// `scaivault tpm restore --sopin`: as [`restore`], but decrypts the backup's SO envelope with
+/// the security officer PIN (when the user PIN is lost); `new_user_pin` becomes the key's user
+/// PIN in this TPM.
+pub async fn restore_with_so_pin(
+    settings: &TpmSettings,
+    data_dir: &Path,
+    so_pin: &Pin,
+    new_user_pin: &Pin,
+    input: &Path,
+    force: bool,
+) -> Result<(), CryptoError> {
+    check_pin(new_user_pin, "user PIN")?;
+    restore_from(settings, data_dir, new_user_pin, Some(so_pin), input, force).await
+}
+
+async fn restore_from(
+    settings: &TpmSettings,
+    data_dir: &Path,
+    user_pin: &Pin,
+    so_pin: Option<&Pin>,
+    input: &Path,
+    force: bool,
+) -> Result<(), CryptoError> {
     let key_file = settings.key_file(data_dir);
     if key_file.exists() && !force {
         return Err(CryptoError::RootKey(format!(
@@ -438,8 +464,6 @@ pub async fn restore(
             input.display()
         )));
     }
-    let user = envelope_from_json(&file.user)?;
-    let root = open_envelope(user_pin, &user, BACKUP_AAD_USER, file.iterations)?;
     let so = envelope_from_json(&file.so)?;
     if so.len() != SO_ENVELOPE_LEN {
         return Err(CryptoError::RootKey(format!(
@@ -447,6 +471,13 @@ pub async fn restore(
             input.display()
         )));
     }
+    let root = match so_pin {
+        Some(so_pin) => open_envelope(so_pin, &so, BACKUP_AAD_SO, file.iterations)?,
+        None => {
+            let user = envelope_from_json(&file.user)?;
+            open_envelope(user_pin, &user, BACKUP_AAD_USER, file.iterations)?
+        }
+    };
     let blobs = import_root_key(settings, &root, &so, user_pin).await?;
     write_private_file(&key_file, &blobs, force)
 }

@@ -288,3 +288,59 @@ async fn restore_into_an_empty_data_dir() {
         &[9u8; 32]
     );
 }
+
+#[tokio::test]
+async fn restore_with_the_so_pin_sets_a_new_user_pin() {
+    let dir = tempfile::tempdir().unwrap();
+    let old_tpm = Swtpm::start(&dir.path().join("tpm-old"));
+    let data = dir.path().join("data");
+    let s = init(&old_tpm, &data).await;
+    let wrapped = TpmProvider::open(&s, &data)
+        .await
+        .unwrap()
+        .wrap("key_5", &[5u8; 32])
+        .await
+        .unwrap();
+    let backup = dir.path().join("backup.json");
+    tpm::backup(&s, &data, &Pin::new(USER_PIN), &backup)
+        .await
+        .unwrap();
+    drop(old_tpm);
+
+    let new_tpm = Swtpm::start(&dir.path().join("tpm-new"));
+    let new_data = dir.path().join("data-new");
+    let s_new = settings(&new_tpm.tcti(), "new-user-pin");
+    // The user PIN does not open the SO envelope.
+    let err = tpm::restore_with_so_pin(
+        &s_new,
+        &new_data,
+        &Pin::new(USER_PIN),
+        &Pin::new("new-user-pin"),
+        &backup,
+        false,
+    )
+    .await
+    .unwrap_err();
+    assert!(tpm::is_wrong_pin(&err), "{err:?}");
+    assert!(!new_data.join("tpm-root-key.json").exists());
+    tpm::restore_with_so_pin(
+        &s_new,
+        &new_data,
+        &Pin::new(SO_PIN),
+        &Pin::new("new-user-pin"),
+        &backup,
+        false,
+    )
+    .await
+    .unwrap();
+    let provider = TpmProvider::open(&s_new, &new_data).await.unwrap();
+    assert_eq!(
+        provider.unwrap("key_5", &wrapped).await.unwrap().as_slice(),
+        &[5u8; 32]
+    );
+    // The old user PIN no longer opens it here.
+    refused(
+        TpmProvider::open(&settings(&new_tpm.tcti(), USER_PIN), &new_data).await,
+        "wrong PIN",
+    );
+}

@@ -120,11 +120,28 @@ mod enabled {
                 config,
                 input,
                 user,
+                sopin,
+                sopin_file,
                 force,
             } => {
                 let (_, data_dir, settings) = load(config.as_deref())?;
-                let pin = user_pin(user, false)?;
-                tpm::restore(&settings, &data_dir, &pin, &input, force).await?;
+                if sopin.is_some() || sopin_file.is_some() {
+                    let so_pin = read_pin(sopin, sopin_file, "SO PIN", "--sopin-file", false)?;
+                    let new_pin = read_pin(
+                        user.userpin,
+                        user.userpin_file,
+                        "new user PIN",
+                        "--userpin-file",
+                        true,
+                    )?;
+                    tpm::restore_with_so_pin(
+                        &settings, &data_dir, &so_pin, &new_pin, &input, force,
+                    )
+                    .await?;
+                } else {
+                    let pin = user_pin(user, false)?;
+                    tpm::restore(&settings, &data_dir, &pin, &input, force).await?;
+                }
                 println!(
                     "Root key restored into the TPM at {}; key file {}. The server opens the \
                      same data with the same user PIN.",

@@ -47,6 +47,8 @@ impl Drill {
     fn cmd(&self) -> Command {
         let mut cmd = Command::new(BIN);
         clean_env(&mut cmd, self.dir.path());
+        // libtss2 logs TPM errors (a wrong PIN) to stderr itself; the tests read ours.
+        cmd.env("TSS2_LOG", "all+NONE");
         cmd
     }
 
