@@ -326,17 +326,14 @@ pub async fn status(settings: &TpmSettings, data_dir: &Path) -> TpmStatus {
             });
             // TPM_PT_PERMANENT bit 9: inLockout.
             let lockout = prop(ctx, PropertyTag::Permanent)?.map(|p| p & (1 << 9) != 0);
-            let loaded = match blobs {
-                Some(blobs) => Some(
-                    create_primary(ctx)
-                        .and_then(|primary| {
-                            load(ctx, primary, &blobs.hmac_public, &blobs.hmac_private)?;
-                            load(ctx, primary, &blobs.seal_public, &blobs.seal_private)
-                        })
-                        .map(drop),
-                ),
-                None => None,
-            };
+            let loaded = blobs.map(|blobs| {
+                create_primary(ctx)
+                    .and_then(|primary| {
+                        load(ctx, primary, &blobs.hmac_public, &blobs.hmac_private)?;
+                        load(ctx, primary, &blobs.seal_public, &blobs.seal_private)
+                    })
+                    .map(drop)
+            });
             Ok((manufacturer, firmware, lockout, loaded))
         })
     })
