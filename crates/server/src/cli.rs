@@ -208,6 +208,13 @@ pub enum TpmCommand {
         input: PathBuf,
         #[command(flatten)]
         user: UserPinArgs,
+        /// Recover with the security officer PIN instead (the user PIN is lost): the backup's
+        /// SO envelope is opened with it and the user PIN given becomes the key's new user PIN
+        #[arg(long, value_name = "PIN", conflicts_with = "sopin_file")]
+        sopin: Option<String>,
+        /// A file holding the security officer PIN (see --sopin)
+        #[arg(long, value_name = "FILE")]
+        sopin_file: Option<PathBuf>,
         /// Replace an existing key file
         #[arg(long)]
         force: bool,

@@ -555,7 +555,6 @@ pub async fn operator_init(
         .data_dir
         .clone()
         .ok_or_else(|| StartupError::Config("data_dir is required".into()))?;
-    let clock = SystemClock;
     let store = bootstrap::OpenedStore::open(&config, &data_dir).await?;
     if bootstrap::is_initialized(store.as_store()).await? {
         return Err(StartupError::AlreadyInitialized);
@@ -571,8 +570,27 @@ pub async fn operator_init(
             .map(|p| (p, false))
     }
     .map_err(|e| StartupError::Keys(e.to_string()))?;
-    bootstrap::initialize_keys(store.as_store(), provider.as_ref(), &clock).await?;
-    let (_, hasher) = bootstrap::load_keys(store.as_store(), provider.as_ref()).await?;
+    let note = match (created, provider.kind()) {
+        (true, "file") => "created, mode 0600; back it up",
+        (true, _) => "created in the HSM: sensitive, never extractable",
+        (false, _) => "existing",
+    };
+    initialize_store(&config, &data_dir, &store, provider.as_ref(), note).await
+}
+
+/// Creates the keyring under `provider` in a store that has none, and the bootstrap admin
+/// token, and prints them: `operator init`, and `tpm init` with the new TPM key.
+/// `root_key_note` says what happened to the root key ("existing", "created ...").
+pub(crate) async fn initialize_store(
+    config: &Config,
+    data_dir: &std::path::Path,
+    store: &bootstrap::OpenedStore,
+    provider: &dyn KeyProvider,
+    root_key_note: &str,
+) -> Result<(), StartupError> {
+    let clock = SystemClock;
+    bootstrap::initialize_keys(store.as_store(), provider, &clock).await?;
+    let (_, hasher) = bootstrap::load_keys(store.as_store(), provider).await?;
     let token =
         scaivault_crypto::token::generate_token().map_err(|e| StartupError::Keys(e.to_string()))?;
     let who = RootIdentity {
@@ -588,13 +606,8 @@ pub async fn operator_init(
     let _ = writeln!(out, "ScaiVault initialized.");
     let _ = writeln!(
         out,
-        "  Root key:  {} ({})",
-        provider.describe(),
-        match (created, provider.kind()) {
-            (true, "file") => "created, mode 0600; back it up",
-            (true, _) => "created in the HSM: sensitive, never extractable",
-            (false, _) => "existing",
-        }
+        "  Root key:  {} ({root_key_note})",
+        provider.describe()
     );
     let _ = writeln!(out, "  Data dir:  {}", data_dir.display());
     let _ = writeln!(out, "  Tenant:    {}", config.bootstrap_tenant_id);

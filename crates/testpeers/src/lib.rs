@@ -14,6 +14,7 @@ pub mod moto;
 pub mod postgres;
 pub mod softhsm;
 pub mod sshd;
+pub mod swtpm;
 
 /// `2 * bytes` random hex digits from the kernel's random source (test passwords).
 pub(crate) fn random_hex(bytes: usize) -> String {

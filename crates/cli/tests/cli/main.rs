@@ -14,6 +14,8 @@ mod policies;
 mod scaikey;
 mod service_accounts;
 mod subscriptions;
+#[cfg(feature = "tpm")]
+mod tpm;
 
 use std::io::Write;
 use std::path::Path;
