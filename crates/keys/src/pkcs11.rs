@@ -92,6 +92,7 @@ impl Pkcs11Provider {
         }
         blocking(move || {
             let ctx = load_module(&module)?;
+            let module_path = module.clone();
             let inner = Inner {
                 ctx,
                 module,
@@ -100,7 +101,17 @@ impl Pkcs11Provider {
                 pin,
                 live: Mutex::new(None),
             };
-            let (live, created_key) = inner.connect(create)?;
+            let (live, created_key) = match inner.connect(create) {
+                Ok(connected) => connected,
+                Err(e @ CryptoError::Unavailable(_)) => {
+                    // Some modules (SoftHSM among them) list tokens as they were at
+                    // C_Initialize: start afresh next time, so a token put back is found.
+                    drop(inner);
+                    forget_module(&module_path);
+                    return Err(e);
+                }
+                Err(e) => return Err(e),
+            };
             *inner.lock() = Some(live);
             Ok(Self {
                 inner: Arc::new(inner),
@@ -473,9 +484,25 @@ impl Inner {
     }
 }
 
-/// The PKCS#11 module at `path`, loaded and initialized once per process.
+/// The modules loaded and initialized in this process, by path.
+static MODULES: OnceLock<Mutex<Vec<(PathBuf, Pkcs11)>>> = OnceLock::new();
+
+fn static_modules_remove(path: &Path) {
+    let mut modules = MODULES
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    if let Some(at) = modules.iter().position(|(p, _)| p == path) {
+        let (_, ctx) = modules.remove(at);
+        // A failed C_Finalize leaves the module initialized: the next C_Initialize then
+        // answers "already initialized", which load_module accepts.
+        let _ = ctx.finalize();
+    }
+}
+
+/// The PKCS#11 module at `path`, loaded and initialized once per process (again after
+/// [`forget_module`]).
 fn load_module(path: &Path) -> Result<Pkcs11, CryptoError> {
-    static MODULES: OnceLock<Mutex<Vec<(PathBuf, Pkcs11)>>> = OnceLock::new();
     let mut modules = MODULES
         .get_or_init(Mutex::default)
         .lock()
@@ -500,6 +527,12 @@ fn load_module(path: &Path) -> Result<Pkcs11, CryptoError> {
     }
     modules.push((path.to_owned(), ctx.clone()));
     Ok(ctx)
+}
+
+/// Finalizes and forgets the module at `path` (after an open found no usable token), so the
+/// next open initializes it again and sees the tokens present then.
+fn forget_module(path: &Path) {
+    static_modules_remove(path);
 }
 
 /// Wrong, locked, expired or unset PIN: refused, never retried.
