@@ -12,9 +12,12 @@ use crate::common::{Api, TestServer};
 /// Routes that touch no resource, so write no entry (docs/audit.md); and the public PKI
 /// endpoints, which change nothing and state only what a CRL or OCSP response states to
 /// anyone (rate limited instead: auditing every relying party's check would flood the chain).
-const UNAUDITED: [(&str, &str); 6] = [
+const UNAUDITED: [(&str, &str); 8] = [
     ("GET", "/health"),
     ("GET", "/health/ready"),
+    // The seal: answered by sealed servers too, touches no resource (docs/keys.md).
+    ("GET", "/v1/sys/seal-status"),
+    ("POST", "/v1/sys/unseal"),
     ("GET", "/v1/auth/whoami"),
     ("GET", "/v1/pki/crl/{ca_id}"),
     ("POST", "/v1/pki/ocsp/{ca_id}"),
@@ -296,6 +299,8 @@ const DECLARED: &[(&str, &str, &str, &str)] = &[
         "lease",
     ),
     ("GET", "/v1/dynamic/leases/{id}", "read", "lease"),
+    ("GET", "/v1/sys/keys", "read", "keyring"),
+    ("POST", "/v1/sys/keys/rotate", "rotate", "keyring"),
     ("POST", "/v1/dynamic/leases/{id}/renew", "renew", "lease"),
     ("POST", "/v1/dynamic/leases/{id}/revoke", "revoke", "lease"),
 ];
@@ -1141,6 +1146,16 @@ async fn every_change_leaves_exactly_one_entry_naming_it() {
         "/v1/dynamic/leases/revoke-prefix",
         json!({"engine": "cov-pg"}),
         &["revoke"],
+    )
+    .await;
+
+    s.call(
+        &root,
+        "POST",
+        "/v1/sys/keys/rotate",
+        "/v1/sys/keys/rotate",
+        json!({}),
+        &[],
     )
     .await;
 

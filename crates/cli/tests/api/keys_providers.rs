@@ -28,11 +28,8 @@ impl Install {
         let dir = tempfile::tempdir().unwrap();
         let pin = dir.path().join("hsm.pin");
         std::fs::write(&pin, format!("{USER_PIN}\n")).unwrap();
-        std::fs::set_permissions(
-            &pin,
-            std::os::unix::fs::PermissionsExt::from_mode(0o600),
-        )
-        .unwrap();
+        std::fs::set_permissions(&pin, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
         Self {
             dir,
             env,
@@ -241,7 +238,10 @@ async fn write_secrets(api: &Api, n: usize) -> Vec<(String, String)> {
         let path = format!("prov/s{i}");
         let value = format!("plaintext-marker-{i}-b7c1");
         let (s, body) = api
-            .put(&format!("/v1/secrets/{path}"), json!({"data": {"v": value}}))
+            .put(
+                &format!("/v1/secrets/{path}"),
+                json!({"data": {"v": value}}),
+            )
             .await;
         assert!(s == 200 || s == 201, "{body}");
         written.push((path, value));
@@ -297,7 +297,13 @@ async fn rewrap_file_to_pkcs11_to_awskms() {
     server.stop();
 
     // file -> pkcs11 (the HSM key is created by the rewrap).
-    let out = install.run_ok(&["operator", "rewrap", "--to-provider", "pkcs11", "--create-key"]);
+    let out = install.run_ok(&[
+        "operator",
+        "rewrap",
+        "--to-provider",
+        "pkcs11",
+        "--create-key",
+    ]);
     assert!(out.contains("Rewrapped 2 keys"), "{out}");
     install.configure("pkcs11", &sections);
     // The key file is no longer needed: without it the server starts on the HSM.
@@ -320,7 +326,10 @@ async fn rewrap_file_to_pkcs11_to_awskms() {
         "{keys}"
     );
     for key in keys["keys"].as_array().unwrap() {
-        assert!(key["wrapped_by"].as_str().unwrap().starts_with("pkcs11:"), "{keys}");
+        assert!(
+            key["wrapped_by"].as_str().unwrap().starts_with("pkcs11:"),
+            "{keys}"
+        );
     }
     server.stop();
 
@@ -342,12 +351,12 @@ async fn rewrap_file_to_pkcs11_to_awskms() {
     assert_not_in_files(&install.data_dir(), "plaintext-marker-");
     // And with the KMS section pointing at another key, the keyring does not open.
     let other = moto.create_kms_key(None);
-    install.configure(
-        "awskms",
-        &awskms_section(&other.key_id, &moto.endpoint()),
-    );
+    install.configure("awskms", &awskms_section(&other.key_id, &moto.endpoint()));
     let log = install.start_fails();
-    assert!(log.contains("cannot unwrap") || log.contains("refused"), "{log}");
+    assert!(
+        log.contains("cannot unwrap") || log.contains("refused"),
+        "{log}"
+    );
 }
 
 /// A KMS that cannot be reached at start: the server listens sealed (health live, ready 503,
@@ -394,7 +403,10 @@ async fn unreachable_kms_seals_and_its_return_unseals() {
     // Nothing about the KMS's whereabouts to an anonymous caller.
     let port = proxy.url().rsplit(':').next().unwrap().to_owned();
     for text in [body.to_string(), status.to_string()] {
-        assert!(!text.contains(&port) && !text.contains("127.0.0.1"), "{text}");
+        assert!(
+            !text.contains(&port) && !text.contains("127.0.0.1"),
+            "{text}"
+        );
     }
     let unseal = |url: String| {
         Command::new(BIN)
@@ -486,7 +498,10 @@ async fn pkcs11_missing_token_seals_and_wrong_pin_stops() {
         if s == 200 {
             break;
         }
-        assert!(Instant::now() < deadline, "did not unseal when the token came back");
+        assert!(
+            Instant::now() < deadline,
+            "did not unseal when the token came back"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     read_all(&api, &written).await;

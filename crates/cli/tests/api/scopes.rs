@@ -10,10 +10,13 @@ use crate::common::{Api, TestServer, assert_error};
 
 /// Routes that need no scope, only a valid credential (or none). Keep this list short: every
 /// other route must name its scope in its OpenAPI operation.
-const NO_SCOPE: [(&str, &str); 8] = [
+const NO_SCOPE: [(&str, &str); 10] = [
     // Health: no credential at all, for load balancers and orchestrators.
     ("GET", "/health"),
     ("GET", "/health/ready"),
+    // The seal: a sealed server cannot check a credential (docs/keys.md).
+    ("GET", "/v1/sys/seal-status"),
+    ("POST", "/v1/sys/unseal"),
     // Describes the caller's own credential (identity, tenant, scopes).
     ("GET", "/v1/auth/whoami"),
     // The caller's own tokens, metadata only (never a value).
