@@ -157,7 +157,7 @@ pub async fn status(state: &AppState) -> ApiResult<KeyringStatus> {
             sealed_values,
         });
     }
-    keys.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+    keys.sort_by_key(|k| k.created_at);
     Ok(KeyringStatus {
         provider: state.keys.provider().describe(),
         active_key_id: active,

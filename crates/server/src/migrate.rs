@@ -158,6 +158,9 @@ struct Plan {
     source: PathBuf,
     target: String,
     root_key: PathBuf,
+    /// The configured root key provider when it is not the key file (and no --root-key-file
+    /// was given): the keyring is checked with it.
+    provider: Option<(scaivault_keys::RootKeyConfig, scaivault_keys::Locations)>,
 }
 
 fn plan(args: &MigrateArgs) -> Result<Plan, StartupError> {
@@ -217,23 +220,37 @@ fn plan(args: &MigrateArgs) -> Result<Plan, StartupError> {
         (None, Some(config)) => crate::serve::root_key_path(config, &data_dir),
         (None, None) => data_dir.join("root.key"),
     };
+    let provider = match (&args.root_key_file, &config) {
+        (None, Some(config)) if config.root_key.provider != scaivault_keys::ProviderKind::File => {
+            Some((config.root_key.clone(), config.key_locations(&data_dir)))
+        }
+        _ => None,
+    };
     Ok(Plan {
         source,
         target,
         root_key,
+        provider,
     })
 }
 
 /// `scaivault operator migrate`.
 pub async fn migrate(args: MigrateArgs) -> Result<(), StartupError> {
     let plan = plan(&args)?;
-    let provider = FileKeyProvider::load(&plan.root_key)
-        .map_err(|e| StartupError::Keys(format!("{e} (--root-key-file)")))?;
+    let provider: std::sync::Arc<dyn KeyProvider> = match &plan.provider {
+        Some((settings, at)) => scaivault_keys::open(settings, settings.provider, at)
+            .await
+            .map_err(|e| StartupError::Keys(format!("{e} ([root_key] of --config)")))?,
+        None => std::sync::Arc::new(
+            FileKeyProvider::load(&plan.root_key)
+                .map_err(|e| StartupError::Keys(format!("{e} (--root-key-file)")))?,
+        ),
+    };
 
     let mut source = Source::open(&plan.source)
         .await
         .map_err(|e| StartupError::Store(format!("source {}: {e}", plan.source.display())))?;
-    let result = run(&args, &plan, &provider, &mut source).await;
+    let result = run(&args, &plan, provider.as_ref(), &mut source).await;
     source.close().await;
     result
 }
@@ -241,7 +258,7 @@ pub async fn migrate(args: MigrateArgs) -> Result<(), StartupError> {
 async fn run(
     args: &MigrateArgs,
     plan: &Plan,
-    provider: &FileKeyProvider,
+    provider: &dyn KeyProvider,
     source: &mut Source,
 ) -> Result<(), StartupError> {
     let problems = source.check_schema().await.map_err(store_err)?;
@@ -300,7 +317,7 @@ async fn run(
                 "\nNext: point the configuration at this database (storage = \"postgres\", \
                  database_url = ...), keep the same root key ({}) for every node, and start the \
                  server. Keep the embedded store until you are satisfied.",
-                plan.root_key.display()
+                provider.describe()
             ));
             Ok(())
         }
@@ -327,7 +344,7 @@ fn refuse_schema(what: &str, problems: &[String]) -> Result<(), StartupError> {
 /// to) and returns a digest of the keyring, which names the source in the progress record.
 async fn check_keyring(
     source: &mut Source,
-    provider: &FileKeyProvider,
+    provider: &dyn KeyProvider,
 ) -> Result<String, StartupError> {
     let table = copy::table("data_keys")
         .ok_or_else(|| StartupError::Store("internal: no data_keys table".into()))?;
@@ -712,7 +729,7 @@ async fn verify(
     source: &mut Source,
     target: &mut Target,
     store: &PgStore,
-    provider: &FileKeyProvider,
+    provider: &dyn KeyProvider,
     copied: Option<&Copied>,
 ) -> Result<(), StartupError> {
     let started = Instant::now();
