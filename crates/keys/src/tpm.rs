@@ -9,7 +9,7 @@
 //! - The root key K (32 random bytes, made at init) imported twice under the primary:
 //!   as a KEYEDHASH HMAC-SHA256 key (`hmac`: what wrap/unwrap use) and as a sealed data object
 //!   (`seal`: K followed by the security officer's backup envelope; only `tpm backup` unseals
-//!   it). Both have authValue = SHA-256 of the user PIN (see [`pin_auth`]), so the TPM checks the
+//!   it). Both have authValue = SHA-256 of the user PIN (see `pin_auth`), so the TPM checks the
 //!   PIN, with its dictionary-attack protection.
 //! - The key file (JSON, mode 0600) holds the four blobs; they load only in the TPM that made
 //!   them (the private parts are encrypted under the primary, which only that TPM's owner seed
