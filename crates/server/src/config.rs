@@ -589,3 +589,68 @@ fn networks(key: &str, entries: &[String]) -> Result<Vec<ipnet::IpNet>, StartupE
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_key_variables_map_to_their_settings() {
+        for (variable, key) in [
+            ("PROVIDER", "root_key.provider"),
+            ("AWSKMS_KEY_ID", "root_key.awskms.key_id"),
+            ("AWSKMS_ENDPOINT_URL", "root_key.awskms.endpoint_url"),
+            ("PKCS11_TOKEN_LABEL", "root_key.pkcs11.token_label"),
+            ("PKCS11_PIN_FILE", "root_key.pkcs11.pin_file"),
+            ("pkcs11_pin", "root_key.pkcs11.pin"),
+            ("TPM_TCTI", "root_key.tpm.tcti"),
+        ] {
+            assert_eq!(
+                root_key_env_key(variable).as_deref(),
+                Some(key),
+                "{variable}"
+            );
+        }
+        for unknown in ["FILE", "PKCS11", "AWSKMS_SECRET", "TPM_PIN_FILES", ""] {
+            assert_eq!(root_key_env_key(unknown), None, "{unknown}");
+        }
+    }
+
+    #[test]
+    fn root_key_section_parses_and_hides_pins() {
+        let config: Config = Figment::new()
+            .merge(Toml::string(
+                r#"
+                [root_key]
+                provider = "pkcs11"
+                [root_key.pkcs11]
+                module = "/usr/lib/softhsm/libsofthsm2.so"
+                token_label = "scaivault"
+                pin = "1234-secret-pin"
+                "#,
+            ))
+            .extract()
+            .unwrap();
+        assert_eq!(
+            config.root_key.provider,
+            scaivault_keys::ProviderKind::Pkcs11
+        );
+        let pkcs11 = config.root_key.pkcs11.as_ref().unwrap();
+        assert_eq!(pkcs11.key_label, "scaivault-root-key");
+        assert_eq!(pkcs11.user_pin().unwrap().expose(), "1234-secret-pin");
+        assert!(!format!("{config:?}").contains("1234-secret-pin"));
+        // An unknown provider or setting is refused, not ignored.
+        for bad in [
+            "[root_key]\nprovider = \"vault\"",
+            "[root_key.pkcs11]\nmodule = \"m\"\ntoken_label = \"t\"\nslot = 3",
+        ] {
+            assert!(
+                Figment::new()
+                    .merge(Toml::string(bad))
+                    .extract::<Config>()
+                    .is_err(),
+                "{bad}"
+            );
+        }
+    }
+}
