@@ -246,3 +246,74 @@ fn tpm_init_backup_new_tpm_restore_and_the_secret_reads_back() {
         .ok();
     assert_eq!(read_back.stdout, "TPM-s3cret\n");
 }
+
+/// The TPM off at start: the server listens sealed (`/health/ready` 503, API 503 `sealed`),
+/// `operator unseal` exits 1 while it is off; the TPM on again: `operator unseal` unseals, the
+/// secret reads back. A wrong PIN stops the server instead (never retried: DA lockout).
+#[test]
+fn tpm_off_at_start_seals_and_on_again_unseals() {
+    let drill = Drill {
+        dir: tempfile::tempdir().unwrap(),
+    };
+    let mut tpm = Swtpm::start(&drill.dir.path().join("tpm"));
+    drill.write_config(&tpm.tcti());
+    let init = drill
+        .tpm(&["init", "--sopin", SO_PIN, "--userpin", USER_PIN], false)
+        .ok();
+    let token = init
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("skt_"))
+        .expect("bootstrap token printed")
+        .to_owned();
+    let server = drill.start_server();
+    drill
+        .client(
+            &server,
+            &token,
+            &["secrets", "write", "tpm/sealed", "v=opens-again"],
+        )
+        .ok();
+    drop(server);
+
+    tpm.stop();
+    let server = drill.start_server();
+    let status = drill.client(&server, &token, &["status", "--json"]);
+    assert_eq!(status.code, 1, "{status:?}");
+    assert_eq!(status.json()["ready"]["status"], "sealed", "{status:?}");
+    let read = drill.client(
+        &server,
+        &token,
+        &["secrets", "read", "tpm/sealed", "--json"],
+    );
+    assert_ne!(read.code, 0, "{read:?}");
+    assert!(read.stderr.contains("sealed"), "{read:?}");
+    let unseal = drill.client(&server, &token, &["operator", "unseal"]);
+    assert_eq!(unseal.code, 1, "{unseal:?}");
+
+    tpm.restart();
+    drill.client(&server, &token, &["operator", "unseal"]).ok();
+    let read = drill
+        .client(
+            &server,
+            &token,
+            &["secrets", "read", "tpm/sealed", "--json"],
+        )
+        .ok();
+    assert_eq!(read.json()["data"]["v"], "opens-again", "{read:?}");
+    drop(server);
+
+    // A wrong PIN: the server stops with a clear error, it does not sit sealed retrying.
+    let out = drill
+        .cmd()
+        .args(["server", "--config"])
+        .arg(drill.config())
+        .env("SCAIVAULT_ROOT_KEY_TPM_PIN", "wrong-pin-0000")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("wrong PIN"), "{stderr}");
+    assert!(!stderr.contains("wrong-pin-0000"), "{stderr}");
+}
