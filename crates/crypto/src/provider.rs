@@ -39,6 +39,23 @@ pub trait KeyProvider: Send + Sync + std::fmt::Debug {
     -> Result<Zeroizing<Vec<u8>>, CryptoError>;
 }
 
+/// Reads a file that holds key material or a PIN, refusing one that group or others can
+/// access (the root key file, PIN files). The text is wiped when dropped.
+pub fn read_owner_only(path: &Path) -> Result<Zeroizing<String>, CryptoError> {
+    let meta = fs::metadata(path)
+        .map_err(|e| CryptoError::RootKey(format!("cannot read {}: {e}", path.display())))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(CryptoError::RootKey(format!(
+            "{} is accessible by group or others; run: chmod 600 {}",
+            path.display(),
+            path.display()
+        )));
+    }
+    let text = fs::read_to_string(path)
+        .map_err(|e| CryptoError::RootKey(format!("cannot read {}: {e}", path.display())))?;
+    Ok(Zeroizing::new(text))
+}
+
 /// A root key kept in a file (base64 of 32 random bytes), readable by its owner only.
 /// Used by dev mode and by small installs without an HSM or KMS.
 pub struct FileKeyProvider {
@@ -57,19 +74,7 @@ impl std::fmt::Debug for FileKeyProvider {
 impl FileKeyProvider {
     /// Loads the key file, refusing one that group or others can read.
     pub fn load(path: &Path) -> Result<Self, CryptoError> {
-        let meta = fs::metadata(path)
-            .map_err(|e| CryptoError::RootKey(format!("cannot read {}: {e}", path.display())))?;
-        if meta.permissions().mode() & 0o077 != 0 {
-            return Err(CryptoError::RootKey(format!(
-                "{} is accessible by group or others; run: chmod 600 {}",
-                path.display(),
-                path.display()
-            )));
-        }
-        let text =
-            Zeroizing::new(fs::read_to_string(path).map_err(|e| {
-                CryptoError::RootKey(format!("cannot read {}: {e}", path.display()))
-            })?);
+        let text = read_owner_only(path)?;
         let bytes = Zeroizing::new(
             STANDARD
                 .decode(text.trim())

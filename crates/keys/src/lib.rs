@@ -87,20 +87,7 @@ impl Pin {
     /// Reads a PIN file (surrounding whitespace trimmed); refuses one that group or others can
     /// read, as for the root key file.
     pub fn from_file(path: &Path) -> Result<Self, CryptoError> {
-        use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(path)
-            .map_err(|e| CryptoError::RootKey(format!("cannot read {}: {e}", path.display())))?;
-        if meta.permissions().mode() & 0o077 != 0 {
-            return Err(CryptoError::RootKey(format!(
-                "{} is accessible by group or others; run: chmod 600 {}",
-                path.display(),
-                path.display()
-            )));
-        }
-        let text =
-            Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
-                CryptoError::RootKey(format!("cannot read {}: {e}", path.display()))
-            })?);
+        let text = scaivault_crypto::provider::read_owner_only(path)?;
         let pin = text.trim();
         if pin.is_empty() {
             return Err(CryptoError::RootKey(format!("{} is empty", path.display())));

@@ -24,7 +24,7 @@
 //! TPM (or swtpm) that restarts is picked up again on the next operation.
 
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -908,30 +908,13 @@ fn envelope_from_json(envelope: &Envelope) -> Result<Vec<u8>, CryptoError> {
 }
 
 fn read_key_file(path: &Path) -> Result<Blobs, CryptoError> {
-    let meta = match std::fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(CryptoError::Refused(format!(
-                "no TPM key file at {}: run `scaivault tpm init` (or `scaivault tpm restore` from a backup)",
-                path.display()
-            )));
-        }
-        Err(e) => {
-            return Err(CryptoError::RootKey(format!(
-                "cannot read {}: {e}",
-                path.display()
-            )));
-        }
-    };
-    if meta.permissions().mode() & 0o077 != 0 {
-        return Err(CryptoError::RootKey(format!(
-            "{} is accessible by group or others; run: chmod 600 {}",
-            path.display(),
+    if !path.exists() {
+        return Err(CryptoError::Refused(format!(
+            "no TPM key file at {}: run `scaivault tpm init` (or `scaivault tpm restore` from a backup)",
             path.display()
         )));
     }
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CryptoError::RootKey(format!("cannot read {}: {e}", path.display())))?;
+    let text = scaivault_crypto::provider::read_owner_only(path)?;
     let bad = |what: &str| CryptoError::RootKey(format!("{}: {what}", path.display()));
     let file: KeyFile = serde_json::from_str(&text)
         .map_err(|e| bad(&format!("not a ScaiVault TPM key file: {e}")))?;
