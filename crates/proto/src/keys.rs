@@ -21,7 +21,8 @@ pub struct SealStatus {
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
 pub struct DataKeyInfo {
     pub key_id: String,
-    /// `data` (seals values) or `pepper` (token digests; never rotated by `rotate-keys`).
+    /// `data` (seals values) or `token_pepper` (keys the token digests; never rotated by
+    /// `rotate-keys`, which would invalidate every token).
     pub purpose: String,
     /// The active data key seals every new value.
     pub active: bool,

@@ -36,11 +36,15 @@ pub async fn identity_changed(state: &AppState, tenant_id: &str, identity_id: &s
 /// Applies a change published by any node.
 pub fn apply(state: &AppState, change: &str) {
     if change == crate::keys::KEYRING_CHANGED || change == ALL {
-        // A data key was added (rotation on another node): unwrap it too.
+        // A data key was added (rotation on another node): unwrap it too, and let the rewrap
+        // start now if this node leads it (rather than at its next round).
         let state = state.clone();
         tokio::spawn(async move {
-            if let Err(e) = crate::keys::reload(&state).await {
-                tracing::warn!(error = %e, "could not reload the keyring after a change on another node");
+            match crate::keys::reload(&state).await {
+                Ok(()) => state.keys.wake_rewrap(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not reload the keyring after a change on another node")
+                }
             }
         });
     }

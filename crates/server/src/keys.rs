@@ -69,6 +69,11 @@ impl KeyState {
         &self.provider
     }
 
+    /// Asks the rewrap job for a pass now (it runs on the node that leads it).
+    pub fn wake_rewrap(&self) {
+        self.wake_rewrap.notify_one();
+    }
+
     fn replace(&self, keyring: Keyring) {
         *self
             .ring
@@ -127,7 +132,7 @@ pub async fn rotate(state: &AppState) -> ApiResult<KeyringStatus> {
         tracing::warn!(error = %e, "could not tell other nodes about the new data key; they load it at their next start");
     }
     tracing::info!(%key_id, "data key rotated; rewrapping older values in the background");
-    state.keys.wake_rewrap.notify_one();
+    state.keys.wake_rewrap();
     status(state).await
 }
 
@@ -149,7 +154,8 @@ pub async fn status(state: &AppState) -> ApiResult<KeyringStatus> {
             pending += sealed_values;
         }
         keys.push(DataKeyInfo {
-            active: key.key_id == active,
+            // As stored: the active data key, and the (only) token pepper.
+            active: key.active,
             key_id: key.key_id,
             purpose: key.purpose,
             wrapped_by: key.provider,

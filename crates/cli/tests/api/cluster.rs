@@ -543,3 +543,65 @@ async fn three_nodes_survive_a_node_kill_under_load() {
     assert_eq!(s, 200);
     assert_eq!(report["intact"], true, "{report}");
 }
+
+/// A data key rotated through one node: the other node (which leads the rewrap job, having
+/// started first) reloads the keyring from the change feed, reads what the first node seals
+/// under the new key, and re-seals every older value at once rather than at its next round.
+#[tokio::test]
+async fn a_rotation_on_one_node_reaches_the_other_and_the_rewrap_finishes() {
+    let db = TestDatabase::create();
+    let a = ProdServer::start(&format!(
+        "storage = \"postgres\"\ndatabase_url = \"{}\"\n",
+        db.url
+    ));
+    let on_a = a.admin();
+    for i in 0..50 {
+        let (s, body) = on_a
+            .put(&format!("/v1/secrets/rot/s{i}"), json!({"data": {"v": i}}))
+            .await;
+        assert_eq!(s, 201, "{body}");
+    }
+    let b = a.spawn_node();
+    let on_b = b.client(&a.admin_token);
+    let (s, rotated) = on_b.post("/v1/sys/keys/rotate", json!({})).await;
+    assert_eq!(s, 200, "{rotated}");
+    let new_key = rotated["active_key_id"].as_str().unwrap().to_owned();
+
+    // Sealed by b under the new key, read on a once its keyring has the key.
+    let (s, body) = on_b
+        .put("/v1/secrets/rot/after", json!({"data": {"v": "new"}}))
+        .await;
+    assert_eq!(s, 201, "{body}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (s, body) = on_a.get("/v1/secrets/rot/after").await;
+        if s == 200 {
+            assert_eq!(body["data"]["v"], "new");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a never read the new key's value: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The rewrap (led by a, the job's lease holder since its start) finishes well inside its
+    // 5-minute round.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (s, status) = on_a.get("/v1/sys/keys").await;
+        assert_eq!(s, 200, "{status}");
+        if status["rewrap"]["pending"] == 0 {
+            assert_eq!(status["active_key_id"], new_key.as_str(), "{status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "rewrap did not finish: {status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for i in 0..50 {
+        let (s, body) = on_b.get(&format!("/v1/secrets/rot/s{i}")).await;
+        assert_eq!(s, 200, "{body}");
+        assert_eq!(body["data"]["v"], i);
+    }
+}
