@@ -487,7 +487,9 @@ impl Inner {
 /// The modules loaded and initialized in this process, by path.
 static MODULES: OnceLock<Mutex<Vec<(PathBuf, Pkcs11)>>> = OnceLock::new();
 
-fn static_modules_remove(path: &Path) {
+/// Finalizes and forgets the module at `path` (after an open found no usable token), so the
+/// next open initializes it again and sees the tokens present then.
+fn forget_module(path: &Path) {
     let mut modules = MODULES
         .get_or_init(Mutex::default)
         .lock()
@@ -527,12 +529,6 @@ fn load_module(path: &Path) -> Result<Pkcs11, CryptoError> {
     }
     modules.push((path.to_owned(), ctx.clone()));
     Ok(ctx)
-}
-
-/// Finalizes and forgets the module at `path` (after an open found no usable token), so the
-/// next open initializes it again and sees the tokens present then.
-fn forget_module(path: &Path) {
-    static_modules_remove(path);
 }
 
 /// Wrong, locked, expired or unset PIN: refused, never retried.

@@ -75,10 +75,7 @@ fn embedded(config_file: Option<&Path>) -> Result<(Config, PathBuf), StartupErro
             "backup and restore are for the embedded store; back PostgreSQL up with pg_dump".into(),
         ));
     }
-    let data_dir = config
-        .data_dir
-        .clone()
-        .ok_or_else(|| StartupError::Config("data_dir is required".into()))?;
+    let data_dir = config.required_data_dir()?;
     Ok((config, data_dir))
 }
 

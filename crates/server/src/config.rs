@@ -538,6 +538,13 @@ impl Config {
         Ok((every, warning))
     }
 
+    /// `data_dir`, which every command on an installation's files needs.
+    pub fn required_data_dir(&self) -> Result<PathBuf, StartupError> {
+        self.data_dir
+            .clone()
+            .ok_or_else(|| StartupError::Config("data_dir is required".into()))
+    }
+
     pub fn unseal_retry_interval(&self) -> Result<Duration, StartupError> {
         at_least_one_second("unseal_retry_interval", &self.unseal_retry_interval)
     }

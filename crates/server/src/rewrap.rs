@@ -27,10 +27,7 @@ pub async fn rewrap(
     create_key: bool,
 ) -> Result<(), StartupError> {
     let config = Config::load(config_file.as_deref())?;
-    let data_dir = config
-        .data_dir
-        .clone()
-        .ok_or_else(|| StartupError::Config("data_dir is required".into()))?;
+    let data_dir = config.required_data_dir()?;
     let from = config.root_key.provider;
     let at = config.key_locations(&data_dir);
     let store = bootstrap::OpenedStore::open(&config, &data_dir).await?;

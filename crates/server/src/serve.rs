@@ -551,10 +551,7 @@ pub async fn operator_init(
     create_key: bool,
 ) -> Result<(), StartupError> {
     let config = Config::load(config_file.as_deref())?;
-    let data_dir = config
-        .data_dir
-        .clone()
-        .ok_or_else(|| StartupError::Config("data_dir is required".into()))?;
+    let data_dir = config.required_data_dir()?;
     let store = bootstrap::OpenedStore::open(&config, &data_dir).await?;
     if bootstrap::is_initialized(store.as_store()).await? {
         return Err(StartupError::AlreadyInitialized);

@@ -51,10 +51,7 @@ fn per(bytes: u64, entries: u64) -> Option<u64> {
 /// `scaivault operator storage`.
 pub async fn report(config_file: Option<PathBuf>, as_json: bool) -> Result<(), StartupError> {
     let config = Config::load(config_file.as_deref())?;
-    let data_dir = config
-        .data_dir
-        .clone()
-        .ok_or_else(|| StartupError::Config("data_dir is required".into()))?;
+    let data_dir = config.required_data_dir()?;
     let store = OpenedStore::open(&config, &data_dir).await?;
     // An operator command has no server state: it reads the real clock through the Clock.
     let now = scaivault_core::Clock::now(&scaivault_core::SystemClock);

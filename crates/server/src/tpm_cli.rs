@@ -156,10 +156,7 @@ mod enabled {
     /// The configuration, its data directory and its `[root_key.tpm]` (defaults if absent).
     fn load(file: Option<&Path>) -> Result<(Config, PathBuf, TpmSettings), Failure> {
         let config = Config::load(file)?;
-        let data_dir = config
-            .data_dir
-            .clone()
-            .ok_or_else(|| Failure::Other("configuration: data_dir is required".into()))?;
+        let data_dir = config.required_data_dir()?;
         let settings = config.root_key.tpm.clone().unwrap_or_else(|| TpmSettings {
             tcti: "device:/dev/tpmrm0".into(),
             key_file: None,

@@ -3,10 +3,8 @@
 //! rows; a tampered target fails `--verify-only`; a target holding other data is refused.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -91,18 +89,10 @@ impl PgServer {
             .stderr(Stdio::from(log))
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("ScaiVault listening on ") {
-                    let _ = tx.send(url.trim().to_owned());
-                }
-            }
-        });
-        let base_url = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(url) => url,
-            Err(_) => {
+        let url = crate::common::listening_url(&mut child);
+        let base_url = match url {
+            Some(url) => url,
+            None => {
                 let _ = child.kill();
                 panic!(
                     "server on PostgreSQL did not start: {}",

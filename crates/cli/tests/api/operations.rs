@@ -1,8 +1,6 @@
 //! Health, OpenAPI, request ids, logs, and production mode (operator init, TLS).
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use serde_json::json;
 
@@ -170,19 +168,8 @@ fn start_production_with_env(
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.strip_prefix("ScaiVault listening on ") {
-                let _ = tx.send(url.trim().to_owned());
-            }
-        }
-    });
+    let url = crate::common::listening_url(&mut child).expect("production server started");
     let child = KillOnDrop(child);
-    let url = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("production server started");
     (child, url)
 }
 

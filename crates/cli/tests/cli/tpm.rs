@@ -1,10 +1,8 @@
 //! `scaivault tpm init|status|backup|restore` with the real binary, a real server and a real
 //! software TPM (swtpm): the backup/restore drill of docs/keys/tpm.md.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use scaivault_testpeers::swtpm::Swtpm;
 
@@ -75,18 +73,10 @@ impl Drill {
             .stderr(Stdio::from(log))
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("ScaiVault listening on ") {
-                    let _ = tx.send(url.trim().to_owned());
-                }
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(url) => Server { url, child },
-            Err(_) => {
+        let url = super::common::listening_url(&mut child);
+        match url {
+            Some(url) => Server { url, child },
+            None => {
                 let _ = child.kill();
                 panic!(
                     "server did not start: {}",

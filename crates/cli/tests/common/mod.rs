@@ -22,6 +22,21 @@ pub struct TestServer {
     child: Option<Child>,
 }
 
+/// The URL a starting server announces ("ScaiVault listening on URL") on its piped stdout,
+/// which a thread of its own keeps reading; `None` when none came within 60 s.
+pub fn listening_url(child: &mut Child) -> Option<String> {
+    let stdout = child.stdout.take()?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.strip_prefix("ScaiVault listening on ") {
+                let _ = tx.send(url.trim().to_owned());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60)).ok()
+}
+
 /// A token nobody else uses.
 #[allow(
     clippy::disallowed_methods,
@@ -88,18 +103,10 @@ impl TestServer {
             .stderr(Stdio::from(log))
             .spawn()
             .expect("spawn scaivault server");
-        let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("ScaiVault listening on ") {
-                    let _ = tx.send(url.trim().to_owned());
-                }
-            }
-        });
-        let url = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(url) => url,
-            Err(_) => {
+        let url = listening_url(&mut child);
+        let url = match url {
+            Some(url) => url,
+            None => {
                 let _ = child.kill();
                 panic!("server did not start; log:\n{}", self.log());
             }

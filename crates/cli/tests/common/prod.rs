@@ -1,10 +1,8 @@
 //! A production-mode server (config file, `operator init`, bootstrap admin token), for tests
 //! that need configuration dev mode does not take (JWT issuers, rate limits, audit sinks).
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use super::{Api, BIN};
 
@@ -46,18 +44,10 @@ impl ProdServer {
             .stderr(Stdio::from(log))
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("ScaiVault listening on ") {
-                    let _ = tx.send(url.trim().to_owned());
-                }
-            }
-        });
-        let base_url = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(url) => url,
-            Err(_) => {
+        let url = super::listening_url(&mut child);
+        let base_url = match url {
+            Some(url) => url,
+            None => {
                 let _ = child.kill();
                 panic!(
                     "server did not start: {}",
@@ -97,18 +87,7 @@ impl ProdServer {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(url) = line.strip_prefix("ScaiVault listening on ") {
-                    let _ = tx.send(url.trim().to_owned());
-                }
-            }
-        });
-        let base_url = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("second node started");
+        let base_url = super::listening_url(&mut child).expect("second node started");
         Node { base_url, child }
     }
 
