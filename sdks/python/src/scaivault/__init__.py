@@ -1,0 +1,1 @@
+"""ScaiVault's Python SDK."""
