@@ -60,16 +60,6 @@ class AsyncResource:
         """A route that is not about one tenant: ``/v1/...``."""
         return "/v1" + "".join("/" + segment(s) for s in segments)
 
-    def _secrets(self, before: str, path: str | None, after: str = "") -> str:
-        url = self._t.config.tenant_prefix() + "/secrets"
-        if before:
-            url += "/" + before
-        if path is not None:
-            url += "/" + secret_path(path)
-        if after:
-            url += "/" + after
-        return url
-
     async def _send(self, call: Call[T]) -> T:
         return await self._t.send(call)
 
@@ -96,7 +86,28 @@ class AsyncResource:
 
 
 class AsyncSecrets(AsyncResource):
-    """``/v1/secrets``: read, write, list, version and rotate secrets."""
+    """``/v1/secrets``: read, write, list, version and rotate secrets.
+
+    ``client.partner_secrets`` is the same group on ``/v1/partner/secrets`` (secrets shared by
+    every tenant of the partner; partner admins write them).
+    """
+
+    def __init__(self, transport: AsyncTransport, *, partner: bool = False) -> None:
+        super().__init__(transport)
+        self._partner = partner
+
+    def _secrets(self, before: str, path: str | None, after: str = "") -> str:
+        if self._partner:
+            url = "/v1/partner/secrets"
+        else:
+            url = self._t.config.tenant_prefix() + "/secrets"
+        if before:
+            url += "/" + before
+        if path is not None:
+            url += "/" + secret_path(path)
+        if after:
+            url += "/" + after
+        return url
 
     async def read(self, path: str, version: int | None = None) -> m.Secret:
         """``GET /v1/secrets/{path}[?version=N]``: the current (or given) version."""
@@ -885,7 +896,7 @@ class AsyncSubscriptions(AsyncResource):
 
     async def rotate_secret(self, id: str) -> m.Subscription:
         """``POST /v1/subscriptions/{id}/rotate-secret``: a new webhook signing secret (in
-        ``webhook_secret``); the old one keeps signing alongside for a while."""
+        ``webhook_secret``, shown once); it signs every delivery from then on."""
         return await self._send(
             Call(
                 "POST",

@@ -61,16 +61,6 @@ class Resource:
         """A route that is not about one tenant: ``/v1/...``."""
         return "/v1" + "".join("/" + segment(s) for s in segments)
 
-    def _secrets(self, before: str, path: str | None, after: str = "") -> str:
-        url = self._t.config.tenant_prefix() + "/secrets"
-        if before:
-            url += "/" + before
-        if path is not None:
-            url += "/" + secret_path(path)
-        if after:
-            url += "/" + after
-        return url
-
     def _send(self, call: Call[T]) -> T:
         return self._t.send(call)
 
@@ -97,7 +87,28 @@ class Resource:
 
 
 class Secrets(Resource):
-    """``/v1/secrets``: read, write, list, version and rotate secrets."""
+    """``/v1/secrets``: read, write, list, version and rotate secrets.
+
+    ``client.partner_secrets`` is the same group on ``/v1/partner/secrets`` (secrets shared by
+    every tenant of the partner; partner admins write them).
+    """
+
+    def __init__(self, transport: SyncTransport, *, partner: bool = False) -> None:
+        super().__init__(transport)
+        self._partner = partner
+
+    def _secrets(self, before: str, path: str | None, after: str = "") -> str:
+        if self._partner:
+            url = "/v1/partner/secrets"
+        else:
+            url = self._t.config.tenant_prefix() + "/secrets"
+        if before:
+            url += "/" + before
+        if path is not None:
+            url += "/" + secret_path(path)
+        if after:
+            url += "/" + after
+        return url
 
     def read(self, path: str, version: int | None = None) -> m.Secret:
         """``GET /v1/secrets/{path}[?version=N]``: the current (or given) version."""
@@ -886,7 +897,7 @@ class Subscriptions(Resource):
 
     def rotate_secret(self, id: str) -> m.Subscription:
         """``POST /v1/subscriptions/{id}/rotate-secret``: a new webhook signing secret (in
-        ``webhook_secret``); the old one keeps signing alongside for a while."""
+        ``webhook_secret``, shown once); it signs every delivery from then on."""
         return self._send(
             Call(
                 "POST",
