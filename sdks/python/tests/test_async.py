@@ -62,8 +62,12 @@ async def test_other_groups(server: Server, unique: str) -> None:
         assert [c.id async for c in vault.pki.cas.list()].count(ca.id) == 1
         sa = await vault.service_accounts.create(f"{unique}-sa", ["secrets-reader"])
         assert [a.id async for a in vault.service_accounts.list() if a.id == sa.id] == [sa.id]
+        await vault.secrets.write(f"{unique}/audited", {"a": "1"})
         entries = [e async for e in vault.audit.query(path_prefix=unique, limit=2)]
-        assert entries
+        assert [e.action for e in entries] == ["write"]
+        assert [e.action async for e in vault.audit.trail(f"{unique}/audited")] == ["write"]
+        assert (await vault.audit.summary()).total > 0
+        assert (await vault.audit.verify()).intact
         engines = [e async for e in vault.dynamic.engines.list()]
         assert isinstance(engines, list)
         with pytest.raises(scaivault.NotFoundError):
