@@ -3,11 +3,13 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from collections.abc import Iterator
 
+import httpx
 import pytest
 
 import scaivault
-from vaultserver import Server
+from vaultserver import Server, start_dev_server
 
 
 def test_not_found_codes(client: scaivault.Client, unique: str) -> None:
@@ -108,3 +110,32 @@ def test_plain_writes_are_not_retried(
         with pytest.raises(scaivault.RateLimitedError):
             c.secrets.write(f"{unique}/w", {"a": "1"})
     assert not [r for r in caplog.records if "PUT" in r.getMessage() and "retry" in r.getMessage()]
+
+
+def test_payload_too_large(client: scaivault.Client, unique: str) -> None:
+    with pytest.raises(scaivault.ValidationError) as caught:
+        client.secrets.write(f"{unique}/big", {"blob": "x" * (2 * 1024 * 1024)})
+    assert (caught.value.code, caught.value.status) == ("payload_too_large", 413)
+
+
+@pytest.fixture(scope="module")
+def clock_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = start_dev_server(tmp_path_factory.mktemp("clock"), "--dev-test-clock")
+    yield srv
+    srv.stop()
+
+
+def test_secret_expired(clock_server: Server) -> None:
+    with clock_server.client() as c:
+        c.secrets.write("app/short-lived", {"a": "1"}, options={"expires_in": "1h"})
+        assert c.secrets.read("app/short-lived").expires_at is not None
+        # Time moves only when told (POST /v1/sys/test-clock, a dev-server route).
+        moved = httpx.post(
+            f"{clock_server.url}/v1/sys/test-clock",
+            json={"advance": "2h"},
+            headers={"Authorization": f"Bearer {clock_server.token}"},
+        )
+        assert moved.status_code == 200, moved.text
+        with pytest.raises(scaivault.SecretExpiredError) as caught:
+            c.secrets.read("app/short-lived")
+    assert (caught.value.code, caught.value.status) == ("secret_expired", 410)
