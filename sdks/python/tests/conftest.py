@@ -7,9 +7,9 @@ import secrets
 from collections.abc import Iterator
 
 import pytest
+from vaultserver import Server, start_dev_server, start_prod_server
 
 import scaivault
-from vaultserver import Server, start_dev_server, start_prod_server
 
 
 @pytest.fixture(scope="session")

@@ -7,9 +7,9 @@ import time
 import anyio
 import httpx
 import pytest
+from vaultserver import Server
 
 import scaivault
-from vaultserver import Server
 from scaivault import models
 
 pytestmark = pytest.mark.anyio
@@ -27,7 +27,8 @@ async def test_secrets_flow(server: Server, unique: str) -> None:
         assert isinstance(secret, models.Secret) and secret.data == {"pw": "2"}
         assert [v.version for v in await vault.secrets.versions(f"{unique}/a")] == [2, 1]
         assert (await vault.secrets.metadata(f"{unique}/a")).metadata.tags == ["t"]
-        assert (await vault.secrets.patch(f"{unique}/a", options={"max_versions": 3})).max_versions == 3
+        patched = await vault.secrets.patch(f"{unique}/a", options={"max_versions": 3})
+        assert patched.max_versions == 3
         rotated = await vault.secrets.rotate(f"{unique}/a", {"pw": "r"})
         assert rotated.version == 3
 
@@ -52,7 +53,9 @@ async def test_other_groups(server: Server, unique: str) -> None:
         token = await vault.auth.tokens.create("async", ["secrets:read"], ttl="1h")
         assert token.id in [t.id async for t in vault.auth.tokens.list()]
         await vault.auth.tokens.revoke(token.id)
-        policy = await vault.policies.create(f"{unique}-p", path=f"{unique}/**", permissions=["read"])
+        policy = await vault.policies.create(
+            f"{unique}-p", path=f"{unique}/**", permissions=["read"]
+        )
         verdict = await vault.policies.test(f"{unique}/x", "read", identity_id=who.identity_id)
         assert verdict.allowed
         await vault.policies.delete(policy.id)

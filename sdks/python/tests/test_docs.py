@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from vaultserver import Server, start_dev_server
 
 PAGE = Path(__file__).resolve().parents[3] / "docs" / "sdks" / "python.md"

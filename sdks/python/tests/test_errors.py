@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from vaultserver import Server, start_dev_server
 
 import scaivault
-from vaultserver import Server, start_dev_server
 
 
 def test_not_found_codes(client: scaivault.Client, unique: str) -> None:
@@ -35,7 +35,9 @@ def test_authentication_error(server: Server) -> None:
     assert (caught.value.code, caught.value.status) == ("authentication_required", 401)
 
 
-def test_access_denied_with_limited_token(client: scaivault.Client, server: Server, unique: str) -> None:
+def test_access_denied_with_limited_token(
+    client: scaivault.Client, server: Server, unique: str
+) -> None:
     client.secrets.write(f"{unique}/ro", {"a": "1"})
     reader = client.auth.tokens.create("reader", ["secrets:read"], ttl="1h")
     with server.client(token=reader.token) as limited:

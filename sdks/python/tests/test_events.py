@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from vaultserver import Server
 
 import scaivault
-from vaultserver import Server
 from scaivault import webhooks
 
 

@@ -9,8 +9,9 @@ import os
 import subprocess
 from pathlib import Path
 
-import scaivault
 from vaultserver import scaivault_bin
+
+import scaivault
 from scaivault import _async_resources, _sync_resources
 
 SDK_DIR = Path(__file__).resolve().parents[1]
@@ -66,7 +67,8 @@ def test_sync_and_async_clients_have_the_same_surface() -> None:
     groups = {
         "secrets": "read write patch list versions metadata delete restore rotate expiring",
         "policies": "create get list update delete test bind unbind bindings",
-        "rotation": "create get list update delete assign unassign secrets history trigger due runs",
+        "rotation": "create get list update delete assign unassign secrets history trigger due "
+        "runs",
         "secret_policies": "create get list update delete types generate",
         "audit": "query trail summary verify",
         "subscriptions": "create get list delete poll dead_letters rotate_secret",

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 import pytest
+from vaultserver import Server
 
 import scaivault
-from vaultserver import Server
 
 MARKER = "hunter2-redaction-marker"
 
@@ -34,7 +34,8 @@ def test_repr_and_logs_never_show_values(
             vault.secrets.read(f"{unique}/missing")
         assert MARKER not in repr(caught.value)
     records = [r for r in caplog.records if r.name == "scaivault"]
-    assert any(f"/secrets/{unique}/r" in r.getMessage() and "200" in r.getMessage() for r in records)
+    messages = [r.getMessage() for r in records]
+    assert any(f"/secrets/{unique}/r" in m and "200" in m for m in messages)
     logged = "\n".join(r.getMessage() + repr(r.args) for r in records)
     assert MARKER not in logged
     assert server.token not in logged and token.token not in logged

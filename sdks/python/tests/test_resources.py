@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from vaultserver import Server, scaivault_bin
 
 import scaivault
-from vaultserver import Server, scaivault_bin
 from scaivault import models
 
 
@@ -163,7 +163,9 @@ def test_identity(client: scaivault.Client, server: Server, unique: str) -> None
     groups = client.identity.set_user_groups("user:dev@example.test", ["developers"])
     assert groups.groups == ["group:developers"]
     assert client.identity.user_groups("user:dev@example.test").groups == ["group:developers"]
-    registered = client.identity.register("tenant", f"admin@{unique}.test", tenant_slug=unique + "r")
+    registered = client.identity.register(
+        "tenant", f"admin@{unique}.test", tenant_slug=unique + "r"
+    )
     assert registered.token.startswith("skt_") and registered.token not in repr(registered)
     with server.client(token=registered.token) as admin:
         assert admin.auth.whoami().tenant_id == registered.tenant_id
@@ -254,7 +256,7 @@ def test_dynamic_ssh(client: scaivault.Client, unique: str) -> None:
     assert lease.data["private_key"] not in repr(lease)
     assert not lease.renewable
     listed = list(client.dynamic.leases.list(engine=engine.name, live=True))
-    assert [l.id for l in listed] == [lease.lease_id]
+    assert [item.id for item in listed] == [lease.lease_id]
     assert client.dynamic.leases.get(lease.lease_id).role == "deploy"
     with pytest.raises(scaivault.ConflictError) as renew:
         client.dynamic.leases.renew(lease.lease_id, ttl="10m")

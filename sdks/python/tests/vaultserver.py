@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -141,7 +140,10 @@ def start_prod_server(tmp: Path) -> Server:
         check=True,
     )
     token = next(
-        word for line in init.stdout.splitlines() for word in line.split() if word.startswith("skt_")
+        word
+        for line in init.stdout.splitlines()
+        for word in line.split()
+        if word.startswith("skt_")
     )
     log = open(tmp / "server.log", "w")  # noqa: SIM115
     process = subprocess.Popen(

@@ -7,6 +7,8 @@ Everything else (URLs, headers, the retry decision, the error mapping, logging) 
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import email.utils
 import logging
 import os
@@ -103,9 +105,7 @@ def body(**fields: Any) -> dict[str, Any]:
 
 
 def jsonable(value: Any) -> Any:
-    import dataclasses
-    import datetime
-
+    """Dataclasses, mappings, sequences and datetimes as JSON-ready values."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
             f.name: jsonable(getattr(value, f.name))
@@ -123,8 +123,6 @@ def jsonable(value: Any) -> Any:
 
 def format_time(value: Any) -> Any:
     """A datetime as RFC 3339 UTC (``...Z``); strings pass through."""
-    import datetime
-
     if isinstance(value, datetime.datetime):
         if value.tzinfo is None:
             value = value.replace(tzinfo=datetime.timezone.utc)

@@ -13,7 +13,6 @@ from typing import Any, ClassVar
 
 from ._model import Model
 
-
 # -------------------- Secrets
 
 
@@ -654,4 +653,63 @@ class KeyringStatus(Model):
     rewrap: RewrapProgress
 
 
-__all__ = ['SecretMetadata', 'Secret', 'WriteResult', 'SecretSummary', 'VersionInfo', 'RotationPolicyRef', 'SecretInfo', 'RotateResult', 'ExpiringSecret', 'RestoreResult', 'WhoAmI', 'CreatedToken', 'TokenInfo', 'Rule', 'Policy', 'Binding', 'DecidingRule', 'PolicyTestResult', 'GeneratorField', 'SecretPolicy', 'GeneratedValue', 'GeneratorCatalogue', 'RotationPolicy', 'AssignResult', 'RotationRun', 'TriggerResult', 'ScheduledRotation', 'AuditEntry', 'AuditCount', 'AuditSummary', 'AuditChainReport', 'AuditVerifyResult', 'Event', 'Subscription', 'PollPage', 'DeadLetter', 'Partner', 'Tenant', 'GroupMembership', 'RegisterResult', 'ServiceAccount', 'CreatedApiKey', 'ApiKeyInfo', 'Ca', 'IssuedCertificate', 'Certificate', 'Csr', 'SignedCertificate', 'Engine', 'Role', 'LeaseCreated', 'Lease', 'RevokePrefixResult', 'Health', 'SealStatus', 'DataKeyInfo', 'RewrapProgress', 'KeyringStatus']
+__all__ = [
+    'SecretMetadata',
+    'Secret',
+    'WriteResult',
+    'SecretSummary',
+    'VersionInfo',
+    'RotationPolicyRef',
+    'SecretInfo',
+    'RotateResult',
+    'ExpiringSecret',
+    'RestoreResult',
+    'WhoAmI',
+    'CreatedToken',
+    'TokenInfo',
+    'Rule',
+    'Policy',
+    'Binding',
+    'DecidingRule',
+    'PolicyTestResult',
+    'GeneratorField',
+    'SecretPolicy',
+    'GeneratedValue',
+    'GeneratorCatalogue',
+    'RotationPolicy',
+    'AssignResult',
+    'RotationRun',
+    'TriggerResult',
+    'ScheduledRotation',
+    'AuditEntry',
+    'AuditCount',
+    'AuditSummary',
+    'AuditChainReport',
+    'AuditVerifyResult',
+    'Event',
+    'Subscription',
+    'PollPage',
+    'DeadLetter',
+    'Partner',
+    'Tenant',
+    'GroupMembership',
+    'RegisterResult',
+    'ServiceAccount',
+    'CreatedApiKey',
+    'ApiKeyInfo',
+    'Ca',
+    'IssuedCertificate',
+    'Certificate',
+    'Csr',
+    'SignedCertificate',
+    'Engine',
+    'Role',
+    'LeaseCreated',
+    'Lease',
+    'RevokePrefixResult',
+    'Health',
+    'SealStatus',
+    'DataKeyInfo',
+    'RewrapProgress',
+    'KeyringStatus',
+]
