@@ -225,12 +225,12 @@ export class Secrets extends Base {
   }
 
   /** `GET /v1/secrets/{path}`: the current value, or `version`. */
-  read(path: string, options: ReadOptions = {}): Promise<T.ReadSecretResponse> {
+  async read(path: string, options: ReadOptions = {}): Promise<T.ReadSecretResponse> {
     return this.getJson(this.#url([], path), { version: options.version });
   }
 
   /** `PUT /v1/secrets/{path}`: creates the secret or a new version of it. */
-  write(
+  async write(
     path: string,
     data: Record<string, unknown>,
     options: WriteOptions = {},
@@ -248,7 +248,7 @@ export class Secrets extends Base {
   }
 
   /** `PATCH /v1/secrets/{path}`: metadata and options only (no new version). */
-  patch(path: string, changes: PatchOptions): Promise<T.SecretMetadataResponse> {
+  async patch(path: string, changes: PatchOptions): Promise<T.SecretMetadataResponse> {
     const body: T.PatchSecretRequest = {};
     if (changes.metadata !== undefined) body.metadata = changes.metadata;
     if (changes.options !== undefined) body.options = changes.options;
@@ -274,17 +274,17 @@ export class Secrets extends Base {
   }
 
   /** `GET /v1/secrets/{path}/versions`: the versions kept, newest first. */
-  versions(path: string): Promise<T.VersionsResponse> {
+  async versions(path: string): Promise<T.VersionsResponse> {
     return this.getJson(this.#url([], path, ["versions"]));
   }
 
   /** `GET /v1/secrets/metadata/{path}`: everything but the value. */
-  metadata(path: string): Promise<T.SecretMetadataResponse> {
+  async metadata(path: string): Promise<T.SecretMetadataResponse> {
     return this.getJson(this.#url(["metadata"], path));
   }
 
   /** `DELETE /v1/secrets/{path}`: soft delete, `permanent`, or one `version`. */
-  delete(path: string, options: DeleteOptions = {}): Promise<void> {
+  async delete(path: string, options: DeleteOptions = {}): Promise<void> {
     return this.remove(this.#url([], path), {
       permanent: flag(options.permanent),
       version: options.version,
@@ -292,12 +292,12 @@ export class Secrets extends Base {
   }
 
   /** `POST /v1/secrets/{path}/restore`: undoes a soft delete. */
-  restore(path: string): Promise<T.RestoreSecretResponse> {
+  async restore(path: string): Promise<T.RestoreSecretResponse> {
     return this.req({ method: "POST", segments: this.#url([], path, ["restore"]) });
   }
 
   /** `POST /v1/secrets/{path}/rotate`: a new version, from `newValue` or the secret policy. */
-  rotate(path: string, options: RotateOptions = {}): Promise<T.RotateSecretResponse> {
+  async rotate(path: string, options: RotateOptions = {}): Promise<T.RotateSecretResponse> {
     const body: T.RotateSecretRequest = {};
     if (options.reason !== undefined) body.reason = options.reason;
     if (options.newValue !== undefined) body.new_value = options.newValue;

@@ -32,7 +32,6 @@ export class ScaiVaultError extends Error {
 
   constructor(init: ScaiVaultErrorInit) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
-    this.name = new.target.name;
     this.code = init.code;
     this.status = init.status;
     this.requestId = init.requestId;
@@ -111,8 +110,28 @@ export class TransportError extends ScaiVaultError {}
 export class WebhookVerificationError extends Error {
   constructor(message: string) {
     super(message);
-    this.name = "WebhookVerificationError";
   }
+}
+
+// The name lives on each prototype, so the stack trace's first line (captured while the base
+// constructor runs) already names the subclass.
+// (Spelt out: a minifier may rename the classes.)
+for (const [cls, name] of [
+  [ScaiVaultError, "ScaiVaultError"],
+  [ValidationError, "ValidationError"],
+  [AuthenticationError, "AuthenticationError"],
+  [AccessDeniedError, "AccessDeniedError"],
+  [NotFoundError, "NotFoundError"],
+  [ConflictError, "ConflictError"],
+  [VersionConflictError, "VersionConflictError"],
+  [SecretExpiredError, "SecretExpiredError"],
+  [RateLimitedError, "RateLimitedError"],
+  [ServiceUnavailableError, "ServiceUnavailableError"],
+  [ServerError, "ServerError"],
+  [TransportError, "TransportError"],
+  [WebhookVerificationError, "WebhookVerificationError"],
+] as const) {
+  Object.defineProperty(cls.prototype, "name", { value: name, writable: true, configurable: true });
 }
 
 type ErrorClass = new (init: ScaiVaultErrorInit) => ScaiVaultError;

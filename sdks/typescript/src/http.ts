@@ -2,7 +2,7 @@
 //
 // Runs wherever `fetch`, `AbortController` and `URL` exist (Node 20+, browsers, Deno, Bun).
 
-import { ScaiVaultError, TransportError, errorFromResponse } from "./errors.js";
+import { ScaiVaultError, TransportError, ValidationError, errorFromResponse } from "./errors.js";
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
@@ -58,11 +58,11 @@ export function encodeSegment(segment: string): string {
 /** A secret path's segments, refusing what a URL layer would rewrite (empty, `.`, `..`). */
 export function secretPathSegments(path: string): string[] {
   if (path === "") {
-    throw new ScaiVaultError({ code: "invalid_path", message: "the secret path is empty" });
+    throw new ValidationError({ code: "invalid_path", message: "the secret path is empty" });
   }
   const parts = path.split("/");
   if (parts.some((p) => p === "." || p === "..")) {
-    throw new ScaiVaultError({
+    throw new ValidationError({
       code: "invalid_path",
       message: "`.` and `..` segments are not allowed in a secret path",
     });

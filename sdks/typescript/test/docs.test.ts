@@ -70,7 +70,8 @@ let markdown: string;
 before(async () => {
   assert.ok(existsSync(PAGE), `the docs page is missing: ${PAGE}`);
   markdown = readFileSync(PAGE, "utf8");
-  server = await startDevServer();
+  // Webhooks may reach 127.0.0.0/8: the page's receiver example runs for real.
+  server = await startDevServer({ webhooks: true });
 });
 after(async () => {
   await server?.stop();

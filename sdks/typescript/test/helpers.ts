@@ -151,3 +151,18 @@ export async function waitFor<T>(
 export function unique(name: string): string {
   return `${name}-${randomBytes(4).toString("hex")}`;
 }
+
+/** The URL of a local port nothing listens on (bound, then released). */
+export async function deadUrl(): Promise<string> {
+  const { createServer } = await import("node:net");
+  const port = await new Promise<number>((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const address = probe.address();
+      const p = typeof address === "object" && address ? address.port : 0;
+      probe.close(() => resolve(p));
+    });
+  });
+  return `http://127.0.0.1:${port}`;
+}

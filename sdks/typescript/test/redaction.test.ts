@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { inspect } from "node:util";
 import { AccessDeniedError, Client, ScaiVaultError, TransportError } from "scaivault";
 import type { LogRecord } from "scaivault";
-import { startDevServer, unique } from "./helpers.js";
+import { deadUrl, startDevServer, unique } from "./helpers.js";
 import type { Server } from "./helpers.js";
 
 const VALUE = "hunter2-very-secret-value";
@@ -71,7 +71,7 @@ describe("redaction", () => {
     assertHidden(invalid, VALUE, server.token);
 
     // A transport failure of a write.
-    const dead = new Client({ url: "http://127.0.0.1:9", token: server.token, maxRetries: 0 });
+    const dead = new Client({ url: await deadUrl(), token: server.token, maxRetries: 0 });
     const failed = await dead.secrets.write(path, { password: VALUE }).catch((e: unknown) => e);
     assert.ok(failed instanceof TransportError);
     assertHidden(failed, VALUE, server.token);

@@ -80,8 +80,8 @@ describe("secrets", () => {
     assert.equal(patched.max_versions, 25);
   });
 
-  test("paths with spaces and unicode are encoded", async () => {
-    const path = `${unique("enc")}/a b/ü+x`;
+  test("paths with unicode and reserved URL characters are encoded", async () => {
+    const path = `${unique("enc")}/ü+x@y:z/a;b=c&d`;
     await client.secrets.write(path, { v: "1" });
     assert.equal((await client.secrets.read(path)).path, path);
   });
@@ -185,10 +185,23 @@ describe("secrets", () => {
     assert.ok((expiring[0]?.days_remaining ?? 99) <= 2);
   });
 
-  test("tenantId sends secret routes under /v1/t/{tenant}/", async () => {
+  test("tenantId sends tenant-scoped routes under /v1/t/{tenant}/", async () => {
+    const me = await client.auth.whoami();
     const path = `${unique("tenant")}/x`;
-    const own = new Client({ url: server.url, token: server.token, tenantId: "tnt_default" });
-    await own.secrets.write(path, { v: "1" });
-    assert.equal((await client.secrets.read(path)).version, 1);
+    // The caller's own tenant, named explicitly.
+    const own = new Client({ url: server.url, token: server.token, tenantId: me.tenant_id });
+    await own.secrets.write(path, { v: "own" });
+    assert.equal((await client.secrets.read(path)).data["v"], "own");
+    // Another tenant of the partner (the dev root token is a partner admin): separate secrets.
+    const slug = unique("other").replace(/[^a-z0-9-]/g, "");
+    const tenant = await client.identity.tenants.create({ slug });
+    const other = new Client({ url: server.url, token: server.token, tenantId: tenant.id });
+    await assert.rejects(other.secrets.read(path), NotFoundError);
+    await other.secrets.write(path, { v: "other" });
+    assert.equal((await other.secrets.read(path)).data["v"], "other");
+    assert.equal((await client.secrets.read(path)).data["v"], "own");
+    const policy = await other.policies.create({ name: unique("p"), path: "x/**", permissions: ["read"] });
+    await assert.rejects(client.policies.get(policy.id), NotFoundError);
+    assert.equal((await other.policies.get(policy.id)).id, policy.id);
   });
 });
