@@ -115,6 +115,22 @@ describe("errors by code", () => {
     });
   });
 
+  test("a status without a class of its own (405) is a plain ScaiVaultError", async () => {
+    // The `fetch` option, here wrapping the real fetch to send a method the route lacks.
+    const patching = new Client({
+      url: server.url,
+      token: server.token,
+      fetch: (input, init) => fetch(input, { ...init, method: "PATCH" }),
+    });
+    await assert.rejects(patching.auth.whoami(), (e: unknown) => {
+      assert.ok(e instanceof ScaiVaultError);
+      assert.equal(e.constructor, ScaiVaultError);
+      assert.equal(e.code, "method_not_allowed");
+      assert.equal(e.status, 405);
+      return true;
+    });
+  });
+
   test("TransportError when nothing listens (status undefined), retried first", async () => {
     const attempts: number[] = [];
     const dead = new Client({

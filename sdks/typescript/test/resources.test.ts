@@ -226,6 +226,10 @@ describe("pki", () => {
     assert.ok((await client.pki.certs.list({ caId: ca.id }).toArray()).some((c) => c.id === certId));
     const renewed = await client.pki.certs.renew(certId, { ttl: "24h" });
     assert.notEqual(renewed.id, certId);
+    // validity_days is accepted (the OpenAPI document's RenewRequest, shared by name with the
+    // dynamic leases' renew, wrongly omits it).
+    const longer = await client.pki.certs.renew(renewed.id, { validity_days: 2 });
+    assert.notEqual(longer.id, renewed.id);
     const revoked = await client.pki.certs.revoke(certId, { reason: "superseded" });
     assert.equal(revoked.status, "revoked");
     const crlPem = await client.pki.crl(ca.id, { format: "pem" });
@@ -301,6 +305,23 @@ describe("dynamic", () => {
     await client.dynamic.roles.delete(name, "readonly");
     await client.dynamic.engines.delete(name);
     await assert.rejects(client.dynamic.engines.get(name), NotFoundError);
+  });
+});
+
+describe("dynamic ssh", () => {
+  test("an SSH CA engine: its public key, rotate-root, a signed certificate", async () => {
+    const name = unique("ssh").replace(/[^a-z0-9-]/g, "");
+    await client.dynamic.engines.create({ name, type: "ssh" });
+    const ca = await client.dynamic.engines.ca(name);
+    assert.match(ca, /^ssh-ed25519 /);
+    await client.dynamic.roles.create(name, { name: "ops", allowed_users: ["deploy"], default_user: "deploy", default_ttl: "5m" });
+    const lease = await client.dynamic.creds(name, "ops");
+    assert.match(String(lease.data["signed_key"]), /^ssh-ed25519-cert-v01@openssh.com /);
+    assert.equal(lease.renewable, false);
+    await client.dynamic.engines.rotateRoot(name);
+    assert.notEqual(await client.dynamic.engines.ca(name), ca);
+    await client.dynamic.engines.delete(name, { force: true });
+    await assert.rejects(client.dynamic.engines.get(name), { code: "engine_not_found" });
   });
 });
 
