@@ -576,8 +576,15 @@ export class Audit extends Base {
 
   /** `GET /v1/audit/trail/{path}`: every entry about one secret. */
   trail(path: string, options: ListOptions = {}): Paginator<T.AuditEntry, T.AuditListResponse> {
+    let segments: string[];
+    try {
+      segments = secretPathSegments(path);
+    } catch (error) {
+      // An invalid path fails the iteration, as a server error would.
+      return new Paginator(() => Promise.reject(error), (p: T.AuditListResponse) => p.entries);
+    }
     return this.paged(
-      ["v1", "audit", "trail", ...secretPathSegments(path)],
+      ["v1", "audit", "trail", ...segments],
       { tenant_id: this.tenantId },
       options,
       (p: T.AuditListResponse) => p.entries,

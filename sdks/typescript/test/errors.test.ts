@@ -113,6 +113,7 @@ describe("errors by code", () => {
       assert.equal(e.status, undefined);
       return true;
     });
+    await assert.rejects(client.audit.trail("a/../b").toArray(), { code: "invalid_path" });
   });
 
   test("a status without a class of its own (405) is a plain ScaiVaultError", async () => {
