@@ -6,7 +6,7 @@
 #   4. tsc --strict build (dist/: ESM + .d.ts), and the tests against the built declarations
 #   5. npm pack, then install the TARBALL into an empty project (.pack-test/), and run the
 #      tests there with `node --test`, against real servers started from $SCAIVAULT_BIN.
-# Needs: node 20+, npm, SCAIVAULT_BIN (an executable scaivault binary), PostgreSQL at
+# Needs: node 20+, npm, openssl (CSRs, an imported CA), SCAIVAULT_BIN (an executable scaivault binary), PostgreSQL at
 # 127.0.0.1:5432 (or SCAIVAULT_TEST_DATABASE_URL) for the dynamic-credentials test.
 set -euo pipefail
 

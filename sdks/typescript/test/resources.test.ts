@@ -9,6 +9,11 @@ import {
   NotFoundError,
   ScaiVaultError,
 } from "scaivault";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { startDevServer, unique } from "./helpers.js";
 import type { Server } from "./helpers.js";
 
@@ -250,6 +255,66 @@ describe("pki", () => {
       client.pki.certs.issue({ ca_id: ca.id, common_name: "x.example.com", sans: [] }),
       { code: "ca_disabled" },
     );
+  });
+});
+
+/** A PEM CSR made by openssl (its key never leaves this machine), as a requester would. */
+async function makeCsr(commonName: string): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), "scaivault-csr-"));
+  try {
+    await promisify(execFile)("openssl", [
+      "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+      "-keyout", join(dir, "key.pem"), "-out", join(dir, "csr.pem"),
+      "-subj", `/CN=${commonName}`, "-addext", `subjectAltName=DNS:${commonName}`,
+    ]);
+    return readFileSync(join(dir, "csr.pem"), "utf8");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("pki import", () => {
+  test("an existing CA made by openssl is imported and issues", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "scaivault-ca-"));
+    try {
+      await promisify(execFile)("openssl", [
+        "req", "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", join(dir, "ca.key"), "-out", join(dir, "ca.pem"), "-days", "30",
+        "-subj", "/CN=Imported Root", "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+      ]);
+      const ca = await client.pki.cas.import({
+        name: unique("imported"),
+        certificate: readFileSync(join(dir, "ca.pem"), "utf8"),
+        private_key: readFileSync(join(dir, "ca.key"), "utf8"),
+      });
+      assert.equal(ca.common_name, "Imported Root");
+      const cert = await client.pki.certs.issue({ ca_id: ca.id, common_name: "x.example.com", sans: [], ttl: "24h" });
+      assert.equal(cert.ca_id, ca.id);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("pki csrs", () => {
+  test("submit, list, approve, sign; submit, reject; sign before approval is refused", async () => {
+    const ca = await client.pki.cas.create({ name: unique("csr-ca"), common_name: "CSR CA" });
+    const csr = await client.pki.csrs.submit({ ca_id: ca.id, csr: await makeCsr("svc.example.com") });
+    assert.equal(csr.status, "pending");
+    assert.equal(csr.common_name, "svc.example.com");
+    assert.ok((await client.pki.csrs.list({ status: "pending" }).toArray()).some((c) => c.id === csr.id));
+    await assert.rejects(client.pki.csrs.sign(csr.id, { ca_id: ca.id }), { code: "csr_not_approved", status: 409 });
+    assert.equal((await client.pki.csrs.approve(csr.id)).status, "approved");
+    const signed = await client.pki.csrs.sign(csr.id, { ca_id: ca.id, ttl: "24h" });
+    assert.match(signed.certificate, /-----BEGIN CERTIFICATE-----/);
+    assert.equal(signed.csr_id, csr.id);
+    assert.equal((await client.pki.csrs.get(csr.id)).cert_id, signed.id);
+
+    const other = await client.pki.csrs.submit({ ca_id: ca.id, csr: await makeCsr("no.example.com") });
+    const rejected = await client.pki.csrs.reject(other.id, { reason: "not ours" });
+    assert.equal(rejected.status, "rejected");
+    assert.equal(rejected.reason, "not ours");
   });
 });
 
