@@ -145,7 +145,7 @@ export interface ReadOptions {
 }
 
 export interface WriteOptions {
-  /** `generic` (default), `database`, `api_key`, `certificate`, ... */
+  /** `kv` (default), `json`, `certificate`, `ssh_key` or `api_key`. */
   secretType?: T.SecretType | undefined;
   metadata?: T.SecretMetadata | undefined;
   options?: T.SecretOptions | undefined;
