@@ -5,7 +5,7 @@
 use reqwest::Method;
 use scaivault_proto::dynamic::{
     CreateEngineRequest, CreateRoleRequest, CredsRequest, Engine, EngineList, Lease, LeaseCreated,
-    LeaseList, RenewRequest, RevokePrefixRequest, RevokePrefixResult, Role, RoleList,
+    LeaseList, LeaseRenewRequest, RevokePrefixRequest, RevokePrefixResult, Role, RoleList,
     UpdateEngineRequest, UpdateRoleRequest,
 };
 
@@ -170,7 +170,7 @@ impl Client {
     }
 
     /// `POST /v1/dynamic/leases/{id}/renew`
-    pub fn renew_lease(&self, id: &str, request: &RenewRequest) -> Call<'_, Lease> {
+    pub fn renew_lease(&self, id: &str, request: &LeaseRenewRequest) -> Call<'_, Lease> {
         self.call(
             Method::POST,
             self.tenant_url(&["dynamic", "leases", id, "renew"]),

@@ -6,7 +6,7 @@
 use reqwest::Method;
 use scaivault_proto::pki::{
     Ca, CaList, Certificate, CertificateList, CreateCaRequest, Csr, CsrList, ImportCaRequest,
-    IssueCertificateRequest, IssuedCertificate, RejectCsrRequest, RenewRequest, RevokeRequest,
+    IssueCertificateRequest, IssuedCertificate, RejectCsrRequest, CertRenewRequest, RevokeRequest,
     SignCsrRequest, SignedCertificate, SubmitCsrRequest,
 };
 
@@ -105,7 +105,7 @@ impl Client {
     pub fn renew_certificate(
         &self,
         id: &str,
-        request: &RenewRequest,
+        request: &CertRenewRequest,
     ) -> Call<'_, IssuedCertificate> {
         self.call(
             Method::POST,

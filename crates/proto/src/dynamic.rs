@@ -239,7 +239,7 @@ pub struct LeaseList {
 /// `POST /v1/dynamic/leases/{id}/renew`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RenewRequest {
+pub struct LeaseRenewRequest {
     /// From now, e.g. `1h`; default the role's `default_ttl`; cut at the lease's
     /// `max_expires_at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

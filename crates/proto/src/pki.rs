@@ -206,7 +206,7 @@ pub struct RevokeRequest {
 /// `POST /v1/pki/certs/{id}/renew`: optional body; default the original validity length.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RenewRequest {
+pub struct CertRenewRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub validity_days: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -25,24 +25,8 @@ if (!response.ok) {
 }
 const document = await response.json();
 
-// openapi-typescript refuses a document whose operationIds repeat. The server's does (reported:
-// `rotate_secret` names both POST /v1/secrets/{path}/rotate and POST
-// /v1/subscriptions/{id}/rotate-secret); a repeat is renamed `<tag>_<operationId>`, in path order,
-// so the output stays deterministic. Nothing else is changed.
-const seen = new Set();
-for (const path of Object.keys(document.paths ?? {}).sort()) {
-  const item = document.paths[path];
-  for (const method of ["get", "put", "post", "delete", "options", "head", "patch", "trace"]) {
-    const operation = item?.[method];
-    if (!operation?.operationId) continue;
-    if (seen.has(operation.operationId)) {
-      const renamed = `${(operation.tags?.[0] ?? method).replace(/[^A-Za-z0-9]/g, "_")}_${operation.operationId}`;
-      console.warn(`warning: duplicate operationId ${operation.operationId} (${method.toUpperCase()} ${path}) renamed ${renamed}`);
-      operation.operationId = renamed;
-    }
-    seen.add(operation.operationId);
-  }
-}
+// openapi-typescript refuses a document whose operationIds repeat; the server's own unit test
+// (crates/server/src/routes/openapi.rs) keeps them unique.
 const ast = await openapiTS(document, { alphabetize: true, emptyObjectsUnknown: true });
 const header =
   COMMENT_HEADER +

@@ -888,7 +888,7 @@ export class Certs extends Base {
   }
 
   /** `POST /v1/pki/certs/{id}/renew`: a new certificate for the same names. */
-  renew(id: string, request: { validity_days?: number; ttl?: string } = {}): Promise<T.IssuedCertificate> {
+  renew(id: string, request: T.CertRenewRequest = {}): Promise<T.IssuedCertificate> {
     return this.postJson(this.t("pki", "certs", id, "renew"), request);
   }
 

@@ -120,6 +120,33 @@ function describeNetworkError(error: unknown): string {
   return "network error";
 }
 
+/** The fields of a response that hold a secret value (a secret's or lease's `data`, a new token
+ * or API key, a webhook signing secret, an issued private key). */
+const SECRET_FIELDS = ["data", "token", "key", "webhook_secret", "private_key"] as const;
+const INSPECT = Symbol.for("nodejs.util.inspect.custom");
+
+/**
+ * Results are plain data (`result.data.password` works, `JSON.stringify` is an explicit choice
+ * and shows everything), but a response holding a secret value gets a non-enumerable
+ * `util.inspect` hook, so `console.log(result)` in Node, Deno and Bun shows `"<redacted>"` in
+ * its place instead of printing the value into a log.
+ */
+export function hideSecretsFromInspect(value: unknown): unknown {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) return value;
+  const record = value as Record<string, unknown>;
+  const secret = SECRET_FIELDS.filter((field) => record[field] !== undefined && record[field] !== null);
+  if (secret.length === 0) return value;
+  Object.defineProperty(record, INSPECT, {
+    enumerable: false,
+    value(_depth: number, options: object, inspect: (v: unknown, o: object) => string): string {
+      const shown: Record<string, unknown> = { ...record };
+      for (const field of secret) shown[field] = "<redacted>";
+      return inspect(shown, options);
+    },
+  });
+  return value;
+}
+
 export class Transport {
   readonly #config: TransportConfig;
 
@@ -267,8 +294,9 @@ export class Transport {
     const text = await response.text();
     if (type === "text") return text;
     if (text.trim() === "") return undefined;
+    let parsed: unknown;
     try {
-      return JSON.parse(text);
+      parsed = JSON.parse(text);
     } catch {
       // Never quote the body: it may be a secret.
       throw new ScaiVaultError({
@@ -277,6 +305,7 @@ export class Transport {
         message: "the server's answer is not valid JSON",
       });
     }
+    return hideSecretsFromInspect(parsed);
   }
 
   #log(

@@ -1419,7 +1419,7 @@ export interface paths {
          * Replaces the webhook signing secret; the new one is in this response only and signs every
          *     delivery from now on (receivers should accept both while they switch).
          */
-        post: operations["subscriptions_rotate_secret"];
+        post: operations["rotate_subscription_secret"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1723,6 +1723,12 @@ export interface components {
             certificates: components["schemas"]["Certificate"][];
             cursor?: string | null;
             has_more: boolean;
+        };
+        /** @description `POST /v1/pki/certs/{id}/renew`: optional body; default the original validity length. */
+        CertRenewRequest: {
+            ttl?: string | null;
+            /** Format: int32 */
+            validity_days?: number | null;
         };
         CreateApiKeyRequest: {
             name: string;
@@ -2148,6 +2154,14 @@ export interface components {
             has_more: boolean;
             leases: components["schemas"]["Lease"][];
         };
+        /** @description `POST /v1/dynamic/leases/{id}/renew`. */
+        LeaseRenewRequest: {
+            /**
+             * @description From now, e.g. `1h`; default the role's `default_ttl`; cut at the lease's
+             *     `max_expires_at`.
+             */
+            ttl?: string | null;
+        };
         ListSecretsResponse: {
             /** @description Opaque; pass back as `cursor` for the next page. `null` on the last page. */
             cursor?: string | null;
@@ -2280,14 +2294,6 @@ export interface components {
         /** @description `POST /v1/pki/csrs/{id}/reject` */
         RejectCsrRequest: {
             reason?: string | null;
-        };
-        /** @description `POST /v1/dynamic/leases/{id}/renew`. */
-        RenewRequest: {
-            /**
-             * @description From now, e.g. `1h`; default the role's `default_ttl`; cut at the lease's
-             *     `max_expires_at`.
-             */
-            ttl?: string | null;
         };
         /** @description Response of `POST /v1/secrets/{path}/restore`. */
         RestoreSecretResponse: {
@@ -4907,7 +4913,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["RenewRequest"];
+                "application/json": components["schemas"]["LeaseRenewRequest"];
             };
         };
         responses: {
@@ -6631,7 +6637,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["RenewRequest"];
+                "application/json": components["schemas"]["CertRenewRequest"];
             };
         };
         responses: {
@@ -11749,7 +11755,7 @@ export interface operations {
             };
         };
     };
-    subscriptions_rotate_secret: {
+    rotate_subscription_secret: {
         parameters: {
             query?: never;
             header?: never;

@@ -105,6 +105,7 @@ export type Ca = Schemas["Ca"];
 export type CaList = Schemas["CaList"];
 export type IssueCertificateRequest = Schemas["IssueCertificateRequest"];
 export type IssuedCertificate = Schemas["IssuedCertificate"];
+export type CertRenewRequest = Schemas["CertRenewRequest"];
 export type Certificate = Schemas["Certificate"];
 export type CertificateList = Schemas["CertificateList"];
 export type RevokeRequest = Schemas["RevokeRequest"];

@@ -52,9 +52,18 @@ describe("redaction", () => {
     await client.secrets.write(path, { password: VALUE });
     const read = await client.secrets.read(path);
     assert.equal(read.data["password"], VALUE); // results are plain data
+    // ... but console.log / util.inspect of a result never prints the value or a new token.
+    for (const text of [inspect(read), inspect(read, { showHidden: false, depth: 10 })]) {
+      assert.ok(!text.includes(VALUE), `the value leaked in: ${text}`);
+      assert.match(text, /data: '<redacted>'/);
+      assert.ok(text.includes(path), `the rest is shown: ${text}`);
+    }
+    assert.ok(JSON.stringify(read).includes(VALUE), "JSON.stringify is an explicit choice");
+    assert.deepEqual(Object.keys(read).sort(), Object.keys({ ...read }).sort());
 
     // A refused write (403) with a secret value in its body.
     const limited = await client.auth.tokens.create({ name: unique("ro"), scopes: ["secrets:read"] });
+    assert.ok(!inspect(limited).includes(limited.token), "a new token is not printed");
     const reader = new Client({ url: server.url, token: limited.token, logger: (r) => log.push(r) });
     const denied = await reader.secrets.write(path, { password: VALUE }).catch((e: unknown) => e);
     assert.ok(denied instanceof AccessDeniedError);

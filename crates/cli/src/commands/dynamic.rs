@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 use scaivault_client::{Client, LeaseFilter, decode};
 use scaivault_proto::dynamic::{
     CreateEngineRequest, CreateRoleRequest, CredsRequest, Engine, EngineList, Lease, LeaseCreated,
-    LeaseList, RenewRequest, RevokePrefixRequest, RevokePrefixResult, Role, RoleList,
+    LeaseList, LeaseRenewRequest, RevokePrefixRequest, RevokePrefixResult, Role, RoleList,
     UpdateEngineRequest, UpdateRoleRequest,
 };
 use serde_json::{Map, Value, json};
@@ -923,7 +923,7 @@ async fn leases(client: &Client, cmd: LeasesCommand) -> Result<(), CliError> {
             output::print_fields(&lease_fields(&lease))
         }
         LeasesCommand::Renew(args) => {
-            let request = RenewRequest { ttl: args.ttl };
+            let request = LeaseRenewRequest { ttl: args.ttl };
             let raw = client.renew_lease(&args.id, &request).raw().await?;
             if args.json {
                 return output::raw_json(&raw.body);

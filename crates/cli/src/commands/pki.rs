@@ -12,7 +12,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use scaivault_client::{CertificateFilter, Client, decode};
 use scaivault_proto::pki::{
     Ca, CaList, Certificate, CertificateList, CreateCaRequest, Csr, CsrList, ImportCaRequest,
-    IssueCertificateRequest, IssuedCertificate, RejectCsrRequest, RenewRequest, RevokeRequest,
+    IssueCertificateRequest, IssuedCertificate, RejectCsrRequest, CertRenewRequest, RevokeRequest,
     SignCsrRequest, SignedCertificate, SubmitCsrRequest,
 };
 
@@ -746,7 +746,7 @@ async fn certs(client: &Client, cmd: CertsCommand) -> Result<(), CliError> {
             ))
         }
         CertsCommand::Renew(args) => {
-            let request = RenewRequest {
+            let request = CertRenewRequest {
                 validity_days: args.validity_days,
                 ttl: args.ttl,
             };

@@ -326,7 +326,7 @@ pub async fn get_lease(
 
 /// Extends a lease by `ttl` from now, never past its `max_expires_at`. The holder with
 /// `dynamic:creds`, or an administrator with `dynamic:admin`.
-#[utoipa::path(post, path = "/v1/dynamic/leases/{id}/renew", tag = "dynamic", request_body = RenewRequest,
+#[utoipa::path(post, path = "/v1/dynamic/leases/{id}/renew", tag = "dynamic", request_body = LeaseRenewRequest,
     params(("id" = String, Path, description = "lease_...")),
     responses((status = 200, body = Lease), (status = 404, body = ErrorBody, description = "lease_not_found"),
               (status = 409, body = ErrorBody, description = "lease_not_renewable"),
@@ -336,7 +336,7 @@ pub async fn renew_lease(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Path(id): Path<String>,
-    body: Result<OptionalJsonBody<RenewRequest>, ApiError>,
+    body: Result<OptionalJsonBody<LeaseRenewRequest>, ApiError>,
 ) -> ApiResult<Json<Lease>> {
     Ok(Json(
         dynamic::renew_lease(&state, &p, &id, optional_body(body)).await?,

@@ -240,3 +240,34 @@ pub fn router() -> Router<AppState> {
 async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ApiDoc;
+    use utoipa::OpenApi;
+
+    /// Code generators (openapi-typescript for the TypeScript SDK, among others) refuse a
+    /// document in which two operations share an id.
+    #[test]
+    fn operation_ids_are_unique() {
+        let doc = ApiDoc::openapi();
+        let mut seen = std::collections::BTreeMap::new();
+        for (path, item) in &doc.paths.paths {
+            let operations = [
+                &item.get,
+                &item.put,
+                &item.post,
+                &item.patch,
+                &item.delete,
+            ];
+            for operation in operations.into_iter().flatten() {
+                if let Some(id) = &operation.operation_id {
+                    if let Some(first) = seen.insert(id.clone(), path.clone()) {
+                        panic!("operationId {id} names operations of both {first} and {path}");
+                    }
+                }
+            }
+        }
+        assert!(seen.len() > 50, "the document lists its operations");
+    }
+}

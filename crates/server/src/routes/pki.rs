@@ -260,7 +260,7 @@ pub async fn revoke(
 
 /// Issues a fresh certificate with the same subject, SANs, usage and key type, stored as a new
 /// version of the same secret.
-#[utoipa::path(post, path = "/v1/pki/certs/{id}/renew", tag = "pki", request_body = RenewRequest,
+#[utoipa::path(post, path = "/v1/pki/certs/{id}/renew", tag = "pki", request_body = CertRenewRequest,
     params(("id" = String, Path, description = "cert_...")),
     responses((status = 201, body = IssuedCertificate), (status = 404, body = ErrorBody, description = "certificate_not_found")),
     security(("bearer" = ["pki:issue"])))]
@@ -268,7 +268,7 @@ pub async fn renew(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Path(id): Path<String>,
-    body: Result<OptionalJsonBody<RenewRequest>, ApiError>,
+    body: Result<OptionalJsonBody<CertRenewRequest>, ApiError>,
 ) -> ApiResult<(StatusCode, Json<IssuedCertificate>)> {
     let issued = pki::renew(&state, &p, &id, optional_body(body)).await?;
     Ok((StatusCode::CREATED, Json(issued)))

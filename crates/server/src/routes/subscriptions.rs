@@ -117,7 +117,7 @@ pub async fn poll(
 
 /// Replaces the webhook signing secret; the new one is in this response only and signs every
 /// delivery from now on (receivers should accept both while they switch).
-#[utoipa::path(post, path = "/v1/subscriptions/{id}/rotate-secret", tag = "subscriptions",
+#[utoipa::path(post, path = "/v1/subscriptions/{id}/rotate-secret", tag = "subscriptions", operation_id = "rotate_subscription_secret",
     params(("id" = String, Path, description = "sub_...")),
     responses((status = 200, body = Subscription), (status = 404, body = ErrorBody)),
     security(("bearer" = ["secrets:read"])))]

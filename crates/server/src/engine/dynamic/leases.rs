@@ -210,7 +210,7 @@ pub async fn renew_lease(
     state: &AppState,
     p: &Principal,
     id: &str,
-    request: ApiResult<RenewRequest>,
+    request: ApiResult<LeaseRenewRequest>,
 ) -> ApiResult<Lease> {
     require_scope(p, Scope::DynamicCreds)?;
     let lease = load_lease(state, &p.tenant_id, id).await?;

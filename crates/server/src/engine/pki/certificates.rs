@@ -190,7 +190,7 @@ pub async fn renew(
     state: &AppState,
     p: &Principal,
     id: &str,
-    request: ApiResult<RenewRequest>,
+    request: ApiResult<CertRenewRequest>,
 ) -> ApiResult<IssuedCertificate> {
     require_scope(p, Scope::PkiIssue)?;
     let request = request?;
