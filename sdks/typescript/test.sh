@@ -93,6 +93,7 @@ EOF
 [[ ! -e .pack-test/node_modules/scaivault/src ]] || fail "the tarball ships src/"
 cp build-test/*.js .pack-test/test/
 cp "$repo/docs/sdks/javascript.md" .pack-test/javascript.md
+cp "$repo/README.md" .pack-test/README.md
 
 echo "== node --test (in .pack-test, importing the installed package)"
 cd .pack-test

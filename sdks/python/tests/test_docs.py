@@ -56,3 +56,23 @@ def test_every_python_block_of_the_page_runs(
     assert "verified evt_1" in out
     shown = [line for line in out.splitlines() if line.startswith("Secret(")]
     assert shown and "data=<redacted>" in shown[0] and "s3cr3t" not in shown[0]
+
+
+README = PAGE.parents[2] / "README.md"
+
+
+def test_the_readme_quickstart_runs(
+    docs_server: Server, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The repository README's Python quickstart, as printed there."""
+    assert README.is_file(), README
+    blocks = python_blocks(README.read_text(encoding="utf-8"))
+    assert len(blocks) == 1, "the README shows one Python quickstart"
+    monkeypatch.setenv("SCAIVAULT_URL", docs_server.url)
+    monkeypatch.setenv("SCAIVAULT_TOKEN", docs_server.token)
+    line, code = blocks[0]
+    exec(compile(code, f"README.md:{line}", "exec"), {"__name__": "readme"})  # noqa: S102
+    out = capsys.readouterr().out
+    # The version depends on what the page's examples wrote before; the keys come back sorted.
+    version, *keys = out.split()
+    assert version.isdigit() and keys == ["['password',", "'username']"], out

@@ -94,6 +94,20 @@ describe("docs/sdks/javascript.md", () => {
     }
   });
 
+  test("the repository README's JavaScript quickstart runs as printed", async () => {
+    const readme = resolve(process.env["SCAIVAULT_README"] ?? "README.md");
+    assert.ok(existsSync(readme), `the README is missing: ${readme}`);
+    const quickstart = blocks(readFileSync(readme, "utf8")).filter((b) => b.lang === "js");
+    assert.equal(quickstart.length, 1, "the README shows one JavaScript quickstart");
+    mkdirSync("docs-run", { recursive: true });
+    const file = join("docs-run", "readme.mjs");
+    writeFileSync(file, quickstart[0]?.code ?? "");
+    const env: NodeJS.ProcessEnv = { ...process.env, SCAIVAULT_URL: server.url, SCAIVAULT_TOKEN: server.token };
+    const { stdout } = await run(process.execPath, [file], { env, timeout: 60_000 });
+    // The version depends on what the page's examples wrote before; the keys come back sorted.
+    assert.match(stdout.trim(), /^\d+ \[ 'password', 'username' \]$/);
+  });
+
   test("the ts blocks compile with tsc --strict against the installed package", async () => {
     const tsc = process.env["SCAIVAULT_TSC"];
     assert.ok(tsc && existsSync(tsc), "SCAIVAULT_TSC must point at TypeScript's tsc");
