@@ -613,6 +613,16 @@ mod tests {
     }
 
     #[test]
+    fn user_agent_defaults_and_can_be_replaced() {
+        let c = Client::new("http://x").unwrap();
+        assert_eq!(c.user_agent(), DEFAULT_USER_AGENT);
+        assert!(DEFAULT_USER_AGENT.starts_with("scaivault-client/"));
+        let mcp = c.with_user_agent("scaivault-mcp/0.1.0 (agent/1.0)");
+        assert_eq!(mcp.user_agent(), "scaivault-mcp/0.1.0 (agent/1.0)");
+        assert!(format!("{mcp:?}").contains("agent/1.0"));
+    }
+
+    #[test]
     fn debug_does_not_show_token() {
         let c = Client::new("http://x").unwrap().with_token("skt_secret");
         assert!(!format!("{c:?}").contains("skt_secret"));

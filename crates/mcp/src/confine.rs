@@ -6,7 +6,9 @@
 //! glob, so `app/*`, `app/**` and `?` mean exactly what they mean in a policy. Pure functions,
 //! no I/O.
 
-use scaivault_core::policy::{Effect, Permission, PolicyInput, PolicyRule, PolicySet, validate_glob};
+use scaivault_core::policy::{
+    Effect, Permission, PolicyInput, PolicyRule, PolicySet, validate_glob,
+};
 
 /// The `--paths` globs, compiled. No globs means no confinement.
 #[derive(Clone, Debug)]
@@ -189,7 +191,10 @@ mod tests {
     #[test]
     fn list_prefixes_are_narrowed() {
         let c = confine(&["app/prod/**"]);
-        assert_eq!(c.list_prefix(None), ListPrefix::Ask(Some("app/prod/".into())));
+        assert_eq!(
+            c.list_prefix(None),
+            ListPrefix::Ask(Some("app/prod/".into()))
+        );
         assert_eq!(
             c.list_prefix(Some("app/")),
             ListPrefix::Ask(Some("app/prod/".into()))
@@ -209,7 +214,10 @@ mod tests {
             ListPrefix::Ask(Some("x/".into()))
         );
         let unicode = confine(&["café/a", "cafè/b"]);
-        assert_eq!(unicode.list_prefix(None), ListPrefix::Ask(Some("caf".into())));
+        assert_eq!(
+            unicode.list_prefix(None),
+            ListPrefix::Ask(Some("caf".into()))
+        );
     }
 
     #[test]

@@ -316,7 +316,10 @@ impl VaultMcp {
             ToolName::DeleteSecret => {
                 let a: tools::PathArgs = parse_args(args)?;
                 self.check_path(&a.path)?;
-                client.delete_secret(&a.path, DeleteMode::Soft).raw().await?;
+                client
+                    .delete_secret(&a.path, DeleteMode::Soft)
+                    .raw()
+                    .await?;
                 Ok(json!({"path": a.path, "deleted": true, "restorable": true}))
             }
             ToolName::RestoreSecret => {
@@ -457,9 +460,7 @@ impl ServerHandler for VaultMcp {
                 .enable_resources()
                 .build(),
         )
-        .with_server_info(
-            Implementation::new("scaivault-mcp", VERSION).with_title("ScaiVault"),
-        )
+        .with_server_info(Implementation::new("scaivault-mcp", VERSION).with_title("ScaiVault"))
         .with_instructions(INSTRUCTIONS)
     }
 
@@ -507,10 +508,9 @@ impl ServerHandler for VaultMcp {
             cursor,
             ..Default::default()
         };
-        let page = client
-            .list_secrets(&query)
-            .await
-            .map_err(|e| McpError::internal_error(format!("{}: {}", e.code(), e.message()), None))?;
+        let page = client.list_secrets(&query).await.map_err(|e| {
+            McpError::internal_error(format!("{}: {}", e.code(), e.message()), None)
+        })?;
         let resources = page
             .secrets
             .iter()
@@ -683,14 +683,17 @@ mod tests {
             allow_reveal: false,
             paths: vec![],
         };
-        let all = VaultMcp::new(client.clone(), options(false)).unwrap().tools();
+        let all = VaultMcp::new(client.clone(), options(false))
+            .unwrap()
+            .tools();
         assert_eq!(all.len(), ToolName::ALL.len());
         let ro = VaultMcp::new(client, options(true)).unwrap().tools();
         let names: Vec<&str> = ro.iter().map(|t| t.name.as_ref()).collect();
         assert!(!names.contains(&"write_secret") && !names.contains(&"delete_secret"));
-        assert!(ro.iter().all(|t| {
-            t.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(true)
-        }));
+        assert!(
+            ro.iter()
+                .all(|t| { t.annotations.as_ref().and_then(|a| a.read_only_hint) == Some(true) })
+        );
         assert!(names.contains(&"read_secret"));
     }
 
@@ -715,7 +718,9 @@ mod tests {
             },
         )
         .unwrap();
-        let args = json!({"path": "app/x", "data": {"k": "v"}}).as_object().cloned();
+        let args = json!({"path": "app/x", "data": {"k": "v"}})
+            .as_object()
+            .cloned();
         let err = server
             .run_tool(ToolName::WriteSecret, args, None)
             .await

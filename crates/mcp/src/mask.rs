@@ -32,7 +32,10 @@ pub fn mask_read(body: &mut Value, reveal: bool) {
     };
     let mut names: Vec<&String> = data.keys().collect();
     names.sort();
-    let fields: Vec<Value> = names.into_iter().map(|k| Value::String(k.clone())).collect();
+    let fields: Vec<Value> = names
+        .into_iter()
+        .map(|k| Value::String(k.clone()))
+        .collect();
     if !reveal {
         obj.insert("data".into(), Value::Object(mask_data(&data)));
     }
@@ -48,8 +51,14 @@ mod tests {
     #[test]
     fn reveal_needs_both_the_operator_and_the_call() {
         assert!(!should_reveal(false, false));
-        assert!(!should_reveal(false, true), "a model cannot reveal on its own");
-        assert!(!should_reveal(true, false), "with the flag it must still ask");
+        assert!(
+            !should_reveal(false, true),
+            "a model cannot reveal on its own"
+        );
+        assert!(
+            !should_reveal(true, false),
+            "with the flag it must still ask"
+        );
         assert!(should_reveal(true, true));
     }
 

@@ -112,7 +112,9 @@ impl ToolName {
             ToolName::SecretMetadata => {
                 "A secret's metadata: type, versions, description, tags, owner, expiry, rotation policy, access counts. Never the value."
             }
-            ToolName::SecretVersions => "A secret's versions, newest first (numbers and dates, no values).",
+            ToolName::SecretVersions => {
+                "A secret's versions, newest first (numbers and dates, no values)."
+            }
             ToolName::ReadSecret => {
                 "Read a secret: metadata and field names. Values are masked as \"********\" unless the operator started the server with --allow-reveal AND this call passes reveal: true."
             }
@@ -228,10 +230,7 @@ impl ToolName {
                 json!({"entries": {"type": "array", "items": {"type": "object"}},
                        "cursor": {"type": ["string", "null"]}}),
             ),
-            ToolName::TestPolicy => object(
-                &["allowed"],
-                json!({"allowed": {"type": "boolean"}}),
-            ),
+            ToolName::TestPolicy => object(&["allowed"], json!({"allowed": {"type": "boolean"}})),
         }
     }
 
@@ -455,7 +454,11 @@ mod tests {
                 assert_eq!(a.destructive_hint, Some(false), "{t:?}");
                 assert_eq!(a.idempotent_hint, Some(true), "{t:?}");
             }
-            assert_eq!(tool.input_schema.get("type"), Some(&json!("object")), "{t:?}");
+            assert_eq!(
+                tool.input_schema.get("type"),
+                Some(&json!("object")),
+                "{t:?}"
+            );
             assert!(tool.output_schema.is_some(), "{t:?}");
         }
         assert_eq!(ToolName::parse("nope"), None);

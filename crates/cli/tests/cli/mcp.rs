@@ -167,20 +167,35 @@ fn stdio_every_tool_masked_reads_and_the_audit_trail() {
         call("secret_versions", json!({"path": "app/db"})),
         call("read_secret", json!({"path": "app/db"})),
         call("read_secret", json!({"path": "app/db", "reveal": true})),
-        call("write_secret", json!({"path": "mcp/new", "data": {"api_key": WRITTEN},
-                                    "metadata": {"description": "from MCP", "tags": ["mcp"]}})),
-        call("patch_secret_metadata", json!({"path": "mcp/new", "metadata": {"owner": "agent"}})),
-        call("rotate_secret", json!({"path": "mcp/new", "new_value": {"api_key": format!("{WRITTEN}-2")},
-                                     "reason": "test", "grace_period": "1h"})),
+        call(
+            "write_secret",
+            json!({"path": "mcp/new", "data": {"api_key": WRITTEN},
+                                    "metadata": {"description": "from MCP", "tags": ["mcp"]}})
+        ),
+        call(
+            "patch_secret_metadata",
+            json!({"path": "mcp/new", "metadata": {"owner": "agent"}})
+        ),
+        call(
+            "rotate_secret",
+            json!({"path": "mcp/new", "new_value": {"api_key": format!("{WRITTEN}-2")},
+                                     "reason": "test", "grace_period": "1h"})
+        ),
         call("delete_secret", json!({"path": "mcp/new"})),
         call("restore_secret", json!({"path": "mcp/new"})),
         call("expiring_secrets", json!({"days": 30})),
         call("audit_trail", json!({"path": "app/db"})),
-        call("test_policy", json!({"path": "app/db", "permission": "read"})),
+        call(
+            "test_policy",
+            json!({"path": "app/db", "permission": "read"})
+        ),
         call("rotation_due", json!({"within_hours": 24})),
         // API failures are tool errors with the API's code, never protocol errors.
         call("read_secret", json!({"path": "app/missing"})),
-        call("write_secret", json!({"path": "bad/../path", "data": {"k": VALUE}})),
+        call(
+            "write_secret",
+            json!({"path": "bad/../path", "data": {"k": VALUE}})
+        ),
         call("write_secret", json!({"path": "mcp/typed", "data": VALUE})),
     ]);
     let mut spec = stdio_spec(&env, &env.token, &[], calls);
@@ -231,7 +246,10 @@ fn stdio_every_tool_masked_reads_and_the_audit_trail() {
         .collect();
     assert_eq!(paths.len(), 2, "{listed}");
     assert!(paths.contains(&"app/db") && paths.contains(&"app/api"));
-    assert_eq!(ok_result(&results[2])["metadata"]["description"], "the app database");
+    assert_eq!(
+        ok_result(&results[2])["metadata"]["description"],
+        "the app database"
+    );
     assert!(ok_result(&results[3])["versions"].is_array());
 
     // Masked: field names, fixed marker, not even with reveal: true (no --allow-reveal).
@@ -268,7 +286,10 @@ fn stdio_every_tool_masked_reads_and_the_audit_trail() {
 
     // Resources: listed with metadata, read masked, template for paths.
     let resources = report["resources"]["resources"].as_array().unwrap();
-    let uris: Vec<&str> = resources.iter().map(|r| r["uri"].as_str().unwrap()).collect();
+    let uris: Vec<&str> = resources
+        .iter()
+        .map(|r| r["uri"].as_str().unwrap())
+        .collect();
     assert!(uris.contains(&"scaivault://secrets/app/db"), "{uris:?}");
     assert!(uris.contains(&"scaivault://secrets/other/x"), "{uris:?}");
     assert_eq!(
@@ -362,9 +383,19 @@ fn reveal_needs_the_operator_flag_and_the_call() {
 fn read_only_flag_and_read_only_token_write_nothing() {
     let env = Env::start();
     setup_secrets(&env);
-    let write = || call("write_secret", json!({"path": "ro/x", "data": {"k": WRITTEN}}));
+    let write = || {
+        call(
+            "write_secret",
+            json!({"path": "ro/x", "data": {"k": WRITTEN}}),
+        )
+    };
 
-    let (report, raw) = run_client(stdio_spec(&env, &env.token, &["--read-only"], json!([write()])));
+    let (report, raw) = run_client(stdio_spec(
+        &env,
+        &env.token,
+        &["--read-only"],
+        json!([write()]),
+    ));
     let names = tool_names(&report);
     for absent in [
         "write_secret",
@@ -407,7 +438,10 @@ fn paths_confine_tools_lists_and_resources() {
         call("list_secrets", json!({"prefix": "other/"})),
         call("read_secret", json!({"path": "other/x"})),
         call("secret_metadata", json!({"path": "app/db"})),
-        call("write_secret", json!({"path": "other/new", "data": {"k": WRITTEN}})),
+        call(
+            "write_secret",
+            json!({"path": "other/new", "data": {"k": WRITTEN}})
+        ),
         call("audit_trail", json!({"path": "other/x"})),
     ]);
     let mut spec = stdio_spec(&env, &env.token, &["--paths", "app/*"], calls);
@@ -435,7 +469,10 @@ fn paths_confine_tools_lists_and_resources() {
         .map(|r| r["uri"].as_str().unwrap())
         .collect();
     assert_eq!(uris.len(), 2, "{uris:?}");
-    assert!(uris.iter().all(|u| u.starts_with("scaivault://secrets/app/")));
+    assert!(
+        uris.iter()
+            .all(|u| u.starts_with("scaivault://secrets/app/"))
+    );
     assert!(
         report["resource_reads"][0]["exception"]
             .as_str()
@@ -450,8 +487,10 @@ fn paths_confine_tools_lists_and_resources() {
     let entries = audit_entries(&env);
     assert!(entries.len() > before);
     assert!(
-        !entries.iter().any(|e| e.user_agent.as_deref() == Some(ua.as_str())
-            && e.path.as_deref().is_some_and(|p| p.starts_with("other/"))),
+        !entries
+            .iter()
+            .any(|e| e.user_agent.as_deref() == Some(ua.as_str())
+                && e.path.as_deref().is_some_and(|p| p.starts_with("other/"))),
         "a confined call reached the server"
     );
 
@@ -506,7 +545,11 @@ fn streamable_http_tools_masking_and_audit() {
     let env = Env::start();
     setup_secrets(&env);
     let server = start_http(&env, &["--paths", "app/**"]);
-    assert!(server.url.starts_with("http://127.0.0.1:"), "{}", server.url);
+    assert!(
+        server.url.starts_with("http://127.0.0.1:"),
+        "{}",
+        server.url
+    );
     assert!(server.url.ends_with("/mcp"), "{}", server.url);
     let spec = json!({
         "transport": "http",
