@@ -205,6 +205,7 @@ fn stdio_every_tool_masked_reads_and_the_audit_trail() {
 
     // Initialize and the tool list.
     assert_eq!(report["initialize"]["serverInfo"]["name"], "scaivault-mcp");
+    assert!(report["protocol_version"].is_string(), "{report}");
     assert!(report["initialize"]["capabilities"]["tools"].is_object());
     assert!(report["initialize"]["capabilities"]["resources"].is_object());
     assert_eq!(report["schema_problems"], json!({}), "invalid schemas");
@@ -586,6 +587,31 @@ fn streamable_http_tools_masking_and_audit() {
             "no {action} by {ua}"
         );
     }
+
+    // A 2026-era client: no initialize, server/discover then stateless requests carrying
+    // clientInfo in their _meta; the user agent still names it.
+    let spec = json!({
+        "transport": "http",
+        "url": server.url,
+        "negotiate": "discover",
+        "client_name": "modern-agent",
+        "client_version": "2026.7",
+        "calls": [call("read_secret", json!({"path": "app/db"}))],
+    });
+    let (report, raw) = run_client(spec);
+    assert_eq!(report["protocol_version"], "2026-07-28", "{report}");
+    assert_eq!(ok_result(&report["calls"][0])["masked"], true);
+    assert!(!raw.contains(VALUE));
+    let modern_ua = format!(
+        "scaivault-mcp/{} (modern-agent/2026.7)",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert!(
+        audit_entries(&env)
+            .iter()
+            .any(|e| e.action == "read" && e.user_agent.as_deref() == Some(modern_ua.as_str())),
+        "no read by {modern_ua}"
+    );
     drop(server);
 
     // A non-loopback address needs --allow-remote.

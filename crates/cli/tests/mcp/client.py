@@ -7,7 +7,9 @@ stdout. The Rust test (crates/cli/tests/cli/mcp.rs) makes the assertions.
 
 Spec: {"transport": "stdio"|"http", "command": str, "args": [...], "env": {...}, "url": str,
        "client_name": str, "client_version": str, "calls": [{"tool": str, "arguments": {...}}],
-       "read_resources": [uri, ...], "list_resources": bool}
+       "read_resources": [uri, ...], "list_resources": bool,
+       "negotiate": "initialize" (default: the handshake era) | "discover" (2026-07-28: no
+       handshake, clientInfo in every request's _meta)}
 """
 
 import asyncio
@@ -41,8 +43,14 @@ async def exercise(spec, read, write):
     out = {}
     info = types.Implementation(name=spec["client_name"], version=spec["client_version"])
     async with ClientSession(read, write, client_info=info) as session:
-        init = await session.initialize()
-        out["initialize"] = dump(init)
+        if spec.get("negotiate", "initialize") == "discover":
+            discovered = await session.discover()
+            out["discover"] = dump(discovered)
+            out["protocol_version"] = session.protocol_version
+        else:
+            init = await session.initialize()
+            out["initialize"] = dump(init)
+            out["protocol_version"] = init.protocol_version
         listed = await session.list_tools()
         tools = [dump(t) for t in listed.tools]
         out["tools"] = tools
