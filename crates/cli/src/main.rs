@@ -130,6 +130,10 @@ enum Command {
     #[command(subcommand, after_help = commands::scaikey::EXAMPLES)]
     Scaikey(commands::scaikey::ScaikeyCommand),
 
+    /// Serve ScaiVault to AI agents over the Model Context Protocol (stdio or Streamable HTTP)
+    #[command(after_help = commands::mcp::EXAMPLES)]
+    Mcp(commands::mcp::McpArgs),
+
     /// Show whether the server is up and ready (no token needed)
     #[command(after_help = commands::status::EXAMPLES)]
     Status(commands::status::StatusArgs),
@@ -219,6 +223,11 @@ fn main() -> ExitCode {
         }),
         Command::Status(args) => client_command(|ctx| async move {
             commands::status::run(args, ctx)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }),
+        Command::Mcp(args) => client_command(|ctx| async move {
+            commands::mcp::run(args, &ctx)
                 .await
                 .map(|()| ExitCode::SUCCESS)
         }),

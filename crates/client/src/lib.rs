@@ -51,6 +51,9 @@ pub const DEFAULT_BASE_URL: &str = "http://127.0.0.1:8200";
 /// Header carrying an explicit partner context (`SCAIVAULT_PARTNER_ID`).
 pub const PARTNER_HEADER: &str = "x-scaivault-partner-id";
 
+/// The `User-Agent` of a client without [`Client::with_user_agent`].
+pub const DEFAULT_USER_AGENT: &str = concat!("scaivault-client/", env!("CARGO_PKG_VERSION"));
+
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -64,6 +67,8 @@ pub struct Client {
     token: Option<String>,
     tenant_id: Option<String>,
     partner_id: Option<String>,
+    /// Sent instead of the default `scaivault-client/<version>` when set.
+    user_agent: Option<String>,
     debug: bool,
 }
 
@@ -74,6 +79,7 @@ impl std::fmt::Debug for Client {
             .field("token", &self.token.as_ref().map(|_| redact::REDACTED))
             .field("tenant_id", &self.tenant_id)
             .field("partner_id", &self.partner_id)
+            .field("user_agent", &self.user_agent)
             .field("debug", &self.debug)
             .finish()
     }
@@ -104,7 +110,7 @@ impl Client {
             return Err(invalid("a base URL has no query or fragment"));
         }
         let http = reqwest::Client::builder()
-            .user_agent(concat!("scaivault-client/", env!("CARGO_PKG_VERSION")))
+            .user_agent(DEFAULT_USER_AGENT)
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(timeout)
             .build()
@@ -115,6 +121,7 @@ impl Client {
             token: None,
             tenant_id: None,
             partner_id: None,
+            user_agent: None,
             debug: false,
         })
     }
@@ -135,6 +142,18 @@ impl Client {
     pub fn with_partner_id(mut self, partner_id: impl Into<String>) -> Self {
         self.partner_id = Some(partner_id.into());
         self
+    }
+
+    /// Send `User-Agent: <user_agent>` instead of the default `scaivault-client/<version>`
+    /// (the audit trail records it; `scaivault mcp` names the MCP client this way).
+    pub fn with_user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = Some(user_agent.into());
+        self
+    }
+
+    /// The `User-Agent` this client sends.
+    pub fn user_agent(&self) -> &str {
+        self.user_agent.as_deref().unwrap_or(DEFAULT_USER_AGENT)
     }
 
     /// Print every request and response to stderr, with the `Authorization` header and secret
@@ -333,6 +352,9 @@ impl<'a, T> Call<'a, T> {
         }
         if let Some(partner) = &client.partner_id {
             request = request.header(PARTNER_HEADER, partner);
+        }
+        if let Some(user_agent) = &client.user_agent {
+            request = request.header(reqwest::header::USER_AGENT, user_agent);
         }
         let body = self.body.transpose()?;
         if let Some(body) = &body {
@@ -588,6 +610,16 @@ mod tests {
         assert!(Client::new("ftp://x").is_err());
         assert!(Client::new("not a url").is_err());
         assert!(Client::new("https://vault.example/prefix/").is_ok());
+    }
+
+    #[test]
+    fn user_agent_defaults_and_can_be_replaced() {
+        let c = Client::new("http://x").unwrap();
+        assert_eq!(c.user_agent(), DEFAULT_USER_AGENT);
+        assert!(DEFAULT_USER_AGENT.starts_with("scaivault-client/"));
+        let mcp = c.with_user_agent("scaivault-mcp/0.1.0 (agent/1.0)");
+        assert_eq!(mcp.user_agent(), "scaivault-mcp/0.1.0 (agent/1.0)");
+        assert!(format!("{mcp:?}").contains("agent/1.0"));
     }
 
     #[test]

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod completions;
 pub mod config;
 pub mod dynamic;
+pub mod mcp;
 pub mod operator;
 pub mod pages;
 pub mod pki;

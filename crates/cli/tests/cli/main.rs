@@ -9,6 +9,7 @@ mod audit;
 #[path = "../common/mod.rs"]
 mod common;
 mod dynamic;
+mod mcp;
 mod pki;
 mod policies;
 mod scaikey;
