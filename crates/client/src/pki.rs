@@ -5,8 +5,8 @@
 
 use reqwest::Method;
 use scaivault_proto::pki::{
-    Ca, CaList, Certificate, CertificateList, CreateCaRequest, Csr, CsrList, ImportCaRequest,
-    IssueCertificateRequest, IssuedCertificate, RejectCsrRequest, CertRenewRequest, RevokeRequest,
+    Ca, CaList, CertRenewRequest, Certificate, CertificateList, CreateCaRequest, Csr, CsrList,
+    ImportCaRequest, IssueCertificateRequest, IssuedCertificate, RejectCsrRequest, RevokeRequest,
     SignCsrRequest, SignedCertificate, SubmitCsrRequest,
 };
 

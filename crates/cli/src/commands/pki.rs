@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use clap::{Args, Subcommand, ValueEnum};
 use scaivault_client::{CertificateFilter, Client, decode};
 use scaivault_proto::pki::{
-    Ca, CaList, Certificate, CertificateList, CreateCaRequest, Csr, CsrList, ImportCaRequest,
-    IssueCertificateRequest, IssuedCertificate, RejectCsrRequest, CertRenewRequest, RevokeRequest,
+    Ca, CaList, CertRenewRequest, Certificate, CertificateList, CreateCaRequest, Csr, CsrList,
+    ImportCaRequest, IssueCertificateRequest, IssuedCertificate, RejectCsrRequest, RevokeRequest,
     SignCsrRequest, SignedCertificate, SubmitCsrRequest,
 };
 

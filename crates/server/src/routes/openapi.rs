@@ -253,18 +253,12 @@ mod tests {
         let doc = ApiDoc::openapi();
         let mut seen = std::collections::BTreeMap::new();
         for (path, item) in &doc.paths.paths {
-            let operations = [
-                &item.get,
-                &item.put,
-                &item.post,
-                &item.patch,
-                &item.delete,
-            ];
+            let operations = [&item.get, &item.put, &item.post, &item.patch, &item.delete];
             for operation in operations.into_iter().flatten() {
-                if let Some(id) = &operation.operation_id {
-                    if let Some(first) = seen.insert(id.clone(), path.clone()) {
-                        panic!("operationId {id} names operations of both {first} and {path}");
-                    }
+                if let Some(id) = &operation.operation_id
+                    && let Some(first) = seen.insert(id.clone(), path.clone())
+                {
+                    panic!("operationId {id} names operations of both {first} and {path}");
                 }
             }
         }
