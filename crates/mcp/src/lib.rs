@@ -27,12 +27,17 @@ use rmcp::model::{
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, ServiceExt};
+use scaivault_client::proto::dynamic::CredsRequest;
+use scaivault_client::proto::pki::IssueCertificateRequest;
 use scaivault_client::proto::policies::PolicyTestRequest;
 use scaivault_client::proto::secrets::{
     PatchSecretRequest, RotateSecretRequest, SecretMetadata, SecretOptions, SecretType,
     WriteSecretRequest,
 };
-use scaivault_client::{Client, DeleteMode, ExpiringQuery, ListSecretsQuery, RawResponse};
+use scaivault_client::{
+    CertificateFilter, Client, DeleteMode, ExpiringQuery, LeaseFilter, ListSecretsQuery,
+    RawResponse,
+};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -385,6 +390,74 @@ impl VaultMcp {
                 )?;
                 self.confine_page(&mut page);
                 Ok(page)
+            }
+            // Certificates and leases have no secret path, so `--paths` does not apply to them;
+            // the token's scopes (pki:*, dynamic:*) do.
+            ToolName::ListCertificates => {
+                let a: tools::ListCertificatesArgs = parse_args(args)?;
+                let filter = CertificateFilter {
+                    ca_id: a.ca_id,
+                    status: a.status,
+                    expiring_within: a.expiring_within,
+                };
+                body(
+                    client
+                        .list_certificates(&filter, a.limit, a.cursor.as_deref())
+                        .raw()
+                        .await?,
+                )
+            }
+            ToolName::IssueCertificate => {
+                let a: tools::IssueCertificateArgs = parse_args(args)?;
+                let request = IssueCertificateRequest {
+                    ca_id: a.ca_id,
+                    common_name: a.common_name,
+                    sans: a.sans,
+                    validity_days: None,
+                    ttl: a.ttl,
+                    key_type: a.key_type,
+                    usage: a.usage,
+                    path: None,
+                };
+                let mut issued = body(client.issue_certificate(&request).raw().await?)?;
+                let reveal = mask::should_reveal(self.inner.options.allow_reveal, a.reveal);
+                mask::mask_fields(&mut issued, &["private_key"], reveal);
+                Ok(issued)
+            }
+            ToolName::ListLeases => {
+                let a: tools::ListLeasesArgs = parse_args(args)?;
+                let filter = LeaseFilter {
+                    engine: a.engine,
+                    role: a.role,
+                    identity: None,
+                    live: a.live_only,
+                };
+                body(
+                    client
+                        .list_leases(&filter, a.limit, a.cursor.as_deref())
+                        .raw()
+                        .await?,
+                )
+            }
+            ToolName::DynamicCredentials => {
+                let a: tools::DynamicCredentialsArgs = parse_args(args)?;
+                let request = CredsRequest {
+                    ttl: a.ttl,
+                    public_key: None,
+                };
+                let mut lease = body(
+                    client
+                        .dynamic_creds(&a.engine, &a.role, &request)
+                        .raw()
+                        .await?,
+                )?;
+                let reveal = mask::should_reveal(self.inner.options.allow_reveal, a.reveal);
+                mask::mask_read(&mut lease, reveal);
+                Ok(lease)
+            }
+            ToolName::RevokeLease => {
+                let a: tools::LeaseArgs = parse_args(args)?;
+                body(client.revoke_lease(&a.lease_id).raw().await?)
             }
         }
     }

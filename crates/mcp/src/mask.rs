@@ -43,10 +43,41 @@ pub fn mask_read(body: &mut Value, reveal: bool) {
     obj.insert("masked".into(), Value::Bool(!reveal));
 }
 
+/// Masks the named string fields of a response (in place) unless `reveal` (an issued
+/// certificate's `private_key`); adds `masked`.
+pub fn mask_fields(body: &mut Value, fields: &[&str], reveal: bool) {
+    let Some(obj) = body.as_object_mut() else {
+        return;
+    };
+    if !reveal {
+        for field in fields {
+            if let Some(value) = obj.get_mut(*field) {
+                *value = Value::String(MASK.to_owned());
+            }
+        }
+    }
+    obj.insert("masked".into(), Value::Bool(!reveal));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn named_fields_are_masked_unless_revealed() {
+        let issued = json!({"id": "cert_1", "certificate": "PEM", "private_key": "KEY"});
+        let mut masked = issued.clone();
+        mask_fields(&mut masked, &["private_key"], false);
+        assert_eq!(
+            masked,
+            json!({"id": "cert_1", "certificate": "PEM", "private_key": MASK, "masked": true})
+        );
+        let mut revealed = issued;
+        mask_fields(&mut revealed, &["private_key"], true);
+        assert_eq!(revealed["private_key"], "KEY");
+        assert_eq!(revealed["masked"], false);
+    }
 
     #[test]
     fn reveal_needs_both_the_operator_and_the_call() {

@@ -26,10 +26,15 @@ pub enum ToolName {
     AuditTrail,
     TestPolicy,
     RotationDue,
+    ListCertificates,
+    IssueCertificate,
+    ListLeases,
+    DynamicCredentials,
+    RevokeLease,
 }
 
 impl ToolName {
-    pub const ALL: [ToolName; 14] = [
+    pub const ALL: [ToolName; 19] = [
         ToolName::Whoami,
         ToolName::ListSecrets,
         ToolName::SecretMetadata,
@@ -44,6 +49,11 @@ impl ToolName {
         ToolName::AuditTrail,
         ToolName::TestPolicy,
         ToolName::RotationDue,
+        ToolName::ListCertificates,
+        ToolName::IssueCertificate,
+        ToolName::ListLeases,
+        ToolName::DynamicCredentials,
+        ToolName::RevokeLease,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,6 +72,11 @@ impl ToolName {
             ToolName::AuditTrail => "audit_trail",
             ToolName::TestPolicy => "test_policy",
             ToolName::RotationDue => "rotation_due",
+            ToolName::ListCertificates => "list_certificates",
+            ToolName::IssueCertificate => "issue_certificate",
+            ToolName::ListLeases => "list_leases",
+            ToolName::DynamicCredentials => "dynamic_credentials",
+            ToolName::RevokeLease => "revoke_lease",
         }
     }
 
@@ -78,6 +93,9 @@ impl ToolName {
                 | ToolName::DeleteSecret
                 | ToolName::RestoreSecret
                 | ToolName::RotateSecret
+                | ToolName::IssueCertificate
+                | ToolName::DynamicCredentials
+                | ToolName::RevokeLease
         )
     }
 
@@ -97,6 +115,10 @@ impl ToolName {
             ToolName::RestoreSecret => (false, true),
             // A new version every call; the old one retires after the grace period.
             ToolName::RotateSecret => (true, false),
+            // Adds a certificate or a lease; each call adds another.
+            ToolName::IssueCertificate | ToolName::DynamicCredentials => (false, false),
+            // Tears the credential down; revoking a revoked lease changes nothing.
+            ToolName::RevokeLease => (true, true),
             _ => (false, true),
         }
     }
@@ -143,6 +165,21 @@ impl ToolName {
             ToolName::RotationDue => {
                 "Secrets whose scheduled rotation is due within `within_hours` hours, soonest first."
             }
+            ToolName::ListCertificates => {
+                "Certificates issued by the tenant's internal CAs (never keys), one page at a time. Filter by CA, status (valid, revoked, expired) and expiring_within (e.g. 30d)."
+            }
+            ToolName::IssueCertificate => {
+                "Issue a certificate from an internal CA. The private key is masked as \"********\" unless the operator started the server with --allow-reveal AND this call passes reveal: true; it is stored, sealed, as the secret at `secret_path` either way."
+            }
+            ToolName::ListLeases => {
+                "Dynamic-credential leases (never their credentials), one page at a time. Filter by engine and role; live_only leaves out revoked ones."
+            }
+            ToolName::DynamicCredentials => {
+                "Get a short-lived credential from a dynamic engine's role, on a lease. Its values are masked as \"********\" unless the operator started the server with --allow-reveal AND this call passes reveal: true (a masked credential is still issued: revoke it with revoke_lease if it is not needed)."
+            }
+            ToolName::RevokeLease => {
+                "Revoke a lease now: its credential is torn down on the target."
+            }
         }
     }
 
@@ -162,6 +199,11 @@ impl ToolName {
             ToolName::AuditTrail => schema_for_type::<AuditTrailArgs>(),
             ToolName::TestPolicy => schema_for_type::<TestPolicyArgs>(),
             ToolName::RotationDue => schema_for_type::<RotationDueArgs>(),
+            ToolName::ListCertificates => schema_for_type::<ListCertificatesArgs>(),
+            ToolName::IssueCertificate => schema_for_type::<IssueCertificateArgs>(),
+            ToolName::ListLeases => schema_for_type::<ListLeasesArgs>(),
+            ToolName::DynamicCredentials => schema_for_type::<DynamicCredentialsArgs>(),
+            ToolName::RevokeLease => schema_for_type::<LeaseArgs>(),
         }
     }
 
@@ -231,6 +273,32 @@ impl ToolName {
                        "cursor": {"type": ["string", "null"]}}),
             ),
             ToolName::TestPolicy => object(&["allowed"], json!({"allowed": {"type": "boolean"}})),
+            ToolName::ListCertificates => object(
+                &["certificates", "has_more"],
+                json!({"certificates": {"type": "array", "items": {"type": "object"}},
+                       "cursor": {"type": ["string", "null"]}, "has_more": {"type": "boolean"}}),
+            ),
+            ToolName::IssueCertificate => object(
+                &["id", "certificate", "private_key", "masked"],
+                json!({"id": {"type": "string"}, "certificate": {"type": "string"},
+                       "private_key": {"type": "string"}, "masked": {"type": "boolean"}}),
+            ),
+            ToolName::ListLeases => object(
+                &["leases", "has_more"],
+                json!({"leases": {"type": "array", "items": {"type": "object"}},
+                       "cursor": {"type": ["string", "null"]}, "has_more": {"type": "boolean"}}),
+            ),
+            ToolName::DynamicCredentials => object(
+                &["lease_id", "expires_at", "data", "fields", "masked"],
+                json!({"lease_id": {"type": "string"}, "expires_at": {"type": "string"},
+                       "data": {"type": "object"},
+                       "fields": {"type": "array", "items": {"type": "string"}},
+                       "masked": {"type": "boolean"}}),
+            ),
+            ToolName::RevokeLease => object(
+                &["id", "status"],
+                json!({"id": {"type": "string"}, "status": {"type": "string"}}),
+            ),
         }
     }
 
@@ -437,6 +505,90 @@ pub struct RotationDueArgs {
     pub cursor: Option<String>,
     #[serde(default)]
     pub limit: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+#[serde(deny_unknown_fields)]
+pub struct ListCertificatesArgs {
+    /// Only certificates of this CA (`ca_...`).
+    #[serde(default)]
+    pub ca_id: Option<String>,
+    /// `valid`, `revoked` or `expired`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Only certificates expiring within this duration, e.g. `30d`.
+    #[serde(default)]
+    pub expiring_within: Option<String>,
+    #[serde(default)]
+    pub cursor: Option<String>,
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+#[serde(deny_unknown_fields)]
+pub struct IssueCertificateArgs {
+    /// The issuing CA (`ca_...`).
+    pub ca_id: String,
+    pub common_name: String,
+    /// Subject alternative names: `DNS:x`, `IP:x`, `email:x`, `URI:x`, or unprefixed.
+    #[serde(default)]
+    pub sans: Vec<String>,
+    /// A lifetime such as `72h` or `30d` (default 90 days, never beyond the CA's).
+    #[serde(default)]
+    pub ttl: Option<String>,
+    /// `ec-p256` (default), `ec-p384`, `rsa-2048`, ...
+    #[serde(default)]
+    pub key_type: Option<String>,
+    /// `server` (default), `client` or `both`.
+    #[serde(default)]
+    pub usage: Option<String>,
+    /// Return the private key (only when the operator allowed it with --allow-reveal).
+    #[serde(default)]
+    pub reveal: bool,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+#[serde(deny_unknown_fields)]
+pub struct ListLeasesArgs {
+    #[serde(default)]
+    pub engine: Option<String>,
+    #[serde(default)]
+    pub role: Option<String>,
+    /// Leave out revoked leases.
+    #[serde(default)]
+    pub live_only: bool,
+    #[serde(default)]
+    pub cursor: Option<String>,
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+#[serde(deny_unknown_fields)]
+pub struct DynamicCredentialsArgs {
+    /// The engine's name.
+    pub engine: String,
+    /// The role's name.
+    pub role: String,
+    /// The lease's lifetime, e.g. `1h` (default the role's, never past its max).
+    #[serde(default)]
+    pub ttl: Option<String>,
+    /// Return the credential's values (only when the operator allowed it with --allow-reveal).
+    #[serde(default)]
+    pub reveal: bool,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+#[serde(deny_unknown_fields)]
+pub struct LeaseArgs {
+    /// `lease_...`
+    pub lease_id: String,
 }
 
 #[cfg(test)]

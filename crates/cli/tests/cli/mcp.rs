@@ -210,7 +210,7 @@ fn stdio_every_tool_masked_reads_and_the_audit_trail() {
     assert!(report["initialize"]["capabilities"]["resources"].is_object());
     assert_eq!(report["schema_problems"], json!({}), "invalid schemas");
     let names = tool_names(&report);
-    assert_eq!(names.len(), 14, "{names:?}");
+    assert_eq!(names.len(), 19, "{names:?}");
     for tool in report["tools"].as_array().unwrap() {
         assert_eq!(tool["inputSchema"]["type"], "object", "{tool}");
         assert_eq!(tool["outputSchema"]["type"], "object", "{tool}");
@@ -221,6 +221,9 @@ fn stdio_every_tool_masked_reads_and_the_audit_trail() {
             "delete_secret",
             "restore_secret",
             "rotate_secret",
+            "issue_certificate",
+            "dynamic_credentials",
+            "revoke_lease",
         ]
         .contains(&tool["name"].as_str().unwrap());
         assert_eq!(hints["readOnlyHint"], !mutating, "{tool}");
@@ -356,6 +359,169 @@ fn stdio_every_tool_masked_reads_and_the_audit_trail() {
             .any(|e| e.action == "read" && e.outcome != "success"),
         "the failed read is audited too"
     );
+}
+
+/// Certificates and dynamic credentials: an issued private key and a lease's credential are
+/// masked like secret values (revealed only with `--allow-reveal` and `reveal: true`); lists
+/// never carry them; API failures are tool errors with the API's code.
+#[test]
+fn certificate_and_dynamic_credential_tools_mask_keys() {
+    let env = Env::start();
+    let ca = env
+        .run(&[
+            "pki",
+            "ca",
+            "create",
+            "--name",
+            "mcp-ca",
+            "--common-name",
+            "MCP Test CA",
+            "--json",
+        ])
+        .ok();
+    let ca: Value = serde_json::from_str(&ca.stdout).unwrap();
+    let ca_id = ca["id"].as_str().unwrap().to_owned();
+    env.run(&["dynamic", "engines", "create", "ssh-mcp", "--type", "ssh"])
+        .ok();
+    env.run(&[
+        "dynamic",
+        "roles",
+        "create",
+        "ssh-mcp",
+        "ops",
+        "--allowed-users",
+        "ops",
+        "--default-user",
+        "ops",
+        "--default-ttl",
+        "10m",
+    ])
+    .ok();
+    let issue = |reveal: bool| {
+        call(
+            "issue_certificate",
+            json!({"ca_id": ca_id, "common_name": "api.mcp.test", "sans": ["api.mcp.test"],
+                   "ttl": "72h", "reveal": reveal}),
+        )
+    };
+    let calls = |reveal: bool| {
+        json!([
+            issue(reveal),
+            call("list_certificates", json!({"ca_id": ca_id})),
+            call(
+                "dynamic_credentials",
+                json!({"engine": "ssh-mcp", "role": "ops", "reveal": reveal})
+            ),
+            call(
+                "list_leases",
+                json!({"engine": "ssh-mcp", "live_only": true})
+            ),
+            call(
+                "dynamic_credentials",
+                json!({"engine": "nope", "role": "ops"})
+            ),
+            call("revoke_lease", json!({"lease_id": "lease_nope"})),
+        ])
+    };
+
+    // Without --allow-reveal: masked even when the call asks.
+    let (report, raw) = run_client(stdio_spec(&env, &env.token, &[], calls(true)));
+    let results = report["calls"].as_array().unwrap();
+    let issued = ok_result(&results[0]);
+    assert_eq!(issued["masked"], true, "{issued}");
+    assert_eq!(issued["private_key"], "********");
+    assert!(
+        issued["certificate"]
+            .as_str()
+            .unwrap()
+            .contains("BEGIN CERTIFICATE")
+    );
+    let listed = ok_result(&results[1]);
+    assert_eq!(
+        listed["certificates"].as_array().unwrap().len(),
+        1,
+        "{listed}"
+    );
+    let lease = ok_result(&results[2]);
+    assert_eq!(lease["masked"], true, "{lease}");
+    assert!(
+        lease["fields"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("private_key")),
+        "{lease}"
+    );
+    assert!(
+        lease["data"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|v| v == "********"),
+        "{lease}"
+    );
+    let lease_id = lease["lease_id"].as_str().unwrap().to_owned();
+    let leases = ok_result(&results[3]);
+    assert_eq!(leases["leases"][0]["id"], lease_id.as_str(), "{leases}");
+    assert_eq!(error_code(&results[4]), "engine_not_found");
+    assert_eq!(error_code(&results[5]), "lease_not_found");
+    assert!(!raw.contains("PRIVATE KEY"), "a key leaked: {raw}");
+    assert!(
+        !raw.contains("-cert-v01@openssh.com"),
+        "a signed key leaked: {raw}"
+    );
+
+    // With --allow-reveal and reveal: true, the key and the credential are returned; and a
+    // lease can be revoked.
+    let mut revealed_calls = calls(true);
+    revealed_calls
+        .as_array_mut()
+        .unwrap()
+        .push(call("revoke_lease", json!({"lease_id": lease_id})));
+    let (report, raw) = run_client(stdio_spec(
+        &env,
+        &env.token,
+        &["--allow-reveal"],
+        revealed_calls,
+    ));
+    let results = report["calls"].as_array().unwrap();
+    let issued = ok_result(&results[0]);
+    assert_eq!(issued["masked"], false, "{issued}");
+    assert!(
+        issued["private_key"]
+            .as_str()
+            .unwrap()
+            .contains("PRIVATE KEY")
+    );
+    let lease = ok_result(&results[2]);
+    assert_eq!(lease["masked"], false, "{lease}");
+    assert!(
+        lease["data"]["signed_key"]
+            .as_str()
+            .unwrap()
+            .contains("cert"),
+        "{lease}"
+    );
+    assert!(raw.contains("PRIVATE KEY"));
+    let revoked = ok_result(&results[6]);
+    assert_eq!(revoked["id"], lease_id.as_str(), "{revoked}");
+    assert_eq!(revoked["status"], "revoked", "{revoked}");
+
+    // --read-only removes the issuing tools.
+    let (report, _) = run_client(stdio_spec(
+        &env,
+        &env.token,
+        &["--read-only"],
+        json!([issue(false)]),
+    ));
+    let names = tool_names(&report);
+    for tool in ["issue_certificate", "dynamic_credentials", "revoke_lease"] {
+        assert!(
+            !names.contains(&tool.to_owned()),
+            "{tool} offered read-only: {names:?}"
+        );
+    }
+    assert!(names.contains(&"list_certificates".to_owned()));
+    assert_eq!(error_code(&report["calls"][0]), "access_denied");
 }
 
 /// `--allow-reveal` is the operator's permission; the call must still ask.
@@ -569,7 +735,7 @@ fn streamable_http_tools_masking_and_audit() {
     let (report, raw) = run_client(spec);
     assert_eq!(report["initialize"]["serverInfo"]["name"], "scaivault-mcp");
     assert_eq!(report["schema_problems"], json!({}));
-    assert_eq!(tool_names(&report).len(), 14);
+    assert_eq!(tool_names(&report).len(), 19);
     let results = report["calls"].as_array().unwrap();
     assert!(ok_result(&results[0])["identity_id"].is_string());
     assert_eq!(ok_result(&results[1])["data"]["password"], "********");
