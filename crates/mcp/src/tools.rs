@@ -404,7 +404,7 @@ pub struct OptionsArgs {
     pub secret_policy_id: Option<String>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Deserialize, JsonSchema)]
 #[schemars(crate = "rmcp::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct WriteSecretArgs {
@@ -433,7 +433,7 @@ pub struct PatchSecretArgs {
     pub options: Option<OptionsArgs>,
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Deserialize, JsonSchema)]
 #[schemars(crate = "rmcp::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct RotateSecretArgs {
@@ -591,9 +591,60 @@ pub struct LeaseArgs {
     pub lease_id: String,
 }
 
+/// The field names of a payload, never its values.
+struct FieldNames<'a>(&'a Map<String, Value>);
+
+impl std::fmt::Debug for FieldNames<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
+}
+
+// The payloads an agent writes are secret values: Debug shows their field names only.
+impl std::fmt::Debug for WriteSecretArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteSecretArgs")
+            .field("path", &self.path)
+            .field("data", &FieldNames(&self.data))
+            .field("secret_type", &self.secret_type)
+            .field("metadata", &self.metadata)
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for RotateSecretArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RotateSecretArgs")
+            .field("path", &self.path)
+            .field("new_value", &self.new_value.as_ref().map(FieldNames))
+            .field("reason", &self.reason)
+            .field("grace_period", &self.grace_period)
+            .finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_values_never_show_in_debug() {
+        let write: WriteSecretArgs =
+            serde_json::from_value(json!({"path": "app/x", "data": {"password": "hunter2-debug"}}))
+                .unwrap();
+        let rotate: RotateSecretArgs = serde_json::from_value(
+            json!({"path": "app/x", "new_value": {"password": "hunter2-debug"}}),
+        )
+        .unwrap();
+        for shown in [format!("{write:?}"), format!("{rotate:?}")] {
+            assert!(!shown.contains("hunter2-debug"), "{shown}");
+            assert!(
+                shown.contains("password") && shown.contains("app/x"),
+                "{shown}"
+            );
+        }
+    }
 
     #[test]
     fn names_round_trip_and_annotations_are_truthful() {
