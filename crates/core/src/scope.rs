@@ -43,10 +43,13 @@ pub enum Scope {
     /// Create, change and delete dynamic engines and roles, rotate an engine's root
     /// credential, revoke any lease and revoke by prefix.
     DynamicAdmin,
+    /// Scrape the installation's metrics (`/v1/sys/metrics`; identities of the installation's
+    /// partner only: the numbers are installation-wide).
+    MetricsRead,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 17] = [
+    pub const ALL: [Scope; 18] = [
         Scope::SecretsRead,
         Scope::SecretsWrite,
         Scope::AuditRead,
@@ -64,9 +67,11 @@ impl Scope {
         Scope::DynamicRead,
         Scope::DynamicCreds,
         Scope::DynamicAdmin,
+        Scope::MetricsRead,
     ];
 
-    /// Every scope that acts within one tenant: all but the partner-level `tenants:admin`.
+    /// Every scope that acts within one tenant: all but the partner-level `tenants:admin` and
+    /// the installation-level `metrics:read`.
     pub const TENANT: [Scope; 16] = [
         Scope::SecretsRead,
         Scope::SecretsWrite,
@@ -105,6 +110,7 @@ impl Scope {
             Scope::DynamicRead => "dynamic:read",
             Scope::DynamicCreds => "dynamic:creds",
             Scope::DynamicAdmin => "dynamic:admin",
+            Scope::MetricsRead => "metrics:read",
         }
     }
 
@@ -148,6 +154,7 @@ impl Scope {
             Scope::DynamicAdmin => {
                 "create, change and delete dynamic engines and roles, rotate root credentials, revoke any lease"
             }
+            Scope::MetricsRead => "scrape the installation's Prometheus metrics (operators only)",
         }
     }
 
@@ -167,14 +174,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_scope_round_trips_and_tenant_scopes_are_all_but_tenants_admin() {
+    fn every_scope_round_trips_and_tenant_scopes_are_all_but_installation_scopes() {
         for scope in Scope::ALL {
             assert_eq!(Scope::parse(scope.as_str()), Some(scope));
         }
         assert_eq!(Scope::parse("secrets:admin"), None);
         let tenant: Vec<Scope> = Scope::ALL
             .into_iter()
-            .filter(|s| *s != Scope::TenantsAdmin)
+            .filter(|s| *s != Scope::TenantsAdmin && *s != Scope::MetricsRead)
             .collect();
         assert_eq!(Scope::TENANT.to_vec(), tenant);
     }

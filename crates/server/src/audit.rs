@@ -32,6 +32,7 @@ use axum::response::{IntoResponse, Response};
 use scaivault_core::Principal;
 use scaivault_proto::ErrorCode;
 use scaivault_store::{AuditEvent, StoreError};
+use tracing::Instrument;
 
 use crate::error::{ApiError, ApiResult, StorageFailure, current_request_id};
 use crate::state::AppState;
@@ -369,6 +370,18 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     }));
     let response = DRAFT.scope(draft.clone(), next.run(request)).await;
     let d = draft.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if state.metrics.per_tenant
+        && d.operation.is_some()
+        && let Some(tenant) = &d.target_tenant_id
+    {
+        let outcome = crate::metrics::status_label(response.status());
+        metrics::counter!(
+            "scaivault_tenant_requests_total",
+            "tenant" => tenant.clone(),
+            "outcome" => outcome,
+        )
+        .increment(1);
+    }
     if d.operation.is_none() {
         // The route touches no resource (health, the OpenAPI document, whoami, unknown routes).
         return response;
@@ -391,7 +404,18 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     let Some(event) = build(&d, &state, outcome, code) else {
         return ApiError::internal("could not create an audit entry id").into_response();
     };
-    match state.store.append_audit(vec![event]).await {
+    let started = std::time::Instant::now();
+    let appended = state
+        .store
+        .append_audit(vec![event])
+        .instrument(tracing::debug_span!("audit.append"))
+        .await;
+    metrics::histogram!("scaivault_audit_append_duration_seconds")
+        .record(started.elapsed().as_secs_f64());
+    if appended.is_err() {
+        metrics::counter!("scaivault_audit_append_failures_total").increment(1);
+    }
+    match appended {
         Ok(()) => {
             match storage_failure {
                 Some(StorageFailure(cause)) => state.storage_health.failed(cause),

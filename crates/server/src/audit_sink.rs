@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::state::AppState;
 
-const CURSOR_KEY: &str = "audit_sink_cursor";
+pub(crate) const CURSOR_KEY: &str = "audit_sink_cursor";
 const BATCH: u32 = 1_000;
 const IDLE_POLL: Duration = Duration::from_millis(500);
 const RETRY_AFTER: Duration = Duration::from_secs(5);
@@ -46,6 +46,7 @@ pub fn spawn(state: AppState, config: SinkConfig) -> tokio::task::JoinHandle<()>
                 Ok(0) => tokio::time::sleep(IDLE_POLL).await,
                 Ok(_) => {}
                 Err(e) => {
+                    metrics::counter!("scaivault_audit_sink_failures_total").increment(1);
                     tracing::warn!(error = %e, "audit sink delivery failed; will retry");
                     tokio::time::sleep(RETRY_AFTER).await;
                 }

@@ -51,6 +51,7 @@ impl FromRequestParts<AppState> for Authenticated {
         let token = match bearer(parts) {
             Ok(token) => token,
             Err(e) => {
+                auth_attempt("none", false);
                 if let Some(ip) = client_ip {
                     state
                         .rate_limits
@@ -62,11 +63,20 @@ impl FromRequestParts<AppState> for Authenticated {
         };
         // The credential is always checked: the failure limit slows only refused credentials,
         // so a guesser behind the same address (a proxy, a NAT) never locks out valid clients.
+        let kind = if scaivault_jwt::looks_like_jwt(token) {
+            "jwt"
+        } else {
+            "token"
+        };
         let principal = match authenticate(state, token).await {
-            Ok(p) => p,
+            Ok(p) => {
+                auth_attempt(kind, true);
+                p
+            }
             // A store failure is not the client's failed authentication.
             Err(e) if e.code != ErrorCode::AuthenticationRequired => return Err(e),
             Err(e) => {
+                auth_attempt(kind, false);
                 if let Some(ip) = client_ip
                     && let Err(refusal) = state.rate_limits.record_auth_failure(ip)
                 {
@@ -86,6 +96,13 @@ impl FromRequestParts<AppState> for Authenticated {
             .map_err(ApiError::rate_limited)?;
         Ok(Authenticated(principal))
     }
+}
+
+/// `scaivault_auth_attempts_total{kind, result}` (docs/monitoring.md).
+fn auth_attempt(kind: &'static str, success: bool) {
+    let result = if success { "success" } else { "failure" };
+    metrics::counter!("scaivault_auth_attempts_total", "kind" => kind, "result" => result)
+        .increment(1);
 }
 
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {

@@ -13,7 +13,7 @@ use crate::StartupError;
 
 /// Keys that may come from the environment (so unrelated `SCAIVAULT_*` variables of the CLI,
 /// such as `SCAIVAULT_TOKEN`, are never mistaken for configuration).
-const ENV_KEYS: [&str; 38] = [
+const ENV_KEYS: [&str; 43] = [
     "listen",
     "public_url",
     "data_dir",
@@ -52,6 +52,11 @@ const ENV_KEYS: [&str; 38] = [
     "rotation_check_interval",
     "lease_sweep_interval",
     "dynamic_max_leases_per_tenant",
+    "metrics_enabled",
+    "metrics_listen",
+    "metrics_per_tenant",
+    "metrics_refresh_interval",
+    "otlp_endpoint",
 ];
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -184,6 +189,19 @@ pub struct Config {
     /// Cap on a tenant's live dynamic-credential leases.
     #[serde(default = "default_dynamic_max_leases_per_tenant")]
     pub dynamic_max_leases_per_tenant: u32,
+    /// Prometheus metrics at `/v1/sys/metrics` (docs/monitoring.md); off: nothing recorded.
+    #[serde(default = "default_true")]
+    pub metrics_enabled: bool,
+    /// A second, unauthenticated listener serving only `/metrics` (an internal address).
+    pub metrics_listen: Option<String>,
+    /// Tenant ids as labels of `scaivault_tenant_requests_total` (cardinality grows with tenants).
+    #[serde(default)]
+    pub metrics_per_tenant: bool,
+    /// How often the store-derived gauges (secret counts, expiring, backlog) are re-read.
+    #[serde(default = "default_metrics_refresh_interval")]
+    pub metrics_refresh_interval: String,
+    /// OTLP/HTTP endpoint of a trace collector (`http://collector:4318`); unset: no tracing.
+    pub otlp_endpoint: Option<String>,
     /// `[rate_limits]`: per identity, per tenant, per client IP (docs/configuration.md).
     #[serde(default)]
     pub rate_limits: crate::ratelimit::RateLimitConfig,
@@ -199,6 +217,12 @@ fn at_least_one_second(key: &str, value: &str) -> Result<Duration, StartupError>
     Ok(d)
 }
 
+fn default_true() -> bool {
+    true
+}
+fn default_metrics_refresh_interval() -> String {
+    "60s".to_owned()
+}
 fn default_listen() -> String {
     "127.0.0.1:8200".to_owned()
 }
@@ -374,6 +398,11 @@ impl Config {
             rotation_check_interval: default_rotation_check_interval(),
             lease_sweep_interval: default_lease_sweep_interval(),
             dynamic_max_leases_per_tenant: default_dynamic_max_leases_per_tenant(),
+            metrics_enabled: true,
+            metrics_listen: None,
+            metrics_per_tenant: false,
+            metrics_refresh_interval: default_metrics_refresh_interval(),
+            otlp_endpoint: None,
             webhook_timeout: default_webhook_timeout(),
             webhook_retry_base: default_webhook_retry_base(),
             webhook_retry_window: default_webhook_retry_window(),
@@ -415,6 +444,14 @@ impl Config {
         self.trusted_proxies()?;
         self.expiry_notices()?;
         self.lease_sweep_interval()?;
+        self.metrics_refresh_interval()?;
+        if let Some(endpoint) = &self.otlp_endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            return Err(StartupError::Config(
+                "otlp_endpoint must be an http:// or https:// URL (OTLP over HTTP)".into(),
+            ));
+        }
         if self.dynamic_max_leases_per_tenant == 0 {
             return Err(StartupError::Config(
                 "dynamic_max_leases_per_tenant must be at least 1".into(),
@@ -555,6 +592,10 @@ impl Config {
             data_dir: data_dir.to_owned(),
             root_key_file: crate::serve::root_key_path(self, data_dir),
         }
+    }
+
+    pub fn metrics_refresh_interval(&self) -> Result<Duration, StartupError> {
+        at_least_one_second("metrics_refresh_interval", &self.metrics_refresh_interval)
     }
 
     pub fn lease_sweep_interval(&self) -> Result<Duration, StartupError> {

@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tracing::Instrument;
 
 use scaivault_core::policy::{Effect, Permission, PolicyInput, PolicyRule, PolicySet};
 use scaivault_proto::Timestamp;
@@ -283,10 +284,21 @@ async fn deliver_pending(
             Some(Ok(target)) => {
                 target
                     .deliver(&e.id, &body, &secret, state.clock.now())
+                    .instrument(tracing::debug_span!("webhook.deliver", event_id = %e.id))
                     .await
             }
             Some(Err(refused)) => Err(refused.clone()),
             None => Ok(()),
+        };
+        let result = match (&target, result) {
+            // Not a delivery: the event is not visible to this subscription's webhook.
+            (None, r) => r,
+            (Some(_), r) => {
+                let label = if r.is_ok() { "delivered" } else { "failed" };
+                metrics::counter!("scaivault_webhook_deliveries_total", "result" => label)
+                    .increment(1);
+                r
+            }
         };
         match result {
             Ok(()) => {
@@ -297,6 +309,8 @@ async fn deliver_pending(
                 attempts += 1;
                 let now = state.clock.now();
                 if retried_for(config.retry_base, attempts) >= config.retry_window {
+                    metrics::counter!("scaivault_webhook_deliveries_total", "result" => "dead_lettered")
+                        .increment(1);
                     // Given up: dead-lettered (visible through the API), the stream moves on.
                     let dead = DeadLetter {
                         subscription_id: sub.id.clone(),

@@ -27,6 +27,7 @@ pub mod extract;
 pub mod jobs;
 pub mod keys;
 pub mod leases;
+pub mod metrics;
 pub mod migrate;
 pub mod ratelimit;
 pub mod retention;
@@ -41,6 +42,7 @@ pub mod storage_health;
 pub mod storage_report;
 pub mod tenancy;
 pub mod tpm_cli;
+pub mod tracing_otlp;
 pub mod webhooks;
 
 /// Why the server or an operator command could not start. Printed to stderr; never contains

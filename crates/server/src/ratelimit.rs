@@ -178,6 +178,20 @@ impl RateLimiter {
     /// Checks (and consumes one cell of) one dimension's limit for `key` (`Key::Ip` counts
     /// against the unauthenticated limit). `Ok(None)` when that dimension is off.
     pub fn check(&self, key: Key<'_>) -> Result<Option<Allowance>, Refusal> {
+        let result = self.check_dimension(key);
+        if result.is_err() {
+            let dimension = match key {
+                Key::Identity(..) => "identity",
+                Key::Tenant(_) => "tenant",
+                Key::Ip(_) => "ip",
+            };
+            metrics::counter!("scaivault_rate_limit_refusals_total", "dimension" => dimension)
+                .increment(1);
+        }
+        result
+    }
+
+    fn check_dimension(&self, key: Key<'_>) -> Result<Option<Allowance>, Refusal> {
         match key {
             Key::Identity(tenant, identity) => self
                 .identity
@@ -224,10 +238,15 @@ impl RateLimiter {
     /// caller answers 429 instead of 401, which slows down guessing). Call it for failures
     /// only: successful authentications are never counted nor refused.
     pub fn record_auth_failure(&self, ip: IpAddr) -> Result<(), Refusal> {
-        match &self.auth_failures {
+        let result = match &self.auth_failures {
             Some(d) => d.check(&ip_key(ip)).map(|_| ()),
             None => Ok(()),
+        };
+        if result.is_err() {
+            metrics::counter!("scaivault_rate_limit_refusals_total", "dimension" => "auth_failures")
+                .increment(1);
         }
+        result
     }
 
     /// Drops idle keys (those whose state equals a fresh one) and returns their memory; call

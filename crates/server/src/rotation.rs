@@ -226,6 +226,7 @@ async fn record_success(
     retires_at: OffsetDateTime,
     now: OffsetDateTime,
 ) -> ApiResult<RunRecord> {
+    metrics::counter!("scaivault_rotation_runs_total", "result" => "succeeded").increment(1);
     run.status = RunStatus::Succeeded;
     run.new_version = Some(new_version);
     run.error = None;
@@ -298,6 +299,7 @@ async fn record_failure(
     error: String,
     now: OffsetDateTime,
 ) -> ApiResult<RunRecord> {
+    metrics::counter!("scaivault_rotation_runs_total", "result" => "failed").increment(1);
     run.status = RunStatus::Failed;
     run.error = Some(error.clone());
     run.finished_at = Some(now);
@@ -914,7 +916,11 @@ pub async fn run_round(state: &AppState, reconcile_too: bool) -> ApiResult<Round
     }
     let mut round = Round {
         settled: settle_interrupted(state, now).await?,
-        warnings: send_warnings(state, now).await?,
+        warnings: {
+            let sent = send_warnings(state, now).await?;
+            metrics::counter!("scaivault_rotation_warnings_total").increment(sent);
+            sent
+        },
         rotations: 0,
     };
     for schedule in state.store.due_rotations(now, BATCH).await? {

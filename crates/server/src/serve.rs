@@ -28,18 +28,47 @@ const POLICY_CACHE_SHARED_TTL: Duration = Duration::from_secs(30);
 /// How long in-flight requests get to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
-fn init_logging(format: LogFormat, level: &str) {
+/// The log subscriber: fmt lines (text or JSON, filtered by `log_level` / `RUST_LOG`) and, with
+/// `otlp_endpoint`, an OpenTelemetry layer exporting spans over OTLP/HTTP. The request span is
+/// at INFO (its `request_id` is on every log line of the request); the store, audit and webhook
+/// spans under it are at DEBUG and only the OTLP layer takes them, so without a collector they
+/// cost nothing.
+fn init_logging(
+    format: LogFormat,
+    level: &str,
+    otlp_endpoint: Option<&str>,
+) -> Result<Option<opentelemetry_sdk::trace::SdkTracerProvider>, StartupError> {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    // A second initialisation (tests in one process) is harmless: keep the first.
-    let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.try_init(),
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let fmt: Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync> = match format {
+        LogFormat::Json => fmt
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_filter(filter)
+            .boxed(),
+        LogFormat::Text => fmt.with_filter(filter).boxed(),
     };
+    let (otel, provider) = match otlp_endpoint {
+        Some(endpoint) => {
+            let provider = crate::tracing_otlp::provider(endpoint)?;
+            (Some(crate::tracing_otlp::layer(&provider)), Some(provider))
+        }
+        None => (None, None),
+    };
+    // A second initialisation (tests in one process) is harmless: keep the first.
+    let _ = tracing_subscriber::registry()
+        .with(fmt)
+        .with(otel)
+        .try_init();
+    Ok(provider)
 }
 
 pub(crate) fn root_key_path(config: &Config, data_dir: &std::path::Path) -> PathBuf {
@@ -80,7 +109,17 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
     config
         .webhook_allowed_networks
         .extend(args.dev_webhook_network.iter().cloned());
-    init_logging(config.log_format, &config.log_level);
+    let tracer = init_logging(
+        config.log_format,
+        &config.log_level,
+        config.otlp_endpoint.as_deref(),
+    )?;
+    let metrics = if config.metrics_enabled {
+        crate::metrics::Metrics::install(config.metrics_per_tenant)
+    } else {
+        crate::metrics::Metrics::disabled()
+    };
+    let metrics_refresh = config.metrics_refresh_interval()?;
 
     // Dev mode without --data-dir: a fresh directory that is removed on exit.
     let mut _temp_dir = None;
@@ -129,6 +168,18 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         None => None,
     };
     let mut listener = Some(listener);
+    // The unauthenticated metrics listener serves while sealed too (the sealed gauge is 1).
+    let metrics_listener = match (&config.metrics_listen, metrics.enabled()) {
+        (Some(listen), true) => {
+            Some(crate::routes::sys_metrics::spawn_listener(listen, metrics.clone()).await?)
+        }
+        (Some(_), false) => {
+            return Err(StartupError::Config(
+                "metrics_listen needs metrics_enabled = true".into(),
+            ));
+        }
+        (None, _) => None,
+    };
 
     // The keyring. With the provider unavailable, the server serves sealed answers on the
     // listener and keeps trying (seal.rs); it never falls back to anything else.
@@ -153,6 +204,7 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
             let interval = config.unseal_retry_interval()?;
             tracing::warn!(%reason, retry_every = ?interval, "sealed: the root key provider is unavailable; serving 503 sealed until it answers");
             print_sealed_banner(scheme, addr, provider_kind);
+            metrics::gauge!("scaivault_keyring_sealed").set(1.0);
             let mut serving = spawn_http(listener.take(), tls.clone(), gate.service())?;
             let keys = loop {
                 tokio::select! {
@@ -179,6 +231,7 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         }
         Err(e) => return Err(e),
     };
+    metrics::gauge!("scaivault_keyring_sealed").set(0.0);
     let audit_mac = crate::audit::chain_mac(&hasher);
     store.as_store().set_audit_mac(audit_mac.clone());
     bootstrap::ensure_tenancy(
@@ -264,8 +317,9 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         storage_health: Default::default(),
         public_url: std::sync::OnceLock::new(),
         dynamic: Default::default(),
+        metrics,
     }));
-    let background = spawn_background(state.clone());
+    let background = spawn_background(state.clone(), metrics_refresh);
     let audit_maintenance =
         crate::audit_sink::spawn_maintenance(state.clone(), config.audit_checkpoint_interval()?);
     let webhook_worker = crate::events::spawn_worker(state.clone(), delivery);
@@ -341,12 +395,19 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
     if let Some(sink) = audit_sink {
         sink.abort();
     }
+    if let Some(listener) = metrics_listener {
+        listener.abort();
+    }
     // A last checkpoint, so the newest entries are covered across the restart.
     if let Err(e) = state.store.checkpoint_audit(state.clock.now()).await {
         tracing::warn!(error = %e, "final audit checkpoint failed");
     }
     flush_access(&state).await;
     store.close().await;
+    if let Some(tracer) = tracer {
+        // Sends the spans still batched.
+        let _ = tracer.shutdown();
+    }
     served.map_err(|e| StartupError::Io(e.to_string()))?
 }
 
@@ -507,16 +568,19 @@ async fn shutdown_signal() {
     }
 }
 
-fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
+fn spawn_background(state: AppState, metrics_refresh: Duration) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut flush = tokio::time::interval(ACCESS_FLUSH_EVERY);
         let mut sweep = tokio::time::interval(SWEEP_EVERY);
+        let mut gauges = tokio::time::interval(metrics_refresh);
         loop {
             tokio::select! {
                 _ = flush.tick() => {
                     flush_access(&state).await;
                     state.rate_limits.housekeeping();
+                    state.metrics.upkeep();
                 }
+                _ = gauges.tick() => crate::metrics::refresh(&state).await,
                 _ = sweep.tick() => {
                     if !crate::jobs::leading(&state, "sweep", SWEEP_EVERY).await {
                         continue;

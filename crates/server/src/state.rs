@@ -45,6 +45,8 @@ pub struct Inner {
     pub public_url: std::sync::OnceLock<String>,
     /// Open dynamic-credentials backends (connection pools), per engine.
     pub dynamic: crate::engine::dynamic::Backends,
+    /// Prometheus metrics (off: `metrics_enabled = false`).
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// Tunables that handlers need.

@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
+use tracing::Instrument;
 
 use crate::audit::*;
 use crate::dynamic::{
@@ -35,7 +36,7 @@ use crate::rotation::{
 };
 use crate::{
     AuditStore, EventStore, IdentityStore, PkiStore, PolicyStore, Result, RotationStore, SealFn,
-    SecretStore, SystemStore, TokenStore,
+    SecretStore, StoreError, SystemStore, TokenStore,
 };
 
 /// Entries kept before the cache is emptied and refilled (a crude but bounded policy).
@@ -127,6 +128,42 @@ impl<S> CachedStore<S> {
     }
 }
 
+/// Times one store operation (`scaivault_store_operations_total` and its latency histogram,
+/// docs/monitoring.md) in a span of its own, so a trace shows the store work under its request.
+/// Every operation of the server passes here (cache hits are not operations). The result label
+/// is `ok`, `rejected` (the caller's fault: not found, conflict, duplicate, ...) or `error`.
+async fn metered<T>(
+    operation: &'static str,
+    call: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let started = std::time::Instant::now();
+    let result = call
+        .instrument(tracing::debug_span!("store", operation))
+        .await;
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(
+            StoreError::NotFound(_)
+            | StoreError::SoftDeleted
+            | StoreError::VersionNotFound
+            | StoreError::VersionConflict { .. }
+            | StoreError::Invalid(_)
+            | StoreError::Duplicate
+            | StoreError::LimitReached(_),
+        ) => "rejected",
+        Err(_) => "error",
+    };
+    metrics::counter!(
+        "scaivault_store_operations_total",
+        "operation" => operation,
+        "result" => outcome,
+    )
+    .increment(1);
+    metrics::histogram!("scaivault_store_operation_duration_seconds", "operation" => operation)
+        .record(started.elapsed().as_secs_f64());
+    result
+}
+
 // --- what the cache holds: secret records and current versions ---------------------------
 //
 // Every method that can change a secret record or its current version evicts after it returns
@@ -142,7 +179,11 @@ impl<S: SecretStore> SecretStore for CachedStore<S> {
         seal: Box<SealFn>,
     ) -> Result<WriteOutcome> {
         let path = write.path.clone();
-        let result = self.inner.write_secret(tenant_id, write, seal).await;
+        let result = metered(
+            "write_secret",
+            self.inner.write_secret(tenant_id, write, seal),
+        )
+        .await;
         self.evict(tenant_id, &path);
         result
     }
@@ -155,19 +196,27 @@ impl<S: SecretStore> SecretStore for CachedStore<S> {
         now: OffsetDateTime,
     ) -> Result<(SecretRecord, VersionRecord)> {
         if version.is_some() {
-            return self.inner.read_secret(tenant_id, path, version, now).await;
+            return metered(
+                "read_secret",
+                self.inner.read_secret(tenant_id, path, version, now),
+            )
+            .await;
         }
         if let Some(hit) = self.lookup(tenant_id, path, now) {
             return Ok(hit);
         }
         let generation = self.generation.load(Ordering::Acquire);
-        let value = self.inner.read_secret(tenant_id, path, None, now).await?;
+        let value = metered(
+            "read_secret",
+            self.inner.read_secret(tenant_id, path, None, now),
+        )
+        .await?;
         self.fill(generation, tenant_id, path, &value);
         Ok(value)
     }
 
     async fn get_secret(&self, tenant_id: &str, path: &str) -> Result<SecretRecord> {
-        self.inner.get_secret(tenant_id, path).await
+        metered("get_secret", self.inner.get_secret(tenant_id, path)).await
     }
 
     async fn patch_secret(
@@ -178,16 +227,17 @@ impl<S: SecretStore> SecretStore for CachedStore<S> {
         now: OffsetDateTime,
         audit: Option<&AuditEvent>,
     ) -> Result<SecretRecord> {
-        let result = self
-            .inner
-            .patch_secret(tenant_id, path, patch, now, audit)
-            .await;
+        let result = metered(
+            "patch_secret",
+            self.inner.patch_secret(tenant_id, path, patch, now, audit),
+        )
+        .await;
         self.evict(tenant_id, path);
         result
     }
 
     async fn list_secrets(&self, tenant_id: &str, query: &ListQuery) -> Result<Page<SecretRecord>> {
-        self.inner.list_secrets(tenant_id, query).await
+        metered("list_secrets", self.inner.list_secrets(tenant_id, query)).await
     }
 
     async fn list_expiring(
@@ -195,7 +245,7 @@ impl<S: SecretStore> SecretStore for CachedStore<S> {
         tenant_id: &str,
         query: &ExpiringQuery,
     ) -> Result<Page<SecretRecord>> {
-        self.inner.list_expiring(tenant_id, query).await
+        metered("list_expiring", self.inner.list_expiring(tenant_id, query)).await
     }
 
     async fn list_versions(
@@ -204,7 +254,11 @@ impl<S: SecretStore> SecretStore for CachedStore<S> {
         path: &str,
         now: OffsetDateTime,
     ) -> Result<Vec<VersionRecord>> {
-        self.inner.list_versions(tenant_id, path, now).await
+        metered(
+            "list_versions",
+            self.inner.list_versions(tenant_id, path, now),
+        )
+        .await
     }
 
     async fn soft_delete(
@@ -214,7 +268,11 @@ impl<S: SecretStore> SecretStore for CachedStore<S> {
         now: OffsetDateTime,
         audit: Option<&AuditEvent>,
     ) -> Result<()> {
-        let result = self.inner.soft_delete(tenant_id, path, now, audit).await;
+        let result = metered(
+            "soft_delete",
+            self.inner.soft_delete(tenant_id, path, now, audit),
+        )
+        .await;
         self.evict(tenant_id, path);
         result
     }
@@ -226,7 +284,7 @@ impl<S: SecretStore> SecretStore for CachedStore<S> {
         now: OffsetDateTime,
         audit: Option<&AuditEvent>,
     ) -> Result<SecretRecord> {
-        let result = self.inner.restore(tenant_id, path, now, audit).await;
+        let result = metered("restore", self.inner.restore(tenant_id, path, now, audit)).await;
         self.evict(tenant_id, path);
         result
     }
@@ -237,7 +295,11 @@ impl<S: SecretStore> SecretStore for CachedStore<S> {
         path: &str,
         audit: Option<&AuditEvent>,
     ) -> Result<()> {
-        let result = self.inner.hard_delete(tenant_id, path, audit).await;
+        let result = metered(
+            "hard_delete",
+            self.inner.hard_delete(tenant_id, path, audit),
+        )
+        .await;
         self.evict(tenant_id, path);
         result
     }
@@ -250,16 +312,18 @@ impl<S: SecretStore> SecretStore for CachedStore<S> {
         now: OffsetDateTime,
         audit: Option<&AuditEvent>,
     ) -> Result<()> {
-        let result = self
-            .inner
-            .delete_version(tenant_id, path, version, now, audit)
-            .await;
+        let result = metered(
+            "delete_version",
+            self.inner
+                .delete_version(tenant_id, path, version, now, audit),
+        )
+        .await;
         self.evict(tenant_id, path);
         result
     }
 
     async fn record_access(&self, hits: &[AccessHit]) -> Result<()> {
-        self.inner.record_access(hits).await
+        metered("record_access", self.inner.record_access(hits)).await
     }
 
     async fn access_stats(
@@ -268,7 +332,11 @@ impl<S: SecretStore> SecretStore for CachedStore<S> {
         path: &str,
         since: OffsetDateTime,
     ) -> Result<(u64, Option<OffsetDateTime>)> {
-        self.inner.access_stats(tenant_id, path, since).await
+        metered(
+            "access_stats",
+            self.inner.access_stats(tenant_id, path, since),
+        )
+        .await
     }
 
     async fn sweep(
@@ -276,7 +344,7 @@ impl<S: SecretStore> SecretStore for CachedStore<S> {
         deleted_before: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<(u64, u64)> {
-        let result = self.inner.sweep(deleted_before, now).await;
+        let result = metered("sweep", self.inner.sweep(deleted_before, now)).await;
         self.evict_all();
         result
     }
@@ -287,7 +355,11 @@ impl<S: SecretStore> SecretStore for CachedStore<S> {
         to: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<(String, String, OffsetDateTime)>> {
-        self.inner.secrets_expiring_between(from, to, limit).await
+        metered(
+            "secrets_expiring_between",
+            self.inner.secrets_expiring_between(from, to, limit),
+        )
+        .await
     }
 }
 
@@ -298,7 +370,11 @@ impl<S: RotationStore> RotationStore for CachedStore<S> {
         policy: &SecretPolicyRecord,
         audit: Option<&AuditEvent>,
     ) -> Result<()> {
-        self.inner.insert_secret_policy(policy, audit).await
+        metered(
+            "insert_secret_policy",
+            self.inner.insert_secret_policy(policy, audit),
+        )
+        .await
     }
 
     async fn update_secret_policy(
@@ -306,7 +382,11 @@ impl<S: RotationStore> RotationStore for CachedStore<S> {
         policy: &SecretPolicyRecord,
         audit: Option<&AuditEvent>,
     ) -> Result<bool> {
-        self.inner.update_secret_policy(policy, audit).await
+        metered(
+            "update_secret_policy",
+            self.inner.update_secret_policy(policy, audit),
+        )
+        .await
     }
 
     async fn get_secret_policy(
@@ -314,7 +394,11 @@ impl<S: RotationStore> RotationStore for CachedStore<S> {
         tenant_id: &str,
         id: &str,
     ) -> Result<Option<SecretPolicyRecord>> {
-        self.inner.get_secret_policy(tenant_id, id).await
+        metered(
+            "get_secret_policy",
+            self.inner.get_secret_policy(tenant_id, id),
+        )
+        .await
     }
 
     async fn list_secret_policies(
@@ -323,9 +407,11 @@ impl<S: RotationStore> RotationStore for CachedStore<S> {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Page<SecretPolicyRecord>> {
-        self.inner
-            .list_secret_policies(tenant_id, after, limit)
-            .await
+        metered(
+            "list_secret_policies",
+            self.inner.list_secret_policies(tenant_id, after, limit),
+        )
+        .await
     }
 
     async fn delete_secret_policy(
@@ -334,7 +420,11 @@ impl<S: RotationStore> RotationStore for CachedStore<S> {
         id: &str,
         audit: Option<&AuditEvent>,
     ) -> Result<bool> {
-        self.inner.delete_secret_policy(tenant_id, id, audit).await
+        metered(
+            "delete_secret_policy",
+            self.inner.delete_secret_policy(tenant_id, id, audit),
+        )
+        .await
     }
 
     async fn insert_rotation_policy(
@@ -342,7 +432,11 @@ impl<S: RotationStore> RotationStore for CachedStore<S> {
         policy: &RotationPolicyRecord,
         audit: Option<&AuditEvent>,
     ) -> Result<()> {
-        self.inner.insert_rotation_policy(policy, audit).await
+        metered(
+            "insert_rotation_policy",
+            self.inner.insert_rotation_policy(policy, audit),
+        )
+        .await
     }
 
     async fn update_rotation_policy(
@@ -350,7 +444,11 @@ impl<S: RotationStore> RotationStore for CachedStore<S> {
         policy: &RotationPolicyRecord,
         audit: Option<&AuditEvent>,
     ) -> Result<bool> {
-        self.inner.update_rotation_policy(policy, audit).await
+        metered(
+            "update_rotation_policy",
+            self.inner.update_rotation_policy(policy, audit),
+        )
+        .await
     }
 
     async fn get_rotation_policy(
@@ -358,7 +456,11 @@ impl<S: RotationStore> RotationStore for CachedStore<S> {
         tenant_id: &str,
         id: &str,
     ) -> Result<Option<RotationPolicyRecord>> {
-        self.inner.get_rotation_policy(tenant_id, id).await
+        metered(
+            "get_rotation_policy",
+            self.inner.get_rotation_policy(tenant_id, id),
+        )
+        .await
     }
 
     async fn list_rotation_policies(
@@ -367,9 +469,11 @@ impl<S: RotationStore> RotationStore for CachedStore<S> {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Page<RotationPolicyRecord>> {
-        self.inner
-            .list_rotation_policies(tenant_id, after, limit)
-            .await
+        metered(
+            "list_rotation_policies",
+            self.inner.list_rotation_policies(tenant_id, after, limit),
+        )
+        .await
     }
 
     /// Clears `rotation_policy_id` on secrets this layer cannot name (the cached records carry
@@ -380,10 +484,11 @@ impl<S: RotationStore> RotationStore for CachedStore<S> {
         id: &str,
         audit: Option<&AuditEvent>,
     ) -> Result<bool> {
-        let result = self
-            .inner
-            .delete_rotation_policy(tenant_id, id, audit)
-            .await;
+        let result = metered(
+            "delete_rotation_policy",
+            self.inner.delete_rotation_policy(tenant_id, id, audit),
+        )
+        .await;
         self.evict_tenant(tenant_id);
         result
     }
@@ -396,10 +501,12 @@ impl<S: RotationStore> RotationStore for CachedStore<S> {
         schedule: &ScheduleChange,
         audit: Option<&AuditEvent>,
     ) -> Result<bool> {
-        let result = self
-            .inner
-            .set_secret_rotation_policy(tenant_id, path, policy_id, schedule, audit)
-            .await;
+        let result = metered(
+            "set_secret_rotation_policy",
+            self.inner
+                .set_secret_rotation_policy(tenant_id, path, policy_id, schedule, audit),
+        )
+        .await;
         self.evict(tenant_id, path);
         result
     }
@@ -409,7 +516,11 @@ impl<S: RotationStore> RotationStore for CachedStore<S> {
         tenant_id: &str,
         path: &str,
     ) -> Result<Option<ScheduleRecord>> {
-        self.inner.get_rotation_schedule(tenant_id, path).await
+        metered(
+            "get_rotation_schedule",
+            self.inner.get_rotation_schedule(tenant_id, path),
+        )
+        .await
     }
 
     async fn list_rotation_schedules(
@@ -417,11 +528,15 @@ impl<S: RotationStore> RotationStore for CachedStore<S> {
         tenant_id: &str,
         query: &ScheduleQuery,
     ) -> Result<Page<ScheduleRecord>> {
-        self.inner.list_rotation_schedules(tenant_id, query).await
+        metered(
+            "list_rotation_schedules",
+            self.inner.list_rotation_schedules(tenant_id, query),
+        )
+        .await
     }
 
     async fn due_rotations(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<ScheduleRecord>> {
-        self.inner.due_rotations(now, limit).await
+        metered("due_rotations", self.inner.due_rotations(now, limit)).await
     }
 
     async fn due_rotation_warnings(
@@ -429,21 +544,37 @@ impl<S: RotationStore> RotationStore for CachedStore<S> {
         now: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<ScheduleRecord>> {
-        self.inner.due_rotation_warnings(now, limit).await
+        metered(
+            "due_rotation_warnings",
+            self.inner.due_rotation_warnings(now, limit),
+        )
+        .await
     }
 
     async fn unscheduled_rotations(&self, limit: u32) -> Result<Vec<(String, String, String)>> {
-        self.inner.unscheduled_rotations(limit).await
+        metered(
+            "unscheduled_rotations",
+            self.inner.unscheduled_rotations(limit),
+        )
+        .await
     }
 
     /// Runs, schedules and audit only: no secret record changes (new values go through
     /// `write_secret`, which evicts).
     async fn commit_rotation_step(&self, step: &RotationStep) -> Result<u64> {
-        self.inner.commit_rotation_step(step).await
+        metered(
+            "commit_rotation_step",
+            self.inner.commit_rotation_step(step),
+        )
+        .await
     }
 
     async fn get_rotation_run(&self, tenant_id: &str, id: &str) -> Result<Option<RunRecord>> {
-        self.inner.get_rotation_run(tenant_id, id).await
+        metered(
+            "get_rotation_run",
+            self.inner.get_rotation_run(tenant_id, id),
+        )
+        .await
     }
 
     async fn list_rotation_runs(
@@ -451,11 +582,19 @@ impl<S: RotationStore> RotationStore for CachedStore<S> {
         tenant_id: &str,
         query: &RunQuery,
     ) -> Result<Page<RunRecord>> {
-        self.inner.list_rotation_runs(tenant_id, query).await
+        metered(
+            "list_rotation_runs",
+            self.inner.list_rotation_runs(tenant_id, query),
+        )
+        .await
     }
 
     async fn open_rotation_runs(&self, status: RunStatus, limit: u32) -> Result<Vec<RunRecord>> {
-        self.inner.open_rotation_runs(status, limit).await
+        metered(
+            "open_rotation_runs",
+            self.inner.open_rotation_runs(status, limit),
+        )
+        .await
     }
 }
 
@@ -464,15 +603,15 @@ impl<S: RotationStore> RotationStore for CachedStore<S> {
 #[async_trait]
 impl<S: PkiStore> PkiStore for CachedStore<S> {
     async fn insert_ca(&self, ca: &CaRecord, audit: Option<&AuditEvent>) -> Result<()> {
-        self.inner.insert_ca(ca, audit).await
+        metered("insert_ca", self.inner.insert_ca(ca, audit)).await
     }
 
     async fn get_ca(&self, tenant_id: &str, id: &str) -> Result<Option<CaRecord>> {
-        self.inner.get_ca(tenant_id, id).await
+        metered("get_ca", self.inner.get_ca(tenant_id, id)).await
     }
 
     async fn find_ca(&self, id: &str) -> Result<Option<CaRecord>> {
-        self.inner.find_ca(id).await
+        metered("find_ca", self.inner.find_ca(id)).await
     }
 
     async fn list_cas(
@@ -481,7 +620,7 @@ impl<S: PkiStore> PkiStore for CachedStore<S> {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Page<CaRecord>> {
-        self.inner.list_cas(tenant_id, after, limit).await
+        metered("list_cas", self.inner.list_cas(tenant_id, after, limit)).await
     }
 
     async fn disable_ca(
@@ -491,7 +630,11 @@ impl<S: PkiStore> PkiStore for CachedStore<S> {
         now: OffsetDateTime,
         audit: Option<&AuditEvent>,
     ) -> Result<bool> {
-        self.inner.disable_ca(tenant_id, id, now, audit).await
+        metered(
+            "disable_ca",
+            self.inner.disable_ca(tenant_id, id, now, audit),
+        )
+        .await
     }
 
     async fn insert_certificate(
@@ -501,7 +644,11 @@ impl<S: PkiStore> PkiStore for CachedStore<S> {
         audit: Option<&AuditEvent>,
     ) -> Result<Option<WriteOutcome>> {
         let path = secret.as_ref().map(|(write, _)| write.path.clone());
-        let result = self.inner.insert_certificate(cert, secret, audit).await;
+        let result = metered(
+            "insert_certificate",
+            self.inner.insert_certificate(cert, secret, audit),
+        )
+        .await;
         if let Some(path) = path {
             self.evict(&cert.tenant_id, &path);
         }
@@ -509,11 +656,15 @@ impl<S: PkiStore> PkiStore for CachedStore<S> {
     }
 
     async fn get_certificate(&self, tenant_id: &str, id: &str) -> Result<Option<CertRecord>> {
-        self.inner.get_certificate(tenant_id, id).await
+        metered("get_certificate", self.inner.get_certificate(tenant_id, id)).await
     }
 
     async fn certificate_by_serial(&self, ca_id: &str, serial: &str) -> Result<Option<CertRecord>> {
-        self.inner.certificate_by_serial(ca_id, serial).await
+        metered(
+            "certificate_by_serial",
+            self.inner.certificate_by_serial(ca_id, serial),
+        )
+        .await
     }
 
     async fn list_certificates(
@@ -521,7 +672,11 @@ impl<S: PkiStore> PkiStore for CachedStore<S> {
         tenant_id: &str,
         query: &CertQuery,
     ) -> Result<Page<CertRecord>> {
-        self.inner.list_certificates(tenant_id, query).await
+        metered(
+            "list_certificates",
+            self.inner.list_certificates(tenant_id, query),
+        )
+        .await
     }
 
     async fn revoke_certificate(
@@ -532,9 +687,12 @@ impl<S: PkiStore> PkiStore for CachedStore<S> {
         reason: &str,
         audit: Option<&AuditEvent>,
     ) -> Result<bool> {
-        self.inner
-            .revoke_certificate(tenant_id, id, at, reason, audit)
-            .await
+        metered(
+            "revoke_certificate",
+            self.inner
+                .revoke_certificate(tenant_id, id, at, reason, audit),
+        )
+        .await
     }
 
     async fn revoked_certificates(
@@ -542,15 +700,19 @@ impl<S: PkiStore> PkiStore for CachedStore<S> {
         ca_id: &str,
         now: OffsetDateTime,
     ) -> Result<Vec<CertRecord>> {
-        self.inner.revoked_certificates(ca_id, now).await
+        metered(
+            "revoked_certificates",
+            self.inner.revoked_certificates(ca_id, now),
+        )
+        .await
     }
 
     async fn insert_csr(&self, csr: &CsrRecord, audit: Option<&AuditEvent>) -> Result<()> {
-        self.inner.insert_csr(csr, audit).await
+        metered("insert_csr", self.inner.insert_csr(csr, audit)).await
     }
 
     async fn get_csr(&self, tenant_id: &str, id: &str) -> Result<Option<CsrRecord>> {
-        self.inner.get_csr(tenant_id, id).await
+        metered("get_csr", self.inner.get_csr(tenant_id, id)).await
     }
 
     async fn list_csrs(
@@ -560,7 +722,11 @@ impl<S: PkiStore> PkiStore for CachedStore<S> {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Page<CsrRecord>> {
-        self.inner.list_csrs(tenant_id, status, after, limit).await
+        metered(
+            "list_csrs",
+            self.inner.list_csrs(tenant_id, status, after, limit),
+        )
+        .await
     }
 
     async fn decide_csr(
@@ -574,9 +740,12 @@ impl<S: PkiStore> PkiStore for CachedStore<S> {
         reason: Option<&str>,
         audit: Option<&AuditEvent>,
     ) -> Result<bool> {
-        self.inner
-            .decide_csr(tenant_id, id, from, to, by, at, reason, audit)
-            .await
+        metered(
+            "decide_csr",
+            self.inner
+                .decide_csr(tenant_id, id, from, to, by, at, reason, audit),
+        )
+        .await
     }
 
     async fn sign_csr(
@@ -586,19 +755,19 @@ impl<S: PkiStore> PkiStore for CachedStore<S> {
         cert: &CertRecord,
         audit: Option<&AuditEvent>,
     ) -> Result<bool> {
-        self.inner.sign_csr(tenant_id, id, cert, audit).await
+        metered("sign_csr", self.inner.sign_csr(tenant_id, id, cert, audit)).await
     }
 
     async fn next_crl_number(&self, ca_id: &str) -> Result<u64> {
-        self.inner.next_crl_number(ca_id).await
+        metered("next_crl_number", self.inner.next_crl_number(ca_id)).await
     }
 
     async fn store_crl(&self, crl: &CrlRecord) -> Result<bool> {
-        self.inner.store_crl(crl).await
+        metered("store_crl", self.inner.store_crl(crl)).await
     }
 
     async fn latest_crl(&self, ca_id: &str) -> Result<Option<CrlRecord>> {
-        self.inner.latest_crl(ca_id).await
+        metered("latest_crl", self.inner.latest_crl(ca_id)).await
     }
 
     async fn certificates_expiring_between(
@@ -607,9 +776,11 @@ impl<S: PkiStore> PkiStore for CachedStore<S> {
         to: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<CertRecord>> {
-        self.inner
-            .certificates_expiring_between(from, to, limit)
-            .await
+        metered(
+            "certificates_expiring_between",
+            self.inner.certificates_expiring_between(from, to, limit),
+        )
+        .await
     }
 }
 
@@ -621,35 +792,39 @@ impl<S: PkiStore> PkiStore for CachedStore<S> {
 #[async_trait]
 impl<S: SystemStore> SystemStore for CachedStore<S> {
     async fn ping(&self) -> Result<()> {
-        self.inner.ping().await
+        metered("ping", self.inner.ping()).await
     }
 
     async fn probe_write(&self, now: OffsetDateTime) -> Result<()> {
-        self.inner.probe_write(now).await
+        metered("probe_write", self.inner.probe_write(now)).await
     }
 
     async fn get_system(&self, key: &str) -> Result<Option<String>> {
-        self.inner.get_system(key).await
+        metered("get_system", self.inner.get_system(key)).await
     }
 
     async fn set_system(&self, key: &str, value: &str) -> Result<()> {
-        self.inner.set_system(key, value).await
+        metered("set_system", self.inner.set_system(key, value)).await
     }
 
     async fn list_data_keys(&self) -> Result<Vec<StoredKey>> {
-        self.inner.list_data_keys().await
+        metered("list_data_keys", self.inner.list_data_keys()).await
     }
 
     async fn insert_data_key(&self, key: &StoredKey) -> Result<()> {
-        self.inner.insert_data_key(key).await
+        metered("insert_data_key", self.inner.insert_data_key(key)).await
     }
 
     async fn rotate_data_key(&self, key: &StoredKey) -> Result<()> {
-        self.inner.rotate_data_key(key).await
+        metered("rotate_data_key", self.inner.rotate_data_key(key)).await
     }
 
     async fn replace_wrapped_keys(&self, keys: &[StoredKey]) -> Result<()> {
-        self.inner.replace_wrapped_keys(keys).await
+        metered(
+            "replace_wrapped_keys",
+            self.inner.replace_wrapped_keys(keys),
+        )
+        .await
     }
 
     async fn sealed_not_under(
@@ -659,15 +834,18 @@ impl<S: SystemStore> SystemStore for CachedStore<S> {
         after: Option<&SealedLocator>,
         limit: u32,
     ) -> Result<Vec<SealedRow>> {
-        self.inner
-            .sealed_not_under(kind, active_key_id, after, limit)
-            .await
+        metered(
+            "sealed_not_under",
+            self.inner
+                .sealed_not_under(kind, active_key_id, after, limit),
+        )
+        .await
     }
 
     /// The one method here that changes what the cache holds: a resealed secret version may be
     /// the cached current one (its ciphertext and key id), so that entry is evicted.
     async fn reseal(&self, row: &SealedRow, new: &SealedBlob) -> Result<bool> {
-        let result = self.inner.reseal(row, new).await;
+        let result = metered("reseal", self.inner.reseal(row, new)).await;
         if row.kind == SealedKind::SecretVersion {
             self.evict(&row.at.tenant_id, &row.at.id);
         }
@@ -675,11 +853,27 @@ impl<S: SystemStore> SystemStore for CachedStore<S> {
     }
 
     async fn count_sealed_by_key(&self) -> Result<Vec<(String, u64)>> {
-        self.inner.count_sealed_by_key().await
+        metered("count_sealed_by_key", self.inner.count_sealed_by_key()).await
     }
 
     async fn storage_usage(&self, since: OffsetDateTime) -> Result<crate::usage::StorageUsage> {
-        self.inner.storage_usage(since).await
+        metered("storage_usage", self.inner.storage_usage(since)).await
+    }
+
+    async fn gauge_snapshot(
+        &self,
+        now: OffsetDateTime,
+        expiring_before: OffsetDateTime,
+    ) -> Result<crate::gauges::GaugeSnapshot> {
+        metered(
+            "gauge_snapshot",
+            self.inner.gauge_snapshot(now, expiring_before),
+        )
+        .await
+    }
+
+    fn record_pool_metrics(&self) {
+        self.inner.record_pool_metrics();
     }
 
     async fn claim_job(
@@ -689,30 +883,30 @@ impl<S: SystemStore> SystemStore for CachedStore<S> {
         now: OffsetDateTime,
         until: OffsetDateTime,
     ) -> Result<bool> {
-        self.inner.claim_job(job, holder, now, until).await
+        metered("claim_job", self.inner.claim_job(job, holder, now, until)).await
     }
 
     async fn publish_change(&self, change: &str) -> Result<()> {
-        self.inner.publish_change(change).await
+        metered("publish_change", self.inner.publish_change(change)).await
     }
 
     async fn change_feed(&self) -> Result<Option<tokio::sync::mpsc::Receiver<String>>> {
-        self.inner.change_feed().await
+        metered("change_feed", self.inner.change_feed()).await
     }
 }
 
 #[async_trait]
 impl<S: TokenStore> TokenStore for CachedStore<S> {
     async fn insert_token(&self, token: &TokenRecord, audit: Option<&AuditEvent>) -> Result<()> {
-        self.inner.insert_token(token, audit).await
+        metered("insert_token", self.inner.insert_token(token, audit)).await
     }
 
     async fn replace_token(&self, token: &TokenRecord) -> Result<()> {
-        self.inner.replace_token(token).await
+        metered("replace_token", self.inner.replace_token(token)).await
     }
 
     async fn find_token(&self, token_hash: &str) -> Result<Option<TokenRecord>> {
-        self.inner.find_token(token_hash).await
+        metered("find_token", self.inner.find_token(token_hash)).await
     }
 
     async fn list_tokens(
@@ -722,13 +916,16 @@ impl<S: TokenStore> TokenStore for CachedStore<S> {
         after_id: Option<&str>,
         limit: u32,
     ) -> Result<Page<TokenRecord>> {
-        self.inner
-            .list_tokens(tenant_id, identity_id, after_id, limit)
-            .await
+        metered(
+            "list_tokens",
+            self.inner
+                .list_tokens(tenant_id, identity_id, after_id, limit),
+        )
+        .await
     }
 
     async fn get_token(&self, id: &str) -> Result<Option<TokenRecord>> {
-        self.inner.get_token(id).await
+        metered("get_token", self.inner.get_token(id)).await
     }
 
     async fn revoke_token(
@@ -739,32 +936,35 @@ impl<S: TokenStore> TokenStore for CachedStore<S> {
         now: OffsetDateTime,
         audit: Option<&AuditEvent>,
     ) -> Result<bool> {
-        self.inner
-            .revoke_token(tenant_id, identity_id, token_id, now, audit)
-            .await
+        metered(
+            "revoke_token",
+            self.inner
+                .revoke_token(tenant_id, identity_id, token_id, now, audit),
+        )
+        .await
     }
 }
 
 #[async_trait]
 impl<S: IdentityStore> IdentityStore for CachedStore<S> {
     async fn insert_partner(&self, p: &PartnerRecord, audit: Option<&AuditEvent>) -> Result<()> {
-        self.inner.insert_partner(p, audit).await
+        metered("insert_partner", self.inner.insert_partner(p, audit)).await
     }
 
     async fn get_partner(&self, id: &str) -> Result<Option<PartnerRecord>> {
-        self.inner.get_partner(id).await
+        metered("get_partner", self.inner.get_partner(id)).await
     }
 
     async fn list_partners(&self, after: Option<&str>, limit: u32) -> Result<Page<PartnerRecord>> {
-        self.inner.list_partners(after, limit).await
+        metered("list_partners", self.inner.list_partners(after, limit)).await
     }
 
     async fn insert_tenant(&self, t: &TenantRecord, audit: Option<&AuditEvent>) -> Result<()> {
-        self.inner.insert_tenant(t, audit).await
+        metered("insert_tenant", self.inner.insert_tenant(t, audit)).await
     }
 
     async fn get_tenant(&self, id: &str) -> Result<Option<TenantRecord>> {
-        self.inner.get_tenant(id).await
+        metered("get_tenant", self.inner.get_tenant(id)).await
     }
 
     async fn register_tenant(
@@ -774,9 +974,12 @@ impl<S: IdentityStore> IdentityStore for CachedStore<S> {
         admin_token: &TokenRecord,
         audit: &[AuditEvent],
     ) -> Result<()> {
-        self.inner
-            .register_tenant(partner, tenant, admin_token, audit)
-            .await
+        metered(
+            "register_tenant",
+            self.inner
+                .register_tenant(partner, tenant, admin_token, audit),
+        )
+        .await
     }
 
     async fn list_tenants(
@@ -785,7 +988,11 @@ impl<S: IdentityStore> IdentityStore for CachedStore<S> {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Page<TenantRecord>> {
-        self.inner.list_tenants(partner_id, after, limit).await
+        metered(
+            "list_tenants",
+            self.inner.list_tenants(partner_id, after, limit),
+        )
+        .await
     }
 
     async fn insert_service_account(
@@ -793,7 +1000,11 @@ impl<S: IdentityStore> IdentityStore for CachedStore<S> {
         sa: &ServiceAccountRecord,
         audit: Option<&AuditEvent>,
     ) -> Result<()> {
-        self.inner.insert_service_account(sa, audit).await
+        metered(
+            "insert_service_account",
+            self.inner.insert_service_account(sa, audit),
+        )
+        .await
     }
 
     async fn get_service_account(
@@ -801,7 +1012,11 @@ impl<S: IdentityStore> IdentityStore for CachedStore<S> {
         tenant_id: &str,
         id: &str,
     ) -> Result<Option<ServiceAccountRecord>> {
-        self.inner.get_service_account(tenant_id, id).await
+        metered(
+            "get_service_account",
+            self.inner.get_service_account(tenant_id, id),
+        )
+        .await
     }
 
     async fn list_service_accounts(
@@ -810,9 +1025,11 @@ impl<S: IdentityStore> IdentityStore for CachedStore<S> {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Page<ServiceAccountRecord>> {
-        self.inner
-            .list_service_accounts(tenant_id, after, limit)
-            .await
+        metered(
+            "list_service_accounts",
+            self.inner.list_service_accounts(tenant_id, after, limit),
+        )
+        .await
     }
 
     async fn delete_service_account(
@@ -822,9 +1039,11 @@ impl<S: IdentityStore> IdentityStore for CachedStore<S> {
         now: OffsetDateTime,
         audit: Option<&AuditEvent>,
     ) -> Result<bool> {
-        self.inner
-            .delete_service_account(tenant_id, id, now, audit)
-            .await
+        metered(
+            "delete_service_account",
+            self.inner.delete_service_account(tenant_id, id, now, audit),
+        )
+        .await
     }
 
     async fn set_identity_groups(
@@ -834,28 +1053,35 @@ impl<S: IdentityStore> IdentityStore for CachedStore<S> {
         groups: &[String],
         audit: Option<&AuditEvent>,
     ) -> Result<()> {
-        self.inner
-            .set_identity_groups(tenant_id, identity_id, groups, audit)
-            .await
+        metered(
+            "set_identity_groups",
+            self.inner
+                .set_identity_groups(tenant_id, identity_id, groups, audit),
+        )
+        .await
     }
 
     async fn identity_groups(&self, tenant_id: &str, identity_id: &str) -> Result<Vec<String>> {
-        self.inner.identity_groups(tenant_id, identity_id).await
+        metered(
+            "identity_groups",
+            self.inner.identity_groups(tenant_id, identity_id),
+        )
+        .await
     }
 }
 
 #[async_trait]
 impl<S: PolicyStore> PolicyStore for CachedStore<S> {
     async fn insert_policy(&self, p: &PolicyRecord, audit: Option<&AuditEvent>) -> Result<()> {
-        self.inner.insert_policy(p, audit).await
+        metered("insert_policy", self.inner.insert_policy(p, audit)).await
     }
 
     async fn update_policy(&self, p: &PolicyRecord, audit: Option<&AuditEvent>) -> Result<bool> {
-        self.inner.update_policy(p, audit).await
+        metered("update_policy", self.inner.update_policy(p, audit)).await
     }
 
     async fn get_policy(&self, tenant_id: &str, id: &str) -> Result<Option<PolicyRecord>> {
-        self.inner.get_policy(tenant_id, id).await
+        metered("get_policy", self.inner.get_policy(tenant_id, id)).await
     }
 
     async fn list_policies(
@@ -864,7 +1090,11 @@ impl<S: PolicyStore> PolicyStore for CachedStore<S> {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Page<PolicyRecord>> {
-        self.inner.list_policies(tenant_id, after, limit).await
+        metered(
+            "list_policies",
+            self.inner.list_policies(tenant_id, after, limit),
+        )
+        .await
     }
 
     async fn delete_policy(
@@ -873,7 +1103,11 @@ impl<S: PolicyStore> PolicyStore for CachedStore<S> {
         id: &str,
         audit: Option<&AuditEvent>,
     ) -> Result<bool> {
-        self.inner.delete_policy(tenant_id, id, audit).await
+        metered(
+            "delete_policy",
+            self.inner.delete_policy(tenant_id, id, audit),
+        )
+        .await
     }
 
     async fn bind_policy(
@@ -882,7 +1116,11 @@ impl<S: PolicyStore> PolicyStore for CachedStore<S> {
         binding: &PolicyBinding,
         audit: Option<&AuditEvent>,
     ) -> Result<()> {
-        self.inner.bind_policy(tenant_id, binding, audit).await
+        metered(
+            "bind_policy",
+            self.inner.bind_policy(tenant_id, binding, audit),
+        )
+        .await
     }
 
     async fn unbind_policy(
@@ -892,9 +1130,12 @@ impl<S: PolicyStore> PolicyStore for CachedStore<S> {
         identity_id: &str,
         audit: Option<&AuditEvent>,
     ) -> Result<bool> {
-        self.inner
-            .unbind_policy(tenant_id, policy_id, identity_id, audit)
-            .await
+        metered(
+            "unbind_policy",
+            self.inner
+                .unbind_policy(tenant_id, policy_id, identity_id, audit),
+        )
+        .await
     }
 
     async fn policy_bindings(
@@ -902,7 +1143,11 @@ impl<S: PolicyStore> PolicyStore for CachedStore<S> {
         tenant_id: &str,
         policy_id: &str,
     ) -> Result<Vec<PolicyBinding>> {
-        self.inner.policy_bindings(tenant_id, policy_id).await
+        metered(
+            "policy_bindings",
+            self.inner.policy_bindings(tenant_id, policy_id),
+        )
+        .await
     }
 
     async fn policies_bound_to(
@@ -910,7 +1155,11 @@ impl<S: PolicyStore> PolicyStore for CachedStore<S> {
         tenant_id: &str,
         identities: &[String],
     ) -> Result<Vec<PolicyRecord>> {
-        self.inner.policies_bound_to(tenant_id, identities).await
+        metered(
+            "policies_bound_to",
+            self.inner.policies_bound_to(tenant_id, identities),
+        )
+        .await
     }
 }
 
@@ -922,11 +1171,15 @@ impl<S: EventStore> EventStore for CachedStore<S> {
         after_seq: u64,
         limit: u32,
     ) -> Result<Vec<EventRecord>> {
-        self.inner.events_after(tenants, after_seq, limit).await
+        metered(
+            "events_after",
+            self.inner.events_after(tenants, after_seq, limit),
+        )
+        .await
     }
 
     async fn last_event_seq(&self) -> Result<u64> {
-        self.inner.last_event_seq().await
+        metered("last_event_seq", self.inner.last_event_seq()).await
     }
 
     async fn insert_subscription(
@@ -934,7 +1187,11 @@ impl<S: EventStore> EventStore for CachedStore<S> {
         s: &SubscriptionRecord,
         audit: Option<&AuditEvent>,
     ) -> Result<()> {
-        self.inner.insert_subscription(s, audit).await
+        metered(
+            "insert_subscription",
+            self.inner.insert_subscription(s, audit),
+        )
+        .await
     }
 
     async fn get_subscription(
@@ -942,7 +1199,11 @@ impl<S: EventStore> EventStore for CachedStore<S> {
         tenant_id: &str,
         id: &str,
     ) -> Result<Option<SubscriptionRecord>> {
-        self.inner.get_subscription(tenant_id, id).await
+        metered(
+            "get_subscription",
+            self.inner.get_subscription(tenant_id, id),
+        )
+        .await
     }
 
     async fn list_subscriptions(
@@ -951,7 +1212,11 @@ impl<S: EventStore> EventStore for CachedStore<S> {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Page<SubscriptionRecord>> {
-        self.inner.list_subscriptions(tenant_id, after, limit).await
+        metered(
+            "list_subscriptions",
+            self.inner.list_subscriptions(tenant_id, after, limit),
+        )
+        .await
     }
 
     async fn delete_subscription(
@@ -960,11 +1225,15 @@ impl<S: EventStore> EventStore for CachedStore<S> {
         id: &str,
         audit: Option<&AuditEvent>,
     ) -> Result<bool> {
-        self.inner.delete_subscription(tenant_id, id, audit).await
+        metered(
+            "delete_subscription",
+            self.inner.delete_subscription(tenant_id, id, audit),
+        )
+        .await
     }
 
     async fn insert_events(&self, new: &[crate::events::NewEvent]) -> Result<u64> {
-        self.inner.insert_events(new).await
+        metered("insert_events", self.inner.insert_events(new)).await
     }
 
     async fn set_webhook_secret(
@@ -974,17 +1243,19 @@ impl<S: EventStore> EventStore for CachedStore<S> {
         secret: &SealedBlob,
         audit: Option<&AuditEvent>,
     ) -> Result<bool> {
-        self.inner
-            .set_webhook_secret(tenant_id, id, secret, audit)
-            .await
+        metered(
+            "set_webhook_secret",
+            self.inner.set_webhook_secret(tenant_id, id, secret, audit),
+        )
+        .await
     }
 
     async fn webhook_subscriptions(&self) -> Result<Vec<SubscriptionRecord>> {
-        self.inner.webhook_subscriptions().await
+        metered("webhook_subscriptions", self.inner.webhook_subscriptions()).await
     }
 
     async fn record_delivery(&self, state: &DeliveryState<'_>) -> Result<()> {
-        self.inner.record_delivery(state).await
+        metered("record_delivery", self.inner.record_delivery(state)).await
     }
 
     async fn prune_events(
@@ -992,13 +1263,15 @@ impl<S: EventStore> EventStore for CachedStore<S> {
         replay_before: OffsetDateTime,
         dead_letters_before: OffsetDateTime,
     ) -> Result<u64> {
-        self.inner
-            .prune_events(replay_before, dead_letters_before)
-            .await
+        metered(
+            "prune_events",
+            self.inner.prune_events(replay_before, dead_letters_before),
+        )
+        .await
     }
 
     async fn dead_letters(&self, subscription_id: &str) -> Result<Vec<DeadLetter>> {
-        self.inner.dead_letters(subscription_id).await
+        metered("dead_letters", self.inner.dead_letters(subscription_id)).await
     }
 }
 
@@ -1009,23 +1282,23 @@ impl<S: AuditStore> AuditStore for CachedStore<S> {
     }
 
     async fn append_audit(&self, events: Vec<AuditEvent>) -> Result<()> {
-        self.inner.append_audit(events).await
+        metered("append_audit", self.inner.append_audit(events)).await
     }
 
     async fn query_audit(&self, query: &AuditQuery) -> Result<Page<AuditEntry>> {
-        self.inner.query_audit(query).await
+        metered("query_audit", self.inner.query_audit(query)).await
     }
 
     async fn audit_summary(&self, query: &AuditQuery, top: u32) -> Result<AuditSummary> {
-        self.inner.audit_summary(query, top).await
+        metered("audit_summary", self.inner.audit_summary(query, top)).await
     }
 
     async fn audit_since(&self, after_seq: u64, limit: u32) -> Result<Vec<AuditEntry>> {
-        self.inner.audit_since(after_seq, limit).await
+        metered("audit_since", self.inner.audit_since(after_seq, limit)).await
     }
 
     async fn audit_chains(&self) -> Result<Vec<String>> {
-        self.inner.audit_chains().await
+        metered("audit_chains", self.inner.audit_chains()).await
     }
 
     async fn audit_chain_page(
@@ -1034,27 +1307,35 @@ impl<S: AuditStore> AuditStore for CachedStore<S> {
         after: u64,
         limit: u32,
     ) -> Result<Vec<AuditEntry>> {
-        self.inner.audit_chain_page(chain, after, limit).await
+        metered(
+            "audit_chain_page",
+            self.inner.audit_chain_page(chain, after, limit),
+        )
+        .await
     }
 
     async fn audit_checkpoints(&self, chain: &str) -> Result<Vec<AuditCheckpoint>> {
-        self.inner.audit_checkpoints(chain).await
+        metered("audit_checkpoints", self.inner.audit_checkpoints(chain)).await
     }
 
     async fn audit_anchor(&self, chain: &str) -> Result<Option<AuditAnchor>> {
-        self.inner.audit_anchor(chain).await
+        metered("audit_anchor", self.inner.audit_anchor(chain)).await
     }
 
     async fn checkpoint_audit(&self, now: OffsetDateTime) -> Result<u64> {
-        self.inner.checkpoint_audit(now).await
+        metered("checkpoint_audit", self.inner.checkpoint_audit(now)).await
     }
 
     async fn prune_audit(&self, before: OffsetDateTime) -> Result<u64> {
-        self.inner.prune_audit(before).await
+        metered("prune_audit", self.inner.prune_audit(before)).await
     }
 
     async fn prune_audit_chain(&self, chain: &str, through: u64) -> Result<u64> {
-        self.inner.prune_audit_chain(chain, through).await
+        metered(
+            "prune_audit_chain",
+            self.inner.prune_audit_chain(chain, through),
+        )
+        .await
     }
 }
 
@@ -1063,11 +1344,11 @@ impl<S: AuditStore> AuditStore for CachedStore<S> {
 #[async_trait]
 impl<S: DynamicStore> DynamicStore for CachedStore<S> {
     async fn insert_engine(&self, engine: &EngineRecord, audit: Option<&AuditEvent>) -> Result<()> {
-        self.inner.insert_engine(engine, audit).await
+        metered("insert_engine", self.inner.insert_engine(engine, audit)).await
     }
 
     async fn get_engine(&self, tenant_id: &str, name: &str) -> Result<Option<EngineRecord>> {
-        self.inner.get_engine(tenant_id, name).await
+        metered("get_engine", self.inner.get_engine(tenant_id, name)).await
     }
 
     async fn list_engines(
@@ -1076,7 +1357,11 @@ impl<S: DynamicStore> DynamicStore for CachedStore<S> {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Page<EngineRecord>> {
-        self.inner.list_engines(tenant_id, after, limit).await
+        metered(
+            "list_engines",
+            self.inner.list_engines(tenant_id, after, limit),
+        )
+        .await
     }
 
     async fn update_engine(
@@ -1084,7 +1369,7 @@ impl<S: DynamicStore> DynamicStore for CachedStore<S> {
         engine: &EngineRecord,
         audit: Option<&AuditEvent>,
     ) -> Result<bool> {
-        self.inner.update_engine(engine, audit).await
+        metered("update_engine", self.inner.update_engine(engine, audit)).await
     }
 
     async fn delete_engine(
@@ -1093,11 +1378,15 @@ impl<S: DynamicStore> DynamicStore for CachedStore<S> {
         name: &str,
         audit: Option<&AuditEvent>,
     ) -> Result<bool> {
-        self.inner.delete_engine(tenant_id, name, audit).await
+        metered(
+            "delete_engine",
+            self.inner.delete_engine(tenant_id, name, audit),
+        )
+        .await
     }
 
     async fn insert_role(&self, role: &RoleRecord, audit: Option<&AuditEvent>) -> Result<()> {
-        self.inner.insert_role(role, audit).await
+        metered("insert_role", self.inner.insert_role(role, audit)).await
     }
 
     async fn get_role(
@@ -1106,7 +1395,7 @@ impl<S: DynamicStore> DynamicStore for CachedStore<S> {
         engine: &str,
         name: &str,
     ) -> Result<Option<RoleRecord>> {
-        self.inner.get_role(tenant_id, engine, name).await
+        metered("get_role", self.inner.get_role(tenant_id, engine, name)).await
     }
 
     async fn list_roles(
@@ -1116,11 +1405,15 @@ impl<S: DynamicStore> DynamicStore for CachedStore<S> {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Page<RoleRecord>> {
-        self.inner.list_roles(tenant_id, engine, after, limit).await
+        metered(
+            "list_roles",
+            self.inner.list_roles(tenant_id, engine, after, limit),
+        )
+        .await
     }
 
     async fn update_role(&self, role: &RoleRecord, audit: Option<&AuditEvent>) -> Result<bool> {
-        self.inner.update_role(role, audit).await
+        metered("update_role", self.inner.update_role(role, audit)).await
     }
 
     async fn delete_role(
@@ -1130,7 +1423,11 @@ impl<S: DynamicStore> DynamicStore for CachedStore<S> {
         name: &str,
         audit: Option<&AuditEvent>,
     ) -> Result<bool> {
-        self.inner.delete_role(tenant_id, engine, name, audit).await
+        metered(
+            "delete_role",
+            self.inner.delete_role(tenant_id, engine, name, audit),
+        )
+        .await
     }
 
     async fn insert_lease(
@@ -1139,7 +1436,7 @@ impl<S: DynamicStore> DynamicStore for CachedStore<S> {
         caps: LeaseCaps,
         audit: Option<&AuditEvent>,
     ) -> Result<()> {
-        self.inner.insert_lease(lease, caps, audit).await
+        metered("insert_lease", self.inner.insert_lease(lease, caps, audit)).await
     }
 
     async fn activate_lease(
@@ -1150,17 +1447,19 @@ impl<S: DynamicStore> DynamicStore for CachedStore<S> {
         now: OffsetDateTime,
         audit: Option<&AuditEvent>,
     ) -> Result<bool> {
-        self.inner
-            .activate_lease(tenant_id, id, handle, now, audit)
-            .await
+        metered(
+            "activate_lease",
+            self.inner.activate_lease(tenant_id, id, handle, now, audit),
+        )
+        .await
     }
 
     async fn get_lease(&self, tenant_id: &str, id: &str) -> Result<Option<LeaseRecord>> {
-        self.inner.get_lease(tenant_id, id).await
+        metered("get_lease", self.inner.get_lease(tenant_id, id)).await
     }
 
     async fn list_leases(&self, tenant_id: &str, query: &LeaseQuery) -> Result<Page<LeaseRecord>> {
-        self.inner.list_leases(tenant_id, query).await
+        metered("list_leases", self.inner.list_leases(tenant_id, query)).await
     }
 
     async fn renew_lease(
@@ -1171,9 +1470,12 @@ impl<S: DynamicStore> DynamicStore for CachedStore<S> {
         now: OffsetDateTime,
         audit: Option<&AuditEvent>,
     ) -> Result<bool> {
-        self.inner
-            .renew_lease(tenant_id, id, expires_at, now, audit)
-            .await
+        metered(
+            "renew_lease",
+            self.inner
+                .renew_lease(tenant_id, id, expires_at, now, audit),
+        )
+        .await
     }
 
     async fn request_revocation(
@@ -1183,13 +1485,16 @@ impl<S: DynamicStore> DynamicStore for CachedStore<S> {
         now: OffsetDateTime,
         audit: Option<&AuditEvent>,
     ) -> Result<Vec<String>> {
-        self.inner
-            .request_revocation(tenant_id, selector, now, audit)
-            .await
+        metered(
+            "request_revocation",
+            self.inner
+                .request_revocation(tenant_id, selector, now, audit),
+        )
+        .await
     }
 
     async fn due_leases(&self, now: OffsetDateTime, limit: u32) -> Result<Vec<LeaseRecord>> {
-        self.inner.due_leases(now, limit).await
+        metered("due_leases", self.inner.due_leases(now, limit)).await
     }
 
     async fn complete_revocation(
@@ -1198,7 +1503,11 @@ impl<S: DynamicStore> DynamicStore for CachedStore<S> {
         at: OffsetDateTime,
         audit: Option<&AuditEvent>,
     ) -> Result<bool> {
-        self.inner.complete_revocation(id, at, audit).await
+        metered(
+            "complete_revocation",
+            self.inner.complete_revocation(id, at, audit),
+        )
+        .await
     }
 
     async fn fail_revocation(
@@ -1209,9 +1518,11 @@ impl<S: DynamicStore> DynamicStore for CachedStore<S> {
         now: OffsetDateTime,
         audit: Option<&AuditEvent>,
     ) -> Result<bool> {
-        self.inner
-            .fail_revocation(id, error, retry_at, now, audit)
-            .await
+        metered(
+            "fail_revocation",
+            self.inner.fail_revocation(id, error, retry_at, now, audit),
+        )
+        .await
     }
 
     async fn leases_expiring_between(
@@ -1220,7 +1531,11 @@ impl<S: DynamicStore> DynamicStore for CachedStore<S> {
         to: OffsetDateTime,
         limit: u32,
     ) -> Result<Vec<LeaseRecord>> {
-        self.inner.leases_expiring_between(from, to, limit).await
+        metered(
+            "leases_expiring_between",
+            self.inner.leases_expiring_between(from, to, limit),
+        )
+        .await
     }
 
     async fn count_live_leases(
@@ -1229,6 +1544,10 @@ impl<S: DynamicStore> DynamicStore for CachedStore<S> {
         engine: Option<&str>,
         role: Option<&str>,
     ) -> Result<u64> {
-        self.inner.count_live_leases(tenant_id, engine, role).await
+        metered(
+            "count_live_leases",
+            self.inner.count_live_leases(tenant_id, engine, role),
+        )
+        .await
     }
 }

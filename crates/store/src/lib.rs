@@ -18,6 +18,7 @@ pub mod cache;
 pub mod copy;
 pub mod dynamic;
 pub mod events;
+pub mod gauges;
 pub mod model;
 pub mod pki;
 pub mod postgres;

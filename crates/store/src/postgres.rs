@@ -258,6 +258,16 @@ system_store!(PgStore, {
         crate::usage::postgres(&self.pool, since).await
     }
 
+    fn record_pool_metrics(&self) {
+        let p = &self.pool;
+        crate::gauges::record_pool(
+            "postgres",
+            p.size(),
+            p.num_idle(),
+            p.options().get_max_connections(),
+        );
+    }
+
     async fn claim_job(
         &self,
         job: &str,

@@ -15,6 +15,21 @@ macro_rules! system_store {
         #[async_trait::async_trait]
         impl $crate::SystemStore for $store {
 
+            async fn gauge_snapshot(
+                &self,
+                now: time::OffsetDateTime,
+                expiring_before: time::OffsetDateTime,
+            ) -> Result<crate::gauges::GaugeSnapshot> {
+                let month = now + time::Duration::days(30);
+                let row: crate::gauges::SnapshotRow = sqlx::query_as(crate::gauges::SNAPSHOT)
+                    .bind(crate::sql::micros(now))
+                    .bind(crate::sql::micros(expiring_before))
+                    .bind(crate::sql::micros(month))
+                    .fetch_one(self.reader())
+                    .await?;
+                Ok(row.into())
+            }
+
             async fn get_system(&self, key: &str) -> Result<Option<String>> {
                 Ok(sqlx::query_scalar(crate::sql::system::GET)
                     .bind(key)

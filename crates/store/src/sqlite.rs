@@ -209,6 +209,16 @@ system_store!(SqliteStore, {
     async fn storage_usage(&self, since: OffsetDateTime) -> Result<crate::usage::StorageUsage> {
         crate::usage::sqlite(&self.reader, since).await
     }
+
+    fn record_pool_metrics(&self) {
+        let r = &self.reader;
+        crate::gauges::record_pool(
+            "sqlite_read",
+            r.size(),
+            r.num_idle(),
+            r.options().get_max_connections(),
+        );
+    }
 });
 
 secret_store!(SqliteStore, {

@@ -288,6 +288,7 @@ pub async fn poll(
         limit,
     } = poll_query(query, sub.start_seq)?;
     let deadline = tokio::time::Instant::now() + wait;
+    let _waiting = crate::metrics::GaugeGuard::new("scaivault_longpoll_waiters");
     loop {
         let (found, next, has_more) = events::next_events(state, &sub, cursor, limit).await?;
         cursor = next;

@@ -15,17 +15,19 @@ pub mod secrets;
 pub mod service_accounts;
 pub mod subscriptions;
 pub mod sys_keys;
+pub mod sys_metrics;
 pub mod test_clock;
 
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use scaivault_proto::ErrorCode;
 use tower_http::catch_panic::CatchPanicLayer;
+use tracing::Instrument;
 
 use crate::error::{ApiError, REQUEST_ID};
 use crate::state::AppState;
@@ -45,6 +47,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pki::router())
         .merge(dynamic::router())
         .merge(sys_keys::router())
+        .merge(sys_metrics::router())
         .merge(test_clock::router(state.test_clock.is_some()))
         .merge(secrets::router())
         .merge(openapi::router())
@@ -74,8 +77,11 @@ async fn method_not_allowed() -> ApiError {
 }
 
 /// Assigns the request id (a sane incoming `X-Request-Id` is kept, so ids correlate across
-/// services), scopes it for error bodies, echoes it, and logs one line per request. The line
-/// has the method, path, status and latency: never headers, bodies or query strings.
+/// services), scopes it for error bodies, echoes it, opens the request's span (its `request_id`
+/// is on every log line of the request; a W3C `traceparent` makes it part of the caller's
+/// trace), records the request's metrics (route template, never the path) and logs one line
+/// per request. The line has the method, path, status and latency: never headers, bodies or
+/// query strings.
 pub(crate) async fn request_context(request: Request, next: Next) -> Response {
     let request_id = request
         .headers()
@@ -91,19 +97,44 @@ pub(crate) async fn request_context(request: Request, next: Next) -> Response {
         .unwrap_or_else(new_request_id);
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_owned());
+    let span = tracing::info_span!(
+        "request",
+        otel.name = %format_args!("{} {}", method, route.as_deref().unwrap_or("unmatched")),
+        otel.kind = "server",
+        http.request.method = %method,
+        http.route = route.as_deref().unwrap_or("unmatched"),
+        http.response.status_code = tracing::field::Empty,
+        request_id = %request_id,
+    );
+    crate::tracing_otlp::adopt_remote_parent(&span, request.headers());
     let started = Instant::now();
     let mut response = REQUEST_ID
         .scope(request_id.clone(), next.run(request))
+        .instrument(span.clone())
         .await;
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
     }
     let status = response.status();
-    let latency_us = started.elapsed().as_micros() as u64;
+    let elapsed = started.elapsed();
+    crate::metrics::record_request(
+        route.as_deref(),
+        &method,
+        status,
+        response.extensions().get::<ErrorCode>().copied(),
+        elapsed,
+    );
+    span.record("http.response.status_code", status.as_u16());
+    let _entered = span.enter();
+    let latency_us = elapsed.as_micros() as u64;
     if status.is_server_error() {
-        tracing::warn!(%request_id, %method, %path, status = status.as_u16(), latency_us, "request failed");
+        tracing::warn!(%method, %path, status = status.as_u16(), latency_us, "request failed");
     } else if status != StatusCode::OK || !path.starts_with("/health") {
-        tracing::debug!(%request_id, %method, %path, status = status.as_u16(), latency_us, "request");
+        tracing::debug!(%method, %path, status = status.as_u16(), latency_us, "request");
     }
     response
 }

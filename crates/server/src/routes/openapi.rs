@@ -128,6 +128,7 @@ use crate::state::AppState;
         super::sys_keys::unseal,
         super::sys_keys::keyring,
         super::sys_keys::rotate,
+        super::sys_metrics::scrape,
     ),
     modifiers(&BearerAuth, &CommonErrors),
     tags((name = "secrets", description = "Read, write, version, delete and list secrets"),

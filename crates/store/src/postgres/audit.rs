@@ -271,6 +271,8 @@ pub(super) async fn append_in(
         .execute(&mut *conn)
         .await?;
     }
+    // Counted when written in its transaction (a rare rollback afterwards overcounts).
+    metrics::counter!("scaivault_audit_entries_appended_total").increment(events.len() as u64);
     Ok(())
 }
 

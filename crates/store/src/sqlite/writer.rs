@@ -120,9 +120,13 @@ pub(super) async fn run_writer(
                 Err(_) => break,
             }
         }
+        metrics::histogram!("scaivault_sqlite_write_batch_size").record(batch.len() as f64);
         let result = match pool.acquire().await {
             Ok(mut conn) => {
+                let started = std::time::Instant::now();
                 let result = commit_batch(&mut conn, &batch, audit_mac.get(), &commits).await;
+                metrics::histogram!("scaivault_sqlite_commit_duration_seconds")
+                    .record(started.elapsed().as_secs_f64());
                 if result.is_err() {
                     conn.close_on_drop();
                 }

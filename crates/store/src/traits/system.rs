@@ -58,6 +58,16 @@ pub trait SystemStore: Send + Sync {
     /// Rows and bytes per table, the database's size, and the audit entries since `since`.
     async fn storage_usage(&self, _since: OffsetDateTime) -> Result<usage::StorageUsage>;
 
+    /// Store-wide counts for the metrics gauges: `now`, and the horizon of "expiring soon".
+    async fn gauge_snapshot(
+        &self,
+        now: OffsetDateTime,
+        expiring_before: OffsetDateTime,
+    ) -> Result<crate::gauges::GaugeSnapshot>;
+
+    /// Sets the connection pool gauges (`scaivault_db_pool_connections`).
+    fn record_pool_metrics(&self) {}
+
     /// Takes or renews the lease of background job `job` for node `holder` until `until`;
     /// true when `holder` now holds it (it was free, expired, or already its own). A store only
     /// one node can use always answers true.

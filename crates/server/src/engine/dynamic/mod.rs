@@ -473,6 +473,7 @@ pub async fn attempt_revocation(
                 .fail_revocation(&lease.id, &error, retry_at, now, Some(&event))
                 .await?;
             failed_event(state, lease, attempt, &error, retry_at).await?;
+            metrics::counter!("scaivault_lease_revocation_failures_total").increment(1);
             tracing::warn!(lease = %lease.id, engine = %lease.engine, attempt, error = %error,
                 "lease revocation failed; retried later");
             Ok(Attempt::Failed { error, target_down })
