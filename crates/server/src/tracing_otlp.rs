@@ -11,6 +11,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_subscriber::Layer;
+use tracing_subscriber::filter::FilterExt;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 
 use crate::StartupError;
@@ -58,9 +59,11 @@ where
         .with_target("scaivault_server", LevelFilter::DEBUG)
         .with_target("scaivault_store", LevelFilter::DEBUG)
         .with_default(LevelFilter::OFF);
+    // Spans only: log events (which name paths at DEBUG) stay in the log, out of traces.
+    let spans_only = tracing_subscriber::filter::filter_fn(|meta| meta.is_span());
     tracing_opentelemetry::layer()
         .with_tracer(tracer)
-        .with_filter(targets)
+        .with_filter(targets.and(spans_only))
         .boxed()
 }
 

@@ -22,6 +22,7 @@ mod events;
 mod identity;
 mod keys;
 mod keys_providers;
+mod metrics;
 mod migrate;
 mod operations;
 mod pg_failures;
