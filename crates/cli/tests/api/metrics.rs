@@ -260,7 +260,9 @@ async fn counters_move_by_exactly_the_workload_and_carry_no_path_tenant_or_value
 
 /// Every histogram: buckets non-decreasing in `le`, the `+Inf` bucket equal to `_count`.
 fn check_histograms(samples: &[Sample]) {
-    let mut series: BTreeMap<(String, Vec<(String, String)>), Vec<(f64, f64)>> = BTreeMap::new();
+    // Keyed by family and the labels other than `le`.
+    type SeriesKey = (String, Vec<(String, String)>);
+    let mut series: BTreeMap<SeriesKey, Vec<(f64, f64)>> = BTreeMap::new();
     let mut counts = BTreeMap::new();
     for s in samples.iter().filter(|s| s.family_type == "histogram") {
         let mut labels: Vec<(String, String)> = s
@@ -471,19 +473,26 @@ async fn metrics_listen_serves_without_a_token_and_tenant_labels_are_opt_in() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn otlp_spans_of_one_request_arrive_with_their_parent_and_children() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("spans.jsonl");
     let mut collector = Command::new("python3")
         .arg(COLLECTOR)
-        .arg(&out)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("python3 runs the OTLP collector stand-in");
-    let mut first = String::new();
-    BufReader::new(collector.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    // The collector prints "listening on PORT", then one JSON line per span received: the
+    // test waits on those lines (events), never on a clock.
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let stdout = collector.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = lines
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the collector starts");
     let port = first
         .trim()
         .strip_prefix("listening on ")
@@ -505,27 +514,25 @@ async fn otlp_spans_of_one_request_arrive_with_their_parent_and_children() {
     assert_eq!(resp.status().as_u16(), 201);
     let request_id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
 
-    // Wait (bounded) for the batch exporter to deliver the request's spans.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let spans = loop {
-        let spans: Vec<Value> = std::fs::read_to_string(&out)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .filter(|s: &Value| s["trace_id"] == trace_id)
-            .collect();
+    // Collect spans as the batch exporter delivers them, until the request span and its
+    // store child are in (bounded: the exporter's batch delay is seconds, not minutes).
+    let mut spans: Vec<Value> = Vec::new();
+    loop {
         let has_request = spans.iter().any(|s| s["parent_span_id"] == caller_span);
         let has_child = spans.iter().any(|s| s["name"] == "store");
         if has_request && has_child {
-            break spans;
+            break;
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "spans of the request did not arrive: {spans:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+        let line = lines
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("spans of the request did not arrive: {spans:?}"));
+        let span: Value = serde_json::from_str(&line).unwrap();
+        if span["trace_id"] == trace_id {
+            spans.push(span);
+        }
+    }
     let _ = collector.kill();
+    let _ = collector.wait();
     let request = spans
         .iter()
         .find(|s| s["parent_span_id"] == caller_span)

@@ -1,13 +1,15 @@
 """An OTLP/HTTP trace collector stand-in: receives `POST /v1/traces` (protobuf), decodes each
-ExportTraceServiceRequest with the official `opentelemetry-proto` package and appends one JSON
-line per span to the file given: {"trace_id", "span_id", "parent_span_id", "name",
-"attributes"} (ids in lowercase hex). Prints "listening on PORT" once bound.
+ExportTraceServiceRequest with the official `opentelemetry-proto` package and prints one JSON
+line per span on stdout: {"trace_id", "span_id", "parent_span_id", "name", "attributes",
+"service"} (ids in lowercase hex). Prints "listening on PORT" first, once bound, so a test
+can wait on lines (events) instead of polling.
 
-Usage: otlp_collector.py OUT_FILE
+Usage: otlp_collector.py
 """
 
 import json
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -15,12 +17,12 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
-OUT = sys.argv[1]
-
-
 def value_of(any_value):
     kind = any_value.WhichOneof("value")
     return getattr(any_value, kind) if kind else None
+
+
+PRINT = threading.Lock()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -32,24 +34,27 @@ class Handler(BaseHTTPRequestHandler):
             return
         request = ExportTraceServiceRequest()
         request.ParseFromString(body)
-        with open(OUT, "a", encoding="utf-8") as out:
-            for resource_spans in request.resource_spans:
-                resource = {
-                    a.key: value_of(a.value) for a in resource_spans.resource.attributes
-                }
-                for scope_spans in resource_spans.scope_spans:
-                    for span in scope_spans.spans:
-                        line = {
-                            "trace_id": span.trace_id.hex(),
-                            "span_id": span.span_id.hex(),
-                            "parent_span_id": span.parent_span_id.hex(),
-                            "name": span.name,
-                            "attributes": {
-                                a.key: value_of(a.value) for a in span.attributes
-                            },
-                            "service": resource.get("service.name"),
-                        }
-                        out.write(json.dumps(line) + "\n")
+        lines = []
+        for resource_spans in request.resource_spans:
+            resource = {
+                a.key: value_of(a.value) for a in resource_spans.resource.attributes
+            }
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    line = {
+                        "trace_id": span.trace_id.hex(),
+                        "span_id": span.span_id.hex(),
+                        "parent_span_id": span.parent_span_id.hex(),
+                        "name": span.name,
+                        "attributes": {
+                            a.key: value_of(a.value) for a in span.attributes
+                        },
+                        "service": resource.get("service.name"),
+                    }
+                    lines.append(json.dumps(line))
+        with PRINT:
+            for line in lines:
+                print(line, flush=True)
         reply = ExportTraceServiceResponse().SerializeToString()
         self.send_response(200)
         self.send_header("content-type", "application/x-protobuf")
