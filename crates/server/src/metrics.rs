@@ -109,7 +109,7 @@ pub const CATALOGUE: &[Series] = &[
         "scaivault_rate_limit_refusals_total",
         Counter,
         &["dimension"],
-        "Requests refused by a rate limit: identity, tenant, ip, or auth_failures.",
+        "Requests refused by a rate limit, by its dimension: identity, tenant, unauthenticated, auth_failures.",
     ),
     series(
         "scaivault_store_operations_total",
@@ -353,7 +353,7 @@ fn build_and_install() -> Option<PrometheusHandle> {
     metrics::gauge!(
         "scaivault_build_info",
         "version" => env!("CARGO_PKG_VERSION"),
-        "commit" => option_env!("SCAIVAULT_GIT_COMMIT").unwrap_or("unknown"),
+        "commit" => env!("SCAIVAULT_GIT_COMMIT"),
     )
     .set(1.0);
     Some(handle)
@@ -549,6 +549,8 @@ pub async fn refresh(state: &AppState) {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
     use super::*;
 
     #[test]
@@ -601,5 +603,144 @@ mod tests {
         )));
         assert!(!wants_openmetrics(Some("text/plain")));
         assert!(!wants_openmetrics(None));
+    }
+    fn repo_file(relative: &str) -> String {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../..")
+            .join(relative);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// Every `scaivault_...` metric name a text mentions (histogram sample suffixes removed).
+    fn names_mentioned(text: &str) -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        for (at, _) in text.match_indices("scaivault_") {
+            if text[..at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+                continue;
+            }
+            let name: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            let base = ["_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|suffix| {
+                    let base = name.strip_suffix(suffix)?;
+                    CATALOGUE
+                        .iter()
+                        .any(|s| s.name == base && s.kind == Kind::Histogram)
+                        .then(|| base.to_owned())
+                })
+                .unwrap_or(name);
+            names.insert(base);
+        }
+        names
+    }
+
+    fn catalogue_names() -> BTreeSet<String> {
+        CATALOGUE.iter().map(|s| s.name.to_owned()).collect()
+    }
+
+    #[test]
+    fn monitoring_doc_lists_exactly_the_catalogue() {
+        let doc = repo_file("docs/monitoring.md");
+        let mut rows = Vec::new();
+        for line in doc.lines().filter(|l| l.starts_with("| `scaivault_")) {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let name = cells[1].trim_matches('`');
+            let labels: Vec<&str> = cells[3]
+                .split(',')
+                .map(|l| l.trim().trim_matches('`'))
+                .filter(|l| !l.is_empty())
+                .collect();
+            rows.push((name.to_owned(), cells[2].to_owned(), labels.join(",")));
+        }
+        let expected: Vec<(String, String, String)> = CATALOGUE
+            .iter()
+            .map(|s| {
+                let kind = match s.kind {
+                    Kind::Counter => "counter",
+                    Kind::Gauge => "gauge",
+                    Kind::Histogram => "histogram",
+                };
+                (s.name.to_owned(), kind.to_owned(), s.labels.join(","))
+            })
+            .collect();
+        assert_eq!(rows, expected, "docs/monitoring.md's series table");
+        let unknown: Vec<String> = names_mentioned(&doc)
+            .difference(&catalogue_names())
+            .cloned()
+            .collect();
+        assert!(unknown.is_empty(), "docs/monitoring.md names {unknown:?}");
+    }
+
+    #[test]
+    fn alert_rules_and_dashboard_use_only_catalogue_series() {
+        let rules = repo_file("deploy/monitoring/alerts.yml");
+        let dashboard = repo_file("deploy/monitoring/grafana-dashboard.json");
+        let doc = repo_file("docs/monitoring.md");
+        for (file, text) in [
+            ("alerts.yml", &rules),
+            ("grafana-dashboard.json", &dashboard),
+        ] {
+            let unknown: Vec<String> = names_mentioned(text)
+                .difference(&catalogue_names())
+                .cloned()
+                .collect();
+            assert!(unknown.is_empty(), "{file} uses {unknown:?}");
+        }
+        // Every alert of the rules file is in the docs' table, and no other.
+        let alerts: BTreeSet<&str> = rules
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("- alert: "))
+            .collect();
+        let documented: BTreeSet<&str> = doc
+            .lines()
+            .filter(|l| l.starts_with("| `ScaiVault"))
+            .filter_map(|l| l.split('`').nth(1))
+            .collect();
+        assert_eq!(alerts, documented);
+    }
+
+    /// Every series the code records is in the catalogue, and every catalogue series is
+    /// recorded somewhere: a misspelt name in a `counter!` would otherwise be a silent,
+    /// undocumented series.
+    #[test]
+    fn instrumented_names_are_the_catalogue() {
+        let mut recorded = BTreeSet::new();
+        let mut stack = vec![std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap().map_while(Result::ok) {
+                let path = entry.path();
+                if path.is_dir() {
+                    if !path.ends_with("target") && !path.ends_with("tests") {
+                        stack.push(path);
+                    }
+                    continue;
+                }
+                if path.extension().is_none_or(|e| e != "rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                for (at, _) in text.match_indices("\"scaivault_") {
+                    let before = text[..at].trim_end();
+                    let recording = [
+                        "counter!(",
+                        "gauge!(",
+                        "histogram!(",
+                        "GaugeGuard::new(",
+                        "set(",
+                    ]
+                    .iter()
+                    .any(|call| before.ends_with(call));
+                    if recording {
+                        let name: String =
+                            text[at + 1..].chars().take_while(|c| *c != '"').collect();
+                        recorded.insert(name);
+                    }
+                }
+            }
+        }
+        assert_eq!(recorded, catalogue_names());
     }
 }

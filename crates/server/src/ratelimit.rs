@@ -183,7 +183,7 @@ impl RateLimiter {
             let dimension = match key {
                 Key::Identity(..) => "identity",
                 Key::Tenant(_) => "tenant",
-                Key::Ip(_) => "ip",
+                Key::Ip(_) => "unauthenticated",
             };
             metrics::counter!("scaivault_rate_limit_refusals_total", "dimension" => dimension)
                 .increment(1);

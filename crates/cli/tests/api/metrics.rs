@@ -551,3 +551,82 @@ async fn otlp_spans_of_one_request_arrive_with_their_parent_and_children() {
         assert!(!s.to_string().contains("traced/a"), "{s}");
     }
 }
+
+/// Runs Prometheus's own `promtool` (Debian's `prometheus` package; `.ci/run` installs it).
+fn promtool(args: &[&str], stdin: Option<&str>) -> (bool, String) {
+    let mut child = Command::new("promtool")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("promtool is needed (apt-get install prometheus; .ci/run installs it): {e}")
+        });
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+
+#[tokio::test(flavor = "multi_thread")]
+async fn promtool_lints_the_scrape_and_checks_the_shipped_rules_and_dashboard() {
+    // A scrape with every kind of series populated passes promtool's linter (names, units,
+    // help texts, counter suffixes, histogram shape).
+    let server = TestServer::start();
+    let root = server.client();
+    let (s, _) = root
+        .put("/v1/secrets/lint/a", json!({"data": {"v": "1"}}))
+        .await;
+    assert_eq!(s, 201);
+    let _ = root.get("/v1/secrets/lint/a").await;
+    let _ = root.get("/v1/secrets/lint/missing").await;
+    let (status, _, text) = scrape_raw(&root, None).await;
+    assert_eq!(status, 200);
+    let (ok, out) = promtool(&["check", "metrics"], Some(&text));
+    assert!(ok, "promtool check metrics:\n{out}");
+
+    // The alert rules parse and type-check.
+    let rules = format!("{REPO}/deploy/monitoring/alerts.yml");
+    let (ok, out) = promtool(&["check", "rules", &rules], None);
+    assert!(ok, "promtool check rules:\n{out}");
+    assert!(out.contains("SUCCESS"), "{out}");
+
+    // Every query of the dashboard is valid PromQL: each becomes a recording rule (Grafana's
+    // variables replaced by what they expand to) and promtool checks them.
+    let dashboard: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{REPO}/deploy/monitoring/grafana-dashboard.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let mut records = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            let expr = target["expr"]
+                .as_str()
+                .unwrap()
+                .replace("$__rate_interval", "5m")
+                .replace("$instance", ".*");
+            records.push(json!({"record": format!("dashboard:panel{}:{}", panel["id"], target["refId"].as_str().unwrap()), "expr": expr}));
+        }
+    }
+    assert!(records.len() > 20, "{} dashboard queries", records.len());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dashboard-rules.yml");
+    // JSON is YAML: promtool reads it as a rule file.
+    std::fs::write(
+        &file,
+        json!({"groups": [{"name": "dashboard", "rules": records}]}).to_string(),
+    )
+    .unwrap();
+    let (ok, out) = promtool(&["check", "rules", file.to_str().unwrap()], None);
+    assert!(ok, "the dashboard's queries:\n{out}");
+}
