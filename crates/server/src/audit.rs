@@ -378,7 +378,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         metrics::counter!(
             "scaivault_tenant_requests_total",
             "tenant" => tenant.clone(),
-            "outcome" => outcome,
+            "status" => outcome,
         )
         .increment(1);
     }

@@ -361,6 +361,12 @@ fn build_and_install() -> Option<PrometheusHandle> {
 
 // --- HTTP ------------------------------------------------------------------------------------
 
+/// A response extension naming the route template when one router route serves several
+/// documented operations (the secrets wildcard): the metrics and the request span use it in
+/// place of the router's own pattern.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteTemplate(pub &'static str);
+
 /// The method label: the standard methods, anything else `other` (bounded).
 pub fn method_label(method: &Method) -> &'static str {
     match *method {

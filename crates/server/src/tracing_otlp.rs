@@ -16,6 +16,9 @@ use tracing_subscriber::filter::{LevelFilter, Targets};
 
 use crate::StartupError;
 
+/// Whether an OTLP layer is installed in this process (spans are exported).
+static EXPORTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// The OTLP/HTTP path the collector receives traces on, after the configured base URL.
 const TRACES_PATH: &str = "/v1/traces";
 
@@ -55,6 +58,7 @@ where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a> + Send + Sync,
 {
     let tracer = provider.tracer("scaivault");
+    EXPORTING.store(true, std::sync::atomic::Ordering::Relaxed);
     let targets = Targets::new()
         .with_target("scaivault_server", LevelFilter::DEBUG)
         .with_target("scaivault_store", LevelFilter::DEBUG)
@@ -88,4 +92,16 @@ impl opentelemetry::propagation::Extractor for HeaderExtractor<'_> {
     fn keys(&self) -> Vec<&str> {
         self.0.keys().map(|k| k.as_str()).collect()
     }
+}
+
+/// Renames an exported span after it started (the secrets routes know their operation's
+/// template only once they ran). `otel.name` recorded late is ignored once a span has children,
+/// so this goes through the OpenTelemetry span itself; without tracing it does nothing.
+pub fn rename(span: &tracing::Span, name: impl FnOnce() -> String) {
+    if !EXPORTING.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    span.context().span().update_name(name());
 }

@@ -102,7 +102,8 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
         .sum()
 }
 
-const SECRET_ROUTE: &str = "/v1/secrets/{*path}";
+/// The secrets wildcard route answers under its operations' own OpenAPI templates.
+const SECRET_ROUTE: &str = "/v1/secrets/{path}";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn counters_move_by_exactly_the_workload_and_carry_no_path_tenant_or_value() {
@@ -304,6 +305,7 @@ async fn cardinality_stays_bounded_after_ten_thousand_distinct_paths() {
     let _ = root.get("/v1/secrets/card/warm").await;
     let _ = root.get("/v1/secrets/card/missing").await;
     let _ = root.anonymous().get("/no/such/route/warm").await;
+    let _ = scrape(&root).await;
     let before: BTreeSet<String> = series_keys(&scrape(&root).await);
 
     // 16 clients in parallel, 10,000 distinct secret paths and 1,000 unknown routes.
@@ -328,11 +330,14 @@ async fn cardinality_stays_bounded_after_ten_thousand_distinct_paths() {
     let after = scrape(&root).await;
     let after_keys = series_keys(&after);
     let new: Vec<&String> = after_keys.difference(&before).collect();
-    // The scrape route itself may appear; nothing else does.
+    // Background work (the access-counter flush) may add its fixed series; nothing the
+    // 11,000 distinct paths named does.
     assert!(
-        new.iter().all(|k| k.contains("/v1/sys/metrics")),
-        "new series after 10,000 paths: {new:?}"
+        new.iter()
+            .all(|k| !k.contains("card/") && !k.contains("probe") && !k.contains("unmatched")),
+        "series named after request paths: {new:?}"
     );
+    assert!(new.len() < 60, "{} new series: {new:?}", new.len());
     assert!(after_keys.len() < 1000, "{} series", after_keys.len());
     assert!(
         value(
@@ -537,9 +542,9 @@ async fn otlp_spans_of_one_request_arrive_with_their_parent_and_children() {
         .iter()
         .find(|s| s["parent_span_id"] == caller_span)
         .unwrap();
-    assert_eq!(request["name"], "PUT /v1/secrets/{*path}");
+    assert_eq!(request["name"], "PUT /v1/secrets/{path}");
     assert_eq!(request["attributes"]["request_id"], request_id.as_str());
-    assert_eq!(request["attributes"]["http.route"], "/v1/secrets/{*path}");
+    assert_eq!(request["attributes"]["http.route"], "/v1/secrets/{path}");
     assert_eq!(request["service"], "scaivault");
     let store = spans
         .iter()

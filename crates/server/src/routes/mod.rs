@@ -121,6 +121,14 @@ pub(crate) async fn request_context(request: Request, next: Next) -> Response {
     }
     let status = response.status();
     let elapsed = started.elapsed();
+    let route = match response.extensions().get::<crate::metrics::RouteTemplate>() {
+        Some(template) => {
+            span.record("http.route", template.0);
+            crate::tracing_otlp::rename(&span, || format!("{method} {}", template.0));
+            Some(template.0.to_owned())
+        }
+        None => route,
+    };
     crate::metrics::record_request(
         route.as_deref(),
         &method,

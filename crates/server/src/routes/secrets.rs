@@ -23,6 +23,7 @@ use scaivault_store::ListQuery;
 use crate::audit::{self, Operation, op};
 use crate::auth::{Authenticated, require_scope};
 use crate::error::{ApiError, ApiResult};
+use crate::metrics::RouteTemplate;
 use crate::extract::{
     JsonBody, OptionalJsonBody, parse_bool, parse_u64, query_pairs, reject_unknown, truncate,
 };
@@ -84,6 +85,23 @@ impl<'a> SecretRoute<'a> {
         }
     }
 
+    /// The route's template in the OpenAPI document.
+    fn template(self) -> &'static str {
+        match self {
+            Self::Expiring => "/v1/secrets/expiring",
+            Self::Metadata(_) => "/v1/secrets/metadata/{path}",
+            Self::Versions(_) => "/v1/secrets/{path}/versions",
+            Self::Restore(_) => "/v1/secrets/{path}/restore",
+            Self::Rotate(_) => "/v1/secrets/{path}/rotate",
+            Self::Read(_)
+            | Self::Write(_)
+            | Self::Patch(_)
+            | Self::Delete(_)
+            | Self::PostToSecret(_)
+            | Self::Unsupported => "/v1/secrets/{path}",
+        }
+    }
+
     /// The audit operation and the secret path it names.
     fn audit(self) -> Option<(Operation, Option<&'a str>)> {
         let (action, path) = match self {
@@ -125,61 +143,68 @@ async fn dispatch(
     if let Some((operation, path)) = route.audit() {
         audit::declare(operation, path.map(str::to_owned));
     }
-    let (mut parts, body) = request.into_parts();
-    let auth = match Authenticated::from_request_parts(&mut parts, &state).await {
-        Ok(auth) => auth,
-        Err(e) => return e.into_response(),
+    let mut response = 'answer: {
+        let (mut parts, body) = request.into_parts();
+        let auth = match Authenticated::from_request_parts(&mut parts, &state).await {
+            Ok(auth) => auth,
+            Err(e) => break 'answer e.into_response(),
+        };
+        let request = Request::from_parts(parts, body);
+        if rest.is_err() {
+            break 'answer ApiError::new(ErrorCode::InvalidPath, "invalid path: not valid UTF-8")
+                .into_response();
+        }
+        let query = uri.query();
+        // The scope of a request with a body is checked before the body is read: a token without
+        // it gets 403 whatever it sends (the services check every scope again).
+        if matches!(method, Method::PUT | Method::PATCH | Method::POST)
+            && let Err(e) = require_scope(&auth.0, Scope::SecretsWrite)
+        {
+            break 'answer e.into_response();
+        }
+        // A write to a reserved or malformed path is refused before its body is read.
+        if let SecretRoute::Write(path) | SecretRoute::Patch(path) = route
+            && let Err(e) = SecretPath::parse(path)
+        {
+            break 'answer ApiError::from(e).into_response();
+        }
+        let result = match route {
+            SecretRoute::Expiring => expiring(&state, &auth, query)
+                .await
+                .map(IntoResponse::into_response),
+            SecretRoute::Metadata(path) => metadata(&state, &auth, path, query).await,
+            SecretRoute::Versions(path) => versions(&state, &auth, path, query).await,
+            SecretRoute::Read(path) => read_secret(&state, &auth, path, query).await,
+            SecretRoute::Write(path) => match JsonBody::from_request(request, &state).await {
+                Ok(JsonBody(body)) => write_secret(&state, &auth, path, &headers, query, body).await,
+                Err(e) => Err(e),
+            },
+            SecretRoute::Patch(path) => match JsonBody::from_request(request, &state).await {
+                Ok(JsonBody(body)) => patch_secret(&state, &auth, path, query, body).await,
+                Err(e) => Err(e),
+            },
+            SecretRoute::Delete(path) => delete_secret(&state, &auth, path, query).await,
+            SecretRoute::Restore(path) => restore_secret(&state, &auth, path, query).await,
+            SecretRoute::Rotate(path) => match OptionalJsonBody::from_request(request, &state).await {
+                Ok(OptionalJsonBody(body)) => rotate_secret(&state, &auth, path, query, body).await,
+                Err(e) => Err(e),
+            },
+            SecretRoute::PostToSecret(_) => Err(ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                "POST is only for {path}/restore and {path}/rotate; write secrets with PUT",
+            )),
+            SecretRoute::Unsupported => Err(ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                "method not allowed on this route",
+            )),
+        };
+        result.unwrap_or_else(IntoResponse::into_response)
     };
-    let request = Request::from_parts(parts, body);
-    if rest.is_err() {
-        return ApiError::new(ErrorCode::InvalidPath, "invalid path: not valid UTF-8")
-            .into_response();
-    }
-    let query = uri.query();
-    // The scope of a request with a body is checked before the body is read: a token without
-    // it gets 403 whatever it sends (the services check every scope again).
-    if matches!(method, Method::PUT | Method::PATCH | Method::POST)
-        && let Err(e) = require_scope(&auth.0, Scope::SecretsWrite)
-    {
-        return e.into_response();
-    }
-    // A write to a reserved or malformed path is refused before its body is read.
-    if let SecretRoute::Write(path) | SecretRoute::Patch(path) = route
-        && let Err(e) = SecretPath::parse(path)
-    {
-        return ApiError::from(e).into_response();
-    }
-    let result = match route {
-        SecretRoute::Expiring => expiring(&state, &auth, query)
-            .await
-            .map(IntoResponse::into_response),
-        SecretRoute::Metadata(path) => metadata(&state, &auth, path, query).await,
-        SecretRoute::Versions(path) => versions(&state, &auth, path, query).await,
-        SecretRoute::Read(path) => read_secret(&state, &auth, path, query).await,
-        SecretRoute::Write(path) => match JsonBody::from_request(request, &state).await {
-            Ok(JsonBody(body)) => write_secret(&state, &auth, path, &headers, query, body).await,
-            Err(e) => Err(e),
-        },
-        SecretRoute::Patch(path) => match JsonBody::from_request(request, &state).await {
-            Ok(JsonBody(body)) => patch_secret(&state, &auth, path, query, body).await,
-            Err(e) => Err(e),
-        },
-        SecretRoute::Delete(path) => delete_secret(&state, &auth, path, query).await,
-        SecretRoute::Restore(path) => restore_secret(&state, &auth, path, query).await,
-        SecretRoute::Rotate(path) => match OptionalJsonBody::from_request(request, &state).await {
-            Ok(OptionalJsonBody(body)) => rotate_secret(&state, &auth, path, query, body).await,
-            Err(e) => Err(e),
-        },
-        SecretRoute::PostToSecret(_) => Err(ApiError::new(
-            ErrorCode::MethodNotAllowed,
-            "POST is only for {path}/restore and {path}/rotate; write secrets with PUT",
-        )),
-        SecretRoute::Unsupported => Err(ApiError::new(
-            ErrorCode::MethodNotAllowed,
-            "method not allowed on this route",
-        )),
-    };
-    let mut response = result.unwrap_or_else(IntoResponse::into_response);
+    // The metrics and the request's span name the operation's own template, not the one
+    // wildcard route they all share (docs/monitoring.md).
+    response
+        .extensions_mut()
+        .insert(RouteTemplate(route.template()));
     if response.status() == StatusCode::METHOD_NOT_ALLOWED {
         response.headers_mut().insert(
             header::ALLOW,
