@@ -23,10 +23,10 @@ use scaivault_store::ListQuery;
 use crate::audit::{self, Operation, op};
 use crate::auth::{Authenticated, require_scope};
 use crate::error::{ApiError, ApiResult};
-use crate::metrics::RouteTemplate;
 use crate::extract::{
     JsonBody, OptionalJsonBody, parse_bool, parse_u64, query_pairs, reject_unknown, truncate,
 };
+use crate::metrics::RouteTemplate;
 use crate::secrets::{self as service, DeleteKind};
 use crate::state::AppState;
 
@@ -176,7 +176,9 @@ async fn dispatch(
             SecretRoute::Versions(path) => versions(&state, &auth, path, query).await,
             SecretRoute::Read(path) => read_secret(&state, &auth, path, query).await,
             SecretRoute::Write(path) => match JsonBody::from_request(request, &state).await {
-                Ok(JsonBody(body)) => write_secret(&state, &auth, path, &headers, query, body).await,
+                Ok(JsonBody(body)) => {
+                    write_secret(&state, &auth, path, &headers, query, body).await
+                }
                 Err(e) => Err(e),
             },
             SecretRoute::Patch(path) => match JsonBody::from_request(request, &state).await {
@@ -185,10 +187,14 @@ async fn dispatch(
             },
             SecretRoute::Delete(path) => delete_secret(&state, &auth, path, query).await,
             SecretRoute::Restore(path) => restore_secret(&state, &auth, path, query).await,
-            SecretRoute::Rotate(path) => match OptionalJsonBody::from_request(request, &state).await {
-                Ok(OptionalJsonBody(body)) => rotate_secret(&state, &auth, path, query, body).await,
-                Err(e) => Err(e),
-            },
+            SecretRoute::Rotate(path) => {
+                match OptionalJsonBody::from_request(request, &state).await {
+                    Ok(OptionalJsonBody(body)) => {
+                        rotate_secret(&state, &auth, path, query, body).await
+                    }
+                    Err(e) => Err(e),
+                }
+            }
             SecretRoute::PostToSecret(_) => Err(ApiError::new(
                 ErrorCode::MethodNotAllowed,
                 "POST is only for {path}/restore and {path}/rotate; write secrets with PUT",
