@@ -378,10 +378,16 @@ impl AcmeOrder {
             let mut published = Vec::new();
             let result = self.answer_challenges(solver, &retry, &mut published).await;
             withdraw(solver, &published).await;
-            status = result?;
+            status = match result {
+                Ok(status) => status,
+                Err(AcmeError::OrderFailed { problem, .. }) => {
+                    return Err(self.failure(Some(problem)).await);
+                }
+                Err(e) => return Err(e),
+            };
         }
         match status {
-            OrderStatus::Invalid => return Err(self.failure().await),
+            OrderStatus::Invalid => return Err(self.failure(None).await),
             OrderStatus::Ready => {
                 let csr = self.csr().await?;
                 self.order
@@ -519,18 +525,21 @@ impl AcmeOrder {
         Ok(csr.der().to_vec())
     }
 
-    /// The CA's reason for an invalid order: the order's own error, else each failed
-    /// challenge's error as a subproblem.
-    async fn failure(&mut self) -> AcmeError {
+    /// The CA's reason for an invalid order: the given problem or the order's own error,
+    /// else the first failed challenge's; with each failed challenge's error as a subproblem
+    /// naming its identifier when the CA sent none (pebble puts only the first on the order).
+    async fn failure(&mut self, known: Option<ProblemDocument>) -> AcmeError {
         let order_url = self.checkpoint.order_url.clone();
-        if let Some(problem) = &self.order.state().error {
+        let mut problem = known.or_else(|| self.order.state().error.as_ref().map(ProblemDocument::from));
+        if let Some(p) = &problem
+            && !p.subproblems.is_empty()
+        {
             return AcmeError::OrderFailed {
                 order_url,
-                problem: ProblemDocument::from(problem),
+                problem: p.clone(),
             };
         }
         let mut subproblems = Vec::new();
-        let mut first: Option<ProblemDocument> = None;
         let mut authorizations = self.order.authorizations();
         while let Some(authz) = authorizations.next().await {
             let Ok(mut authz) = authz else { continue };
@@ -546,11 +555,11 @@ impl AcmeOrder {
                         kind: doc.kind.clone(),
                         detail: doc.detail.clone(),
                     });
-                    first.get_or_insert(doc);
+                    problem.get_or_insert(doc);
                 }
             }
         }
-        let mut problem = first.unwrap_or(ProblemDocument {
+        let mut problem = problem.unwrap_or(ProblemDocument {
             kind: None,
             detail: Some("the order is invalid and the CA gave no reason".into()),
             status: None,

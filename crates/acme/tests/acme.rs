@@ -536,17 +536,46 @@ print(zone["HostedZone"]["Id"])
     })
     .await
     .unwrap();
+    // Read back through moto's state dump (its zone's log of applied changes, replayed):
+    // moto (5.x) checks SigV4 on Route 53 GETs against the wrong payload once IAM auth is on,
+    // so ListResourceRecordSets fails for every client, boto3 included.
     let list = |zone: &str| {
-        let code = format!(
-            r#"
-r53 = client("route53")
-sets = r53.list_resource_record_sets(HostedZoneId={zone:?})["ResourceRecordSets"]
-vals = sorted(r["Value"] for s in sets if s["Type"] == "TXT" and s["Name"] == "_acme-challenge.r53.acme.test." for r in s["ResourceRecords"])
-print(json.dumps(vals))
-"#
-        );
-        let out = moto.python(moto.root(), &code).unwrap();
-        serde_json::from_str::<Vec<String>>(out.lines().last().unwrap()).unwrap()
+        let out = Command::new("curl")
+            .args(["-sSf", &format!("{}/moto-api/data.json", moto.endpoint())])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "moto data.json");
+        let data: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let zone = data["route53"]["FakeZone"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|z| z["id"] == zone)
+            .cloned()
+            .unwrap();
+        let mut values: Vec<String> = Vec::new();
+        for change in zone["rr_changes"].as_array().cloned().unwrap_or_default() {
+            let set = &change["ResourceRecordSet"];
+            if set["Type"] != "TXT"
+                || set["Name"].as_str().map(|n| n.trim_end_matches('.'))
+                    != Some("_acme-challenge.r53.acme.test")
+            {
+                continue;
+            }
+            values = if change["Action"] == "DELETE" {
+                Vec::new()
+            } else {
+                set["ResourceRecords"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(|r| r["Value"].as_str().map(str::to_owned))
+                    .collect()
+            };
+        }
+        values.sort();
+        values
     };
     let a = TxtRecord {
         name: "_acme-challenge.r53.acme.test.".into(),

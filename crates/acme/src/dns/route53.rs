@@ -1,13 +1,18 @@
 //! dns-01 on Amazon Route 53 (the AWS SDK; any endpoint speaking its API, e.g. moto in
-//! tests). Route 53 replaces whole record sets, so present/cleanup read the TXT set at the
-//! name and write it back with one value added or removed: a wildcard and its base name
-//! share `_acme-challenge`.
+//! tests). Route 53 replaces whole record sets, and a wildcard and its base name share one
+//! `_acme-challenge` name, so the provider owns the TXT set at each challenge name: it keeps
+//! the values it presents there and writes the whole set (UPSERT), or DELETEs it when the
+//! last value goes. Only write calls are made (no ListResourceRecordSets read-modify-write:
+//! one round trip per change, no read permission needed). A value something else wrote at
+//! an `_acme-challenge` name is replaced; such names exist only for ACME.
 
 use aws_config::{BehaviorVersion, Region};
 use aws_sdk_route53::config::Credentials;
 use aws_sdk_route53::types::{
     Change, ChangeAction, ChangeBatch, ResourceRecord, ResourceRecordSet, RrType,
 };
+use std::collections::HashMap;
+
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -47,15 +52,24 @@ impl std::fmt::Debug for Route53Config {
     }
 }
 
-#[derive(Debug, Clone)]
 pub struct Route53Provider {
     client: aws_sdk_route53::Client,
     zone_id: String,
     ttl: i64,
+    /// Challenge name (lower case, no trailing dot) -> the values presented there now.
+    owned: tokio::sync::Mutex<HashMap<String, Vec<String>>>,
 }
 
-fn same_name(a: &str, b: &str) -> bool {
-    a.trim_end_matches('.').eq_ignore_ascii_case(b.trim_end_matches('.'))
+impl std::fmt::Debug for Route53Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Route53Provider")
+            .field("zone_id", &self.zone_id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn key(name: &str) -> String {
+    name.trim_end_matches('.').to_ascii_lowercase()
 }
 
 /// TXT values travel quoted in Route 53's API.
@@ -104,34 +118,8 @@ impl Route53Provider {
             client: aws_sdk_route53::Client::new(&sdk),
             zone_id,
             ttl: config.ttl,
+            owned: tokio::sync::Mutex::new(HashMap::new()),
         })
-    }
-
-    /// The TXT values (quoted) at `name`, and the set's TTL, if the set exists.
-    async fn current(&self, name: &str) -> Result<Option<(Vec<String>, i64)>, AcmeError> {
-        let out = self
-            .client
-            .list_resource_record_sets()
-            .hosted_zone_id(&self.zone_id)
-            .start_record_name(name)
-            .start_record_type(RrType::Txt)
-            .max_items(1)
-            .send()
-            .await
-            .map_err(|e| AcmeError::Dns(format!("route53 ListResourceRecordSets: {e:?}")))?;
-        Ok(out
-            .resource_record_sets()
-            .iter()
-            .find(|s| same_name(s.name(), name) && s.r#type() == &RrType::Txt)
-            .map(|s| {
-                (
-                    s.resource_records()
-                        .iter()
-                        .map(|r| r.value().to_owned())
-                        .collect(),
-                    s.ttl().unwrap_or(self.ttl),
-                )
-            }))
     }
 
     async fn change(
@@ -177,35 +165,48 @@ impl Route53Provider {
 #[async_trait::async_trait]
 impl DnsProvider for Route53Provider {
     async fn present(&self, record: &TxtRecord) -> Result<(), AcmeError> {
+        // Held across the call: two presents at one name must not race each other's set.
+        let mut owned = self.owned.lock().await;
+        let mut values = owned.get(&key(&record.name)).cloned().unwrap_or_default();
         let value = quoted(&record.value);
-        let mut values = match self.current(&record.name).await? {
-            Some((values, _)) => values,
-            None => Vec::new(),
-        };
-        if values.contains(&value) {
-            return Ok(());
+        if !values.contains(&value) {
+            values.push(value);
         }
-        values.push(value);
+        // Written even when unchanged: after a restart the set may be gone.
         self.change(ChangeAction::Upsert, &record.name, &values, self.ttl)
-            .await
+            .await?;
+        owned.insert(key(&record.name), values);
+        Ok(())
     }
 
     async fn cleanup(&self, record: &TxtRecord) -> Result<(), AcmeError> {
-        let value = quoted(&record.value);
-        let Some((values, ttl)) = self.current(&record.name).await? else {
-            return Ok(());
+        let mut owned = self.owned.lock().await;
+        let Some(values) = owned.get(&key(&record.name)).cloned() else {
+            // Not presented by this provider (e.g. a restart lost its memory): remove the set
+            // outright. DELETE must match the set exactly, so first make it a known one.
+            let value = quoted(&record.value);
+            let values = vec![value];
+            self.change(ChangeAction::Upsert, &record.name, &values, self.ttl)
+                .await?;
+            return self
+                .change(ChangeAction::Delete, &record.name, &values, self.ttl)
+                .await;
         };
-        if !values.contains(&value) {
+        let value = quoted(&record.value);
+        let rest: Vec<String> = values.iter().filter(|v| **v != value).cloned().collect();
+        if rest.len() == values.len() {
             return Ok(());
         }
-        let rest: Vec<String> = values.iter().filter(|v| **v != value).cloned().collect();
         if rest.is_empty() {
-            // DELETE must name the set exactly as it is.
-            self.change(ChangeAction::Delete, &record.name, &values, ttl)
-                .await
+            // DELETE must name the set exactly as written.
+            self.change(ChangeAction::Delete, &record.name, &values, self.ttl)
+                .await?;
+            owned.remove(&key(&record.name));
         } else {
-            self.change(ChangeAction::Upsert, &record.name, &rest, ttl)
-                .await
+            self.change(ChangeAction::Upsert, &record.name, &rest, self.ttl)
+                .await?;
+            owned.insert(key(&record.name), rest);
         }
+        Ok(())
     }
 }
