@@ -225,7 +225,10 @@ mod tests {
         let got = contact_uris(&["ops@example.com".into(), "mailto:a@b.org".into()]).ok();
         assert_eq!(
             got,
-            Some(vec!["mailto:ops@example.com".into(), "mailto:a@b.org".into()])
+            Some(vec![
+                "mailto:ops@example.com".into(),
+                "mailto:a@b.org".into()
+            ])
         );
         assert!(contact_uris(&["not-an-email".into()]).is_err());
         assert!(contact_uris(&["a@b.com, c@d.com".into()]).is_err());
@@ -234,7 +237,10 @@ mod tests {
     #[test]
     fn eab_key_decoding() {
         let eab = Eab::from_base64url("kid-1", "aGVsbG8gd29ybGQ").ok();
-        assert_eq!(eab.map(|e| e.hmac_key.to_vec()), Some(b"hello world".to_vec()));
+        assert_eq!(
+            eab.map(|e| e.hmac_key.to_vec()),
+            Some(b"hello world".to_vec())
+        );
         assert!(Eab::from_base64url("kid-1", "aGVsbG8gd29ybGQ=").is_ok());
         assert!(Eab::from_base64url("", "aGVsbG8").is_err());
         assert!(Eab::from_base64url("k", "!!!").is_err());
@@ -252,7 +258,9 @@ mod tests {
         };
         assert!(matches!(
             AcmeAccount::register(base()).await,
-            Err(AcmeError::EabRequired { provider: "zerossl" })
+            Err(AcmeError::EabRequired {
+                provider: "zerossl"
+            })
         ));
         let mut google = base();
         google.provider = Provider::Google;

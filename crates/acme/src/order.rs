@@ -85,10 +85,9 @@ impl KeyType {
     fn generate_pem(self) -> Result<Zeroizing<String>, AcmeError> {
         let key = match self {
             KeyType::EcdsaP256 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
-            KeyType::Rsa2048 => rcgen::KeyPair::generate_rsa_for(
-                &rcgen::PKCS_RSA_SHA256,
-                rcgen::RsaKeySize::_2048,
-            ),
+            KeyType::Rsa2048 => {
+                rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+            }
         }
         .map_err(|e| AcmeError::Crypto(format!("key generation: {e}")))?;
         Ok(Zeroizing::new(key.serialize_pem()))
@@ -444,20 +443,21 @@ impl AcmeOrder {
             }
             let identifier = authz.identifier().to_string();
             let base = identifier.trim_start_matches("*.").to_owned();
-            let challenge = authz.challenge(kind.clone()).ok_or_else(|| {
-                AcmeError::OrderFailed {
-                    order_url: self.checkpoint.order_url.clone(),
-                    problem: ProblemDocument {
-                        kind: None,
-                        detail: Some(format!(
-                            "the CA offers no {} challenge for {identifier}",
-                            self.checkpoint.challenge.as_str()
-                        )),
-                        status: None,
-                        subproblems: Vec::new(),
-                    },
-                }
-            })?;
+            let challenge =
+                authz
+                    .challenge(kind.clone())
+                    .ok_or_else(|| AcmeError::OrderFailed {
+                        order_url: self.checkpoint.order_url.clone(),
+                        problem: ProblemDocument {
+                            kind: None,
+                            detail: Some(format!(
+                                "the CA offers no {} challenge for {identifier}",
+                                self.checkpoint.challenge.as_str()
+                            )),
+                            status: None,
+                            subproblems: Vec::new(),
+                        },
+                    })?;
             let key_authorization = challenge.key_authorization();
             // Recorded before publishing, so a half-done publish is withdrawn too.
             match solver {
@@ -530,7 +530,8 @@ impl AcmeOrder {
     /// naming its identifier when the CA sent none (pebble puts only the first on the order).
     async fn failure(&mut self, known: Option<ProblemDocument>) -> AcmeError {
         let order_url = self.checkpoint.order_url.clone();
-        let mut problem = known.or_else(|| self.order.state().error.as_ref().map(ProblemDocument::from));
+        let mut problem =
+            known.or_else(|| self.order.state().error.as_ref().map(ProblemDocument::from));
         if let Some(p) = &problem
             && !p.subproblems.is_empty()
         {
@@ -611,7 +612,10 @@ mod tests {
         .ok();
         assert_eq!(
             got,
-            Some(vec!["api.example.com".to_owned(), "*.example.com".to_owned()])
+            Some(vec![
+                "api.example.com".to_owned(),
+                "*.example.com".to_owned()
+            ])
         );
     }
 
@@ -631,23 +635,41 @@ mod tests {
     #[test]
     fn bad_names_are_refused() {
         for bad in [
-            "", "localhost", "a..b", "-a.com", "a-.com", "a.*.com", "*.*.a.com", "1.2.3.4",
-            "a b.com", "x.com/", "ünicode.com",
+            "",
+            "localhost",
+            "a..b",
+            "-a.com",
+            "a-.com",
+            "a.*.com",
+            "*.*.a.com",
+            "1.2.3.4",
+            "a b.com",
+            "x.com/",
+            "ünicode.com",
         ] {
             assert!(
-                req(&[bad], ChallengeKind::Dns01).normalized_domains().is_err(),
+                req(&[bad], ChallengeKind::Dns01)
+                    .normalized_domains()
+                    .is_err(),
                 "{bad:?} accepted"
             );
         }
         assert!(req(&[], ChallengeKind::Dns01).normalized_domains().is_err());
         let many: Vec<String> = (0..101).map(|i| format!("h{i}.example.com")).collect();
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
-        assert!(req(&many, ChallengeKind::Dns01).normalized_domains().is_err());
+        assert!(
+            req(&many, ChallengeKind::Dns01)
+                .normalized_domains()
+                .is_err()
+        );
     }
 
     #[test]
     fn names_parse() {
-        assert_eq!("dns-01".parse::<ChallengeKind>().ok(), Some(ChallengeKind::Dns01));
+        assert_eq!(
+            "dns-01".parse::<ChallengeKind>().ok(),
+            Some(ChallengeKind::Dns01)
+        );
         assert_eq!("rsa-2048".parse::<KeyType>().ok(), Some(KeyType::Rsa2048));
         assert!("tls-alpn-01".parse::<ChallengeKind>().is_err());
         assert_eq!(
@@ -660,7 +682,10 @@ mod tests {
     fn keys_generate_and_make_csrs() {
         for kt in [KeyType::EcdsaP256, KeyType::Rsa2048] {
             let pem = kt.generate_pem();
-            assert!(pem.as_ref().is_ok_and(|p| p.contains("PRIVATE KEY")), "{kt:?}");
+            assert!(
+                pem.as_ref().is_ok_and(|p| p.contains("PRIVATE KEY")),
+                "{kt:?}"
+            );
             let key = pem.ok().and_then(|p| rcgen::KeyPair::from_pem(&p).ok());
             assert!(key.is_some(), "{kt:?} key does not load back");
         }

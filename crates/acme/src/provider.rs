@@ -135,7 +135,10 @@ mod tests {
 
     #[test]
     fn eab_required_only_where_the_ca_insists() {
-        let required: Vec<_> = Provider::ALL.into_iter().filter(|p| p.requires_eab()).collect();
+        let required: Vec<_> = Provider::ALL
+            .into_iter()
+            .filter(|p| p.requires_eab())
+            .collect();
         assert_eq!(
             required,
             [Provider::Zerossl, Provider::Google, Provider::GoogleStaging]
@@ -152,7 +155,11 @@ mod tests {
             Provider::Custom.directory_url(None),
             Err(AcmeError::DirectoryUrl(_))
         ));
-        assert!(Provider::Custom.directory_url(Some("http://ca/dir")).is_err());
+        assert!(
+            Provider::Custom
+                .directory_url(Some("http://ca/dir"))
+                .is_err()
+        );
         assert_eq!(
             Provider::Custom
                 .directory_url(Some("https://ca.internal/acme/directory"))
@@ -160,10 +167,17 @@ mod tests {
                 .as_deref(),
             Some("https://ca.internal/acme/directory")
         );
-        assert!(Provider::Buypass.directory_url(Some("https://other/")).is_err());
+        assert!(
+            Provider::Buypass
+                .directory_url(Some("https://other/"))
+                .is_err()
+        );
         for p in Provider::ALL {
             if p != Provider::Custom {
-                assert!(p.directory_url(None).is_ok_and(|u| u.starts_with("https://")));
+                assert!(
+                    p.directory_url(None)
+                        .is_ok_and(|u| u.starts_with("https://"))
+                );
             }
         }
     }

@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use scaivault_acme::dns::{
-    DnsProvider, PropagationCheck, Rfc2136Config, Rfc2136Provider, Route53Config,
-    Route53Provider, TsigAlgorithm, TxtRecord,
+    DnsProvider, PropagationCheck, Rfc2136Config, Rfc2136Provider, Route53Config, Route53Provider,
+    TsigAlgorithm, TxtRecord,
 };
 use scaivault_acme::renewal::{RenewalDecision, certificate_validity, renewal_decision};
 use scaivault_acme::{
@@ -168,16 +168,30 @@ fn verify_with_openssl(pebble: &Pebble, issued: &IssuedCertificate, names: &[&st
     std::fs::write(&chain, &issued.certificate_chain_pem).unwrap();
     std::fs::write(&key, issued.private_key_pem.as_bytes()).unwrap();
     std::fs::write(&ca, pebble.issuing_ca_pem()).unwrap();
-    let verified = run(Command::new("openssl").arg("verify").arg("-CAfile").arg(&ca).arg(&chain));
+    let verified = run(Command::new("openssl")
+        .arg("verify")
+        .arg("-CAfile")
+        .arg(&ca)
+        .arg(&chain));
     assert!(verified.contains(": OK"), "openssl verify: {verified}");
-    let cert_pub = run(Command::new("openssl").args(["x509", "-noout", "-pubkey", "-in"]).arg(&chain));
-    let key_pub = run(Command::new("openssl").args(["pkey", "-pubout", "-in"]).arg(&key));
-    assert_eq!(cert_pub, key_pub, "the private key does not match the certificate");
+    let cert_pub = run(Command::new("openssl")
+        .args(["x509", "-noout", "-pubkey", "-in"])
+        .arg(&chain));
+    let key_pub = run(Command::new("openssl")
+        .args(["pkey", "-pubout", "-in"])
+        .arg(&key));
+    assert_eq!(
+        cert_pub, key_pub,
+        "the private key does not match the certificate"
+    );
     let sans = run(Command::new("openssl")
         .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
         .arg(&chain));
     for name in names {
-        assert!(sans.contains(&format!("DNS:{name}")), "{name} not in {sans}");
+        assert!(
+            sans.contains(&format!("DNS:{name}")),
+            "{name} not in {sans}"
+        );
     }
 }
 
@@ -189,7 +203,10 @@ async fn register_load_and_deactivate_without_eab() {
 
     // The stored account survives a JSON round trip (the server seals it) and loads.
     let json = serde_json::to_string(&stored).unwrap();
-    assert!(!format!("{stored:?}").contains("key_pkcs8"), "Debug leaks the key");
+    assert!(
+        !format!("{stored:?}").contains("key_pkcs8"),
+        "Debug leaks the key"
+    );
     let restored: StoredAccount = serde_json::from_str(&json).unwrap();
     let loaded = AcmeAccount::load(&restored).await.unwrap();
     assert_eq!(loaded.account_url(), account.account_url());
@@ -204,9 +221,14 @@ async fn register_load_and_deactivate_without_eab() {
         })
         .await
         .expect_err("a deactivated account ordered");
-    let problem = err.problem().unwrap_or_else(|| panic!("no problem document: {err}"));
+    let problem = err
+        .problem()
+        .unwrap_or_else(|| panic!("no problem document: {err}"));
     assert!(
-        problem.kind.as_deref().is_some_and(|k| k.starts_with("urn:ietf:params:acme:error:")),
+        problem
+            .kind
+            .as_deref()
+            .is_some_and(|k| k.starts_with("urn:ietf:params:acme:error:")),
         "{problem:?}"
     );
 }
@@ -220,7 +242,9 @@ async fn eab_required_refused_without_and_accepted_with() {
     let err = AcmeAccount::register(register_request(&peers.pebble, None))
         .await
         .expect_err("registered without EAB where it is required");
-    let problem = err.problem().unwrap_or_else(|| panic!("no problem document: {err}"));
+    let problem = err
+        .problem()
+        .unwrap_or_else(|| panic!("no problem document: {err}"));
     assert_eq!(
         problem.kind.as_deref(),
         Some("urn:ietf:params:acme:error:externalAccountRequired"),
@@ -247,7 +271,9 @@ async fn eab_required_refused_without_and_accepted_with() {
     zerossl.directory_url = None;
     assert!(matches!(
         AcmeAccount::register(zerossl).await,
-        Err(AcmeError::EabRequired { provider: "zerossl" })
+        Err(AcmeError::EabRequired {
+            provider: "zerossl"
+        })
     ));
 }
 
@@ -277,7 +303,10 @@ async fn http01_single_name_certificate_verifies() {
     // Renewal: a fresh certificate is not due; ARI if pebble offers it.
     let (nb, na) = certificate_validity(&issued.certificate_chain_pem).unwrap();
     let now = nb + time::Duration::hours(1);
-    let ari = account.renewal_info(&issued.certificate_chain_pem).await.unwrap();
+    let ari = account
+        .renewal_info(&issued.certificate_chain_pem)
+        .await
+        .unwrap();
     eprintln!("pebble ARI: {ari:?}");
     let window = ari.as_ref().map(|w| (w.start, w.end));
     if window.is_none() {
@@ -379,7 +408,10 @@ async fn rfc2136_present_and_cleanup_and_bad_key() {
     seen.sort();
     assert_eq!(seen, ["\"value-a\"", "\"value-b\""]);
     provider.cleanup(&a).await.unwrap();
-    assert_eq!(knot.dig("_acme-challenge.x.acme.test", "TXT"), ["\"value-b\""]);
+    assert_eq!(
+        knot.dig("_acme-challenge.x.acme.test", "TXT"),
+        ["\"value-b\""]
+    );
     provider.cleanup(&b).await.unwrap();
     assert!(knot.dig("_acme-challenge.x.acme.test", "TXT").is_empty());
 
@@ -398,7 +430,9 @@ async fn rfc2136_present_and_cleanup_and_bad_key() {
         zone: ZONE.into(),
         tsig_key_name: knot.tsig_key_name().to_owned(),
         tsig_algorithm: TsigAlgorithm::HmacSha256,
-        tsig_secret_b64: "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC13cm9uZy0=".to_owned().into(),
+        tsig_secret_b64: "d3Jvbmctc2VjcmV0LXdyb25nLXNlY3JldC13cm9uZy0="
+            .to_owned()
+            .into(),
         ttl: 60,
     })
     .unwrap();
@@ -462,7 +496,11 @@ async fn failed_validation_surfaces_the_problem_document() {
     // The problem document serialises as RFC 7807 JSON (for events).
     let json = serde_json::to_value(problem).unwrap();
     assert_eq!(json["type"], "urn:ietf:params:acme:error:unauthorized");
-    assert_eq!(responder.published(), 0, "token left published after the failure");
+    assert_eq!(
+        responder.published(),
+        0,
+        "token left published after the failure"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -482,7 +520,10 @@ async fn resume_by_order_url_creates_no_second_order() {
         .unwrap();
     // What the server persists, then the "crash": the order and the account object are gone.
     let saved = serde_json::to_string(order.checkpoint()).unwrap();
-    assert!(!format!("{:?}", order.checkpoint()).contains("PRIVATE"), "Debug leaks the key");
+    assert!(
+        !format!("{:?}", order.checkpoint()).contains("PRIVATE"),
+        "Debug leaks the key"
+    );
     drop(order);
     drop(account);
 

@@ -136,7 +136,14 @@ impl Knot {
     /// `dig +short @127.0.0.1 -p PORT NAME TYPE`: the answers, one per line (empty when none).
     pub fn dig(&self, name: &str, rtype: &str) -> Vec<String> {
         let out = Command::new("dig")
-            .args(["+short", "+norecurse", "+time=2", "+tries=2", "@127.0.0.1", "-p"])
+            .args([
+                "+short",
+                "+norecurse",
+                "+time=2",
+                "+tries=2",
+                "@127.0.0.1",
+                "-p",
+            ])
             .arg(self.port.to_string())
             .args([name, rtype])
             .output()

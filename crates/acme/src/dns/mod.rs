@@ -177,5 +177,7 @@ async fn authoritative_servers(name: &Name) -> Result<Vec<SocketAddr>, AcmeError
         }
         return Ok(servers);
     }
-    Err(AcmeError::Dns(format!("no zone with NS records above {name}")))
+    Err(AcmeError::Dns(format!(
+        "no zone with NS records above {name}"
+    )))
 }

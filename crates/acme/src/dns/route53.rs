@@ -92,7 +92,8 @@ impl Route53Provider {
             .clone()
             .filter(|r| !r.is_empty())
             .unwrap_or_else(|| "us-east-1".to_owned());
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region));
+        let mut loader =
+            aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region));
         match (&config.access_key_id, &config.secret_access_key) {
             (Some(id), Some(secret)) => {
                 loader = loader.credentials_provider(Credentials::new(
