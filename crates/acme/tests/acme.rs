@@ -555,7 +555,10 @@ async fn resume_by_order_url_creates_no_second_order() {
         .filter(|l| l.contains("orders in the db"))
         .collect();
     assert_eq!(counts.len(), 1, "{counts:?}");
-    assert!(counts[0].ends_with("There are now 1 orders in the db"), "{counts:?}");
+    assert!(
+        counts[0].ends_with("There are now 1 orders in the db"),
+        "{counts:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
