@@ -24,7 +24,7 @@ pub mod renewal;
 pub use account::{AcmeAccount, Eab, RegisterRequest, StoredAccount};
 pub use error::{AcmeError, ProblemDocument, Subproblem};
 pub use order::{
-    AcmeOrder, ChallengeKind, Http01Responder, IssuedCertificate, KeyType, OrderCheckpoint,
-    OrderRequest, OrderState, PollPolicy, Solver,
+    AcmeOrder, ChallengeKind, Http01Responder, IssuedCertificate, KeyType, MemoryHttp01,
+    OrderCheckpoint, OrderRequest, OrderState, PollPolicy, Solver,
 };
 pub use provider::Provider;

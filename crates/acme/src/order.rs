@@ -209,6 +209,55 @@ pub trait Http01Responder: Send + Sync {
     async fn cleanup(&self, domain: &str, token: &str) -> Result<(), AcmeError>;
 }
 
+/// An in-memory [`Http01Responder`]: the answers for one process's listener to serve
+/// ([`MemoryHttp01::key_authorization`] for `GET /.well-known/acme-challenge/{token}`). With
+/// several nodes behind one name, the CA's request may reach any of them: back the responder
+/// with the shared store instead.
+#[derive(Debug, Default)]
+pub struct MemoryHttp01 {
+    tokens: std::sync::RwLock<std::collections::HashMap<String, String>>,
+}
+
+impl MemoryHttp01 {
+    /// The key authorization to answer for `token`, if one is published.
+    pub fn key_authorization(&self, token: &str) -> Option<String> {
+        self.tokens.read().map_or(None, |t| t.get(token).cloned())
+    }
+
+    /// How many tokens are published now.
+    pub fn len(&self) -> usize {
+        self.tokens.read().map_or(0, |t| t.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[async_trait::async_trait]
+impl Http01Responder for MemoryHttp01 {
+    async fn present(
+        &self,
+        _domain: &str,
+        token: &str,
+        key_authorization: &str,
+    ) -> Result<(), AcmeError> {
+        self.tokens
+            .write()
+            .map_err(|_| AcmeError::Responder("token map poisoned".into()))?
+            .insert(token.to_owned(), key_authorization.to_owned());
+        Ok(())
+    }
+
+    async fn cleanup(&self, _domain: &str, token: &str) -> Result<(), AcmeError> {
+        self.tokens
+            .write()
+            .map_err(|_| AcmeError::Responder("token map poisoned".into()))?
+            .remove(token);
+        Ok(())
+    }
+}
+
 /// How the order's challenges get answered.
 #[derive(Clone)]
 pub enum Solver {
@@ -355,15 +404,15 @@ impl AcmeOrder {
         Ok(self.order.refresh().await?.status.into())
     }
 
-    /// Runs the order to its certificate from wherever it stands: answers pending
-    /// challenges (and withdraws the answers afterwards, also on failure), finalizes with a
-    /// CSR for the persisted key, downloads the chain. A failed order comes back as
-    /// [`AcmeError::OrderFailed`] with the CA's problem document.
-    pub async fn complete(
-        mut self,
+    /// Gets the order validated from wherever it stands: answers pending challenges (and
+    /// withdraws the answers afterwards, also on failure) and polls until the CA has decided.
+    /// Returns `Ready` (or `Processing`/`Valid` when it was finalized before); a failed
+    /// validation comes back as [`AcmeError::OrderFailed`] with the CA's problem document.
+    pub async fn validate(
+        &mut self,
         solver: &Solver,
         poll: &PollPolicy,
-    ) -> Result<IssuedCertificate, AcmeError> {
+    ) -> Result<OrderState, AcmeError> {
         if solver.kind() != self.checkpoint.challenge {
             return Err(AcmeError::InvalidRequest(format!(
                 "the order is validated with {}, the solver answers {}",
@@ -371,11 +420,12 @@ impl AcmeOrder {
                 solver.kind().as_str()
             )));
         }
-        let retry = poll.retry();
         let mut status = self.order.refresh().await?.status;
         if status == OrderStatus::Pending {
             let mut published = Vec::new();
-            let result = self.answer_challenges(solver, &retry, &mut published).await;
+            let result = self
+                .answer_challenges(solver, &poll.retry(), &mut published)
+                .await;
             withdraw(solver, &published).await;
             status = match result {
                 Ok(status) => status,
@@ -386,23 +436,30 @@ impl AcmeOrder {
             };
         }
         match status {
-            OrderStatus::Invalid => return Err(self.failure(None).await),
-            OrderStatus::Ready => {
-                let csr = self.csr().await?;
-                self.order
-                    .finalize_csr(&csr)
-                    .await
-                    .map_err(|e| self.order_error(e))?;
-            }
-            // Finalized before a crash: only the download is left.
-            OrderStatus::Processing | OrderStatus::Valid => {}
-            OrderStatus::Pending => {
-                return Err(AcmeError::Protocol(
-                    "order still pending after its challenges".into(),
-                ));
-            }
+            OrderStatus::Invalid => Err(self.failure(None).await),
+            OrderStatus::Pending => Err(AcmeError::Protocol(
+                "order still pending after its challenges".into(),
+            )),
+            other => Ok(other.into()),
         }
-        let chain = match self.order.poll_certificate(&retry).await {
+    }
+
+    /// Runs the order to its certificate from wherever it stands: [`AcmeOrder::validate`],
+    /// then finalizes with a CSR for the persisted key and downloads the chain.
+    pub async fn complete(
+        mut self,
+        solver: &Solver,
+        poll: &PollPolicy,
+    ) -> Result<IssuedCertificate, AcmeError> {
+        if self.validate(solver, poll).await? == OrderState::Ready {
+            let csr = self.csr().await?;
+            self.order
+                .finalize_csr(&csr)
+                .await
+                .map_err(|e| self.order_error(e))?;
+        }
+        // Processing or Valid (finalized before a crash): only the download is left.
+        let chain = match self.order.poll_certificate(&poll.retry()).await {
             Ok(chain) => chain,
             Err(e) => return Err(self.order_error(e)),
         };

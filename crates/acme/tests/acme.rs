@@ -22,7 +22,8 @@ use scaivault_acme::dns::{
 use scaivault_acme::renewal::{RenewalDecision, certificate_validity, renewal_decision};
 use scaivault_acme::{
     AcmeAccount, AcmeError, ChallengeKind, Eab, Http01Responder, IssuedCertificate, KeyType,
-    OrderCheckpoint, OrderRequest, PollPolicy, Provider, RegisterRequest, Solver, StoredAccount,
+    MemoryHttp01, OrderCheckpoint, OrderRequest, OrderState, PollPolicy, Provider, RegisterRequest,
+    Solver, StoredAccount,
 };
 use scaivault_testpeers::knot::Knot;
 use scaivault_testpeers::moto::Moto;
@@ -39,7 +40,7 @@ struct Peers {
 }
 
 fn peers(http_port: u16, eab_keys: Option<Vec<(String, String)>>) -> Peers {
-    let knot = Knot::start(ZONE, &["@", "www", "bad", "resume", "rsa"]);
+    let knot = Knot::start(ZONE, &["@", "www", "bad", "resume", "midway", "rsa"]);
     let pebble = Pebble::start(&PebbleOptions {
         dns_port: knot.port(),
         http_port,
@@ -73,49 +74,65 @@ async fn register(pebble: &Pebble) -> (AcmeAccount, StoredAccount) {
         .unwrap_or_else(|e| panic!("register: {e}\npebble log:\n{}", pebble.log()))
 }
 
-/// An http-01 responder serving `/.well-known/acme-challenge/{token}` on a real socket (the
-/// port pebble validates on). `wrong` answers a bad key authorization.
+/// An http-01 responder that can answer wrong (`wrong`: a bad key authorization).
 #[derive(Clone, Default)]
 struct TestResponder {
     tokens: Arc<Mutex<HashMap<String, String>>>,
     wrong: bool,
 }
 
+/// Serves `GET /.well-known/acme-challenge/{token}` from `lookup` on a real socket (the port
+/// pebble validates http-01 on), as the server's listener will.
+fn serve_http01(listener: TcpListener, lookup: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>) {
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let lookup = lookup.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                let request = String::from_utf8_lossy(&buf);
+                let path = request.split_whitespace().nth(1).unwrap_or("").to_owned();
+                let body = path
+                    .strip_prefix("/.well-known/acme-challenge/")
+                    .and_then(|t| lookup(t));
+                let response = match body {
+                    Some(b) => format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\
+                         Content-Length: {}\r\nConnection: close\r\n\r\n{b}",
+                        b.len()
+                    ),
+                    None => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\
+                             Connection: close\r\n\r\n"
+                        .to_owned(),
+                };
+                let _ = socket.write_all(response.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+}
+
+/// The crate's in-memory responder, served on `listener`.
+fn memory_responder(listener: TcpListener) -> Arc<MemoryHttp01> {
+    let responder = Arc::new(MemoryHttp01::default());
+    let served = responder.clone();
+    serve_http01(listener, Arc::new(move |t| served.key_authorization(t)));
+    responder
+}
+
 impl TestResponder {
     fn serve(&self, listener: TcpListener) {
         let tokens = self.tokens.clone();
-        tokio::spawn(async move {
-            while let Ok((mut socket, _)) = listener.accept().await {
-                let tokens = tokens.clone();
-                tokio::spawn(async move {
-                    let mut buf = Vec::new();
-                    let mut chunk = [0u8; 1024];
-                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match socket.read(&mut chunk).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-                        }
-                    }
-                    let request = String::from_utf8_lossy(&buf);
-                    let path = request.split_whitespace().nth(1).unwrap_or("").to_owned();
-                    let body = path
-                        .strip_prefix("/.well-known/acme-challenge/")
-                        .and_then(|t| tokens.lock().unwrap().get(t).cloned());
-                    let response = match body {
-                        Some(b) => format!(
-                            "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n\
-                             Content-Length: {}\r\nConnection: close\r\n\r\n{b}",
-                            b.len()
-                        ),
-                        None => "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\
-                                 Connection: close\r\n\r\n"
-                            .to_owned(),
-                    };
-                    let _ = socket.write_all(response.as_bytes()).await;
-                    let _ = socket.shutdown().await;
-                });
-            }
-        });
+        serve_http01(
+            listener,
+            Arc::new(move |t| tokens.lock().unwrap().get(t).cloned()),
+        );
     }
 
     fn published(&self) -> usize {
@@ -281,8 +298,7 @@ async fn eab_required_refused_without_and_accepted_with() {
 async fn http01_single_name_certificate_verifies() {
     let (listener, port) = http_listener().await;
     let peers = peers(port, None);
-    let responder = TestResponder::default();
-    responder.serve(listener);
+    let responder = memory_responder(listener);
     let (account, _) = register(&peers.pebble).await;
 
     let order = account
@@ -294,11 +310,11 @@ async fn http01_single_name_certificate_verifies() {
         .await
         .unwrap();
     let issued = order
-        .complete(&Solver::Http01(Arc::new(responder.clone())), &poll())
+        .complete(&Solver::Http01(responder.clone()), &poll())
         .await
         .unwrap_or_else(|e| panic!("http-01 order: {e}\n{}", peers.pebble.log()));
     verify_with_openssl(&peers.pebble, &issued, &["www.acme.test"]);
-    assert_eq!(responder.published(), 0, "http-01 tokens left published");
+    assert!(responder.is_empty(), "http-01 tokens left published");
 
     // Renewal: a fresh certificate is not due; ARI if pebble offers it.
     let (nb, na) = certificate_validity(&issued.certificate_chain_pem).unwrap();
@@ -549,11 +565,7 @@ async fn resume_by_order_url_creates_no_second_order() {
     assert_eq!(again.certificate_chain_pem, issued.certificate_chain_pem);
     // Pebble logs one new-order per order it creates.
     // Pebble logs its order count at every new-order: it only ever reached one.
-    let log = peers.pebble.log();
-    let counts: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains("orders in the db"))
-        .collect();
+    let counts = order_counts(&peers.pebble);
     assert_eq!(counts.len(), 1, "{counts:?}");
     assert!(
         counts[0].ends_with("There are now 1 orders in the db"),
@@ -644,4 +656,54 @@ print(zone["HostedZone"]["Id"])
     provider.cleanup(&b).await.unwrap();
     provider.cleanup(&b).await.unwrap(); // idempotent
     assert!(list(&zone_id).is_empty());
+}
+
+/// Pebble logs its order count at every new-order: the count lines it logged.
+fn order_counts(pebble: &Pebble) -> Vec<String> {
+    pebble
+        .log()
+        .lines()
+        .filter(|l| l.contains("orders in the db"))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_after_validation_resumes_at_finalize() {
+    let (listener, port) = http_listener().await;
+    let peers = peers(port, None);
+    let responder = memory_responder(listener);
+    let solver = Solver::Http01(responder.clone());
+    let (account, stored) = register(&peers.pebble).await;
+    let mut order = account
+        .new_order(&OrderRequest {
+            domains: vec!["midway.acme.test".into()],
+            challenge: ChallengeKind::Http01,
+            key_type: KeyType::EcdsaP256,
+        })
+        .await
+        .unwrap();
+    let saved = serde_json::to_string(order.checkpoint()).unwrap();
+    // Validated, then the process dies before finalizing.
+    assert_eq!(
+        order.validate(&solver, &poll()).await.unwrap(),
+        OrderState::Ready
+    );
+    assert!(
+        responder.is_empty(),
+        "tokens left published after validation"
+    );
+    drop(order);
+    drop(account);
+
+    let account = AcmeAccount::load(&stored).await.unwrap();
+    let checkpoint: OrderCheckpoint = serde_json::from_str(&saved).unwrap();
+    let mut resumed = account.resume_order(&checkpoint).await.unwrap();
+    assert_eq!(resumed.refresh().await.unwrap(), OrderState::Ready);
+    let issued = resumed.complete(&solver, &poll()).await.unwrap();
+    assert_eq!(issued.order_url, checkpoint.order_url);
+    // The certificate is for the key persisted before the crash.
+    verify_with_openssl(&peers.pebble, &issued, &["midway.acme.test"]);
+    let counts = order_counts(&peers.pebble);
+    assert_eq!(counts.len(), 1, "{counts:?}");
 }
