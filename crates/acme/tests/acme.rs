@@ -83,7 +83,10 @@ struct TestResponder {
 
 /// Serves `GET /.well-known/acme-challenge/{token}` from `lookup` on a real socket (the port
 /// pebble validates http-01 on), as the server's listener will.
-fn serve_http01(listener: TcpListener, lookup: Arc<dyn Fn(&str) -> Option<String> + Send + Sync>) {
+/// Token -> key authorization to answer.
+type Lookup = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+fn serve_http01(listener: TcpListener, lookup: Lookup) {
     tokio::spawn(async move {
         while let Ok((mut socket, _)) = listener.accept().await {
             let lookup = lookup.clone();
