@@ -149,3 +149,43 @@ impl AcmeError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problem_document_is_rfc7807_json() {
+        let doc = ProblemDocument {
+            kind: Some("urn:ietf:params:acme:error:rejectedIdentifier".into()),
+            detail: Some("policy forbids".into()),
+            status: Some(400),
+            subproblems: vec![Subproblem {
+                identifier: Some("*.example.com".into()),
+                kind: Some("urn:ietf:params:acme:error:caa".into()),
+                detail: None,
+            }],
+        };
+        let json = serde_json::to_value(&doc).ok();
+        assert_eq!(
+            json,
+            Some(serde_json::json!({
+                "type": "urn:ietf:params:acme:error:rejectedIdentifier",
+                "detail": "policy forbids",
+                "status": 400,
+                "subproblems": [{
+                    "identifier": "*.example.com",
+                    "type": "urn:ietf:params:acme:error:caa"
+                }]
+            }))
+        );
+        let back: Option<ProblemDocument> = json.and_then(|j| serde_json::from_value(j).ok());
+        assert_eq!(back, Some(doc.clone()));
+        let err = AcmeError::OrderFailed {
+            order_url: "https://ca/order/1".into(),
+            problem: doc,
+        };
+        assert!(err.problem().is_some());
+        assert!(err.to_string().contains("policy forbids"));
+    }
+}

@@ -373,6 +373,39 @@ impl AcmeAccount {
         Ok(AcmeOrder { order, checkpoint })
     }
 
+    /// A renewal: as [`AcmeAccount::new_order`], telling the CA which certificate the new
+    /// one replaces (RFC 9773 `replaces`; CAs may exempt such orders from rate limits). A CA
+    /// without ARI gets a plain new order.
+    pub async fn renewal_order(
+        &self,
+        request: &OrderRequest,
+        replaced_certificate_pem: &str,
+    ) -> Result<AcmeOrder, AcmeError> {
+        let replaces = crate::renewal::certificate_id(replaced_certificate_pem)?;
+        let names = request.normalized_domains()?;
+        let private_key_pem = request.key_type.generate_pem()?;
+        let identifiers: Vec<Identifier> = names.into_iter().map(Identifier::Dns).collect();
+        let order = match self
+            .inner
+            .new_order(&NewOrder::new(&identifiers).replaces(replaces))
+            .await
+        {
+            Err(instant_acme::Error::Unsupported(_)) => {
+                self.inner.new_order(&NewOrder::new(&identifiers)).await?
+            }
+            other => other?,
+        };
+        Ok(AcmeOrder {
+            checkpoint: OrderCheckpoint {
+                order_url: order.url().to_owned(),
+                challenge: request.challenge,
+                key_type: request.key_type,
+                private_key_pem,
+            },
+            order,
+        })
+    }
+
     /// Picks up an existing order (by its URL, with the key persisted with it): nothing new
     /// is created at the CA.
     pub async fn resume_order(&self, checkpoint: &OrderCheckpoint) -> Result<AcmeOrder, AcmeError> {

@@ -319,6 +319,25 @@ async fn http01_single_name_certificate_verifies() {
     verify_with_openssl(&peers.pebble, &issued, &["www.acme.test"]);
     assert!(responder.is_empty(), "http-01 tokens left published");
 
+    // A renewal order names the certificate it replaces (ARI); without ARI it is a plain one.
+    let renewed = account
+        .renewal_order(
+            &OrderRequest {
+                domains: vec!["www.acme.test".into()],
+                challenge: ChallengeKind::Http01,
+                key_type: KeyType::EcdsaP256,
+            },
+            &issued.certificate_chain_pem,
+        )
+        .await
+        .unwrap()
+        .complete(&Solver::Http01(responder.clone()), &poll())
+        .await
+        .unwrap();
+    assert_ne!(renewed.order_url, issued.order_url);
+    assert_ne!(renewed.certificate_chain_pem, issued.certificate_chain_pem);
+    verify_with_openssl(&peers.pebble, &renewed, &["www.acme.test"]);
+
     // Renewal: a fresh certificate is not due; ARI if pebble offers it.
     let (nb, na) = certificate_validity(&issued.certificate_chain_pem).unwrap();
     let now = nb + time::Duration::hours(1);
