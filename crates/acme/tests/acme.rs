@@ -729,3 +729,61 @@ async fn crash_after_validation_resumes_at_finalize() {
     let counts = order_counts(&peers.pebble);
     assert_eq!(counts.len(), 1, "{counts:?}");
 }
+
+/// Publishes a wrong TXT value through the real RFC 2136 provider (the right name).
+struct WrongTxt(Rfc2136Provider);
+
+impl WrongTxt {
+    fn wrong(record: &TxtRecord) -> TxtRecord {
+        TxtRecord {
+            name: record.name.clone(),
+            value: format!("{}-wrong", record.value),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl DnsProvider for WrongTxt {
+    async fn present(&self, record: &TxtRecord) -> Result<(), AcmeError> {
+        self.0.present(&Self::wrong(record)).await
+    }
+
+    async fn cleanup(&self, record: &TxtRecord) -> Result<(), AcmeError> {
+        self.0.cleanup(&Self::wrong(record)).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns01_records_cleaned_up_after_a_failure() {
+    let peers = peers(0, None);
+    let (account, _) = register(&peers.pebble).await;
+    let solver = Solver::Dns01 {
+        provider: Arc::new(WrongTxt(rfc2136(&peers.knot))),
+        propagation: PropagationCheck {
+            timeout: Duration::from_secs(1),
+            initial_delay: Duration::from_millis(100),
+            ..PropagationCheck::on(vec![SocketAddr::from(([127, 0, 0, 1], peers.knot.port()))])
+        },
+    };
+    let mut order = account
+        .new_order(&OrderRequest {
+            domains: vec!["*.acme.test".into(), "acme.test".into()],
+            challenge: ChallengeKind::Dns01,
+            key_type: KeyType::EcdsaP256,
+        })
+        .await
+        .unwrap();
+    // The right value never shows: the bounded propagation wait gives up before the CA is
+    // asked to validate, and the records written are removed.
+    let err = order
+        .validate(&solver, &poll())
+        .await
+        .expect_err("validated a wrong TXT");
+    assert!(matches!(err, AcmeError::Propagation { .. }), "{err:?}");
+    assert_eq!(
+        peers.knot.dig("_acme-challenge.acme.test", "TXT"),
+        Vec::<String>::new()
+    );
+    // Nothing was sent to the CA for validation: the order can still be completed.
+    assert_eq!(order.refresh().await.unwrap(), OrderState::Pending);
+}
