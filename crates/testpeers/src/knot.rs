@@ -9,7 +9,7 @@ use std::time::Duration;
 const INSTALL: &str = "apt-get install knot knot-dnsutils";
 
 pub struct Knot {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     port: u16,
     zone: String,
     key_name: String,
@@ -89,7 +89,7 @@ impl Knot {
             .unwrap_or_else(|e| panic!("cannot start knotd ({e}): {INSTALL}"));
         crate::moto::wait_for_port(port, Duration::from_secs(30), "knotd");
         let knot = Knot {
-            _dir: dir,
+            dir,
             port,
             zone,
             key_name,
@@ -158,7 +158,7 @@ impl Knot {
 
     /// The directory knot keeps its files in.
     pub fn dir(&self) -> &Path {
-        self._dir.path()
+        self.dir.path()
     }
 }
 
