@@ -9,8 +9,10 @@
     reason = "test support: a peer that cannot start must fail the test loudly"
 )]
 
+pub mod knot;
 pub mod mariadb;
 pub mod moto;
+pub mod pebble;
 pub mod postgres;
 pub mod softhsm;
 pub mod sshd;
