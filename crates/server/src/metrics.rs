@@ -708,9 +708,32 @@ mod tests {
         assert_eq!(alerts, documented);
     }
 
-    /// Every series the code records is in the catalogue, and every catalogue series is
-    /// recorded somewhere: a misspelt name in a `counter!` would otherwise be a silent,
-    /// undocumented series.
+    /// The label keys (`"key" => value`) of a recording call whose arguments follow the name,
+    /// up to the call's closing parenthesis (the one followed by `.` or `;`), sorted.
+    fn label_keys(args: &str) -> Vec<&str> {
+        let mut end = args.len();
+        for (i, _) in args.match_indices(')') {
+            let next = args[i + 1..].trim_start().chars().next();
+            if matches!(next, Some('.') | Some(';')) {
+                end = i;
+                break;
+            }
+        }
+        let args = &args[..end];
+        let mut keys: Vec<&str> = args
+            .match_indices("\" =>")
+            .filter_map(|(i, _)| {
+                let start = args[..i].rfind('"')? + 1;
+                Some(&args[start..i])
+            })
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    /// Every series the code records is in the catalogue with the catalogue's label keys, and
+    /// every catalogue series is recorded somewhere: a misspelt name or label in a `counter!`
+    /// would otherwise be a silent, undocumented series.
     #[test]
     fn instrumented_names_are_the_catalogue() {
         let mut recorded = BTreeSet::new();
@@ -742,6 +765,12 @@ mod tests {
                     if recording {
                         let name: String =
                             text[at + 1..].chars().take_while(|c| *c != '"').collect();
+                        let keys = label_keys(&text[at + 1 + name.len() + 1..]);
+                        if let Some(series) = CATALOGUE.iter().find(|s| s.name == name) {
+                            let mut want: Vec<&str> = series.labels.to_vec();
+                            want.sort_unstable();
+                            assert_eq!(keys, want, "labels of {name} in {}", path.display());
+                        }
                         recorded.insert(name);
                     }
                 }

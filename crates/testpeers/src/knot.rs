@@ -51,7 +51,7 @@ impl Knot {
             .map(|s| s.trim().to_owned())
             .expect("keymgr printed no secret");
 
-        let port = crate::moto::free_port();
+        let port = crate::free_port();
         let d = dir.path().display();
         let mut records = String::new();
         for host in hosts {

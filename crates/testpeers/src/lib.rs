@@ -18,6 +18,15 @@ pub mod softhsm;
 pub mod sshd;
 pub mod swtpm;
 
+/// A TCP port on 127.0.0.1 nothing listens on right now (bound and released: the peer or
+/// server started next binds it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("no free local port")
+}
+
 /// `2 * bytes` random hex digits from the kernel's random source (test passwords).
 pub(crate) fn random_hex(bytes: usize) -> String {
     use std::io::Read;

@@ -9,10 +9,12 @@
 //! The server runs under a small shell watchdog that kills it once the test process is gone,
 //! so a panicking or killed test leaves no moto behind.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use crate::free_port;
 
 /// The unauthenticated bootstrap calls: CreateUser, PutUserPolicy, CreateAccessKey.
 const BOOTSTRAP_CALLS: u32 = 3;
@@ -268,14 +270,6 @@ fn run_python(endpoint: &str, keys: &AwsKeys, code: &str) -> Result<String, Stri
     } else {
         Err(stderr)
     }
-}
-
-/// A port nothing listens on right now.
-pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free local port")
 }
 
 /// Polls until `port` accepts connections (a peer starting up; bounded by `deadline`).

@@ -128,11 +128,11 @@ impl Pebble {
             ],
         );
 
-        let port = crate::moto::free_port();
-        let mgmt_port = crate::moto::free_port();
-        let tls_port = crate::moto::free_port();
+        let port = crate::free_port();
+        let mgmt_port = crate::free_port();
+        let tls_port = crate::free_port();
         let http_port = if options.http_port == 0 {
-            crate::moto::free_port()
+            crate::free_port()
         } else {
             options.http_port
         };

@@ -8,12 +8,14 @@
 //! per test process; statics are never dropped, so the next [`PgCluster::create`] (in any
 //! later test process) drops the clusters of processes that are gone.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
+
+use crate::free_port;
 
 const PREFIX: &str = "scaivault_test_";
 const SOCKET_DIR: &str = "/var/run/postgresql";
@@ -221,13 +223,6 @@ fn drop_dead_clusters() {
                 .output();
         }
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("find a free port")
-        .port()
 }
 
 fn which(program: &str) -> Option<std::path::PathBuf> {

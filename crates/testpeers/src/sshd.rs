@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::moto::{free_port, wait_for_port};
+use crate::free_port;
+use crate::moto::wait_for_port;
 
 const SSHD: &str = "/usr/sbin/sshd";
 const INSTALL: &str = "apt-get install openssh-server openssh-client";

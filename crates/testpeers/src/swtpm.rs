@@ -112,7 +112,7 @@ impl Drop for Swtpm {
 /// A free port P with P+1 free too.
 fn free_port_pair() -> u16 {
     for _ in 0..100 {
-        let port = crate::moto::free_port();
+        let port = crate::free_port();
         if port < u16::MAX && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
             return port;
         }

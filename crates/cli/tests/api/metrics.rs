@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use scaivault_testpeers::free_port;
 use serde_json::{Value, json};
 
 use crate::common::prod::ProdServer;
@@ -428,14 +429,6 @@ async fn scraping_needs_metrics_read_of_the_installation() {
     // The same token reads no secret.
     let (s, body) = scraper.get("/v1/secrets/anything").await;
     assert_error(s, &body, 403, "access_denied");
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test(flavor = "multi_thread")]

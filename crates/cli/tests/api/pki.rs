@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use scaivault_testpeers::free_port;
 use serde_json::{Value, json};
 
 use crate::common::idp::{Idp, SigningKey, claims};
@@ -494,15 +495,6 @@ async fn a_revoked_certificate_is_in_the_crl_and_ocsp_answers_revoked_and_good()
         .map(|c| c["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, [id(&bad)]);
-}
-
-/// A free TCP port on 127.0.0.1 (bound and released; s_server binds it next).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test]
