@@ -37,7 +37,8 @@ async fn quickstart_end_to_end() {
             "pki:admin",
             "dynamic:read",
             "dynamic:creds",
-            "dynamic:admin"
+            "dynamic:admin",
+            "metrics:read"
         ]),
         "the dev root token has every scope"
     );
