@@ -23,6 +23,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use tracing::Instrument;
 
+use crate::acme::{AcmeAccountRecord, AcmeOrderRecord, AcmeStore, DnsProviderRecord, OrderUpdate};
 use crate::audit::*;
 use crate::dynamic::{
     DynamicStore, EngineRecord, LeaseCaps, LeaseQuery, LeaseRecord, LeaseSelector, RoleRecord,
@@ -149,6 +150,7 @@ async fn metered<T>(
             | StoreError::VersionConflict { .. }
             | StoreError::Invalid(_)
             | StoreError::Duplicate
+            | StoreError::Conflict(_)
             | StoreError::LimitReached(_),
         ) => "rejected",
         Err(_) => "error",
@@ -1547,6 +1549,172 @@ impl<S: DynamicStore> DynamicStore for CachedStore<S> {
         metered(
             "count_live_leases",
             self.inner.count_live_leases(tenant_id, engine, role),
+        )
+        .await
+    }
+}
+
+// --- ACME: pass-through (no secret versions involved) ------------------------------------
+
+#[async_trait]
+impl<S: AcmeStore> AcmeStore for CachedStore<S> {
+    async fn insert_acme_account(
+        &self,
+        account: &AcmeAccountRecord,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        metered(
+            "insert_acme_account",
+            self.inner.insert_acme_account(account, audit),
+        )
+        .await
+    }
+
+    async fn get_acme_account(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<AcmeAccountRecord>> {
+        metered(
+            "get_acme_account",
+            self.inner.get_acme_account(tenant_id, id),
+        )
+        .await
+    }
+
+    async fn list_acme_accounts(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<AcmeAccountRecord>> {
+        metered(
+            "list_acme_accounts",
+            self.inner.list_acme_accounts(tenant_id, after, limit),
+        )
+        .await
+    }
+
+    async fn set_acme_account_status(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        status: &str,
+        now: OffsetDateTime,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        metered(
+            "set_acme_account_status",
+            self.inner
+                .set_acme_account_status(tenant_id, id, status, now, audit),
+        )
+        .await
+    }
+
+    async fn insert_dns_provider(
+        &self,
+        provider: &DnsProviderRecord,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        metered(
+            "insert_dns_provider",
+            self.inner.insert_dns_provider(provider, audit),
+        )
+        .await
+    }
+
+    async fn get_dns_provider(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<DnsProviderRecord>> {
+        metered(
+            "get_dns_provider",
+            self.inner.get_dns_provider(tenant_id, id),
+        )
+        .await
+    }
+
+    async fn list_dns_providers(
+        &self,
+        tenant_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<DnsProviderRecord>> {
+        metered(
+            "list_dns_providers",
+            self.inner.list_dns_providers(tenant_id, after, limit),
+        )
+        .await
+    }
+
+    async fn delete_dns_provider(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        metered(
+            "delete_dns_provider",
+            self.inner.delete_dns_provider(tenant_id, id, audit),
+        )
+        .await
+    }
+
+    async fn insert_acme_order(
+        &self,
+        order: &AcmeOrderRecord,
+        audit: Option<&AuditEvent>,
+    ) -> Result<()> {
+        metered(
+            "insert_acme_order",
+            self.inner.insert_acme_order(order, audit),
+        )
+        .await
+    }
+
+    async fn get_acme_order(&self, tenant_id: &str, id: &str) -> Result<Option<AcmeOrderRecord>> {
+        metered("get_acme_order", self.inner.get_acme_order(tenant_id, id)).await
+    }
+
+    async fn list_acme_orders(
+        &self,
+        tenant_id: &str,
+        status: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<AcmeOrderRecord>> {
+        metered(
+            "list_acme_orders",
+            self.inner.list_acme_orders(tenant_id, status, after, limit),
+        )
+        .await
+    }
+
+    async fn claim_due_order(
+        &self,
+        node: &str,
+        now: OffsetDateTime,
+        claim_until: OffsetDateTime,
+    ) -> Result<Option<AcmeOrderRecord>> {
+        metered(
+            "claim_due_order",
+            self.inner.claim_due_order(node, now, claim_until),
+        )
+        .await
+    }
+
+    async fn update_order(
+        &self,
+        tenant_id: &str,
+        id: &str,
+        node: &str,
+        update: &OrderUpdate,
+        audit: Option<&AuditEvent>,
+    ) -> Result<AcmeOrderRecord> {
+        metered(
+            "update_order",
+            self.inner.update_order(tenant_id, id, node, update, audit),
         )
         .await
     }

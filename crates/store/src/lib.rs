@@ -1,7 +1,8 @@
 //! ScaiVault's storage boundary.
 //!
 //! One trait per resource ([`SecretStore`], [`TokenStore`], [`IdentityStore`], [`PolicyStore`],
-//! [`RotationStore`], [`EventStore`], [`AuditStore`], [`SystemStore`]); [`Store`] is all of
+//! [`RotationStore`], [`EventStore`], [`AuditStore`], [`SystemStore`], [`PkiStore`],
+//! [`DynamicStore`], [`AcmeStore`]); [`Store`] is all of
 //! them. They speak domain records and ciphertext, never SQL or driver types, and every
 //! tenant-owned operation takes the tenant first so a cross-tenant query cannot be written by
 //! accident. The SQL text both backends run is in `sql/<resource>.rs`; each backend binds it in
@@ -12,6 +13,7 @@
 //! Plaintext never reaches this crate: values arrive sealed, through a callback that receives
 //! the version number assigned inside the write transaction (the version is part of the AAD).
 
+pub mod acme;
 pub mod archive;
 pub mod audit;
 pub mod cache;
@@ -29,6 +31,7 @@ pub mod sqlite;
 mod traits;
 pub mod usage;
 
+pub use acme::{AcmeAccountRecord, AcmeOrderRecord, AcmeStore, DnsProviderRecord, OrderUpdate};
 pub use audit::{
     AuditAnchor, AuditCheckpoint, AuditEntry, AuditEvent, AuditQuery, AuditSummary, ChainBreak,
     ChainMac, ChainReport, ChainVerifier,
@@ -80,6 +83,12 @@ pub enum Entity {
     Lease,
     /// A data key of the keyring (by key id).
     DataKey,
+    /// An account at an ACME CA.
+    AcmeAccount,
+    /// A DNS provider for ACME dns-01 challenges.
+    DnsProvider,
+    /// An ACME certificate order.
+    AcmeOrder,
 }
 
 impl Entity {
@@ -104,6 +113,9 @@ impl Entity {
             Self::DynamicRole => "role",
             Self::Lease => "lease",
             Self::DataKey => "data key",
+            Self::AcmeAccount => "ACME account",
+            Self::DnsProvider => "DNS provider",
+            Self::AcmeOrder => "ACME order",
         }
     }
 }
@@ -135,6 +147,11 @@ pub enum StoreError {
     /// A token or other unique value already exists.
     #[error("duplicate")]
     Duplicate,
+    /// The record's state refuses the change (e.g. deleting a DNS provider an unfinished ACME
+    /// order uses, or updating an order whose claim another node holds); nothing was written.
+    /// The text says why. At fault: the caller, or a concurrent writer.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
     /// A cap on live records is reached (e.g. a role's or a tenant's live leases); nothing was
     /// written. The text names which cap. At fault: the caller (or its runaway client).
     #[error("limit reached: {0}")]

@@ -44,6 +44,7 @@ use crate::shared_impls::*;
 use crate::sql::{from_micros, like_prefix, page_of, to_i64, to_u64};
 use crate::{AuditStore, Result, SealFn, StoreError};
 
+mod acme;
 mod audit;
 mod dynamic;
 mod events;

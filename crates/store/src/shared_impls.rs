@@ -1675,3 +1675,331 @@ macro_rules! dynamic_store {
     };
 }
 pub(crate) use dynamic_store;
+
+/// `AcmeStore` for both backends. The backend's module defines the statements that differ by
+/// their row locks: `CLAIM_DUE_ORDER`, `LOCK_DNS_PROVIDER` and `SHARE_DNS_PROVIDER`.
+macro_rules! acme_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::acme::AcmeStore for $store {
+            async fn insert_acme_account(
+                &self,
+                account: &AcmeAccountRecord,
+                audit: Option<&AuditEvent>,
+            ) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                sqlx::query(INSERT_ACCOUNT)
+                    .bind(&account.id)
+                    .bind(&account.tenant_id)
+                    .bind(&account.provider)
+                    .bind(&account.directory_url)
+                    .bind(TextListRef(&account.contacts))
+                    .bind(&account.status)
+                    .bind(&account.account_url)
+                    .bind(&account.sealed_credentials.key_id)
+                    .bind(&account.sealed_credentials.ciphertext)
+                    .bind(account.eab_kid.as_deref())
+                    .bind(micros(account.created_at))
+                    .bind(micros(account.updated_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unique)?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn get_acme_account(
+                &self,
+                tenant_id: &str,
+                id: &str,
+            ) -> Result<Option<AcmeAccountRecord>> {
+                let row: Option<AccountRow> = sqlx::query_as(GET_ACCOUNT)
+                    .bind(tenant_id)
+                    .bind(id)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn list_acme_accounts(
+                &self,
+                tenant_id: &str,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Page<AcmeAccountRecord>> {
+                let rows: Vec<AccountRow> = sqlx::query_as(LIST_ACCOUNTS)
+                    .bind(tenant_id)
+                    .bind(after.unwrap_or(""))
+                    .bind(i64::from(limit) + 1)
+                    .fetch_all(self.reader())
+                    .await?;
+                Ok(page_of(records(rows)?, limit, None))
+            }
+
+            async fn set_acme_account_status(
+                &self,
+                tenant_id: &str,
+                id: &str,
+                status: &str,
+                now: OffsetDateTime,
+                audit: Option<&AuditEvent>,
+            ) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                let done = sqlx::query(SET_ACCOUNT_STATUS)
+                    .bind(tenant_id)
+                    .bind(id)
+                    .bind(status)
+                    .bind(micros(now))
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound(Entity::AcmeAccount));
+                }
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn insert_dns_provider(
+                &self,
+                provider: &DnsProviderRecord,
+                audit: Option<&AuditEvent>,
+            ) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                sqlx::query(INSERT_DNS_PROVIDER)
+                    .bind(&provider.id)
+                    .bind(&provider.tenant_id)
+                    .bind(&provider.name)
+                    .bind(&provider.kind)
+                    .bind(&provider.settings)
+                    .bind(&provider.sealed_credentials.key_id)
+                    .bind(&provider.sealed_credentials.ciphertext)
+                    .bind(micros(provider.created_at))
+                    .bind(micros(provider.updated_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(unique)?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn get_dns_provider(
+                &self,
+                tenant_id: &str,
+                id: &str,
+            ) -> Result<Option<DnsProviderRecord>> {
+                let row: Option<DnsProviderRow> = sqlx::query_as(GET_DNS_PROVIDER)
+                    .bind(tenant_id)
+                    .bind(id)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn list_dns_providers(
+                &self,
+                tenant_id: &str,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Page<DnsProviderRecord>> {
+                let rows: Vec<DnsProviderRow> = sqlx::query_as(LIST_DNS_PROVIDERS)
+                    .bind(tenant_id)
+                    .bind(after.unwrap_or(""))
+                    .bind(i64::from(limit) + 1)
+                    .fetch_all(self.reader())
+                    .await?;
+                Ok(page_of(records(rows)?, limit, None))
+            }
+
+            async fn delete_dns_provider(
+                &self,
+                tenant_id: &str,
+                id: &str,
+                audit: Option<&AuditEvent>,
+            ) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                // The row first (locked on PostgreSQL: an order insert naming it waits, or has
+                // committed and is counted below, the count being a statement of its own).
+                let found: Option<String> = sqlx::query_scalar(LOCK_DNS_PROVIDER)
+                    .bind(tenant_id)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if found.is_none() {
+                    return Err(StoreError::NotFound(Entity::DnsProvider));
+                }
+                let in_use: i64 = sqlx::query_scalar(PROVIDER_IN_USE)
+                    .bind(tenant_id)
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if in_use > 0 {
+                    return Err(StoreError::Conflict(
+                        "the DNS provider is used by an unfinished order",
+                    ));
+                }
+                sqlx::query(DELETE_DNS_PROVIDER)
+                    .bind(tenant_id)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn insert_acme_order(
+                &self,
+                order: &AcmeOrderRecord,
+                audit: Option<&AuditEvent>,
+            ) -> Result<()> {
+                let mut tx = self.writer().begin().await?;
+                let accounts: i64 = sqlx::query_scalar(ACCOUNT_EXISTS)
+                    .bind(&order.tenant_id)
+                    .bind(&order.account_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                if accounts == 0 {
+                    return Err(StoreError::NotFound(Entity::AcmeAccount));
+                }
+                if let Some(provider) = &order.dns_provider_id {
+                    let found: Option<String> = sqlx::query_scalar(SHARE_DNS_PROVIDER)
+                        .bind(&order.tenant_id)
+                        .bind(provider)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if found.is_none() {
+                        return Err(StoreError::NotFound(Entity::DnsProvider));
+                    }
+                }
+                let checkpoint = order.sealed_checkpoint.as_ref();
+                sqlx::query(INSERT_ORDER)
+                    .bind(&order.id)
+                    .bind(&order.tenant_id)
+                    .bind(&order.account_id)
+                    .bind(TextListRef(&order.domains))
+                    .bind(&order.challenge)
+                    .bind(order.dns_provider_id.as_deref())
+                    .bind(&order.key_type)
+                    .bind(&order.status)
+                    .bind(order.order_url.as_deref())
+                    .bind(checkpoint.map(|b| b.key_id.as_str()))
+                    .bind(checkpoint.map(|b| b.ciphertext.as_slice()))
+                    .bind(order.certificate_id.as_deref())
+                    .bind(order.problem.as_deref())
+                    .bind(i64::from(order.attempts))
+                    .bind(micros(order.next_attempt_at))
+                    .bind(order.renewal_of.as_deref())
+                    .bind(order.claimed_by.as_deref())
+                    .bind(order.claim_expires_at.map(micros))
+                    .bind(micros(order.created_at))
+                    .bind(micros(order.updated_at))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(order_insert_error)?;
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn get_acme_order(
+                &self,
+                tenant_id: &str,
+                id: &str,
+            ) -> Result<Option<AcmeOrderRecord>> {
+                let row: Option<OrderRow> = sqlx::query_as(GET_ORDER)
+                    .bind(tenant_id)
+                    .bind(id)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn list_acme_orders(
+                &self,
+                tenant_id: &str,
+                status: Option<&str>,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Page<AcmeOrderRecord>> {
+                let rows: Vec<OrderRow> = sqlx::query_as(LIST_ORDERS)
+                    .bind(tenant_id)
+                    .bind(after.unwrap_or(""))
+                    .bind(status)
+                    .bind(i64::from(limit) + 1)
+                    .fetch_all(self.reader())
+                    .await?;
+                Ok(page_of(records(rows)?, limit, None))
+            }
+
+            async fn claim_due_order(
+                &self,
+                node: &str,
+                now: OffsetDateTime,
+                claim_until: OffsetDateTime,
+            ) -> Result<Option<AcmeOrderRecord>> {
+                let mut tx = self.writer().begin().await?;
+                let row: Option<OrderRow> = sqlx::query_as(CLAIM_DUE_ORDER)
+                    .bind(node)
+                    .bind(micros(now))
+                    .bind(micros(claim_until))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn update_order(
+                &self,
+                tenant_id: &str,
+                id: &str,
+                node: &str,
+                update: &OrderUpdate,
+                audit: Option<&AuditEvent>,
+            ) -> Result<AcmeOrderRecord> {
+                let claim_until = if $crate::acme::order_status_is_final(&update.status) {
+                    None
+                } else {
+                    update.claim_until
+                };
+                let checkpoint = update.sealed_checkpoint.as_ref();
+                let mut tx = self.writer().begin().await?;
+                let row: Option<OrderRow> = sqlx::query_as(UPDATE_ORDER)
+                    .bind(tenant_id)
+                    .bind(id)
+                    .bind(node)
+                    .bind(&update.status)
+                    .bind(update.order_url.as_deref())
+                    .bind(checkpoint.map(|b| b.key_id.as_str()))
+                    .bind(checkpoint.map(|b| b.ciphertext.as_slice()))
+                    .bind(update.certificate_id.as_deref())
+                    .bind(update.problem.as_deref())
+                    .bind(i64::from(update.attempts))
+                    .bind(micros(update.next_attempt_at))
+                    .bind(claim_until.map(|_| node))
+                    .bind(claim_until.map(micros))
+                    .bind(micros(update.updated_at))
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(row) = row else {
+                    let orders: i64 = sqlx::query_scalar(ORDER_EXISTS)
+                        .bind(tenant_id)
+                        .bind(id)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    return Err(if orders == 0 {
+                        StoreError::NotFound(Entity::AcmeOrder)
+                    } else {
+                        StoreError::Conflict("the order's claim is not held by this node")
+                    });
+                };
+                self.audit_in(&mut tx, audit).await?;
+                tx.commit().await?;
+                row.try_into()
+            }
+        }
+    };
+}
+pub(crate) use acme_store;

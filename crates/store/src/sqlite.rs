@@ -34,6 +34,7 @@ use crate::sql::{from_micros, page_of, to_u64};
 use crate::{AuditStore, Result, SealFn, StoreError};
 use writer::WriteJob;
 
+mod acme;
 mod audit;
 mod dynamic;
 mod events;

@@ -864,3 +864,45 @@ async fn the_copier_moves_the_dynamic_tables() {
     );
     pg.close().await;
 }
+
+/// Two nodes (two stores, each with its own pool, on one database) claiming due ACME orders at
+/// once, four claimers each: every order is claimed exactly once, by one node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_never_claim_the_same_acme_order() {
+    let db = TestDb::create().await;
+    let node_a: Arc<dyn Store> = Arc::new(db.store().await);
+    let node_b: Arc<dyn Store> = Arc::new(db.store().await);
+    let t = "tnt_acme_nodes";
+    node_a
+        .insert_acme_account(&common::acme::account(t, "acme_n"), None)
+        .await
+        .unwrap();
+    for round in 0..3 {
+        for i in 0..20 {
+            node_a
+                .insert_acme_order(
+                    &common::acme::order(t, &format!("acmeo_{round}_{i:02}"), "acme_n", None, 0),
+                    None,
+                )
+                .await
+                .unwrap();
+        }
+        let claimers = (0..8)
+            .map(|i| {
+                if i % 2 == 0 {
+                    node_a.clone()
+                } else {
+                    node_b.clone()
+                }
+            })
+            .collect();
+        let claimed = common::acme::claim_all(claimers, 20).await;
+        assert!(
+            claimed
+                .iter()
+                .all(|id| id.starts_with(&format!("acmeo_{round}_")))
+        );
+    }
+    drop(node_a);
+    drop(node_b);
+}

@@ -7,6 +7,7 @@
 //! dialects really differ (locking, upserts, list filters, array parameters), the backend
 //! writes its own statement beside the shared ones and says why.
 
+pub(crate) mod acme;
 pub(crate) mod dynamic;
 pub(crate) mod events;
 pub(crate) mod identity;

@@ -32,6 +32,7 @@ pub trait Store:
     + AuditStore
     + crate::pki::PkiStore
     + crate::dynamic::DynamicStore
+    + crate::acme::AcmeStore
     + std::fmt::Debug
 {
 }
@@ -47,6 +48,7 @@ impl<T> Store for T where
         + AuditStore
         + crate::pki::PkiStore
         + crate::dynamic::DynamicStore
+        + crate::acme::AcmeStore
         + std::fmt::Debug
         + ?Sized
 {

@@ -100,6 +100,7 @@ pub async fn verify_all(store: &dyn Store) -> Vec<ChainReport> {
     reports
 }
 
+pub mod acme;
 pub mod audit;
 pub mod dynamic;
 pub mod events;
@@ -142,6 +143,11 @@ macro_rules! conformance_tests {
             dynamic::dynamic_lease_lifecycle,
             dynamic::dynamic_sweeper_scans,
             dynamic::dynamic_lease_listing,
+            acme::acme_accounts,
+            acme::acme_dns_providers,
+            acme::acme_orders,
+            acme::acme_expired_claim_is_taken_over,
+            acme::acme_sealed_blobs_stay_opaque,
             keys::keys_data_key_rotation,
             keys::keys_root_key_migration,
             keys::keys_sealed_values_rewrap,
@@ -151,6 +157,7 @@ macro_rules! conformance_tests {
             secrets::failed_writes_do_not_disturb_their_batch,
             pki::pki_concurrent_crl_numbers_and_serials,
             dynamic::dynamic_concurrent_lease_caps,
+            acme::acme_concurrent_claims,
         );
     };
     (@by_ref $open:path; $($module:ident :: $behaviour:ident),* $(,)?) => {
