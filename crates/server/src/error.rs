@@ -159,6 +159,7 @@ impl From<StoreError> for ApiError {
                 format!("version conflict: the current version is {current}; refetch and retry"),
             ),
             StoreError::Invalid(message) => Self::validation(message),
+            StoreError::Conflict(message) => Self::new(ErrorCode::Conflict, message),
             StoreError::Duplicate => Self::new(ErrorCode::VersionConflict, "already exists"),
             StoreError::LimitReached(which) => Self::new(
                 ErrorCode::LeaseLimitReached,
