@@ -14,10 +14,12 @@ use hickory_proto::udp::UdpClientStream;
 
 use crate::AcmeError;
 
+pub mod registry;
 pub mod rfc2136;
 pub mod route53;
 
 pub use rfc2136::{Rfc2136Config, Rfc2136Provider, TsigAlgorithm};
+pub use registry::{BuiltProvider, KINDS};
 pub use route53::{Route53Config, Route53Provider};
 
 /// A dns-01 TXT record: `_acme-challenge.<domain>.` and the key authorization digest.

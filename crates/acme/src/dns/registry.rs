@@ -1,0 +1,313 @@
+//! DNS providers by kind, as the server's API takes them: a kind name, non-secret `settings`
+//! and secret `credentials` (two JSON objects, the second sealed by the server). [`check`]
+//! refuses a bad configuration before anything is stored (no network); [`build`] makes the
+//! provider and its propagation check when an order needs it.
+//!
+//! Settings every kind accepts beside its own:
+//! - `nameservers`: `["ip:port", ...]`, where to look for the TXT record before asking the CA
+//!   to validate; default the kind's own server (rfc2136) or the zone's authoritative servers;
+//! - `propagation_timeout_seconds`: how long to wait for it (default 180, at most 3600).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use zeroize::Zeroizing;
+
+use super::{
+    DnsProvider, PropagationCheck, Rfc2136Config, Rfc2136Provider, Route53Config, Route53Provider,
+    TsigAlgorithm,
+};
+use crate::AcmeError;
+
+/// The kinds [`build`] knows, in the order the docs list them.
+pub const KINDS: &[&str] = &["rfc2136", "route53"];
+
+/// A provider ready for one order: the DNS API and where to check propagation.
+#[derive(Clone)]
+pub struct BuiltProvider {
+    pub provider: Arc<dyn DnsProvider>,
+    pub propagation: PropagationCheck,
+}
+
+impl std::fmt::Debug for BuiltProvider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuiltProvider")
+            .field("propagation", &self.propagation)
+            .finish_non_exhaustive()
+    }
+}
+
+const MAX_PROPAGATION: u64 = 3600;
+
+/// The settings every kind shares (taken out before the kind's own are read).
+#[derive(Debug, Default)]
+struct Common {
+    nameservers: Vec<SocketAddr>,
+    timeout: Option<Duration>,
+}
+
+fn common(settings: &mut Map<String, Value>) -> Result<Common, AcmeError> {
+    let mut out = Common::default();
+    if let Some(v) = settings.remove("nameservers") {
+        let list: Vec<String> = serde_json::from_value(v).map_err(|_| {
+            AcmeError::InvalidRequest("settings.nameservers: a list of \"ip:port\"".into())
+        })?;
+        for s in list {
+            let addr = s
+                .parse::<SocketAddr>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                .map_err(|_| {
+                    AcmeError::InvalidRequest(format!(
+                        "settings.nameservers: {s:?} is not an IP address (with an optional :port)"
+                    ))
+                })?;
+            out.nameservers.push(addr);
+        }
+    }
+    if let Some(v) = settings.remove("propagation_timeout_seconds") {
+        let secs = v
+            .as_u64()
+            .filter(|s| (1..=MAX_PROPAGATION).contains(s))
+            .ok_or_else(|| {
+                AcmeError::InvalidRequest(format!(
+                    "settings.propagation_timeout_seconds: 1 to {MAX_PROPAGATION}"
+                ))
+            })?;
+        out.timeout = Some(Duration::from_secs(secs));
+    }
+    Ok(out)
+}
+
+fn object(what: &str, v: &Value) -> Result<Map<String, Value>, AcmeError> {
+    match v {
+        Value::Object(m) => Ok(m.clone()),
+        Value::Null => Ok(Map::new()),
+        _ => Err(AcmeError::InvalidRequest(format!("{what} must be an object"))),
+    }
+}
+
+/// Reads one part strictly: unknown fields are refused, so a typo is not silently ignored.
+/// Serde's message names the field, never a value.
+fn part<T: DeserializeOwned>(kind: &str, what: &str, m: Map<String, Value>) -> Result<T, AcmeError> {
+    serde_json::from_value(Value::Object(m))
+        .map_err(|e| AcmeError::InvalidRequest(format!("{kind} {what}: {}", field_error(&e))))
+}
+
+/// serde's message when it names a field (unknown or missing); a generic one otherwise,
+/// because "invalid type" messages quote the value, which may be a secret.
+fn field_error(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    let s = match s.find(" at line ") {
+        Some(i) => s[..i].to_owned(),
+        None => s,
+    };
+    if s.starts_with("unknown field") || s.starts_with("missing field") {
+        s
+    } else {
+        "a field has the wrong type or value".to_owned()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rfc2136Settings {
+    server: String,
+    zone: String,
+    tsig_key_name: String,
+    #[serde(default)]
+    tsig_algorithm: TsigAlgorithm,
+    #[serde(default)]
+    ttl: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rfc2136Credentials {
+    tsig_secret: Zeroizing<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Route53Settings {
+    hosted_zone_id: String,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    endpoint_url: Option<String>,
+    #[serde(default)]
+    ttl: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Route53Credentials {
+    #[serde(default)]
+    access_key_id: Option<String>,
+    #[serde(default)]
+    secret_access_key: Option<Zeroizing<String>>,
+}
+
+/// One kind's configuration, read and checked.
+enum Config {
+    Rfc2136(Rfc2136Config),
+    Route53(Route53Config),
+}
+
+fn socket_addr(what: &str, s: &str) -> Result<SocketAddr, AcmeError> {
+    s.parse::<SocketAddr>()
+        .or_else(|_| s.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+        .map_err(|_| {
+            AcmeError::InvalidRequest(format!(
+                "{what}: {s:?} is not an IP address (with an optional :port)"
+            ))
+        })
+}
+
+fn read(
+    kind: &str,
+    settings: Map<String, Value>,
+    credentials: Map<String, Value>,
+) -> Result<Config, AcmeError> {
+    match kind {
+        "rfc2136" => {
+            let s: Rfc2136Settings = part(kind, "settings", settings)?;
+            let c: Rfc2136Credentials = part(kind, "credentials", credentials)?;
+            let config = Rfc2136Config {
+                server: socket_addr("settings.server", &s.server)?,
+                zone: s.zone,
+                tsig_key_name: s.tsig_key_name,
+                tsig_algorithm: s.tsig_algorithm,
+                tsig_secret_b64: c.tsig_secret,
+                ttl: s.ttl.unwrap_or(60),
+            };
+            // Decodes the secret and the names: a bad key is refused at creation.
+            Rfc2136Provider::new(&config)?;
+            Ok(Config::Rfc2136(config))
+        }
+        "route53" => {
+            let s: Route53Settings = part(kind, "settings", settings)?;
+            let c: Route53Credentials = part(kind, "credentials", credentials)?;
+            if s.hosted_zone_id.trim().is_empty() {
+                return Err(AcmeError::InvalidRequest(
+                    "route53 settings: hosted_zone_id is empty".into(),
+                ));
+            }
+            if c.access_key_id.is_some() != c.secret_access_key.is_some() {
+                return Err(AcmeError::InvalidRequest(
+                    "route53 credentials: give both access_key_id and secret_access_key, or neither (the AWS credential chain)".into(),
+                ));
+            }
+            Ok(Config::Route53(Route53Config {
+                hosted_zone_id: s.hosted_zone_id,
+                region: s.region,
+                endpoint_url: s.endpoint_url,
+                access_key_id: c.access_key_id,
+                secret_access_key: c.secret_access_key,
+                ttl: s.ttl.unwrap_or(60),
+            }))
+        }
+        other => Err(AcmeError::InvalidRequest(format!(
+            "unknown DNS provider type {other:?}; one of {}",
+            KINDS.join(", ")
+        ))),
+    }
+}
+
+/// Checks a configuration without touching the network: the kind exists, required fields are
+/// there, no unknown field, secrets decode.
+pub fn check(kind: &str, settings: &Value, credentials: &Value) -> Result<(), AcmeError> {
+    let mut settings = object("settings", settings)?;
+    common(&mut settings)?;
+    read(kind, settings, object("credentials", credentials)?).map(|_| ())
+}
+
+/// Makes the provider and its propagation check.
+pub async fn build(
+    kind: &str,
+    settings: &Value,
+    credentials: &Value,
+) -> Result<BuiltProvider, AcmeError> {
+    let mut settings = object("settings", settings)?;
+    let common = common(&mut settings)?;
+    let (provider, own_server): (Arc<dyn DnsProvider>, Option<SocketAddr>) =
+        match read(kind, settings, object("credentials", credentials)?)? {
+            Config::Rfc2136(c) => (Arc::new(Rfc2136Provider::new(&c)?), Some(c.server)),
+            Config::Route53(c) => (Arc::new(Route53Provider::new(&c).await?), None),
+        };
+    let mut propagation = PropagationCheck::default();
+    propagation.nameservers = if common.nameservers.is_empty() {
+        // The primary an RFC 2136 update went to answers first; others follow by NOTIFY.
+        own_server.into_iter().collect()
+    } else {
+        common.nameservers
+    };
+    if let Some(t) = common.timeout {
+        propagation.timeout = t;
+    }
+    Ok(BuiltProvider {
+        provider,
+        propagation,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn rfc2136_is_checked() {
+        let settings = json!({"server": "127.0.0.1:5353", "zone": "example.com",
+            "tsig_key_name": "acme", "nameservers": ["127.0.0.1:5353"]});
+        assert!(check("rfc2136", &settings, &json!({"tsig_secret": "c2VjcmV0"})).is_ok());
+        // A typo, a missing secret, a bad secret, a secret among the settings.
+        assert!(check("rfc2136", &json!({"servr": "127.0.0.1"}), &json!({})).is_err());
+        assert!(check("rfc2136", &settings, &json!({})).is_err());
+        assert!(check("rfc2136", &settings, &json!({"tsig_secret": "not base64!"})).is_err());
+        let mut leaked = settings.clone();
+        leaked["tsig_secret"] = json!("c2VjcmV0");
+        assert!(check("rfc2136", &leaked, &json!({"tsig_secret": "c2VjcmV0"})).is_err());
+    }
+
+    #[test]
+    fn errors_never_echo_a_secret() {
+        let err = check(
+            "route53",
+            &json!({"hosted_zone_id": "Z1"}),
+            &json!({"access_key_id": "AKIA", "secret_access_key": 12345, "x": "hunter2"}),
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(!err.is_empty());
+        assert!(!err.contains("hunter2") && !err.contains("12345"), "{err}");
+    }
+
+    #[test]
+    fn route53_keys_come_in_pairs_and_unknown_kinds_are_named() {
+        assert!(check("route53", &json!({"hosted_zone_id": "Z1"}), &json!({})).is_ok());
+        assert!(
+            check(
+                "route53",
+                &json!({"hosted_zone_id": "Z1"}),
+                &json!({"access_key_id": "AKIA"})
+            )
+            .is_err()
+        );
+        let err = check("bind", &json!({}), &json!({})).err().map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.contains("rfc2136")));
+        assert!(
+            check(
+                "rfc2136",
+                &json!({"server": "x", "zone": "z.com", "tsig_key_name": "k",
+                    "propagation_timeout_seconds": 0}),
+                &json!({"tsig_secret": "c2VjcmV0"})
+            )
+            .is_err()
+        );
+    }
+}
