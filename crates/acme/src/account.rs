@@ -196,6 +196,33 @@ impl AcmeAccount {
         Ok(())
     }
 
+    /// Revokes a certificate this account ordered (RFC 8555 §7.6), `der` the leaf, with an
+    /// RFC 5280 reason code (0 unspecified, 1 keyCompromise, ... 5 cessationOfOperation).
+    pub async fn revoke(&self, der: &[u8], reason_code: u8) -> Result<(), AcmeError> {
+        use instant_acme::RevocationReason as R;
+        let reason = match reason_code {
+            0 => R::Unspecified,
+            1 => R::KeyCompromise,
+            2 => R::CaCompromise,
+            3 => R::AffiliationChanged,
+            4 => R::Superseded,
+            5 => R::CessationOfOperation,
+            other => {
+                return Err(AcmeError::InvalidRequest(format!(
+                    "revocation reason code {other} is not one ScaiVault sends"
+                )));
+            }
+        };
+        let certificate = rustls_pki_types::CertificateDer::from(der.to_vec());
+        self.inner
+            .revoke(&instant_acme::RevocationRequest {
+                certificate: &certificate,
+                reason: Some(reason),
+            })
+            .await?;
+        Ok(())
+    }
+
     /// The CA's ARI suggested renewal window (RFC 9773) for a certificate it issued (PEM, the
     /// leaf first). `Ok(None)` when the CA offers no ARI.
     pub async fn renewal_info(

@@ -74,6 +74,9 @@ pub enum ErrorCode {
     EngineUnreachable,
     /// 409: the lease is not live (revoked or expired) or not renewable.
     LeaseNotRenewable,
+    /// 502: the ACME CA refused the request or could not be reached (its problem document's
+    /// type and detail are in the message).
+    AcmeCaError,
     /// 503: the server is sealed: its root key provider (KMS, HSM, TPM) was unavailable at
     /// start. It unseals by itself when the provider is back, or on `operator unseal`.
     Sealed,
@@ -110,7 +113,7 @@ impl ErrorCode {
             Self::InvalidCsr | Self::ValidityExceedsCa | Self::NameNotPermitted => 422,
             Self::RateLimited | Self::LeaseLimitReached => 429,
             Self::InternalError => 500,
-            Self::EngineUnreachable => 502,
+            Self::EngineUnreachable | Self::AcmeCaError => 502,
             Self::ServiceUnavailable
             | Self::StorageUnavailable
             | Self::Sealed
@@ -154,6 +157,7 @@ impl ErrorCode {
             Self::LeaseLimitReached => "lease_limit_reached",
             Self::EngineUnreachable => "engine_unreachable",
             Self::LeaseNotRenewable => "lease_not_renewable",
+            Self::AcmeCaError => "acme_ca_error",
             Self::Sealed => "sealed",
             Self::KeyProviderUnavailable => "key_provider_unavailable",
         }

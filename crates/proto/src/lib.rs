@@ -4,6 +4,7 @@
 //! Shapes follow the published documentation field by field; anything the docs leave open is
 //! described in `docs/api.md` of this repository.
 
+pub mod acme;
 pub mod audit;
 pub mod auth;
 pub mod dynamic;

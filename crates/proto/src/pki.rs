@@ -183,6 +183,29 @@ pub struct Certificate {
     /// PEM.
     pub certificate: String,
     pub created_at: Timestamp,
+    /// A certificate from an ACME CA (its `ca_id` is the ACME account, `acme_...`): its
+    /// automatic renewal, scheduled or under way, and the last failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal: Option<CertificateRenewal>,
+}
+
+/// The renewal order of an ACME certificate.
+#[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]
+pub struct CertificateRenewal {
+    /// `acmeo_...`
+    pub order_id: String,
+    /// `scheduled`, `processing`, `valid` (renewed: see `certificate_id`) or `failed`.
+    pub status: String,
+    /// When it is next worked on (the renewal time while `scheduled`).
+    pub next_attempt_at: Timestamp,
+    pub attempts: u32,
+    /// The renewed certificate, once `valid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_id: Option<String>,
+    /// The last failure's problem document (RFC 7807); retried while the certificate lasts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub problem: Option<serde_json::Value>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, ToSchema)]

@@ -193,6 +193,8 @@ pub fn change_event(
 pub enum StepActor<'a> {
     Caller(&'a Principal),
     Scheduler,
+    /// The ACME order worker (issuance and renewal of ACME certificates).
+    Acme,
 }
 
 /// An audit entry for one step of work that is not the request's own entry: each secret a
@@ -224,10 +226,11 @@ pub fn step_event(
             None,
             None,
         ),
+        StepActor::Acme => ("system:acme".to_owned(), "system".to_owned(), None, None, None),
     };
     let request_id = match actor {
         StepActor::Caller(_) => current_request_id(),
-        StepActor::Scheduler => scaivault_crypto::random::random_id("sched_")?,
+        StepActor::Scheduler | StepActor::Acme => scaivault_crypto::random::random_id("sched_")?,
     };
     Ok(AuditEvent {
         id: scaivault_crypto::random::random_id("aud_")?,

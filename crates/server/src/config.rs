@@ -13,7 +13,7 @@ use crate::StartupError;
 
 /// Keys that may come from the environment (so unrelated `SCAIVAULT_*` variables of the CLI,
 /// such as `SCAIVAULT_TOKEN`, are never mistaken for configuration).
-const ENV_KEYS: [&str; 43] = [
+const ENV_KEYS: [&str; 45] = [
     "listen",
     "public_url",
     "data_dir",
@@ -52,6 +52,8 @@ const ENV_KEYS: [&str; 43] = [
     "rotation_check_interval",
     "lease_sweep_interval",
     "dynamic_max_leases_per_tenant",
+    "acme_check_interval",
+    "acme_http01_listen",
     "metrics_enabled",
     "metrics_listen",
     "metrics_per_tenant",
@@ -189,6 +191,13 @@ pub struct Config {
     /// Cap on a tenant's live dynamic-credential leases.
     #[serde(default = "default_dynamic_max_leases_per_tenant")]
     pub dynamic_max_leases_per_tenant: u32,
+    /// How often the ACME order worker looks for due orders and renewals besides being woken
+    /// by a new order (docs/acme.md).
+    #[serde(default = "default_acme_check_interval")]
+    pub acme_check_interval: String,
+    /// A plain-HTTP listener answering only `/.well-known/acme-challenge/{token}` (the CA
+    /// connects to port 80 of the names ordered with http-01); the API listener answers it too.
+    pub acme_http01_listen: Option<String>,
     /// Prometheus metrics at `/v1/sys/metrics` (docs/monitoring.md); off: nothing recorded.
     #[serde(default = "default_true")]
     pub metrics_enabled: bool,
@@ -255,6 +264,9 @@ fn default_rotation_check_interval() -> String {
 }
 fn default_lease_sweep_interval() -> String {
     "5s".to_owned()
+}
+fn default_acme_check_interval() -> String {
+    "30s".to_owned()
 }
 fn default_dynamic_max_leases_per_tenant() -> u32 {
     1000
@@ -398,6 +410,8 @@ impl Config {
             rotation_check_interval: default_rotation_check_interval(),
             lease_sweep_interval: default_lease_sweep_interval(),
             dynamic_max_leases_per_tenant: default_dynamic_max_leases_per_tenant(),
+            acme_check_interval: default_acme_check_interval(),
+            acme_http01_listen: None,
             metrics_enabled: true,
             metrics_listen: None,
             metrics_per_tenant: false,
@@ -444,6 +458,7 @@ impl Config {
         self.trusted_proxies()?;
         self.expiry_notices()?;
         self.lease_sweep_interval()?;
+        self.acme_check_interval()?;
         self.metrics_refresh_interval()?;
         if let Some(endpoint) = &self.otlp_endpoint
             && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
@@ -596,6 +611,10 @@ impl Config {
 
     pub fn metrics_refresh_interval(&self) -> Result<Duration, StartupError> {
         at_least_one_second("metrics_refresh_interval", &self.metrics_refresh_interval)
+    }
+
+    pub fn acme_check_interval(&self) -> Result<Duration, StartupError> {
+        at_least_one_second("acme_check_interval", &self.acme_check_interval)
     }
 
     pub fn lease_sweep_interval(&self) -> Result<Duration, StartupError> {

@@ -21,7 +21,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 /// The catalogue of event types (later issues add theirs).
-pub const EVENT_TYPES: [&str; 19] = [
+pub const EVENT_TYPES: [&str; 20] = [
     "secret.created",
     "secret.updated",
     "secret.deleted",
@@ -37,6 +37,7 @@ pub const EVENT_TYPES: [&str; 19] = [
     "certificate.revoked",
     "certificate.expiring",
     "certificate.expired",
+    "acme.order_failed",
     "lease.created",
     "lease.expiring",
     "lease.revoked",

@@ -317,6 +317,7 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         storage_health: Default::default(),
         public_url: std::sync::OnceLock::new(),
         dynamic: Default::default(),
+        acme: Default::default(),
         metrics,
     }));
     let background = spawn_background(state.clone(), metrics_refresh);
@@ -342,6 +343,13 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         .test_clock
         .is_none()
         .then(|| crate::leases::spawn_sweeper(state.clone(), sweep_interval));
+    // ACME orders run on every node, test clock or not: they wait on real CAs; the clock
+    // only decides which are due (moving it wakes the worker).
+    let acme_worker = crate::engine::acme::worker::spawn(state.clone(), config.acme_check_interval()?);
+    let acme_http01 = match &config.acme_http01_listen {
+        Some(listen) => Some(spawn_http01_listener(listen, state.clone()).await?),
+        None => None,
+    };
     let sink = config.audit_sink();
     let audit_sink = sink
         .enabled()
@@ -396,6 +404,10 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         sink.abort();
     }
     if let Some(listener) = metrics_listener {
+        listener.abort();
+    }
+    acme_worker.abort();
+    if let Some(listener) = acme_http01 {
         listener.abort();
     }
     // A last checkpoint, so the newest entries are covered across the restart.
@@ -679,4 +691,24 @@ pub(crate) async fn initialize_store(
     let _ = writeln!(out, "{}", token.as_str());
     let _ = out.flush();
     Ok(())
+}
+
+/// The `acme_http01_listen` listener: plain HTTP, only `/.well-known/acme-challenge/{token}`.
+async fn spawn_http01_listener(
+    listen: &str,
+    state: AppState,
+) -> Result<tokio::task::JoinHandle<()>, StartupError> {
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        StartupError::Io(format!("cannot listen on {listen} (acme_http01_listen): {e}"))
+    })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartupError::Io(e.to_string()))?;
+    tracing::info!(%addr, "ACME http-01 listener serving /.well-known/acme-challenge/");
+    let app = crate::routes::acme::http01_router().with_state(state);
+    Ok(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "the ACME http-01 listener stopped");
+        }
+    }))
 }

@@ -45,6 +45,8 @@ pub struct Inner {
     pub public_url: std::sync::OnceLock<String>,
     /// Open dynamic-credentials backends (connection pools), per engine.
     pub dynamic: crate::engine::dynamic::Backends,
+    /// The ACME order worker's wake-up and CA polling.
+    pub acme: crate::engine::acme::AcmeRuntime,
     /// Prometheus metrics (off: `metrics_enabled = false`).
     pub metrics: crate::metrics::Metrics,
 }

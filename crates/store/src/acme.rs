@@ -30,6 +30,8 @@ pub const CHALLENGE_HTTP01: &str = "http-01";
 
 /// Order statuses. [`ORDER_VALID`] and [`ORDER_FAILED`] are final.
 pub const ORDER_PENDING: &str = "pending";
+/// A certificate's renewal, waiting for its time (claimed like a pending order once due).
+pub const ORDER_SCHEDULED: &str = "scheduled";
 pub const ORDER_PROCESSING: &str = "processing";
 pub const ORDER_VALID: &str = "valid";
 pub const ORDER_FAILED: &str = "failed";
@@ -98,7 +100,8 @@ pub struct AcmeOrderRecord {
     /// The tenant's DNS provider (dns-01).
     pub dns_provider_id: Option<String>,
     pub key_type: String,
-    /// [`ORDER_PENDING`], [`ORDER_PROCESSING`], [`ORDER_VALID`] or [`ORDER_FAILED`].
+    /// [`ORDER_PENDING`], [`ORDER_SCHEDULED`], [`ORDER_PROCESSING`], [`ORDER_VALID`] or
+    /// [`ORDER_FAILED`].
     pub status: String,
     /// The order URL at the CA, once the CA created it.
     pub order_url: Option<String>,
@@ -114,6 +117,10 @@ pub struct AcmeOrderRecord {
     pub next_attempt_at: OffsetDateTime,
     /// The certificate this order renews.
     pub renewal_of: Option<String>,
+    /// Where the certificate and its key are stored as a secret (a renewal keeps it).
+    pub secret_path: String,
+    /// The identity that ordered it (a renewal keeps the first order's).
+    pub requested_by: String,
     /// The node holding the order's claim.
     pub claimed_by: Option<String>,
     pub claim_expires_at: Option<OffsetDateTime>,
@@ -235,4 +242,33 @@ pub trait AcmeStore: Send + Sync {
         update: &OrderUpdate,
         audit: Option<&AuditEvent>,
     ) -> Result<AcmeOrderRecord>;
+    /// The latest order renewing `certificate_id`, if any.
+    async fn renewal_order_of(
+        &self,
+        tenant_id: &str,
+        certificate_id: &str,
+    ) -> Result<Option<AcmeOrderRecord>>;
+
+    /// Publishes an http-01 answer (replacing one with the same token).
+    async fn put_http01_token(&self, token: &Http01Token) -> Result<()>;
+    /// The key authorization for `token`, unless absent or expired at `now`.
+    async fn http01_key_authorization(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>>;
+    /// Withdraws an http-01 answer (absent is fine), and every answer expired at `now`.
+    async fn delete_http01_token(&self, token: &str, now: OffsetDateTime) -> Result<()>;
+}
+
+/// An http-01 answer every node serves at `/.well-known/acme-challenge/{token}`. Not secret:
+/// the CA fetches it over plain HTTP.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Http01Token {
+    pub token: String,
+    pub tenant_id: String,
+    pub order_id: String,
+    pub key_authorization: String,
+    pub expires_at: OffsetDateTime,
+    pub created_at: OffsetDateTime,
 }

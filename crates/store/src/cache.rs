@@ -23,7 +23,9 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use tracing::Instrument;
 
-use crate::acme::{AcmeAccountRecord, AcmeOrderRecord, AcmeStore, DnsProviderRecord, OrderUpdate};
+use crate::acme::{
+    AcmeAccountRecord, AcmeOrderRecord, AcmeStore, DnsProviderRecord, Http01Token, OrderUpdate,
+};
 use crate::audit::*;
 use crate::dynamic::{
     DynamicStore, EngineRecord, LeaseCaps, LeaseQuery, LeaseRecord, LeaseSelector, RoleRecord,
@@ -1715,6 +1717,42 @@ impl<S: AcmeStore> AcmeStore for CachedStore<S> {
         metered(
             "update_order",
             self.inner.update_order(tenant_id, id, node, update, audit),
+        )
+        .await
+    }
+
+    async fn renewal_order_of(
+        &self,
+        tenant_id: &str,
+        certificate_id: &str,
+    ) -> Result<Option<AcmeOrderRecord>> {
+        metered(
+            "renewal_order_of",
+            self.inner.renewal_order_of(tenant_id, certificate_id),
+        )
+        .await
+    }
+
+    async fn put_http01_token(&self, token: &Http01Token) -> Result<()> {
+        metered("put_http01_token", self.inner.put_http01_token(token)).await
+    }
+
+    async fn http01_key_authorization(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<String>> {
+        metered(
+            "http01_key_authorization",
+            self.inner.http01_key_authorization(token, now),
+        )
+        .await
+    }
+
+    async fn delete_http01_token(&self, token: &str, now: OffsetDateTime) -> Result<()> {
+        metered(
+            "delete_http01_token",
+            self.inner.delete_http01_token(token, now),
         )
         .await
     }

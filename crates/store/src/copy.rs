@@ -526,6 +526,21 @@ pub static TABLES: &[Table] = &[
             col("claim_expires_at", Int),
             col("created_at", Int),
             col("updated_at", Int),
+            col("secret_path", Text),
+            col("requested_by", Text),
+        ],
+    },
+    Table {
+        name: "acme_http01_tokens",
+        key: &["token"],
+        identity: false,
+        columns: &[
+            col("token", Text),
+            col("tenant_id", Text),
+            col("order_id", Text),
+            col("key_authorization", Text),
+            col("expires_at", Int),
+            col("created_at", Int),
         ],
     },
     Table {

@@ -74,6 +74,14 @@ pub fn event_for(audit: &AuditEvent, previous_version: Option<u64>) -> Option<Ne
             "certificate.issued",
             serde_json::json!({ "certificate_id": audit.resource_path, "via": action }),
         ),
+        // The ACME worker's issuance and renewal (resource path: the certificate's id).
+        ("certificate", action @ ("acme_issue" | "acme_renew")) => (
+            "certificate.issued",
+            serde_json::json!({
+                "certificate_id": audit.resource_path,
+                "via": if action == "acme_issue" { "acme" } else { "acme_renewal" },
+            }),
+        ),
         ("csr", "sign") => (
             "certificate.issued",
             serde_json::json!({ "csr_id": audit.resource_path, "via": "csr" }),

@@ -31,7 +31,9 @@ pub mod sqlite;
 mod traits;
 pub mod usage;
 
-pub use acme::{AcmeAccountRecord, AcmeOrderRecord, AcmeStore, DnsProviderRecord, OrderUpdate};
+pub use acme::{
+    AcmeAccountRecord, AcmeOrderRecord, AcmeStore, DnsProviderRecord, Http01Token, OrderUpdate,
+};
 pub use audit::{
     AuditAnchor, AuditCheckpoint, AuditEntry, AuditEvent, AuditQuery, AuditSummary, ChainBreak,
     ChainMac, ChainReport, ChainVerifier,

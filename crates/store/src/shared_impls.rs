@@ -1896,6 +1896,8 @@ macro_rules! acme_store {
                     .bind(order.claim_expires_at.map(micros))
                     .bind(micros(order.created_at))
                     .bind(micros(order.updated_at))
+                    .bind(&order.secret_path)
+                    .bind(&order.requested_by)
                     .execute(&mut *tx)
                     .await
                     .map_err(order_insert_error)?;
@@ -1998,6 +2000,53 @@ macro_rules! acme_store {
                 self.audit_in(&mut tx, audit).await?;
                 tx.commit().await?;
                 row.try_into()
+            }
+
+            async fn renewal_order_of(
+                &self,
+                tenant_id: &str,
+                certificate_id: &str,
+            ) -> Result<Option<AcmeOrderRecord>> {
+                let row: Option<OrderRow> = sqlx::query_as(RENEWAL_ORDER_OF)
+                    .bind(tenant_id)
+                    .bind(certificate_id)
+                    .fetch_optional(self.reader())
+                    .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn put_http01_token(&self, token: &Http01Token) -> Result<()> {
+                sqlx::query(PUT_HTTP01_TOKEN)
+                    .bind(&token.token)
+                    .bind(&token.tenant_id)
+                    .bind(&token.order_id)
+                    .bind(&token.key_authorization)
+                    .bind(micros(token.expires_at))
+                    .bind(micros(token.created_at))
+                    .execute(self.writer())
+                    .await?;
+                Ok(())
+            }
+
+            async fn http01_key_authorization(
+                &self,
+                token: &str,
+                now: OffsetDateTime,
+            ) -> Result<Option<String>> {
+                Ok(sqlx::query_scalar(GET_HTTP01_TOKEN)
+                    .bind(token)
+                    .bind(micros(now))
+                    .fetch_optional(self.reader())
+                    .await?)
+            }
+
+            async fn delete_http01_token(&self, token: &str, now: OffsetDateTime) -> Result<()> {
+                sqlx::query(DELETE_HTTP01_TOKEN)
+                    .bind(token)
+                    .bind(micros(now))
+                    .execute(self.writer())
+                    .await?;
+                Ok(())
             }
         }
     };

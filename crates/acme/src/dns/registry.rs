@@ -254,6 +254,20 @@ pub async fn build(
     })
 }
 
+/// The propagation check of the common settings alone (`nameservers`,
+/// `propagation_timeout_seconds`; other fields are ignored), for a provider kind the caller
+/// implements itself (the server's `webhook`). No `nameservers`: the zone's authoritative
+/// servers.
+pub fn propagation(settings: &Value) -> Result<PropagationCheck, AcmeError> {
+    let mut settings = object("settings", settings)?;
+    let common = common(&mut settings)?;
+    let mut check = PropagationCheck::on(common.nameservers);
+    if let Some(t) = common.timeout {
+        check.timeout = t;
+    }
+    Ok(check)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

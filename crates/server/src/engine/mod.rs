@@ -4,6 +4,7 @@
 //! audit entry and events, returning a typed result. No HTTP types here: `routes/` handlers
 //! only extract, call one function here, and map the result to a response.
 
+pub mod acme;
 pub mod audit;
 pub mod dynamic;
 pub mod identity;

@@ -1,6 +1,7 @@
 //! The HTTP surface: one module per resource, each exporting its router; this module adds the
 //! cross-cutting layers (request id, logging, body limit, panics, fallbacks).
 
+pub mod acme;
 pub mod audit;
 pub mod auth;
 pub mod dynamic;
@@ -45,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .merge(secret_policies::router())
         .merge(rotation::router())
         .merge(pki::router())
+        .merge(acme::router())
         .merge(dynamic::router())
         .merge(sys_keys::router())
         .merge(sys_metrics::router())

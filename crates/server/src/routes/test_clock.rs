@@ -90,6 +90,8 @@ async fn advance(
     state.store.checkpoint_audit(clock.now()).await?;
     let archived = crate::retention::run_round(&state).await?;
     let events_pruned = crate::retention::prune_outbox(&state).await?;
+    // ACME renewals that came due run on the order worker (real network time, not here).
+    state.acme.wake.notify_one();
     Ok(Json(ClockState {
         now: Timestamp::new(clock.now()),
         rotation: Some(rotation),

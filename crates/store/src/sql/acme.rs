@@ -33,7 +33,8 @@ macro_rules! order_columns {
     () => {
         "id, tenant_id, account_id, domains, challenge, dns_provider_id, key_type, status, \
          order_url, checkpoint_key_id, sealed_checkpoint, certificate_id, problem, attempts, \
-         next_attempt_at, renewal_of, claimed_by, claim_expires_at, created_at, updated_at"
+         next_attempt_at, renewal_of, claimed_by, claim_expires_at, created_at, updated_at, \
+         secret_path, requested_by"
     };
 }
 
@@ -112,7 +113,7 @@ pub(crate) const INSERT_ORDER: &str = concat!(
     "INSERT INTO acme_orders (",
     order_columns!(),
     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
-     $18, $19, $20)"
+     $18, $19, $20, $21, $22)"
 );
 pub(crate) const GET_ORDER: &str = concat!(
     "SELECT ",
@@ -167,6 +168,27 @@ pub(crate) const UPDATE_ORDER: &str = concat!(
      RETURNING ",
     order_columns!()
 );
+
+/// `$1` tenant, `$2` certificate.
+pub(crate) const RENEWAL_ORDER_OF: &str = concat!(
+    "SELECT ",
+    order_columns!(),
+    " FROM acme_orders WHERE tenant_id = $1 AND renewal_of = $2
+     ORDER BY created_at DESC, id DESC LIMIT 1"
+);
+
+// --- http-01 answers --------------------------------------------------------------------------
+
+pub(crate) const PUT_HTTP01_TOKEN: &str = "INSERT INTO acme_http01_tokens
+     (token, tenant_id, order_id, key_authorization, expires_at, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (token) DO UPDATE SET tenant_id = excluded.tenant_id,
+         order_id = excluded.order_id, key_authorization = excluded.key_authorization,
+         expires_at = excluded.expires_at, created_at = excluded.created_at";
+pub(crate) const GET_HTTP01_TOKEN: &str =
+    "SELECT key_authorization FROM acme_http01_tokens WHERE token = $1 AND expires_at > $2";
+pub(crate) const DELETE_HTTP01_TOKEN: &str =
+    "DELETE FROM acme_http01_tokens WHERE token = $1 OR expires_at <= $2";
 
 /// A stored attempt count (never negative nor above `u32::MAX` when ScaiVault wrote it).
 fn to_u32(v: i64, what: &str) -> Result<u32> {
@@ -278,6 +300,8 @@ pub(crate) struct OrderRow {
     claim_expires_at: Option<i64>,
     created_at: i64,
     updated_at: i64,
+    secret_path: String,
+    requested_by: String,
 }
 
 impl TryFrom<OrderRow> for AcmeOrderRecord {
@@ -300,6 +324,8 @@ impl TryFrom<OrderRow> for AcmeOrderRecord {
             attempts: to_u32(row.attempts, "order attempts")?,
             next_attempt_at: from_micros(row.next_attempt_at)?,
             renewal_of: row.renewal_of,
+            secret_path: row.secret_path,
+            requested_by: row.requested_by,
             claimed_by: row.claimed_by,
             claim_expires_at: opt_from_micros(row.claim_expires_at)?,
             created_at: from_micros(row.created_at)?,

@@ -94,6 +94,8 @@ pub fn order(
         attempts: 0,
         next_attempt_at: T0 + Duration::minutes(minutes),
         renewal_of: None,
+        secret_path: "pki/acme/acme.example".into(),
+        requested_by: "user:ops@acme.example".into(),
         claimed_by: None,
         claim_expires_at: None,
         created_at: T0,
@@ -866,4 +868,86 @@ pub async fn claim_all(stores: Vec<Arc<dyn Store>>, expected: usize) -> HashSet<
     );
     assert_eq!(unique.len(), expected);
     unique
+}
+
+/// A certificate's renewal orders: the latest is found by the certificate it renews; http-01
+/// answers are served until withdrawn or expired; an ACME certificate (its `ca_id` an ACME
+/// account, no internal CA) is tracked in the PKI certificate table.
+pub async fn acme_renewals_and_http01_answers(store: &dyn Store) {
+    let t = "tnt_acme_renew";
+    store.insert_acme_account(&account(t, "acme_r"), None).await.unwrap();
+    assert!(store.renewal_order_of(t, "cert_r1").await.unwrap().is_none());
+    for (id, minutes) in [("acmeo_r1", 0), ("acmeo_r2", 1)] {
+        let o = AcmeOrderRecord {
+            renewal_of: Some("cert_r1".into()),
+            created_at: T0 + Duration::minutes(minutes),
+            ..order(t, id, "acme_r", None, minutes)
+        };
+        store.insert_acme_order(&o, None).await.unwrap();
+    }
+    let latest = store.renewal_order_of(t, "cert_r1").await.unwrap().unwrap();
+    assert_eq!(latest.id, "acmeo_r2");
+    assert_eq!(latest.secret_path, "pki/acme/acme.example");
+    assert_eq!(latest.requested_by, "user:ops@acme.example");
+    // Another tenant sees nothing of it.
+    assert!(
+        store
+            .renewal_order_of("tnt_other", "cert_r1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let answer = Http01Token {
+        token: "tok_1".into(),
+        tenant_id: t.into(),
+        order_id: "acmeo_r1".into(),
+        key_authorization: "tok_1.thumbprint".into(),
+        expires_at: T0 + Duration::hours(1),
+        created_at: T0,
+    };
+    store.put_http01_token(&answer).await.unwrap();
+    // Published again (a resumed order): replaced, not duplicated.
+    store.put_http01_token(&answer).await.unwrap();
+    assert_eq!(
+        store.http01_key_authorization("tok_1", T0).await.unwrap().as_deref(),
+        Some("tok_1.thumbprint")
+    );
+    // Never served once expired.
+    assert!(
+        store
+            .http01_key_authorization("tok_1", T0 + Duration::hours(1))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    store.delete_http01_token("tok_1", T0).await.unwrap();
+    store.delete_http01_token("tok_1", T0).await.unwrap();
+    assert!(store.http01_key_authorization("tok_1", T0).await.unwrap().is_none());
+
+    // An ACME certificate: ca_id is the account, no pki_cas row.
+    let der = vec![0x30, 0x03, 0x02, 0x01, 0x01];
+    let cert = scaivault_store::CertRecord {
+        id: "cert_acme_r".into(),
+        tenant_id: t.into(),
+        ca_id: "acme_r".into(),
+        serial: "0a1b".into(),
+        common_name: "acme.example".into(),
+        sans: vec!["DNS:acme.example".into()],
+        key_type: Some("ecdsa-p256".into()),
+        usage: "server".into(),
+        not_before: T0,
+        not_after: T0 + Duration::days(90),
+        cert_der: der.clone(),
+        secret_path: None,
+        csr_id: None,
+        revoked_at: None,
+        revocation_reason: None,
+        issued_by: "user:ops@acme.example".into(),
+        created_at: T0,
+    };
+    store.insert_certificate(&cert, None, None).await.unwrap();
+    let got = store.get_certificate(t, "cert_acme_r").await.unwrap().unwrap();
+    assert_eq!(got.ca_id, "acme_r");
+    assert_eq!(got.cert_der, der);
 }

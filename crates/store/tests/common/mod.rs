@@ -148,6 +148,7 @@ macro_rules! conformance_tests {
             acme::acme_orders,
             acme::acme_expired_claim_is_taken_over,
             acme::acme_sealed_blobs_stay_opaque,
+            acme::acme_renewals_and_http01_answers,
             keys::keys_data_key_rotation,
             keys::keys_root_key_migration,
             keys::keys_sealed_values_rewrap,

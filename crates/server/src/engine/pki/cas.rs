@@ -31,6 +31,14 @@ pub(super) async fn new_ca_name(
 ) -> ApiResult<(String, String)> {
     let name = crate::extract::check_name("name", name)?.to_owned();
     let slug = slug(&name);
+    if slug == crate::engine::acme::POLICY_SLUG {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            format!(
+                "the policy name pki/{slug} is reserved for certificates from ACME CAs: choose another name"
+            ),
+        ));
+    }
     let taken = all_cas(state, tenant_id)
         .await?
         .into_iter()

@@ -199,6 +199,12 @@ pub async fn renew(
         .get_certificate(&p.tenant_id, id)
         .await?
         .ok_or_else(certificate_not_found)?;
+    if crate::engine::acme::is_acme_certificate(&old) {
+        return Err(ApiError::validation(
+            "a certificate from an ACME CA renews by itself (see its `renewal`); to renew it now, \
+             order again with POST /v1/pki/acme/orders and the same path",
+        ));
+    }
     let ca = load_ca(state, &p.tenant_id, &old.ca_id).await?;
     require_active(&ca)?;
     let slug = settings_of(&ca)?.slug;
@@ -290,8 +296,14 @@ pub async fn list_certificates(
     let q = cert_query(query, now)?;
     let page = state.store.list_certificates(&p.tenant_id, &q).await?;
     let cursor = crate::cursor::next_page_cursor(&page, |c| &c.id);
+    let mut certificates = Vec::with_capacity(page.items.len());
+    for c in &page.items {
+        let mut dto = cert_dto(c, now);
+        dto.renewal = crate::engine::acme::renewal_of(state, c).await?;
+        certificates.push(dto);
+    }
     Ok(CertificateList {
-        certificates: page.items.iter().map(|c| cert_dto(c, now)).collect(),
+        certificates,
         cursor,
         has_more: page.has_more,
     })
@@ -304,7 +316,9 @@ pub async fn get_certificate(state: &AppState, p: &Principal, id: &str) -> ApiRe
         .get_certificate(&p.tenant_id, id)
         .await?
         .ok_or_else(certificate_not_found)?;
-    Ok(cert_dto(&cert, state.clock.now()))
+    let mut dto = cert_dto(&cert, state.clock.now());
+    dto.renewal = crate::engine::acme::renewal_of(state, &cert).await?;
+    Ok(dto)
 }
 
 pub async fn revoke(
@@ -321,8 +335,16 @@ pub async fn revoke(
         .get_certificate(&p.tenant_id, id)
         .await?
         .ok_or_else(certificate_not_found)?;
-    let ca = load_ca(state, &p.tenant_id, &cert.ca_id).await?;
-    let slug = settings_of(&ca)?.slug;
+    let acme = crate::engine::acme::is_acme_certificate(&cert);
+    let ca = if acme {
+        None
+    } else {
+        Some(load_ca(state, &p.tenant_id, &cert.ca_id).await?)
+    };
+    let slug = match &ca {
+        Some(ca) => settings_of(ca)?.slug,
+        None => crate::engine::acme::POLICY_SLUG.to_owned(),
+    };
     authz::authorize(
         state,
         p,
@@ -335,6 +357,10 @@ pub async fn revoke(
             ErrorCode::Conflict,
             "the certificate is already revoked",
         ));
+    }
+    if acme {
+        // The CA publishes the revocation (its CRL and OCSP); recorded here once it accepted.
+        crate::engine::acme::revoke_at_ca(state, &cert, reason.as_str()).await?;
     }
     let now = state.clock.now();
     let revoked = state
@@ -356,7 +382,9 @@ pub async fn revoke(
     audit::committed();
     // The CRL follows at once; if that fails the revocation stands, OCSP already says so,
     // and the next CRL fetch regenerates it.
-    if let Err(e) = refresh_crl(state, &ca).await {
+    if let Some(ca) = &ca
+        && let Err(e) = refresh_crl(state, ca).await
+    {
         tracing::warn!(ca = %ca.id, error = %e.message, "regenerating the CRL after a revocation failed");
     }
     let cert = state

@@ -509,6 +509,7 @@ fn cert_dto(c: &CertRecord, now: OffsetDateTime) -> Certificate {
         issued_by: c.issued_by.clone(),
         certificate: pki::pem_encode("CERTIFICATE", &c.cert_der),
         created_at: Timestamp::new(c.created_at),
+        renewal: None,
     }
 }
 
