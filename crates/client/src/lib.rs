@@ -14,6 +14,7 @@
 //! grouped per API area in their own modules (`audit`, `auth`, `secrets`, ...), each an
 //! `impl Client` block, so that adding an area is adding a module.
 
+mod acme;
 mod audit;
 mod auth;
 mod dynamic;

@@ -1,6 +1,7 @@
 //! One module per command group. Each exposes a clap `Subcommand` (or `Args`), an `EXAMPLES`
 //! string for its `--help`, and a `run` function.
 
+pub mod acme;
 pub mod audit;
 pub mod auth;
 pub mod completions;

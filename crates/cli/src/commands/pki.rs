@@ -39,7 +39,10 @@ Examples:
   # CSR workflow
   scaivault pki csr list --status pending
   scaivault pki csr approve csr_abc
-  scaivault pki csr sign csr_abc --ca ca_intermediate_abc --validity-days 90";
+  scaivault pki csr sign csr_abc --ca ca_intermediate_abc --validity-days 90
+  # ACME
+  scaivault pki acme register --provider letsencrypt --email certs@acme.example
+  scaivault pki acme issue --account acme_abc --domains api.acme.example --challenge dns-01";
 
 #[derive(Debug, Subcommand)]
 pub enum PkiCommand {
@@ -52,6 +55,13 @@ pub enum PkiCommand {
     /// Certificate signing requests: submit, list, show, approve, reject, sign
     #[command(subcommand, after_help = CSR_EXAMPLES)]
     Csr(CsrCommand),
+    /// Certificates from ACME CAs (Let's Encrypt, ZeroSSL, Buypass, Google, custom):
+    /// register, accounts, issue, orders
+    #[command(subcommand, after_help = crate::commands::acme::ACME_EXAMPLES)]
+    Acme(crate::commands::acme::AcmeCommand),
+    /// DNS providers for ACME dns-01 challenges: create, list, get, delete
+    #[command(subcommand, name = "dns-providers", after_help = crate::commands::acme::DNS_EXAMPLES)]
+    DnsProviders(crate::commands::acme::DnsProvidersCommand),
 }
 
 const CA_EXAMPLES: &str = "\
@@ -403,6 +413,8 @@ pub async fn run(command: PkiCommand, ctx: &Context) -> Result<(), CliError> {
         PkiCommand::Ca(cmd) => ca(&client, cmd).await,
         PkiCommand::Certs(cmd) => certs(&client, cmd).await,
         PkiCommand::Csr(cmd) => csr(&client, cmd).await,
+        PkiCommand::Acme(cmd) => crate::commands::acme::run_acme(&client, cmd).await,
+        PkiCommand::DnsProviders(cmd) => crate::commands::acme::run_dns(&client, cmd).await,
     }
 }
 
@@ -609,8 +621,25 @@ async fn ca(client: &Client, cmd: CaCommand) -> Result<(), CliError> {
 // ---------------------------------------------------------------------------------------------
 // Certificates
 
+/// An ACME certificate's renewal in one cell: `scheduled <time>`, `failed (retrying <time>)`.
+fn renewal_summary(r: Option<&scaivault_proto::pki::CertificateRenewal>) -> String {
+    match r {
+        None => "-".to_owned(),
+        Some(r) if r.problem.is_some() && r.status != "valid" && r.status != "failed" => {
+            format!("failing, retry {}", r.next_attempt_at)
+        }
+        Some(r) if r.status == "scheduled" || r.status == "pending" => {
+            format!("scheduled {}", r.next_attempt_at)
+        }
+        Some(r) if r.status == "valid" => {
+            format!("renewed: {}", r.certificate_id.as_deref().unwrap_or("-"))
+        }
+        Some(r) => r.status.clone(),
+    }
+}
+
 fn cert_fields(c: &Certificate) -> Vec<(&'static str, String)> {
-    vec![
+    let mut rows = vec![
         ("ID", c.id.clone()),
         ("CA", c.ca_id.clone()),
         ("Serial", c.serial.clone()),
@@ -626,7 +655,14 @@ fn cert_fields(c: &Certificate) -> Vec<(&'static str, String)> {
         ("Secret path", or_dash(c.secret_path.as_ref())),
         ("CSR", or_dash(c.csr_id.as_ref())),
         ("Issued by", c.issued_by.clone()),
-    ]
+    ];
+    if c.renewal.is_some() {
+        rows.push(("Renewal", renewal_summary(c.renewal.as_ref())));
+        if let Some(p) = c.renewal.as_ref().and_then(|r| r.problem.as_ref()) {
+            rows.push(("Renewal problem", p.to_string()));
+        }
+    }
+    rows
 }
 
 /// Writes the requested files and prints the summary of an issuance or renewal.
@@ -707,9 +743,17 @@ async fn certs(client: &Client, cmd: CertsCommand) -> Result<(), CliError> {
             if pages.items.is_empty() {
                 return output::line("No certificates.");
             }
-            let mut table =
-                output::table(["ID", "COMMON NAME", "CA", "SERIAL", "NOT AFTER", "STATUS"]);
+            let mut table = output::table([
+                "ID",
+                "COMMON NAME",
+                "CA",
+                "SERIAL",
+                "NOT AFTER",
+                "STATUS",
+                "RENEWAL",
+            ]);
             for c in pages.items {
+                let renewal = renewal_summary(c.renewal.as_ref());
                 table.add_row([
                     c.id,
                     c.common_name,
@@ -717,6 +761,7 @@ async fn certs(client: &Client, cmd: CertsCommand) -> Result<(), CliError> {
                     c.serial,
                     c.not_after.to_string(),
                     c.status,
+                    renewal,
                 ]);
             }
             output::print_table(&table)
