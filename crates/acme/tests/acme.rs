@@ -45,6 +45,7 @@ fn peers(http_port: u16, eab_keys: Option<Vec<(String, String)>>) -> Peers {
         dns_port: knot.port(),
         http_port,
         eab_keys,
+        ..PebbleOptions::default()
     });
     Peers { knot, pebble }
 }

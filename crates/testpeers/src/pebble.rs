@@ -19,6 +19,8 @@ pub struct PebbleOptions {
     pub http_port: u16,
     /// When set, external account binding is required, with these (kid, base64url HMAC key).
     pub eab_keys: Option<Vec<(String, String)>>,
+    /// Lifetime of the certificates pebble issues, in seconds (pebble's default otherwise).
+    pub cert_validity_secs: Option<u64>,
 }
 
 pub struct Pebble {
@@ -154,8 +156,12 @@ impl Pebble {
   "tlsPort": {tls_port},
   "ocspResponderURL": "",
   "externalAccountBindingRequired": {eab_required},
-  "externalAccountMACKeys": {eab_keys}
+  "externalAccountMACKeys": {eab_keys}{validity}
 }}}}"#,
+            validity = options
+                .cert_validity_secs
+                .map(|v| format!(",\n  \"certificateValidityPeriod\": {v}"))
+                .unwrap_or_default(),
             cert = d.join("cert.pem").display(),
             key = d.join("key.pem").display(),
         );
@@ -243,5 +249,17 @@ impl Drop for Pebble {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+impl Pebble {
+    /// How many orders pebble has created so far (it logs its order count at every new-order).
+    pub fn orders_created(&self) -> usize {
+        self.log()
+            .lines()
+            .filter_map(|l| l.split("There are now ").nth(1))
+            .filter_map(|rest| rest.split(' ').next()?.parse::<usize>().ok())
+            .max()
+            .unwrap_or(0)
     }
 }

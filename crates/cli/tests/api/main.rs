@@ -10,6 +10,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod acme;
 mod audit;
 mod audit_coverage;
 mod auth;

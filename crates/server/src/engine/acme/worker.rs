@@ -45,6 +45,8 @@ const CLAIM: time::Duration = time::Duration::minutes(20);
 const CONCURRENCY: usize = 4;
 /// A first order is given up after this many failed attempts.
 pub const MAX_ATTEMPTS: u32 = 5;
+/// When a new certificate's renewal is first looked at, at the latest (ARI).
+const FIRST_RENEWAL_CHECK: time::Duration = time::Duration::days(1);
 /// The longest pause between attempts.
 const MAX_BACKOFF: time::Duration = time::Duration::hours(6);
 
@@ -475,8 +477,9 @@ async fn store_certificate(
     Ok(id)
 }
 
-/// Schedules the certificate's renewal: an order due when two thirds of its lifetime have
-/// passed (ARI may bring it forward when the time comes to check). Idempotent.
+/// Schedules the certificate's renewal as an order that is looked at within a day (ARI) and
+/// runs when two thirds of the lifetime have passed or the CA's ARI window says so.
+/// Idempotent.
 async fn schedule_renewal(
     state: &AppState,
     order: &AcmeOrderRecord,
@@ -490,10 +493,17 @@ async fn schedule_renewal(
         return Err(fatal("certificate", "the stored certificate vanished"));
     };
     let now = state.clock.now();
+    // The first look comes within a day (the CA's ARI window may ask for an early renewal,
+    // e.g. before a mass revocation); without ARI it reschedules to the two-thirds point.
     let due = match renewal_decision(cert.not_before, cert.not_after, now, None, 0.0) {
         RenewalDecision::Renew(_) => now,
-        RenewalDecision::NotYet { next_check } => next_check,
+        RenewalDecision::NotYet { next_check } => next_check.min(now + FIRST_RENEWAL_CHECK),
     };
+    // Never at once: a CA (or a clock) that hands out certificates already due would
+    // otherwise have us order again and again, into its rate limits.
+    let lifetime = cert.not_after - cert.not_before;
+    let third: time::Duration = lifetime / 3;
+    let due = due.max(now + third.min(FIRST_RENEWAL_CHECK));
     let renewal = AcmeOrderRecord {
         id: format!("acmeo_r{}", certificate_id.trim_start_matches("cert_")),
         status: ORDER_SCHEDULED.to_owned(),
