@@ -535,7 +535,7 @@ async fn digitalocean_against_its_api_reference() {
         .unwrap();
     assert_eq!(
         built.propagation.nameservers,
-        vec!["127.0.0.1:5353".parse().unwrap()]
+        vec!["127.0.0.1:5353".parse::<std::net::SocketAddr>().unwrap()]
     );
     let st2 = st.clone();
     contract(built.provider.as_ref(), move |name| {

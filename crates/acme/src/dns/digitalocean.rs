@@ -42,6 +42,9 @@ pub struct DigitalOceanProvider {
     domain: String,
     token: Zeroizing<String>,
     ttl: u32,
+    /// One list-then-create at a time from this process (two presents of one value must
+    /// not both create it).
+    lock: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for DigitalOceanProvider {
@@ -89,6 +92,7 @@ impl DigitalOceanProvider {
             domain,
             token: Zeroizing::new(config.api_token.trim().to_owned()),
             ttl: config.ttl,
+            lock: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -130,6 +134,7 @@ impl DigitalOceanProvider {
 impl DnsProvider for DigitalOceanProvider {
     async fn present(&self, record: &TxtRecord) -> Result<(), AcmeError> {
         let name = web::relative_name(&record.name, &self.domain)?;
+        let _one = self.lock.lock().await;
         if !self.ours(record).await?.is_empty() {
             return Ok(());
         }
