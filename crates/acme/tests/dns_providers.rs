@@ -15,6 +15,10 @@
     clippy::panic,
     reason = "tests: a failure must stop the test loudly"
 )]
+#![allow(
+    clippy::result_large_err,
+    reason = "the fakes' checks return the vendor's error answer as Err; size does not matter here"
+)]
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -135,10 +139,20 @@ fn check_strictness(kind: &str, settings: &Value, credentials: &Value, secret_fi
     assert!(registry::check(kind, &typo, credentials).is_err());
     let mut extra = credentials.clone();
     extra["password"] = json!("hunter2-secret");
-    let err = registry::check(kind, settings, &extra).unwrap_err().to_string();
-    assert!(err.contains("unknown field") && !err.contains("hunter2"), "{err}");
-    let err = registry::check(kind, settings, &json!({})).unwrap_err().to_string();
-    assert!(err.contains("missing field") && err.contains(secret_field), "{err}");
+    let err = registry::check(kind, settings, &extra)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("unknown field") && !err.contains("hunter2"),
+        "{err}"
+    );
+    let err = registry::check(kind, settings, &json!({}))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("missing field") && err.contains(secret_field),
+        "{err}"
+    );
     assert!(registry::check(kind, settings, &Value::Null).is_err());
     let mut leaked = settings.clone();
     leaked[secret_field] = credentials[secret_field].clone();
@@ -146,7 +160,9 @@ fn check_strictness(kind: &str, settings: &Value, credentials: &Value, secret_fi
     // A wrong type: a generic message, not the value.
     let mut wrong = credentials.clone();
     wrong[secret_field] = json!(123_456_789);
-    let err = registry::check(kind, settings, &wrong).unwrap_err().to_string();
+    let err = registry::check(kind, settings, &wrong)
+        .unwrap_err()
+        .to_string();
     assert!(!err.contains("123456789"), "{err}");
 }
 
@@ -316,7 +332,10 @@ async fn cloudflare_fake() -> (String, Arc<Mutex<Cloudflare>>) {
             "/client/v4/zones/{zone}/dns_records",
             post(cf_create).get(cf_list),
         )
-        .route("/client/v4/zones/{zone}/dns_records/{id}", delete(cf_delete))
+        .route(
+            "/client/v4/zones/{zone}/dns_records/{id}",
+            delete(cf_delete),
+        )
         .with_state(st.clone());
     (format!("{}/client/v4", serve(app).await), st)
 }
@@ -350,7 +369,9 @@ async fn cloudflare_against_its_api_reference() {
     .await;
 
     let wrong = json!({"api_token": "cf-wrong-token-abcdef"});
-    let built = registry::build("cloudflare", &settings, &wrong).await.unwrap();
+    let built = registry::build("cloudflare", &settings, &wrong)
+        .await
+        .unwrap();
     let err = built
         .provider
         .present(&txt(NAME, VALUE_A))
@@ -459,9 +480,9 @@ async fn do_create(
     }
     let valid = keys(&body) == Some(BTreeSet::from(["type", "name", "data", "ttl"]))
         && body["type"] == "TXT"
-        && body["name"].as_str().is_some_and(|n| {
-            !n.is_empty() && !n.ends_with('.') && !n.ends_with("example.com")
-        })
+        && body["name"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty() && !n.ends_with('.') && !n.ends_with("example.com"))
         && body["data"].as_str().is_some_and(|d| !d.is_empty())
         && body["ttl"].as_u64().is_some_and(|t| t >= 30);
     if !valid {
@@ -682,7 +703,11 @@ async fn g_list(
         || q.get("name").is_some_and(|n| !n.ends_with('.'))
         || (q.contains_key("type") && !q.contains_key("name"))
     {
-        return g_error(400, "INVALID_ARGUMENT", "Invalid value for 'parameters.name'");
+        return g_error(
+            400,
+            "INVALID_ARGUMENT",
+            "Invalid value for 'parameters.name'",
+        );
     }
     let st = st.lock().unwrap();
     let rrsets: Vec<Value> = st
@@ -1017,7 +1042,11 @@ fn az_gate(
         ));
     }
     if name.is_empty() || name.ends_with('.') || name.ends_with("example.com") {
-        return Err(az_error(400, "BadRequest", "The record set name is invalid."));
+        return Err(az_error(
+            400,
+            "BadRequest",
+            "The record set name is invalid.",
+        ));
     }
     Ok(name.to_ascii_lowercase())
 }

@@ -71,10 +71,14 @@ struct DnsRecord {
 impl CloudflareProvider {
     pub fn new(config: &CloudflareConfig) -> Result<CloudflareProvider, AcmeError> {
         if config.zone_id.trim().is_empty() {
-            return Err(AcmeError::InvalidRequest("cloudflare: zone_id is empty".into()));
+            return Err(AcmeError::InvalidRequest(
+                "cloudflare: zone_id is empty".into(),
+            ));
         }
         if config.api_token.trim().is_empty() {
-            return Err(AcmeError::InvalidRequest("cloudflare: api_token is empty".into()));
+            return Err(AcmeError::InvalidRequest(
+                "cloudflare: api_token is empty".into(),
+            ));
         }
         Ok(CloudflareProvider {
             http: web::client()?,
@@ -105,7 +109,10 @@ impl CloudflareProvider {
             .await
             .map_err(|e| web::transport(VENDOR, what, &e))?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| web::transport(VENDOR, what, &e))?;
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| web::transport(VENDOR, what, &e))?;
         if !status.is_success() {
             return Err(self.err(what, status, &body));
         }

@@ -74,7 +74,9 @@ impl DigitalOceanProvider {
     pub fn new(config: &DigitalOceanConfig) -> Result<DigitalOceanProvider, AcmeError> {
         let domain = web::plain_name(config.domain.trim());
         if domain.is_empty() {
-            return Err(AcmeError::InvalidRequest("digitalocean: domain is empty".into()));
+            return Err(AcmeError::InvalidRequest(
+                "digitalocean: domain is empty".into(),
+            ));
         }
         if config.api_token.trim().is_empty() {
             return Err(AcmeError::InvalidRequest(
@@ -105,7 +107,10 @@ impl DigitalOceanProvider {
         let what = "list TXT records";
         let resp = self
             .http
-            .get(web::join(&self.base, &["domains", &self.domain, "records"])?)
+            .get(web::join(
+                &self.base,
+                &["domains", &self.domain, "records"],
+            )?)
             .bearer_auth(self.token.as_str())
             .query(&[
                 ("type", "TXT"),
@@ -116,7 +121,10 @@ impl DigitalOceanProvider {
             .await
             .map_err(|e| web::transport(VENDOR, what, &e))?;
         let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| web::transport(VENDOR, what, &e))?;
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| web::transport(VENDOR, what, &e))?;
         if !status.is_success() {
             return Err(self.err(what, status, &body));
         }
@@ -141,7 +149,10 @@ impl DnsProvider for DigitalOceanProvider {
         let what = "create TXT record";
         let resp = self
             .http
-            .post(web::join(&self.base, &["domains", &self.domain, "records"])?)
+            .post(web::join(
+                &self.base,
+                &["domains", &self.domain, "records"],
+            )?)
             .bearer_auth(self.token.as_str())
             .json(&json!({"type": "TXT", "name": name, "data": record.value, "ttl": self.ttl}))
             .send()

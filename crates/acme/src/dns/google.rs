@@ -180,6 +180,10 @@ impl GoogleProvider {
 
     async fn fetch_token(&self) -> Result<(Zeroizing<String>, Duration), AcmeError> {
         let what = "token";
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "the JWT's iat and exp are checked against Google's real clock, not a test clock"
+        )]
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         let claims = Claims {
             iss: &self.account.client_email,
@@ -259,7 +263,13 @@ impl GoogleProvider {
             .query(&[("name", fqdn), ("type", "TXT")]);
         let (status, body, token) = self.call(what, req).await?;
         if !status.is_success() {
-            return Err(web::status_error(VENDOR, what, status, &body, &[token.as_str()]));
+            return Err(web::status_error(
+                VENDOR,
+                what,
+                status,
+                &body,
+                &[token.as_str()],
+            ));
         }
         let list: ListResponse =
             serde_json::from_slice(&body).map_err(|_| web::unexpected(VENDOR, what))?;
@@ -287,7 +297,13 @@ impl GoogleProvider {
         } else if status == StatusCode::CONFLICT || status == StatusCode::PRECONDITION_FAILED {
             Ok(Outcome::Moved)
         } else {
-            Err(web::status_error(VENDOR, what, status, &body, &[token.as_str()]))
+            Err(web::status_error(
+                VENDOR,
+                what,
+                status,
+                &body,
+                &[token.as_str()],
+            ))
         }
     }
 

@@ -71,7 +71,10 @@ fn common(settings: &mut Map<String, Value>) -> Result<Common, AcmeError> {
         for s in list {
             let addr = s
                 .parse::<SocketAddr>()
-                .or_else(|_| s.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                .or_else(|_| {
+                    s.parse::<std::net::IpAddr>()
+                        .map(|ip| SocketAddr::new(ip, 53))
+                })
                 .map_err(|_| {
                     AcmeError::InvalidRequest(format!(
                         "settings.nameservers: {s:?} is not an IP address (with an optional :port)"
@@ -98,13 +101,19 @@ fn object(what: &str, v: &Value) -> Result<Map<String, Value>, AcmeError> {
     match v {
         Value::Object(m) => Ok(m.clone()),
         Value::Null => Ok(Map::new()),
-        _ => Err(AcmeError::InvalidRequest(format!("{what} must be an object"))),
+        _ => Err(AcmeError::InvalidRequest(format!(
+            "{what} must be an object"
+        ))),
     }
 }
 
 /// Reads one part strictly: unknown fields are refused, so a typo is not silently ignored.
 /// Serde's message names the field, never a value.
-fn part<T: DeserializeOwned>(kind: &str, what: &str, m: Map<String, Value>) -> Result<T, AcmeError> {
+fn part<T: DeserializeOwned>(
+    kind: &str,
+    what: &str,
+    m: Map<String, Value>,
+) -> Result<T, AcmeError> {
     serde_json::from_value(Value::Object(m))
         .map_err(|e| AcmeError::InvalidRequest(format!("{kind} {what}: {}", field_error(&e))))
 }
@@ -244,7 +253,10 @@ enum Config {
 
 fn socket_addr(what: &str, s: &str) -> Result<SocketAddr, AcmeError> {
     s.parse::<SocketAddr>()
-        .or_else(|_| s.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+        .or_else(|_| {
+            s.parse::<std::net::IpAddr>()
+                .map(|ip| SocketAddr::new(ip, 53))
+        })
         .map_err(|_| {
             AcmeError::InvalidRequest(format!(
                 "{what}: {s:?} is not an IP address (with an optional :port)"
@@ -332,7 +344,9 @@ fn read(
                 client_id: s.client_id,
                 client_secret: c.client_secret,
                 ttl: s.ttl.unwrap_or(DEFAULT_TTL),
-                authority_url: s.authority_url.unwrap_or_else(|| AZURE_AUTHORITY.to_owned()),
+                authority_url: s
+                    .authority_url
+                    .unwrap_or_else(|| AZURE_AUTHORITY.to_owned()),
                 management_url: s
                     .management_url
                     .unwrap_or_else(|| AZURE_MANAGEMENT.to_owned()),
@@ -445,7 +459,9 @@ mod tests {
             )
             .is_err()
         );
-        let err = check("bind", &json!({}), &json!({})).err().map(|e| e.to_string());
+        let err = check("bind", &json!({}), &json!({}))
+            .err()
+            .map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("rfc2136")));
         assert!(
             check(

@@ -94,7 +94,9 @@ pub(crate) fn transport(vendor: &str, what: &str, e: &reqwest::Error) -> AcmeErr
 
 /// A 2xx body that is not what the API documents (serde's text could quote a value: not kept).
 pub(crate) fn unexpected(vendor: &str, what: &str) -> AcmeError {
-    AcmeError::Dns(format!("{vendor} {what}: the response is not the documented JSON"))
+    AcmeError::Dns(format!(
+        "{vendor} {what}: the response is not the documented JSON"
+    ))
 }
 
 /// An error answer: the status, and the vendor's error code and message when its JSON error
@@ -138,10 +140,9 @@ pub(crate) async fn read_error(
 fn vendor_detail(body: &[u8]) -> Option<String> {
     let v: Value = serde_json::from_slice(body).ok()?;
     let (code, message) = match (v.get("error"), v.get("errors").and_then(|e| e.get(0))) {
-        (Some(e @ Value::Object(_)), _) => (
-            e.get("status").or_else(|| e.get("code")),
-            e.get("message"),
-        ),
+        (Some(e @ Value::Object(_)), _) => {
+            (e.get("status").or_else(|| e.get("code")), e.get("message"))
+        }
         (Some(e), _) => (Some(e), v.get("error_description")),
         (None, Some(e)) => (e.get("code"), e.get("message")),
         (None, None) => (v.get("id"), v.get("message")),
@@ -252,7 +253,9 @@ mod tests {
     fn vendor_errors_keep_code_and_message_only() {
         let d = |b: &str| vendor_detail(b.as_bytes());
         assert_eq!(
-            d(r#"{"success":false,"errors":[{"code":10000,"message":"Authentication error"}],"result":null}"#),
+            d(
+                r#"{"success":false,"errors":[{"code":10000,"message":"Authentication error"}],"result":null}"#
+            ),
             Some("10000: Authentication error".into())
         );
         assert_eq!(
