@@ -615,6 +615,8 @@ struct Google {
     token_requests: usize,
     /// Fully qualified name -> the TXT set (name, type, ttl, rrdatas).
     rrsets: HashMap<String, Value>,
+    /// Another writer's value, written just before the next change is applied.
+    race: Option<String>,
 }
 
 fn g_error(status: u16, code: &str, message: &str) -> Response {
@@ -767,6 +769,22 @@ async fn g_change(
         return g_error(400, "INVALID_ARGUMENT", "Invalid value for 'entity.change'");
     }
     let mut st = st.lock().unwrap();
+    if let Some(v) = st.race.take() {
+        let name = additions.iter().chain(deletions).next().unwrap()["name"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let quoted = json!(format!("\"{v}\""));
+        match st.rrsets.get_mut(&name) {
+            Some(set) => set["rrdatas"].as_array_mut().unwrap().push(quoted),
+            None => {
+                st.rrsets.insert(
+                    name.clone(),
+                    json!({"name": name, "type": "TXT", "ttl": 60, "rrdatas": [quoted]}),
+                );
+            }
+        }
+    }
     let mut next = st.rrsets.clone();
     for (i, d) in deletions.iter().enumerate() {
         let name = d["name"].as_str().unwrap();
@@ -818,9 +836,8 @@ fn key_file(private_pem: &str, token_uri: &str) -> String {
     .to_string()
 }
 
-#[tokio::test]
-async fn google_clouddns_against_its_api_reference() {
-    let key = rsa_key();
+/// The fake Cloud DNS and token endpoint; the key file for `key`.
+async fn google_fake(key: &rcgen::KeyPair) -> (String, Arc<Mutex<Google>>) {
     let st = Arc::new(Mutex::new(Google {
         public_pem: key.public_key_pem(),
         token_uri: String::new(),
@@ -830,6 +847,7 @@ async fn google_clouddns_against_its_api_reference() {
             json!({"name": NAME, "type": "TXT", "ttl": 300,
                 "rrdatas": [format!("\"{FOREIGN}\"")]}),
         )]),
+        race: None,
     }));
     let app = Router::new()
         .route("/token", post(g_token))
@@ -843,8 +861,34 @@ async fn google_clouddns_against_its_api_reference() {
         )
         .with_state(st.clone());
     let base = serve(app).await;
+    st.lock().unwrap().token_uri = format!("{base}/token");
+    (base, st)
+}
+
+fn google_values(st: &Mutex<Google>, name: &str) -> Vec<String> {
+    let mut v: Vec<String> = st
+        .lock()
+        .unwrap()
+        .rrsets
+        .get(name)
+        .map(|s| {
+            s["rrdatas"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| unquote(d.as_str().unwrap()))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn google_clouddns_against_its_api_reference() {
+    let key = rsa_key();
+    let (base, st) = google_fake(&key).await;
     let token_uri = format!("{base}/token");
-    st.lock().unwrap().token_uri = token_uri.clone();
 
     let settings = json!({"project": "my-project", "managed_zone": "example-zone",
         "api_url": format!("{base}/dns/v1")});
@@ -878,22 +922,7 @@ async fn google_clouddns_against_its_api_reference() {
         .unwrap();
     let st2 = st.clone();
     contract(built.provider.as_ref(), move |name| {
-        let mut v: Vec<String> = st2
-            .lock()
-            .unwrap()
-            .rrsets
-            .get(name)
-            .map(|s| {
-                s["rrdatas"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|d| unquote(d.as_str().unwrap()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.sort();
-        v
+        google_values(&st2, name)
     })
     .await;
     {
@@ -952,6 +981,24 @@ struct Azure {
     /// Relative name (lower case) -> the TXT set.
     sets: HashMap<String, AzSet>,
     etags: u64,
+    /// Another writer's value, written just before the next PUT or DELETE is applied.
+    race: Option<String>,
+}
+
+impl Azure {
+    fn other_writer(&mut self, name: &str) {
+        if let Some(v) = self.race.take() {
+            self.etags += 1;
+            let etag = self.etags;
+            let set = self.sets.entry(name.to_owned()).or_insert(AzSet {
+                etag,
+                ttl: 60,
+                records: Vec::new(),
+            });
+            set.etag = etag;
+            set.records.push(vec![v]);
+        }
+    }
 }
 
 fn az_error(status: u16, code: &str, message: &str) -> Response {
@@ -1139,6 +1186,7 @@ async fn az_put(
         return az_error(400, "BadRequest", "The record set is invalid.");
     }
     let mut st = st.lock().unwrap();
+    st.other_writer(&name);
     if let Err(r) = az_precondition(&headers, st.sets.get(&name)) {
         return r;
     }
@@ -1164,6 +1212,7 @@ async fn az_delete(
         Err(r) => return r,
     };
     let mut st = st.lock().unwrap();
+    st.other_writer(&name);
     if let Err(r) = az_precondition(&headers, st.sets.get(&name)) {
         return r;
     }
@@ -1173,8 +1222,7 @@ async fn az_delete(
     }
 }
 
-#[tokio::test]
-async fn azure_dns_against_its_api_reference() {
+async fn azure_fake() -> (String, Arc<Mutex<Azure>>) {
     let st = Arc::new(Mutex::new(Azure {
         management: String::new(),
         token_requests: 0,
@@ -1187,6 +1235,7 @@ async fn azure_dns_against_its_api_reference() {
             },
         )]),
         etags: 1,
+        race: None,
     }));
     let app = Router::new()
         .route("/{tenant}/oauth2/v2.0/token", post(az_token))
@@ -1197,10 +1246,36 @@ async fn azure_dns_against_its_api_reference() {
         .with_state(st.clone());
     let base = serve(app).await;
     st.lock().unwrap().management = base.clone();
+    (base, st)
+}
 
-    let settings = json!({"subscription_id": AZ_SUB, "resource_group": "dns-rg",
+fn azure_values(st: &Mutex<Azure>, name: &str) -> Vec<String> {
+    let relative = name
+        .trim_end_matches('.')
+        .trim_end_matches("example.com")
+        .trim_end_matches('.');
+    let mut v: Vec<String> = st
+        .lock()
+        .unwrap()
+        .sets
+        .get(relative)
+        .map(|s| s.records.iter().map(|r| r.concat()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn azure_settings(base: &str) -> Value {
+    json!({"subscription_id": AZ_SUB, "resource_group": "dns-rg",
         "zone": "example.com", "tenant_id": AZ_TENANT, "client_id": AZ_CLIENT,
-        "authority_url": base, "management_url": base});
+        "authority_url": base, "management_url": base})
+}
+
+#[tokio::test]
+async fn azure_dns_against_its_api_reference() {
+    let (base, st) = azure_fake().await;
+
+    let settings = azure_settings(&base);
     let credentials = json!({"client_secret": AZ_SECRET});
     check_strictness("azure-dns", &settings, &credentials, "client_secret");
     let mut missing = settings.clone();
@@ -1212,19 +1287,7 @@ async fn azure_dns_against_its_api_reference() {
         .unwrap();
     let st2 = st.clone();
     contract(built.provider.as_ref(), move |name| {
-        let relative = name
-            .trim_end_matches('.')
-            .trim_end_matches("example.com")
-            .trim_end_matches('.');
-        let mut v: Vec<String> = st2
-            .lock()
-            .unwrap()
-            .sets
-            .get(relative)
-            .map(|s| s.records.iter().map(|r| r.concat()).collect())
-            .unwrap_or_default();
-        v.sort();
-        v
+        azure_values(&st2, name)
     })
     .await;
     {
@@ -1267,5 +1330,48 @@ fn kinds_are_listed_in_order() {
             "azure-dns",
             "digitalocean"
         ]
+    );
+}
+
+/// Another writer changes the set between our read and our write: the write is refused (412,
+/// or 409 for Google's addition of a set that now exists), the provider reads again, and both
+/// writers' values survive.
+#[tokio::test]
+async fn google_and_azure_merge_with_a_concurrent_writer() {
+    let key = rsa_key();
+    let (base, st) = google_fake(&key).await;
+    let settings = json!({"project": "my-project", "managed_zone": "example-zone",
+        "api_url": format!("{base}/dns/v1")});
+    let credentials =
+        json!({"service_account_json": key_file(&key.serialize_pem(), &format!("{base}/token"))});
+    let google = registry::build("google-clouddns", &settings, &credentials)
+        .await
+        .unwrap();
+    st.lock().unwrap().race = Some("late-writer".into());
+    google.provider.present(&txt(SUB, VALUE_A)).await.unwrap();
+    assert_eq!(google_values(&st, SUB), sorted(&["late-writer", VALUE_A]));
+    st.lock().unwrap().race = Some("late-writer-2".into());
+    google.provider.cleanup(&txt(SUB, VALUE_A)).await.unwrap();
+    assert_eq!(
+        google_values(&st, SUB),
+        sorted(&["late-writer", "late-writer-2"])
+    );
+
+    let (base, st) = azure_fake().await;
+    let azure = registry::build(
+        "azure-dns",
+        &azure_settings(&base),
+        &json!({"client_secret": AZ_SECRET}),
+    )
+    .await
+    .unwrap();
+    st.lock().unwrap().race = Some("late-writer".into());
+    azure.provider.present(&txt(SUB, VALUE_A)).await.unwrap();
+    assert_eq!(azure_values(&st, SUB), sorted(&["late-writer", VALUE_A]));
+    st.lock().unwrap().race = Some("late-writer-2".into());
+    azure.provider.cleanup(&txt(SUB, VALUE_A)).await.unwrap();
+    assert_eq!(
+        azure_values(&st, SUB),
+        sorted(&["late-writer", "late-writer-2"])
     );
 }
