@@ -1,11 +1,11 @@
 //! dns-01 on Azure DNS, the Resource Manager REST API 2018-05-01
-//! (https://learn.microsoft.com/en-us/rest/api/dns/record-sets): a TXT record set holds every
+//! (<https://learn.microsoft.com/en-us/rest/api/dns/record-sets>): a TXT record set holds every
 //! value at a name; present and cleanup read it (404: none), merge or remove our value and PUT
 //! it back (`If-Match` its etag, or `If-None-Match: *` when creating, so a concurrent writer
 //! is not overwritten: on 412 the set is read again), or DELETE it when no value is left.
 //!
 //! Access tokens: OAuth2 client credentials at the Microsoft identity platform
-//! (https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow),
+//! (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow>),
 //! scope `{management_url}/.default`, cached until shortly before they expire.
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! dns-01 on Cloudflare, API v4 (https://developers.cloudflare.com/api/resources/dns/subresources/records/):
+//! dns-01 on Cloudflare, API v4 (<https://developers.cloudflare.com/api/resources/dns/subresources/records/>):
 //! one DNS record per TXT value, so a wildcard's and its base's values are separate records.
 //! present creates the record (an identical one already there is success); cleanup lists
 //! the TXT records at the name and deletes those holding our value.

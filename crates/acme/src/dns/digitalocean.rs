@@ -1,4 +1,4 @@
-//! dns-01 on DigitalOcean, API v2 (https://docs.digitalocean.com/reference/api/digitalocean/#tag/Domain-Records):
+//! dns-01 on DigitalOcean, API v2 (<https://docs.digitalocean.com/reference/api/digitalocean/#tag/Domain-Records>):
 //! one domain record per TXT value, names relative to the domain. present lists the TXT
 //! records at the name and creates ours unless it is there; cleanup deletes the records
 //! holding our value.

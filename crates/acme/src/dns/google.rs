@@ -1,10 +1,10 @@
-//! dns-01 on Google Cloud DNS, API v1 (https://cloud.google.com/dns/docs/reference/rest/v1):
+//! dns-01 on Google Cloud DNS, API v1 (<https://cloud.google.com/dns/docs/reference/rest/v1>):
 //! a TXT record set holds every value at a name, so present and cleanup read the set and send
 //! one change replacing it whole (the set as read in `deletions`, the new one in `additions`);
 //! Cloud DNS refuses the change when the set moved meanwhile, and the provider reads again.
 //!
 //! Access tokens come from the service account key file by the OAuth2 JWT bearer flow
-//! (https://developers.google.com/identity/protocols/oauth2/service-account#httprest): an
+//! (<https://developers.google.com/identity/protocols/oauth2/service-account#httprest>): an
 //! RS256 JWT signed with the key, exchanged at the key file's `token_uri`, cached until
 //! shortly before it expires.
 
