@@ -14,13 +14,23 @@ use hickory_proto::udp::UdpClientStream;
 
 use crate::AcmeError;
 
+pub mod azure;
+pub mod cloudflare;
+pub mod digitalocean;
+pub mod google;
 pub mod registry;
 pub mod rfc2136;
 pub mod route53;
+mod web;
 
-pub use rfc2136::{Rfc2136Config, Rfc2136Provider, TsigAlgorithm};
+pub use azure::{AzureConfig, AzureProvider};
+pub use cloudflare::{CloudflareConfig, CloudflareProvider};
+pub use digitalocean::{DigitalOceanConfig, DigitalOceanProvider};
+pub use google::{GoogleConfig, GoogleProvider};
 pub use registry::{BuiltProvider, KINDS};
+pub use rfc2136::{Rfc2136Config, Rfc2136Provider, TsigAlgorithm};
 pub use route53::{Route53Config, Route53Provider};
+pub use web::relative_name;
 
 /// A dns-01 TXT record: `_acme-challenge.<domain>.` and the key authorization digest.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,14 +17,26 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
+use super::azure::{AZURE_AUTHORITY, AZURE_MANAGEMENT};
+use super::cloudflare::CLOUDFLARE_API;
+use super::digitalocean::DIGITALOCEAN_API;
+use super::google::GOOGLE_DNS_API;
 use super::{
-    DnsProvider, PropagationCheck, Rfc2136Config, Rfc2136Provider, Route53Config, Route53Provider,
-    TsigAlgorithm,
+    AzureConfig, AzureProvider, CloudflareConfig, CloudflareProvider, DigitalOceanConfig,
+    DigitalOceanProvider, DnsProvider, GoogleConfig, GoogleProvider, PropagationCheck,
+    Rfc2136Config, Rfc2136Provider, Route53Config, Route53Provider, TsigAlgorithm,
 };
 use crate::AcmeError;
 
 /// The kinds [`build`] knows, in the order the docs list them.
-pub const KINDS: &[&str] = &["rfc2136", "route53"];
+pub const KINDS: &[&str] = &[
+    "rfc2136",
+    "route53",
+    "cloudflare",
+    "google-clouddns",
+    "azure-dns",
+    "digitalocean",
+];
 
 /// A provider ready for one order: the DNS API and where to check propagation.
 #[derive(Clone)]
@@ -59,7 +71,10 @@ fn common(settings: &mut Map<String, Value>) -> Result<Common, AcmeError> {
         for s in list {
             let addr = s
                 .parse::<SocketAddr>()
-                .or_else(|_| s.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+                .or_else(|_| {
+                    s.parse::<std::net::IpAddr>()
+                        .map(|ip| SocketAddr::new(ip, 53))
+                })
                 .map_err(|_| {
                     AcmeError::InvalidRequest(format!(
                         "settings.nameservers: {s:?} is not an IP address (with an optional :port)"
@@ -86,13 +101,19 @@ fn object(what: &str, v: &Value) -> Result<Map<String, Value>, AcmeError> {
     match v {
         Value::Object(m) => Ok(m.clone()),
         Value::Null => Ok(Map::new()),
-        _ => Err(AcmeError::InvalidRequest(format!("{what} must be an object"))),
+        _ => Err(AcmeError::InvalidRequest(format!(
+            "{what} must be an object"
+        ))),
     }
 }
 
 /// Reads one part strictly: unknown fields are refused, so a typo is not silently ignored.
 /// Serde's message names the field, never a value.
-fn part<T: DeserializeOwned>(kind: &str, what: &str, m: Map<String, Value>) -> Result<T, AcmeError> {
+fn part<T: DeserializeOwned>(
+    kind: &str,
+    what: &str,
+    m: Map<String, Value>,
+) -> Result<T, AcmeError> {
     serde_json::from_value(Value::Object(m))
         .map_err(|e| AcmeError::InvalidRequest(format!("{kind} {what}: {}", field_error(&e))))
 }
@@ -151,15 +172,91 @@ struct Route53Credentials {
     secret_access_key: Option<Zeroizing<String>>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CloudflareSettings {
+    zone_id: String,
+    #[serde(default)]
+    ttl: Option<u32>,
+    #[serde(default)]
+    api_url: Option<String>,
+}
+
+/// Cloudflare's and DigitalOcean's: one API token.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenCredentials {
+    api_token: Zeroizing<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GoogleSettings {
+    project: String,
+    managed_zone: String,
+    #[serde(default)]
+    ttl: Option<u32>,
+    #[serde(default)]
+    api_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GoogleCredentials {
+    service_account_json: Zeroizing<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AzureSettings {
+    subscription_id: String,
+    resource_group: String,
+    zone: String,
+    tenant_id: String,
+    client_id: String,
+    #[serde(default)]
+    ttl: Option<u32>,
+    #[serde(default)]
+    authority_url: Option<String>,
+    #[serde(default)]
+    management_url: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AzureCredentials {
+    client_secret: Zeroizing<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DigitalOceanSettings {
+    domain: String,
+    #[serde(default)]
+    ttl: Option<u32>,
+    #[serde(default)]
+    api_url: Option<String>,
+}
+
+/// The TTL of the TXT records when the settings give none.
+const DEFAULT_TTL: u32 = 60;
+
 /// One kind's configuration, read and checked.
 enum Config {
     Rfc2136(Rfc2136Config),
     Route53(Route53Config),
+    Cloudflare(CloudflareConfig),
+    Google(GoogleConfig),
+    Azure(AzureConfig),
+    DigitalOcean(DigitalOceanConfig),
 }
 
 fn socket_addr(what: &str, s: &str) -> Result<SocketAddr, AcmeError> {
     s.parse::<SocketAddr>()
-        .or_else(|_| s.parse::<std::net::IpAddr>().map(|ip| SocketAddr::new(ip, 53)))
+        .or_else(|_| {
+            s.parse::<std::net::IpAddr>()
+                .map(|ip| SocketAddr::new(ip, 53))
+        })
         .map_err(|_| {
             AcmeError::InvalidRequest(format!(
                 "{what}: {s:?} is not an IP address (with an optional :port)"
@@ -210,6 +307,65 @@ fn read(
                 ttl: s.ttl.unwrap_or(60),
             }))
         }
+        "cloudflare" => {
+            let s: CloudflareSettings = part(kind, "settings", settings)?;
+            let c: TokenCredentials = part(kind, "credentials", credentials)?;
+            let config = CloudflareConfig {
+                zone_id: s.zone_id,
+                api_token: c.api_token,
+                ttl: s.ttl.unwrap_or(DEFAULT_TTL),
+                api_url: s.api_url.unwrap_or_else(|| CLOUDFLARE_API.to_owned()),
+            };
+            CloudflareProvider::new(&config)?;
+            Ok(Config::Cloudflare(config))
+        }
+        "google-clouddns" => {
+            let s: GoogleSettings = part(kind, "settings", settings)?;
+            let c: GoogleCredentials = part(kind, "credentials", credentials)?;
+            let config = GoogleConfig {
+                project: s.project,
+                managed_zone: s.managed_zone,
+                service_account_json: c.service_account_json,
+                ttl: s.ttl.unwrap_or(DEFAULT_TTL),
+                api_url: s.api_url.unwrap_or_else(|| GOOGLE_DNS_API.to_owned()),
+            };
+            // Parses the key file and its RSA key: a bad one is refused at creation.
+            GoogleProvider::new(&config)?;
+            Ok(Config::Google(config))
+        }
+        "azure-dns" => {
+            let s: AzureSettings = part(kind, "settings", settings)?;
+            let c: AzureCredentials = part(kind, "credentials", credentials)?;
+            let config = AzureConfig {
+                subscription_id: s.subscription_id,
+                resource_group: s.resource_group,
+                zone: s.zone,
+                tenant_id: s.tenant_id,
+                client_id: s.client_id,
+                client_secret: c.client_secret,
+                ttl: s.ttl.unwrap_or(DEFAULT_TTL),
+                authority_url: s
+                    .authority_url
+                    .unwrap_or_else(|| AZURE_AUTHORITY.to_owned()),
+                management_url: s
+                    .management_url
+                    .unwrap_or_else(|| AZURE_MANAGEMENT.to_owned()),
+            };
+            AzureProvider::new(&config)?;
+            Ok(Config::Azure(config))
+        }
+        "digitalocean" => {
+            let s: DigitalOceanSettings = part(kind, "settings", settings)?;
+            let c: TokenCredentials = part(kind, "credentials", credentials)?;
+            let config = DigitalOceanConfig {
+                domain: s.domain,
+                api_token: c.api_token,
+                ttl: s.ttl.unwrap_or(DEFAULT_TTL),
+                api_url: s.api_url.unwrap_or_else(|| DIGITALOCEAN_API.to_owned()),
+            };
+            DigitalOceanProvider::new(&config)?;
+            Ok(Config::DigitalOcean(config))
+        }
         other => Err(AcmeError::InvalidRequest(format!(
             "unknown DNS provider type {other:?}; one of {}",
             KINDS.join(", ")
@@ -237,17 +393,22 @@ pub async fn build(
         match read(kind, settings, object("credentials", credentials)?)? {
             Config::Rfc2136(c) => (Arc::new(Rfc2136Provider::new(&c)?), Some(c.server)),
             Config::Route53(c) => (Arc::new(Route53Provider::new(&c).await?), None),
+            Config::Cloudflare(c) => (Arc::new(CloudflareProvider::new(&c)?), None),
+            Config::Google(c) => (Arc::new(GoogleProvider::new(&c)?), None),
+            Config::Azure(c) => (Arc::new(AzureProvider::new(&c)?), None),
+            Config::DigitalOcean(c) => (Arc::new(DigitalOceanProvider::new(&c)?), None),
         };
-    let mut propagation = PropagationCheck::default();
-    propagation.nameservers = if common.nameservers.is_empty() {
-        // The primary an RFC 2136 update went to answers first; others follow by NOTIFY.
-        own_server.into_iter().collect()
-    } else {
-        common.nameservers
+    let defaults = PropagationCheck::default();
+    let propagation = PropagationCheck {
+        nameservers: if common.nameservers.is_empty() {
+            // The primary an RFC 2136 update went to answers first; others follow by NOTIFY.
+            own_server.into_iter().collect()
+        } else {
+            common.nameservers
+        },
+        timeout: common.timeout.unwrap_or(defaults.timeout),
+        ..defaults
     };
-    if let Some(t) = common.timeout {
-        propagation.timeout = t;
-    }
     Ok(BuiltProvider {
         provider,
         propagation,
@@ -312,7 +473,9 @@ mod tests {
             )
             .is_err()
         );
-        let err = check("bind", &json!({}), &json!({})).err().map(|e| e.to_string());
+        let err = check("bind", &json!({}), &json!({}))
+            .err()
+            .map(|e| e.to_string());
         assert!(err.is_some_and(|e| e.contains("rfc2136")));
         assert!(
             check(
