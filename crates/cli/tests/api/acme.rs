@@ -162,7 +162,7 @@ async fn check_stored_certificate(
 ) -> Value {
     let (s, secret) = api.get(&format!("/v1/secrets/{path}")).await;
     assert_eq!(s, 200, "{secret}");
-    assert_eq!(secret["type"], "certificate", "{secret}");
+    assert_eq!(secret["secret_type"], "certificate", "{path}");
     let data = &secret["data"];
     let certificate = data["certificate"].as_str().unwrap();
     let key = data["private_key"].as_str().unwrap();
@@ -624,16 +624,18 @@ async fn renewal_is_driven_by_the_test_clock_and_keeps_the_path() {
             .unwrap()
     };
     let (not_before, not_after) = (parse(&cert["not_before"]), parse(&cert["not_after"]));
-    let two_thirds = not_before + (not_after - not_before) * 2 / 3;
+    let lifetime: time::Duration = not_after - not_before;
+    let two_thirds: time::OffsetDateTime = not_before + lifetime * 2 / 3;
     let now = api.clock_now().await;
-    let early = (two_thirds - now) / 2;
+    let early: time::Duration = (two_thirds - now) / 2;
     api.advance_clock(&format!("{}s", early.whole_seconds())).await;
     let (_, waiting) = api.get(&format!("/v1/pki/acme/orders/{renewal_order}")).await;
     assert_eq!(waiting["status"], "scheduled", "{waiting}");
 
     // Past two thirds: renewed once, at the same path.
     let now = api.clock_now().await;
-    api.advance_clock(&format!("{}s", (two_thirds - now).whole_seconds() + 3600))
+    let left: time::Duration = two_thirds - now;
+    api.advance_clock(&format!("{}s", left.whole_seconds() + 3600))
         .await;
     let renewed = wait_for_event(&api, &sub, &mut cursor, &mut seen, Duration::from_secs(120), |e| {
         is_issued(e) && e["data"]["via"] == "acme_renewal"
@@ -658,7 +660,7 @@ async fn renewal_is_driven_by_the_test_clock_and_keeps_the_path() {
 async fn two_nodes_renew_a_certificate_once() {
     let db = TestDatabase::create();
     let knot = Knot::start(ZONE, HOSTS);
-    let mut a = ProdServer::start(&format!(
+    let a = ProdServer::start(&format!(
         "storage = \"postgres\"\ndatabase_url = \"{}\"\nacme_check_interval = \"1s\"\n",
         db.url
     ));
