@@ -171,6 +171,7 @@ const BY_CODE: Readonly<Record<string, ErrorClass>> = {
   key_provider_unavailable: ServiceUnavailableError,
   internal_error: ServerError,
   engine_unreachable: ServerError,
+  acme_ca_error: ServerError,
 };
 
 function classByStatus(status: number): ErrorClass {

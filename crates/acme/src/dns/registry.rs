@@ -6,7 +6,7 @@
 //! Settings every kind accepts beside its own:
 //! - `nameservers`: `["ip:port", ...]`, where to look for the TXT record before asking the CA
 //!   to validate; default the kind's own server (rfc2136) or the zone's authoritative servers;
-//! - `propagation_timeout_seconds`: how long to wait for it (default 180, at most 3600).
+//! - `propagation_timeout_seconds`: how long to wait for it (default 180, at most 600).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -53,7 +53,8 @@ impl std::fmt::Debug for BuiltProvider {
     }
 }
 
-const MAX_PROPAGATION: u64 = 3600;
+/// At most ten minutes: the order worker holds an order for twenty.
+const MAX_PROPAGATION: u64 = 600;
 
 /// The settings every kind shares (taken out before the kind's own are read).
 #[derive(Debug, Default)]

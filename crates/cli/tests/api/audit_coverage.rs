@@ -12,7 +12,7 @@ use crate::common::{Api, TestServer};
 /// Routes that touch no resource, so write no entry (docs/audit.md); and the public PKI
 /// endpoints, which change nothing and state only what a CRL or OCSP response states to
 /// anyone (rate limited instead: auditing every relying party's check would flood the chain).
-const UNAUDITED: [(&str, &str); 9] = [
+const UNAUDITED: [(&str, &str); 10] = [
     ("GET", "/health"),
     ("GET", "/health/ready"),
     // The seal: answered by sealed servers too, touches no resource (docs/keys.md).
@@ -24,6 +24,8 @@ const UNAUDITED: [(&str, &str); 9] = [
     ("GET", "/v1/pki/crl/{ca_id}"),
     ("POST", "/v1/pki/ocsp/{ca_id}"),
     ("GET", "/v1/pki/ocsp/{ca_id}/{request}"),
+    // The ACME CA's http-01 request (docs/acme.md): answers a published token to anyone.
+    ("GET", "/.well-known/acme-challenge/{token}"),
 ];
 
 /// (method, OpenAPI path, action, resource type) of every audited route: the contract of
@@ -305,6 +307,22 @@ const DECLARED: &[(&str, &str, &str, &str)] = &[
     ("POST", "/v1/sys/keys/rotate", "rotate", "keyring"),
     ("POST", "/v1/dynamic/leases/{id}/renew", "renew", "lease"),
     ("POST", "/v1/dynamic/leases/{id}/revoke", "revoke", "lease"),
+    ("GET", "/v1/pki/acme/accounts", "list", "acme_account"),
+    ("POST", "/v1/pki/acme/accounts", "create", "acme_account"),
+    ("GET", "/v1/pki/acme/accounts/{id}", "read", "acme_account"),
+    (
+        "POST",
+        "/v1/pki/acme/accounts/{id}/deactivate",
+        "deactivate",
+        "acme_account",
+    ),
+    ("GET", "/v1/pki/dns-providers", "list", "dns_provider"),
+    ("POST", "/v1/pki/dns-providers", "create", "dns_provider"),
+    ("GET", "/v1/pki/dns-providers/{id}", "read", "dns_provider"),
+    ("DELETE", "/v1/pki/dns-providers/{id}", "delete", "dns_provider"),
+    ("GET", "/v1/pki/acme/orders", "list", "acme_order"),
+    ("POST", "/v1/pki/acme/orders", "create", "acme_order"),
+    ("GET", "/v1/pki/acme/orders/{id}", "read", "acme_order"),
 ];
 
 /// The declared (action, resource type) of an OpenAPI operation.
@@ -322,6 +340,8 @@ fn fill(name: &str, description: &str) -> String {
         // Dynamic engines and roles are named by the tenant.
         "engine" => "pg".to_owned(),
         "role" => "readonly".to_owned(),
+        // An ACME http-01 token (public, unaudited).
+        "token" => "probe-token".to_owned(),
         "identity_id" => "user:someone-else@example.com".to_owned(),
         // An OCSP request in the GET form (unaudited).
         "request" => "MAA%3D".to_owned(),
@@ -1148,6 +1168,66 @@ async fn every_change_leaves_exactly_one_entry_naming_it() {
         "/v1/dynamic/leases/revoke-prefix",
         json!({"engine": "cov-pg"}),
         &["revoke"],
+    )
+    .await;
+
+    // ACME: an account at a real CA (pebble), a DNS provider, an order (run afterwards by the
+    // worker, whose entries are its own), the provider deleted, the account deactivated.
+    let knot = scaivault_testpeers::knot::Knot::start("acme.test", &["www"]);
+    let pebble =
+        scaivault_testpeers::pebble::Pebble::start(&scaivault_testpeers::pebble::PebbleOptions {
+            dns_port: knot.port(),
+            ..Default::default()
+        });
+    let account = s
+        .call(
+            &root,
+            "POST",
+            "/v1/pki/acme/accounts",
+            "/v1/pki/acme/accounts",
+            json!({"provider": "custom", "directory_url": pebble.directory_url(),
+                   "ca_bundle": pebble.tls_ca_pem(), "terms_of_service_agreed": true}),
+            &[],
+        )
+        .await;
+    let provider = s
+        .call(
+            &root,
+            "POST",
+            "/v1/pki/dns-providers",
+            "/v1/pki/dns-providers",
+            json!({"name": "cov", "type": "rfc2136",
+                   "settings": {"server": format!("127.0.0.1:{}", knot.port()), "zone": "acme.test",
+                                "tsig_key_name": knot.tsig_key_name()},
+                   "credentials": {"tsig_secret": knot.tsig_secret_b64()}}),
+            &[],
+        )
+        .await;
+    s.call(
+        &root,
+        "POST",
+        "/v1/pki/acme/orders",
+        "/v1/pki/acme/orders",
+        json!({"account_id": id(&account), "domains": ["www.acme.test"], "challenge": "http-01"}),
+        &[],
+    )
+    .await;
+    s.call(
+        &root,
+        "DELETE",
+        "/v1/pki/dns-providers/{id}",
+        &format!("/v1/pki/dns-providers/{}", id(&provider)),
+        json!({}),
+        &[],
+    )
+    .await;
+    s.call(
+        &root,
+        "POST",
+        "/v1/pki/acme/accounts/{id}/deactivate",
+        &format!("/v1/pki/acme/accounts/{}/deactivate", id(&account)),
+        json!({}),
+        &[],
     )
     .await;
 

@@ -10,7 +10,7 @@ use crate::common::{Api, TestServer, assert_error};
 
 /// Routes that need no scope, only a valid credential (or none). Keep this list short: every
 /// other route must name its scope in its OpenAPI operation.
-const NO_SCOPE: [(&str, &str); 10] = [
+const NO_SCOPE: [(&str, &str); 11] = [
     // Health: no credential at all, for load balancers and orchestrators.
     ("GET", "/health"),
     ("GET", "/health/ready"),
@@ -27,6 +27,8 @@ const NO_SCOPE: [(&str, &str); 10] = [
     ("GET", "/v1/pki/crl/{ca_id}"),
     ("POST", "/v1/pki/ocsp/{ca_id}"),
     ("GET", "/v1/pki/ocsp/{ca_id}/{request}"),
+    // The ACME CA's http-01 request: public by nature (docs/acme.md).
+    ("GET", "/.well-known/acme-challenge/{token}"),
 ];
 
 /// A request body for routes whose scope depends on what is asked. Every other route checks
@@ -49,6 +51,8 @@ fn fill(name: &str, description: &str) -> String {
         // Dynamic engines and roles are named by the tenant.
         "engine" => "pg".to_owned(),
         "role" => "readonly".to_owned(),
+        // An ACME http-01 token (public, unaudited).
+        "token" => "probe-token".to_owned(),
         // Not the caller: reading one's own groups needs no scope.
         "identity_id" => "user:someone-else@example.com".to_owned(),
         _ => match description.strip_suffix("...") {

@@ -5,7 +5,8 @@
 
 use axum::extract::{Path, State};
 use axum::handler::Handler;
-use axum::http::{StatusCode, Uri};
+use axum::http::{StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use scaivault_proto::ErrorBody;
@@ -52,18 +53,34 @@ pub fn router() -> Router<AppState> {
             "/v1/pki/acme/orders/{id}",
             get(get_order.layer(op("read", "acme_order"))),
         )
-        .route(
-            "/.well-known/acme-challenge/{token}",
-            get(acme::serve_http01),
-        )
+        .route("/.well-known/acme-challenge/{token}", get(http01_challenge))
 }
 
 /// The router of `acme_http01_listen`: only the http-01 answers (port 80 facing the CA).
 pub fn http01_router() -> Router<AppState> {
-    Router::new().route(
-        "/.well-known/acme-challenge/{token}",
-        get(acme::serve_http01),
-    )
+    Router::new().route("/.well-known/acme-challenge/{token}", get(http01_challenge))
+}
+
+/// The CA's http-01 request: the key authorization of a published token as `text/plain`, or
+/// `404`. No credential (the CA has none), not audited; it answers only what the CA is meant
+/// to see, and only while the order's validation lasts.
+#[utoipa::path(get, path = "/.well-known/acme-challenge/{token}", tag = "acme",
+    params(("token" = String, Path, description = "the challenge token (base64url)")),
+    responses((status = 200, body = String, content_type = "text/plain"),
+              (status = 404, description = "no such token published")))]
+pub async fn http01_challenge(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    match acme::http01_answer(&state, &token).await {
+        Ok(Some(key_authorization)) => (
+            [(header::CONTENT_TYPE, "text/plain")],
+            key_authorization,
+        )
+            .into_response(),
+        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "reading an http-01 token failed");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+    }
 }
 
 fn json_body<T>(body: Result<JsonBody<T>, ApiError>) -> ApiResult<T> {
@@ -103,7 +120,7 @@ pub async fn list_accounts(
 }
 
 #[utoipa::path(get, path = "/v1/pki/acme/accounts/{id}", tag = "acme",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "acme_...")),
     responses((status = 200, body = AcmeAccount), (status = 404, body = ErrorBody, description = "not_found")),
     security(("bearer" = ["pki:read"])))]
 pub async fn get_account(
@@ -117,7 +134,7 @@ pub async fn get_account(
 /// Deactivates the account at the CA and here, for good. Certificates it ordered stay valid;
 /// their renewals fail.
 #[utoipa::path(post, path = "/v1/pki/acme/accounts/{id}/deactivate", tag = "acme",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "acme_...")),
     responses((status = 200, body = AcmeAccount), (status = 404, body = ErrorBody, description = "not_found"),
               (status = 409, body = ErrorBody, description = "conflict: already deactivated"),
               (status = 502, body = ErrorBody, description = "acme_ca_error")),
@@ -162,7 +179,7 @@ pub async fn list_dns_providers(
 }
 
 #[utoipa::path(get, path = "/v1/pki/dns-providers/{id}", tag = "acme",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "dnsp_...")),
     responses((status = 200, body = DnsProvider), (status = 404, body = ErrorBody, description = "not_found")),
     security(("bearer" = ["pki:read"])))]
 pub async fn get_dns_provider(
@@ -175,7 +192,7 @@ pub async fn get_dns_provider(
 
 /// Deletes a DNS provider; refused while an unfinished order or a scheduled renewal uses it.
 #[utoipa::path(delete, path = "/v1/pki/dns-providers/{id}", tag = "acme",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "dnsp_...")),
     responses((status = 204), (status = 404, body = ErrorBody, description = "not_found"),
               (status = 409, body = ErrorBody, description = "conflict: in use")),
     security(("bearer" = ["pki:admin"])))]
@@ -224,7 +241,7 @@ pub async fn list_orders(
 }
 
 #[utoipa::path(get, path = "/v1/pki/acme/orders/{id}", tag = "acme",
-    params(("id" = String, Path)),
+    params(("id" = String, Path, description = "acmeo_...")),
     responses((status = 200, body = AcmeOrder), (status = 404, body = ErrorBody, description = "not_found")),
     security(("bearer" = ["pki:read"])))]
 pub async fn get_order(

@@ -117,6 +117,7 @@ use crate::state::AppState;
         super::acme::create_order,
         super::acme::list_orders,
         super::acme::get_order,
+        super::acme::http01_challenge,
         super::dynamic::create_engine,
         super::dynamic::list_engines,
         super::dynamic::get_engine,

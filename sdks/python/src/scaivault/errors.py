@@ -156,7 +156,7 @@ for _cls, _codes in (
         ServiceUnavailableError,
         "service_unavailable storage_unavailable sealed key_provider_unavailable",
     ),
-    (ServerError, "internal_error engine_unreachable"),
+    (ServerError, "internal_error engine_unreachable acme_ca_error"),
 ):
     for _code in _codes.split():
         _BY_CODE[_code] = _cls

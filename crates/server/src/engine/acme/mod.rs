@@ -38,7 +38,7 @@ pub mod worker;
 pub use accounts::*;
 pub use dns_providers::*;
 pub use orders::*;
-pub use responders::serve_http01;
+pub use responders::http01_answer;
 
 /// Certificates from ACME CAs are named in policies as `pki/acme/<name>`, the way an internal
 /// CA's are `pki/<ca slug>/<name>` (so no internal CA may take the slug `acme`).

@@ -1,14 +1,11 @@
 //! Who answers the CA's challenges: http-01 tokens published in the store (every node serves
-//! them at `/.well-known/acme-challenge/{token}`), and `webhook` providers that hand a dns-01
+//! them at `/.well-known/acme-challenge/{token}`, routes/acme.rs), and `webhook` providers that hand a dns-01
 //! record or an http-01 token to something else (a DNS API ScaiVault has no provider for,
 //! another front end), signed like event webhooks.
 
-use axum::extract::{Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use scaivault_acme::dns::{DnsProvider, TxtRecord};
 use scaivault_acme::{AcmeError, Http01Responder};
-use scaivault_store::Http01Token;
+use scaivault_store::{Http01Token, StoreError};
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -57,35 +54,22 @@ impl Http01Responder for StoreHttp01 {
     }
 }
 
-/// `GET /.well-known/acme-challenge/{token}`: the key authorization as `text/plain`, or 404.
-/// Unauthenticated by nature (the CA fetches it), never audited; answers only what the CA is
-/// meant to see.
-pub async fn serve_http01(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    // RFC 8555 §8.1: tokens are base64url; anything else is not ours.
+/// The key authorization to answer the CA's `GET /.well-known/acme-challenge/{token}` with,
+/// if the token is published and not expired. Only base64url tokens (RFC 8555 §8.1) are looked
+/// up.
+pub async fn http01_answer(state: &AppState, token: &str) -> Result<Option<String>, StoreError> {
     let well_formed = !token.is_empty()
         && token.len() <= 128
         && token
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if !well_formed {
-        return StatusCode::NOT_FOUND.into_response();
+        return Ok(None);
     }
-    match state
+    state
         .store
-        .http01_key_authorization(&token, state.clock.now())
+        .http01_key_authorization(token, state.clock.now())
         .await
-    {
-        Ok(Some(key_authorization)) => (
-            [(header::CONTENT_TYPE, "text/plain")],
-            key_authorization,
-        )
-            .into_response(),
-        Ok(None) => StatusCode::NOT_FOUND.into_response(),
-        Err(e) => {
-            tracing::warn!(error = %e, "reading an http-01 token failed");
-            StatusCode::SERVICE_UNAVAILABLE.into_response()
-        }
-    }
 }
 
 /// A `webhook` provider: POSTs `{"action": "present"|"cleanup", ...}` with Standard Webhooks
