@@ -54,7 +54,10 @@ pub enum AcmeCommand {
     )]
     Register(RegisterArgs),
     /// Accounts: list, show, deactivate
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  scaivault pki acme accounts list\n  scaivault pki acme accounts get acme_abc\n  scaivault pki acme accounts deactivate acme_abc"
+    )]
     Accounts(AccountsCommand),
     /// Order a certificate and follow the order until it is issued (or failed)
     #[command(
@@ -62,37 +65,49 @@ pub enum AcmeCommand {
     )]
     Issue(IssueArgs),
     /// Orders: list, show
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  scaivault pki acme orders list --status failed\n  scaivault pki acme orders get acmeo_abc"
+    )]
     Orders(OrdersCommand),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum AccountsCommand {
     /// List the tenant's ACME accounts
+    #[command(after_help = "Examples:\n  scaivault pki acme accounts list\n  scaivault pki acme accounts list --json | jq -r '.accounts[].id'")]
     List(JsonArgs),
     /// Show one account
+    #[command(after_help = "Examples:\n  scaivault pki acme accounts get acme_abc")]
     Get(IdArgs),
     /// Deactivate an account at the CA, for good
+    #[command(after_help = "Examples:\n  scaivault pki acme accounts deactivate acme_abc")]
     Deactivate(IdArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum OrdersCommand {
     /// List orders (renewals included), optionally of one status
+    #[command(after_help = "Examples:\n  scaivault pki acme orders list\n  scaivault pki acme orders list --status scheduled")]
     List(ListOrdersArgs),
     /// Show one order, with the CA's problem document when it failed
+    #[command(after_help = "Examples:\n  scaivault pki acme orders get acmeo_abc\n  scaivault pki acme orders get acmeo_abc --json | jq .problem")]
     Get(IdArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum DnsProvidersCommand {
     /// Create a DNS provider for dns-01 (docs/dns-providers.md lists each type's fields)
+    #[command(after_help = "Examples:\n  scaivault pki dns-providers create --name bind --type rfc2136 --setting server=192.0.2.53 \\\n    --setting zone=acme.example --setting tsig_key_name=acme --credential tsig_secret=@tsig.b64\n  scaivault pki dns-providers create --name cf --type cloudflare --setting zone_id=023e105f \\\n    --credentials-file cloudflare.json")]
     Create(CreateDnsArgs),
     /// List DNS providers (never their credentials)
+    #[command(after_help = "Examples:\n  scaivault pki dns-providers list\n  scaivault pki dns-providers list --json")]
     List(JsonArgs),
     /// Show one DNS provider
+    #[command(after_help = "Examples:\n  scaivault pki dns-providers get dnsp_abc")]
     Get(IdArgs),
     /// Delete a DNS provider (refused while an order or a renewal uses it)
+    #[command(after_help = "Examples:\n  scaivault pki dns-providers delete dnsp_abc")]
     Delete(IdArgs),
 }
 

@@ -23,16 +23,16 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/v1/pki/acme/accounts",
-            get(list_accounts.layer(op("list", "acme_account")))
-                .post(register_account.layer(op("create", "acme_account"))),
+            get(list_acme_accounts.layer(op("list", "acme_account")))
+                .post(register_acme_account.layer(op("create", "acme_account"))),
         )
         .route(
             "/v1/pki/acme/accounts/{id}",
-            get(get_account.layer(op("read", "acme_account"))),
+            get(get_acme_account.layer(op("read", "acme_account"))),
         )
         .route(
             "/v1/pki/acme/accounts/{id}/deactivate",
-            post(deactivate_account.layer(op("deactivate", "acme_account"))),
+            post(deactivate_acme_account.layer(op("deactivate", "acme_account"))),
         )
         .route(
             "/v1/pki/dns-providers",
@@ -46,12 +46,12 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/v1/pki/acme/orders",
-            get(list_orders.layer(op("list", "acme_order")))
-                .post(create_order.layer(op("create", "acme_order"))),
+            get(list_acme_orders.layer(op("list", "acme_order")))
+                .post(create_acme_order.layer(op("create", "acme_order"))),
         )
         .route(
             "/v1/pki/acme/orders/{id}",
-            get(get_order.layer(op("read", "acme_order"))),
+            get(get_acme_order.layer(op("read", "acme_order"))),
         )
         .route("/.well-known/acme-challenge/{token}", get(http01_challenge))
 }
@@ -98,7 +98,7 @@ fn json_body<T>(body: Result<JsonBody<T>, ApiError>) -> ApiResult<T> {
               (status = 400, body = ErrorBody, description = "validation_error: unknown provider, terms not agreed, EAB missing or malformed"),
               (status = 502, body = ErrorBody, description = "acme_ca_error: the CA refused or could not be reached")),
     security(("bearer" = ["pki:admin"])))]
-pub async fn register_account(
+pub async fn register_acme_account(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     body: Result<JsonBody<RegisterAcmeAccountRequest>, ApiError>,
@@ -111,7 +111,7 @@ pub async fn register_account(
     params(("limit" = Option<u32>, Query, minimum = 1, maximum = 200), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = AcmeAccountList)),
     security(("bearer" = ["pki:read"])))]
-pub async fn list_accounts(
+pub async fn list_acme_accounts(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     uri: Uri,
@@ -123,7 +123,7 @@ pub async fn list_accounts(
     params(("id" = String, Path, description = "acme_...")),
     responses((status = 200, body = AcmeAccount), (status = 404, body = ErrorBody, description = "not_found")),
     security(("bearer" = ["pki:read"])))]
-pub async fn get_account(
+pub async fn get_acme_account(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Path(id): Path<String>,
@@ -139,7 +139,7 @@ pub async fn get_account(
               (status = 409, body = ErrorBody, description = "conflict: already deactivated"),
               (status = 502, body = ErrorBody, description = "acme_ca_error")),
     security(("bearer" = ["pki:admin"])))]
-pub async fn deactivate_account(
+pub async fn deactivate_acme_account(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Path(id): Path<String>,
@@ -218,7 +218,7 @@ pub async fn delete_dns_provider(
               (status = 404, body = ErrorBody, description = "not_found: the account or DNS provider"),
               (status = 409, body = ErrorBody, description = "conflict: the account is deactivated")),
     security(("bearer" = ["pki:issue"])))]
-pub async fn create_order(
+pub async fn create_acme_order(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     body: Result<JsonBody<CreateAcmeOrderRequest>, ApiError>,
@@ -232,7 +232,7 @@ pub async fn create_order(
            ("limit" = Option<u32>, Query, minimum = 1, maximum = 200), ("cursor" = Option<String>, Query)),
     responses((status = 200, body = AcmeOrderList)),
     security(("bearer" = ["pki:read"])))]
-pub async fn list_orders(
+pub async fn list_acme_orders(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     uri: Uri,
@@ -244,7 +244,7 @@ pub async fn list_orders(
     params(("id" = String, Path, description = "acmeo_...")),
     responses((status = 200, body = AcmeOrder), (status = 404, body = ErrorBody, description = "not_found")),
     security(("bearer" = ["pki:read"])))]
-pub async fn get_order(
+pub async fn get_acme_order(
     State(state): State<AppState>,
     Authenticated(p): Authenticated,
     Path(id): Path<String>,

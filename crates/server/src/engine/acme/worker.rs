@@ -449,16 +449,14 @@ async fn store_certificate(
         audit: None,
     };
     let seal = crate::secrets::seal_value(state, tenant, &order.secret_path, plaintext);
-    let action = if order.renewal_of.is_some() {
-        "acme_renew"
-    } else {
-        "acme_issue"
-    };
+    // The certificate and its secret version: `store` (no event yet; `certificate.issued`
+    // follows from the order's completion, so a subscriber that hears of it finds the order
+    // `valid`).
     let audit = step_event(
         state,
         StepActor::Acme,
         tenant,
-        action,
+        "store",
         "certificate",
         &id,
         None,
@@ -473,7 +471,6 @@ async fn store_certificate(
         Ok(_) | Err(StoreError::Duplicate) => {}
         Err(e) => return Err(ApiError::from(e).into()),
     }
-    state.events.committed();
     Ok(id)
 }
 
@@ -636,8 +633,24 @@ async fn settle(
             )
         }
     };
-    let audit = match &failure {
-        Some(_) => Some(step_event(
+    let audit = match (&failure, &update.certificate_id) {
+        // The order's completion: `certificate.issued` derives from this entry.
+        (None, Some(certificate_id)) => Some(step_event(
+            state,
+            StepActor::Acme,
+            &order.tenant_id,
+            if order.renewal_of.is_some() {
+                "acme_renew"
+            } else {
+                "acme_issue"
+            },
+            "certificate",
+            certificate_id,
+            None,
+            "success",
+            None,
+        )?),
+        (Some(_), _) => Some(step_event(
             state,
             StepActor::Acme,
             &order.tenant_id,
@@ -648,7 +661,7 @@ async fn settle(
             "failure",
             Some(scaivault_proto::ErrorCode::AcmeCaError.as_str()),
         )?),
-        None => None,
+        (None, None) => None,
     };
     let updated = state
         .store
@@ -660,6 +673,9 @@ async fn settle(
             audit.as_ref(),
         )
         .await?;
+    if audit.is_some() {
+        state.events.committed();
+    }
     if let Some((problem, will_retry)) = failure {
         tracing::warn!(order = %order.id, will_retry, problem = %problem, "ACME order attempt failed");
         emit_failure(state, &updated, &problem, will_retry).await;
