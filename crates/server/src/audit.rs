@@ -226,7 +226,13 @@ pub fn step_event(
             None,
             None,
         ),
-        StepActor::Acme => ("system:acme".to_owned(), "system".to_owned(), None, None, None),
+        StepActor::Acme => (
+            "system:acme".to_owned(),
+            "system".to_owned(),
+            None,
+            None,
+            None,
+        ),
     };
     let request_id = match actor {
         StepActor::Caller(_) => current_request_id(),

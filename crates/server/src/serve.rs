@@ -345,7 +345,8 @@ pub async fn serve(args: ServerArgs) -> Result<(), StartupError> {
         .then(|| crate::leases::spawn_sweeper(state.clone(), sweep_interval));
     // ACME orders run on every node, test clock or not: they wait on real CAs; the clock
     // only decides which are due (moving it wakes the worker).
-    let acme_worker = crate::engine::acme::worker::spawn(state.clone(), config.acme_check_interval()?);
+    let acme_worker =
+        crate::engine::acme::worker::spawn(state.clone(), config.acme_check_interval()?);
     let acme_http01 = match &config.acme_http01_listen {
         Some(listen) => Some(spawn_http01_listener(listen, state.clone()).await?),
         None => None,
@@ -699,7 +700,9 @@ async fn spawn_http01_listener(
     state: AppState,
 ) -> Result<tokio::task::JoinHandle<()>, StartupError> {
     let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
-        StartupError::Io(format!("cannot listen on {listen} (acme_http01_listen): {e}"))
+        StartupError::Io(format!(
+            "cannot listen on {listen} (acme_http01_listen): {e}"
+        ))
     })?;
     let addr = listener
         .local_addr()

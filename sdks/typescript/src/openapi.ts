@@ -7,6 +7,27 @@
 // do not edit; run `npm run generate -- <server url>`.
 
 export interface paths {
+    "/.well-known/acme-challenge/{token}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The CA's http-01 request: the key authorization of a published token as `text/plain`, or
+         *     `404`. No credential (the CA has none), not audited; it answers only what the CA is meant
+         *     to see, and only while the order's validation lasts.
+         */
+        get: operations["http01_challenge"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -509,6 +530,101 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/pki/acme/accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_acme_accounts"];
+        put?: never;
+        /**
+         * Registers an account at the CA: a fresh key generated and sealed here, the terms of
+         *     service agreed explicitly, external account binding where the CA requires it (ZeroSSL,
+         *     Google). Nothing is stored unless the CA accepted it.
+         */
+        post: operations["register_acme_account"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/pki/acme/accounts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_acme_account"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/pki/acme/accounts/{id}/deactivate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deactivates the account at the CA and here, for good. Certificates it ordered stay valid;
+         *     their renewals fail.
+         */
+        post: operations["deactivate_acme_account"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/pki/acme/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_acme_orders"];
+        put?: never;
+        /**
+         * Places an order. It runs in the background (`status` moves from `pending` through
+         *     `processing` to `valid` or `failed`); the certificate and key are stored as a
+         *     `certificate` secret at `secret_path` and tracked under `/v1/pki/certs`, and renewed
+         *     automatically.
+         */
+        post: operations["create_acme_order"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/pki/acme/orders/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_acme_order"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/pki/cas": {
         parameters: {
             query?: never;
@@ -770,6 +886,43 @@ export interface paths {
         /** Signs an approved CSR with the CA. */
         post: operations["sign_csr"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/pki/dns-providers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["list_dns_providers"];
+        put?: never;
+        /**
+         * Creates a DNS provider for dns-01 (docs/dns-providers.md). Settings and credentials are
+         *     checked (unknown fields refused); credentials are sealed and never returned.
+         */
+        post: operations["create_dns_provider"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/pki/dns-providers/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get: operations["get_dns_provider"];
+        put?: never;
+        post?: never;
+        /** Deletes a DNS provider; refused while an unfinished order or a scheduled renewal uses it. */
+        delete: operations["delete_dns_provider"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1532,6 +1685,70 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description An account at an ACME CA. Its key never leaves the server. */
+        AcmeAccount: {
+            /** @description The account's URL at the CA. */
+            account_url: string;
+            /** @description `mailto:` URLs. */
+            contacts: string[];
+            created_at: components["schemas"]["Timestamp"];
+            directory_url: string;
+            eab_kid?: string | null;
+            /** @description `acme_...` */
+            id: string;
+            provider: string;
+            /** @description `valid` or `deactivated`. */
+            status: string;
+            updated_at: components["schemas"]["Timestamp"];
+        };
+        AcmeAccountList: {
+            accounts: components["schemas"]["AcmeAccount"][];
+            cursor?: string | null;
+            has_more: boolean;
+        };
+        /** @description An order and where it stands. */
+        AcmeOrder: {
+            account_id: string;
+            /**
+             * Format: int32
+             * @description Attempts so far (retries back off).
+             */
+            attempts: number;
+            /** @description The issued certificate (`cert_...`), once `valid`. */
+            certificate_id?: string | null;
+            challenge: string;
+            created_at: components["schemas"]["Timestamp"];
+            dns_provider_id?: string | null;
+            domains: string[];
+            /** @description `acmeo_...` */
+            id: string;
+            key_type: string;
+            /** @description When the order is next worked on (unless final). */
+            next_attempt_at: components["schemas"]["Timestamp"];
+            /** @description The order's URL at the CA, once created there. */
+            order_url?: string | null;
+            /**
+             * @description The CA's problem document (RFC 7807) of the last failure, or ScaiVault's own in the
+             *     same shape (`type` `urn:scaivault:acme:...`).
+             */
+            problem?: Record<string, unknown> | null;
+            /** @description The certificate this order renews. */
+            renewal_of?: string | null;
+            requested_by: string;
+            /** @description The secret the certificate and key are written to. */
+            secret_path: string;
+            /**
+             * @description `pending` (not started), `scheduled` (a renewal waiting for its time), `processing`
+             *     (at the CA), `valid` (the certificate is stored) or `failed` (see `problem`).
+             */
+            status: string;
+            updated_at: components["schemas"]["Timestamp"];
+        };
+        AcmeOrderList: {
+            cursor?: string | null;
+            has_more: boolean;
+            orders: components["schemas"]["AcmeOrder"][];
+        };
         ApiKeyInfo: {
             created_at: components["schemas"]["Timestamp"];
             expires_at?: components["schemas"]["Timestamp"] | null;
@@ -1730,6 +1947,7 @@ export interface components {
             key_type?: string | null;
             not_after: components["schemas"]["Timestamp"];
             not_before: components["schemas"]["Timestamp"];
+            renewal?: components["schemas"]["CertificateRenewal"] | null;
             revocation_reason?: string | null;
             revoked_at?: components["schemas"]["Timestamp"] | null;
             sans: string[];
@@ -1744,11 +1962,47 @@ export interface components {
             cursor?: string | null;
             has_more: boolean;
         };
+        /** @description The renewal order of an ACME certificate. */
+        CertificateRenewal: {
+            /** Format: int32 */
+            attempts: number;
+            /** @description The renewed certificate, once `valid`. */
+            certificate_id?: string | null;
+            /** @description When it is next worked on (the renewal time while `scheduled`). */
+            next_attempt_at: components["schemas"]["Timestamp"];
+            /** @description `acmeo_...` */
+            order_id: string;
+            /** @description The last failure's problem document (RFC 7807); retried while the certificate lasts. */
+            problem?: Record<string, unknown> | null;
+            /** @description `scheduled`, `processing`, `valid` (renewed: see `certificate_id`) or `failed`. */
+            status: string;
+        };
         /** @description `POST /v1/pki/certs/{id}/renew`: optional body; default the original validity length. */
         CertRenewRequest: {
             ttl?: string | null;
             /** Format: int32 */
             validity_days?: number | null;
+        };
+        /**
+         * @description `POST /v1/pki/acme/orders`: a certificate from the account's CA. The order runs in the
+         *     background; poll `GET /v1/pki/acme/orders/{id}` (or wait for `certificate.issued`).
+         */
+        CreateAcmeOrderRequest: {
+            /** @description `acme_...` */
+            account_id: string;
+            /** @description `http-01` or `dns-01`. */
+            challenge: string;
+            /**
+             * @description dns-01: the DNS provider (`dnsp_...`). http-01: optionally a `webhook` provider that
+             *     receives the token for another front end; without it ScaiVault answers the CA itself.
+             */
+            dns_provider_id?: string | null;
+            /** @description DNS names; `*.name` wildcards need dns-01. The first is the certificate's subject. */
+            domains: string[];
+            /** @description `ecdsa-p256` (default) or `rsa-2048` (what every public ACME CA accepts). */
+            key_type?: string | null;
+            /** @description Where the certificate and key are stored as a secret; default `pki/acme/<first name>`. */
+            path?: string | null;
         };
         CreateApiKeyRequest: {
             name: string;
@@ -1799,6 +2053,22 @@ export interface components {
              * @description Default 3650 for a root, 1825 for an intermediate (never beyond its parent).
              */
             validity_days?: number | null;
+        };
+        /**
+         * @description `POST /v1/pki/dns-providers`: a DNS API for dns-01 challenges (docs/dns-providers.md).
+         *     `credentials` are sealed at once and never returned.
+         */
+        CreateDnsProviderRequest: {
+            /** @description The type's secrets (TSIG key, API token, ...). */
+            credentials?: Record<string, unknown>;
+            name: string;
+            /** @description The type's settings, none of them secret. */
+            settings?: Record<string, unknown>;
+            /**
+             * @description `rfc2136`, `route53`, `cloudflare`, `google-clouddns`, `azure-dns`, `digitalocean` or
+             *     `webhook`.
+             */
+            type: string;
         };
         /**
          * @description `POST /v1/dynamic/engines`. Besides `name` and `type`, the type's settings: databases
@@ -1953,6 +2223,28 @@ export interface components {
             rule_index: number;
             rule_path: string;
         };
+        /** @description A DNS provider; never its credentials. */
+        DnsProvider: {
+            created_at: components["schemas"]["Timestamp"];
+            /** @description The names of the stored credentials, never their values. */
+            credential_fields: string[];
+            /** @description `dnsp_...` */
+            id: string;
+            name: string;
+            settings: Record<string, unknown>;
+            type: string;
+            updated_at: components["schemas"]["Timestamp"];
+            /**
+             * @description `webhook` only, in the answer to its creation when ScaiVault generated it: the
+             *     `whsec_...` secret the receiver verifies signatures with. Shown once.
+             */
+            webhook_secret?: string | null;
+        };
+        DnsProviderList: {
+            cursor?: string | null;
+            dns_providers: components["schemas"]["DnsProvider"][];
+            has_more: boolean;
+        };
         /**
          * @description An engine. Never carries its password or key: a database engine's `connection_url` has its
          *     password masked (`postgres://vault:*****@db:5432/app`).
@@ -1984,7 +2276,7 @@ export interface components {
          * @description Every error code the API returns. The string form is the wire form and never changes.
          * @enum {string}
          */
-        ErrorCode: "secret_not_found" | "secret_exists" | "version_not_found" | "invalid_path" | "version_conflict" | "access_denied" | "secret_expired" | "authentication_required" | "validation_error" | "rate_limited" | "payload_too_large" | "not_found" | "method_not_allowed" | "service_unavailable" | "storage_unavailable" | "internal_error" | "conflict" | "ca_not_found" | "certificate_not_found" | "csr_not_found" | "invalid_csr" | "validity_exceeds_ca" | "name_not_permitted" | "csr_not_approved" | "separation_of_duties" | "ca_disabled" | "engine_not_found" | "role_not_found" | "lease_not_found" | "engine_has_leases" | "lease_limit_reached" | "engine_unreachable" | "lease_not_renewable" | "sealed" | "key_provider_unavailable";
+        ErrorCode: "secret_not_found" | "secret_exists" | "version_not_found" | "invalid_path" | "version_conflict" | "access_denied" | "secret_expired" | "authentication_required" | "validation_error" | "rate_limited" | "payload_too_large" | "not_found" | "method_not_allowed" | "service_unavailable" | "storage_unavailable" | "internal_error" | "conflict" | "ca_not_found" | "certificate_not_found" | "csr_not_found" | "invalid_csr" | "validity_exceeds_ca" | "name_not_permitted" | "csr_not_approved" | "separation_of_duties" | "ca_disabled" | "engine_not_found" | "role_not_found" | "lease_not_found" | "engine_has_leases" | "lease_limit_reached" | "engine_unreachable" | "lease_not_renewable" | "acme_ca_error" | "sealed" | "key_provider_unavailable";
         ErrorDetail: {
             code: components["schemas"]["ErrorCode"];
             /** @description Human-readable; never contains a secret value or a token. */
@@ -2283,6 +2575,29 @@ export interface components {
             };
             /** @description `ready` or `not_ready`. */
             status: string;
+        };
+        /**
+         * @description `POST /v1/pki/acme/accounts`: registers a new account at the CA (a fresh key, generated and
+         *     sealed here). Its `Debug` leaves the EAB HMAC key out.
+         */
+        RegisterAcmeAccountRequest: {
+            /** @description PEM roots to trust for the CA's HTTPS endpoint (a private CA); default the system's. */
+            ca_bundle?: string | null;
+            /** @description Required for `custom`; the presets know theirs. */
+            directory_url?: string | null;
+            /** @description The EAB HMAC key as the CA prints it (base64url). Used once, never stored. */
+            eab_hmac_key?: string | null;
+            /** @description External account binding: required by ZeroSSL and Google, optional elsewhere. */
+            eab_kid?: string | null;
+            /** @description The contact address the CA sends expiry and policy notices to. */
+            email?: string | null;
+            /**
+             * @description `letsencrypt`, `letsencrypt-staging`, `zerossl`, `buypass`, `buypass-staging`,
+             *     `google`, `google-staging` or `custom` (any RFC 8555 CA, with `directory_url`).
+             */
+            provider: string;
+            /** @description Must be `true`: the CA's terms of service were shown and agreed to. */
+            terms_of_service_agreed?: boolean;
         };
         /** @description `POST /v1/identity/register` (`scaivault scaikey register`). */
         RegisterRequest: {
@@ -2820,6 +3135,35 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    http01_challenge: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the challenge token (base64url) */
+                token: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": string;
+                };
+            };
+            /** @description no such token published */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     health: {
         parameters: {
             query?: never;
@@ -5848,6 +6192,614 @@ export interface operations {
             };
         };
     };
+    list_acme_accounts: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AcmeAccountList"];
+                };
+            };
+            /** @description validation_error or invalid_path: malformed input, named in the message */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description authentication_required: no token, or unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description access_denied: the token lacks the scope or role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests; Retry-After says when to retry */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: nothing internal is revealed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    register_acme_account: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegisterAcmeAccountRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AcmeAccount"];
+                };
+            };
+            /** @description validation_error: unknown provider, terms not agreed, EAB missing or malformed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description authentication_required: no token, or unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description access_denied: the token lacks the scope or role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests; Retry-After says when to retry */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: nothing internal is revealed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description acme_ca_error: the CA refused or could not be reached */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_acme_account: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description acme_... */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AcmeAccount"];
+                };
+            };
+            /** @description validation_error or invalid_path: malformed input, named in the message */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description authentication_required: no token, or unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description access_denied: the token lacks the scope or role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests; Retry-After says when to retry */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: nothing internal is revealed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deactivate_acme_account: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description acme_... */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AcmeAccount"];
+                };
+            };
+            /** @description validation_error or invalid_path: malformed input, named in the message */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description authentication_required: no token, or unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description access_denied: the token lacks the scope or role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict: already deactivated */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests; Retry-After says when to retry */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: nothing internal is revealed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description acme_ca_error */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_acme_orders: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+                /** @description pending, scheduled, processing, valid or failed */
+                status?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AcmeOrderList"];
+                };
+            };
+            /** @description validation_error or invalid_path: malformed input, named in the message */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description authentication_required: no token, or unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description access_denied: the token lacks the scope or role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests; Retry-After says when to retry */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: nothing internal is revealed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_acme_order: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateAcmeOrderRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AcmeOrder"];
+                };
+            };
+            /** @description validation_error: names, challenge, key type, DNS provider */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description authentication_required: no token, or unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description access_denied: the token lacks the scope or role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found: the account or DNS provider */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict: the account is deactivated */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests; Retry-After says when to retry */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: nothing internal is revealed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_acme_order: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description acmeo_... */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AcmeOrder"];
+                };
+            };
+            /** @description validation_error or invalid_path: malformed input, named in the message */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description authentication_required: no token, or unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description access_denied: the token lacks the scope or role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests; Retry-After says when to retry */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: nothing internal is revealed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_cas: {
         parameters: {
             query?: {
@@ -7406,6 +8358,345 @@ export interface operations {
             };
             /** @description validity_exceeds_ca, name_not_permitted */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests; Retry-After says when to retry */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: nothing internal is revealed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_dns_providers: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DnsProviderList"];
+                };
+            };
+            /** @description validation_error or invalid_path: malformed input, named in the message */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description authentication_required: no token, or unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description access_denied: the token lacks the scope or role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests; Retry-After says when to retry */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: nothing internal is revealed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_dns_provider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateDnsProviderRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DnsProvider"];
+                };
+            };
+            /** @description validation_error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description authentication_required: no token, or unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description access_denied: the token lacks the scope or role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict: the name is taken */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests; Retry-After says when to retry */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: nothing internal is revealed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_dns_provider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description dnsp_... */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DnsProvider"];
+                };
+            };
+            /** @description validation_error or invalid_path: malformed input, named in the message */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description authentication_required: no token, or unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description access_denied: the token lacks the scope or role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description rate_limited: too many requests; Retry-After says when to retry */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description internal_error: nothing internal is revealed */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_dns_provider: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description dnsp_... */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description validation_error or invalid_path: malformed input, named in the message */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description authentication_required: no token, or unknown, revoked or expired */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description access_denied: the token lacks the scope or role */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not_found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description conflict: in use */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description payload_too_large: body over the limit */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

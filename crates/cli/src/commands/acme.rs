@@ -75,7 +75,9 @@ pub enum AcmeCommand {
 #[derive(Debug, Subcommand)]
 pub enum AccountsCommand {
     /// List the tenant's ACME accounts
-    #[command(after_help = "Examples:\n  scaivault pki acme accounts list\n  scaivault pki acme accounts list --json | jq -r '.accounts[].id'")]
+    #[command(
+        after_help = "Examples:\n  scaivault pki acme accounts list\n  scaivault pki acme accounts list --json | jq -r '.accounts[].id'"
+    )]
     List(JsonArgs),
     /// Show one account
     #[command(after_help = "Examples:\n  scaivault pki acme accounts get acme_abc")]
@@ -88,20 +90,28 @@ pub enum AccountsCommand {
 #[derive(Debug, Subcommand)]
 pub enum OrdersCommand {
     /// List orders (renewals included), optionally of one status
-    #[command(after_help = "Examples:\n  scaivault pki acme orders list\n  scaivault pki acme orders list --status scheduled")]
+    #[command(
+        after_help = "Examples:\n  scaivault pki acme orders list\n  scaivault pki acme orders list --status scheduled"
+    )]
     List(ListOrdersArgs),
     /// Show one order, with the CA's problem document when it failed
-    #[command(after_help = "Examples:\n  scaivault pki acme orders get acmeo_abc\n  scaivault pki acme orders get acmeo_abc --json | jq .problem")]
+    #[command(
+        after_help = "Examples:\n  scaivault pki acme orders get acmeo_abc\n  scaivault pki acme orders get acmeo_abc --json | jq .problem"
+    )]
     Get(IdArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum DnsProvidersCommand {
     /// Create a DNS provider for dns-01 (docs/dns-providers.md lists each type's fields)
-    #[command(after_help = "Examples:\n  scaivault pki dns-providers create --name bind --type rfc2136 --setting server=192.0.2.53 \\\n    --setting zone=acme.example --setting tsig_key_name=acme --credential tsig_secret=@tsig.b64\n  scaivault pki dns-providers create --name cf --type cloudflare --setting zone_id=023e105f \\\n    --credentials-file cloudflare.json")]
+    #[command(
+        after_help = "Examples:\n  scaivault pki dns-providers create --name bind --type rfc2136 --setting server=192.0.2.53 \\\n    --setting zone=acme.example --setting tsig_key_name=acme --credential tsig_secret=@tsig.b64\n  scaivault pki dns-providers create --name cf --type cloudflare --setting zone_id=023e105f \\\n    --credentials-file cloudflare.json"
+    )]
     Create(CreateDnsArgs),
     /// List DNS providers (never their credentials)
-    #[command(after_help = "Examples:\n  scaivault pki dns-providers list\n  scaivault pki dns-providers list --json")]
+    #[command(
+        after_help = "Examples:\n  scaivault pki dns-providers list\n  scaivault pki dns-providers list --json"
+    )]
     List(JsonArgs),
     /// Show one DNS provider
     #[command(after_help = "Examples:\n  scaivault pki dns-providers get dnsp_abc")]
@@ -278,9 +288,7 @@ fn agree_to_terms(args: &RegisterArgs) -> Result<bool, CliError> {
         .directory_url
         .clone()
         .unwrap_or_else(|| format!("the {} directory", args.provider));
-    eprint!(
-        "Registering means agreeing to the terms of service of {directory}. Agree? [y/N] "
-    );
+    eprint!("Registering means agreeing to the terms of service of {directory}. Agree? [y/N] ");
     let mut answer = String::new();
     std::io::stdin()
         .read_line(&mut answer)
@@ -319,7 +327,10 @@ async fn accounts(client: &Client, cmd: AccountsCommand) -> Result<(), CliError>
     match cmd {
         AccountsCommand::List(args) => {
             let pages = pages::fetch_all::<AcmeAccountList, _>(async |cursor| {
-                client.list_acme_accounts(None, cursor.as_deref()).raw().await
+                client
+                    .list_acme_accounts(None, cursor.as_deref())
+                    .raw()
+                    .await
             })
             .await?;
             if args.json {
@@ -521,7 +532,9 @@ fn pair(raw: &str, files: bool) -> Result<(String, Value), CliError> {
     let (key, value) = raw
         .split_once('=')
         .filter(|(k, _)| !k.trim().is_empty())
-        .ok_or_else(|| CliError::validation(format!("expected KEY=VALUE, got {:?}", key_only(raw))))?;
+        .ok_or_else(|| {
+            CliError::validation(format!("expected KEY=VALUE, got {:?}", key_only(raw)))
+        })?;
     if files && let Some(path) = value.strip_prefix('@') {
         let text = read_file(std::path::Path::new(path))?;
         return Ok((key.trim().to_owned(), Value::String(text.trim().to_owned())));
@@ -598,7 +611,10 @@ pub async fn run_dns(client: &Client, cmd: DnsProvidersCommand) -> Result<(), Cl
         }
         DnsProvidersCommand::List(args) => {
             let pages = pages::fetch_all::<DnsProviderList, _>(async |cursor| {
-                client.list_dns_providers(None, cursor.as_deref()).raw().await
+                client
+                    .list_dns_providers(None, cursor.as_deref())
+                    .raw()
+                    .await
             })
             .await?;
             if args.json {

@@ -242,7 +242,12 @@ async fn accounts_register_with_and_without_external_account_binding() {
         )
         .await;
     assert_error(s, &body, 400, "validation_error");
-    assert!(body["error"]["message"].as_str().unwrap().contains("external account binding"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("external account binding")
+    );
     // The terms must be agreed to.
     let (s, body) = api
         .post(
@@ -292,7 +297,10 @@ async fn accounts_register_with_and_without_external_account_binding() {
 
     // Deactivated: at the CA and here; no more orders with it.
     let (s, body) = api
-        .post(&format!("/v1/pki/acme/accounts/{plain}/deactivate"), json!({}))
+        .post(
+            &format!("/v1/pki/acme/accounts/{plain}/deactivate"),
+            json!({}),
+        )
         .await;
     assert_eq!(s, 200, "{body}");
     assert_eq!(body["status"], "deactivated");
@@ -329,9 +337,14 @@ async fn http01_certificate_is_issued_stored_and_verifies_with_openssl() {
     let id = order["id"].as_str().unwrap().to_owned();
 
     let (mut cursor, mut seen) = (None, Vec::new());
-    let event = wait_for_event(&api, &sub, &mut cursor, &mut seen, Duration::from_secs(120), |e| {
-        is_issued(e) || e["event_type"] == "acme.order_failed"
-    })
+    let event = wait_for_event(
+        &api,
+        &sub,
+        &mut cursor,
+        &mut seen,
+        Duration::from_secs(120),
+        |e| is_issued(e) || e["event_type"] == "acme.order_failed",
+    )
     .await;
     assert!(is_issued(&event), "{event}\n{}", pebble.log());
     assert_eq!(event["data"]["via"], "acme");
@@ -340,7 +353,12 @@ async fn http01_certificate_is_issued_stored_and_verifies_with_openssl() {
     assert_eq!(order["status"], "valid", "{order}");
     let cert_id = order["certificate_id"].as_str().unwrap();
     assert_eq!(event["data"]["certificate_id"], cert_id);
-    assert!(order["order_url"].as_str().unwrap().starts_with("https://127.0.0.1:"));
+    assert!(
+        order["order_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://127.0.0.1:")
+    );
 
     // Tracked with the PKI's certificates, its renewal scheduled.
     let (s, cert) = api.get(&format!("/v1/pki/certs/{cert_id}")).await;
@@ -350,8 +368,14 @@ async fn http01_certificate_is_issued_stored_and_verifies_with_openssl() {
     assert_eq!(cert["renewal"]["status"], "scheduled", "{cert}");
     assert_eq!(cert["secret_path"], "pki/acme/www.acme.test");
 
-    check_stored_certificate(&api, &pebble, "pki/acme/www.acme.test", &["www.acme.test"], "www")
-        .await;
+    check_stored_certificate(
+        &api,
+        &pebble,
+        "pki/acme/www.acme.test",
+        &["www.acme.test"],
+        "www",
+    )
+    .await;
     // The token is withdrawn after validation.
     let (s, _) = api
         .anonymous()
@@ -390,27 +414,54 @@ async fn wildcard_dns01_over_rfc2136_with_the_cli_and_records_cleaned_up() {
 
     // Without --agree-tos and without a terminal: refused, nothing registered.
     let (code, _, err) = cli(&[
-        "pki", "acme", "register", "--provider", "custom", "--directory-url",
-        &pebble.directory_url(), "--ca-bundle", bundle.to_str().unwrap(),
+        "pki",
+        "acme",
+        "register",
+        "--provider",
+        "custom",
+        "--directory-url",
+        &pebble.directory_url(),
+        "--ca-bundle",
+        bundle.to_str().unwrap(),
     ]);
     assert_eq!(code, Some(5), "{err}");
     assert!(err.contains("--agree-tos"), "{err}");
 
     let (code, out, err) = cli(&[
-        "pki", "acme", "register", "--provider", "custom", "--directory-url",
-        &pebble.directory_url(), "--ca-bundle", bundle.to_str().unwrap(),
-        "--email", "certs@acme.test", "--agree-tos", "--json",
+        "pki",
+        "acme",
+        "register",
+        "--provider",
+        "custom",
+        "--directory-url",
+        &pebble.directory_url(),
+        "--ca-bundle",
+        bundle.to_str().unwrap(),
+        "--email",
+        "certs@acme.test",
+        "--agree-tos",
+        "--json",
     ]);
     assert_eq!(code, Some(0), "{err}");
     let account: Value = serde_json::from_str(&out).unwrap();
     let account = account["id"].as_str().unwrap().to_owned();
 
     let (code, out, err) = cli(&[
-        "pki", "dns-providers", "create", "--name", "knot", "--type", "rfc2136",
-        "--setting", &format!("server=127.0.0.1:{}", knot.port()),
-        "--setting", &format!("zone={ZONE}"),
-        "--setting", &format!("tsig_key_name={}", knot.tsig_key_name()),
-        "--credential", &format!("tsig_secret=@{}", secret_file.display()),
+        "pki",
+        "dns-providers",
+        "create",
+        "--name",
+        "knot",
+        "--type",
+        "rfc2136",
+        "--setting",
+        &format!("server=127.0.0.1:{}", knot.port()),
+        "--setting",
+        &format!("zone={ZONE}"),
+        "--setting",
+        &format!("tsig_key_name={}", knot.tsig_key_name()),
+        "--credential",
+        &format!("tsig_secret=@{}", secret_file.display()),
         "--json",
     ]);
     assert_eq!(code, Some(0), "{err}");
@@ -423,17 +474,45 @@ async fn wildcard_dns01_over_rfc2136_with_the_cli_and_records_cleaned_up() {
 
     // The wildcard and its base name: two TXT values at one name, both validated.
     let (code, out, err) = cli(&[
-        "pki", "acme", "issue", "--account", &account, "--domains", "*.acme.test,acme.test",
-        "--challenge", "dns-01", "--dns-provider", &provider, "--path", "tls/wildcard",
+        "pki",
+        "acme",
+        "issue",
+        "--account",
+        &account,
+        "--domains",
+        "*.acme.test,acme.test",
+        "--challenge",
+        "dns-01",
+        "--dns-provider",
+        &provider,
+        "--path",
+        "tls/wildcard",
     ]);
-    assert_eq!(code, Some(0), "stdout: {out}\nstderr: {err}\npebble:\n{}", pebble.log());
+    assert_eq!(
+        code,
+        Some(0),
+        "stdout: {out}\nstderr: {err}\npebble:\n{}",
+        pebble.log()
+    );
     // Progress, one line per status.
-    assert!(err.contains(": pending") && err.contains(": valid"), "{err}");
-    assert!(out.contains("valid") && out.contains("tls/wildcard"), "{out}");
+    assert!(
+        err.contains(": pending") && err.contains(": valid"),
+        "{err}"
+    );
+    assert!(
+        out.contains("valid") && out.contains("tls/wildcard"),
+        "{out}"
+    );
 
     let api = server.client();
-    check_stored_certificate(&api, &pebble, "tls/wildcard", &["*.acme.test", "acme.test"], "wild")
-        .await;
+    check_stored_certificate(
+        &api,
+        &pebble,
+        "tls/wildcard",
+        &["*.acme.test", "acme.test"],
+        "wild",
+    )
+    .await;
     // The challenge records are gone from the zone.
     assert!(
         knot.dig("_acme-challenge.acme.test", "TXT").is_empty(),
@@ -442,7 +521,10 @@ async fn wildcard_dns01_over_rfc2136_with_the_cli_and_records_cleaned_up() {
     );
     let (code, out, _) = cli(&["pki", "acme", "orders", "list"]);
     assert_eq!(code, Some(0));
-    assert!(out.contains("*.acme.test") && out.contains("valid"), "{out}");
+    assert!(
+        out.contains("*.acme.test") && out.contains("valid"),
+        "{out}"
+    );
     let (code, out, _) = cli(&["pki", "certs", "list"]);
     assert_eq!(code, Some(0));
     assert!(out.contains("scheduled"), "{out}");
@@ -472,9 +554,14 @@ async fn failed_validation_surfaces_the_cas_problem_document() {
     let id = order["id"].as_str().unwrap().to_owned();
 
     let (mut cursor, mut seen) = (None, Vec::new());
-    let event = wait_for_event(&api, &sub, &mut cursor, &mut seen, Duration::from_secs(120), |e| {
-        e["event_type"] == "acme.order_failed" || is_issued(e)
-    })
+    let event = wait_for_event(
+        &api,
+        &sub,
+        &mut cursor,
+        &mut seen,
+        Duration::from_secs(120),
+        |e| e["event_type"] == "acme.order_failed" || is_issued(e),
+    )
     .await;
     assert_eq!(event["event_type"], "acme.order_failed", "{event}");
     assert_eq!(event["data"]["order_id"], id);
@@ -484,7 +571,10 @@ async fn failed_validation_surfaces_the_cas_problem_document() {
     assert!(kind.starts_with("urn:ietf:params:acme:error:"), "{problem}");
     assert!(
         problem["subproblems"][0]["identifier"] == "bad.acme.test"
-            || problem["detail"].as_str().unwrap_or_default().contains("bad.acme.test"),
+            || problem["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("bad.acme.test"),
         "{problem}"
     );
 
@@ -546,7 +636,8 @@ async fn a_server_killed_mid_order_resumes_it_without_a_second_order() {
     let api = server.client();
     let account = register(&api, &pebble).await;
     let mut relay = relay(knot.port()).await;
-    let provider = rfc2136_provider(&api, &knot, "knot-relayed", Some(&relay.addr.to_string())).await;
+    let provider =
+        rfc2136_provider(&api, &knot, "knot-relayed", Some(&relay.addr.to_string())).await;
     let sub = subscribe(&api).await;
 
     let (s, order) = api
@@ -579,20 +670,38 @@ async fn a_server_killed_mid_order_resumes_it_without_a_second_order() {
     api.advance_clock("21m").await;
 
     let (mut cursor, mut seen) = (None, Vec::new());
-    let event = wait_for_event(&api, &sub, &mut cursor, &mut seen, Duration::from_secs(180), |e| {
-        is_issued(e) || e["event_type"] == "acme.order_failed"
-    })
+    let event = wait_for_event(
+        &api,
+        &sub,
+        &mut cursor,
+        &mut seen,
+        Duration::from_secs(180),
+        |e| is_issued(e) || e["event_type"] == "acme.order_failed",
+    )
     .await;
     assert!(is_issued(&event), "{event}\n{}", server.log());
     let (_, after) = api.get(&format!("/v1/pki/acme/orders/{id}")).await;
     assert_eq!(after["status"], "valid", "{after}");
-    assert_eq!(after["order_url"], order_url.as_str(), "the same order at the CA");
+    assert_eq!(
+        after["order_url"],
+        order_url.as_str(),
+        "the same order at the CA"
+    );
     assert_eq!(pebble.orders_created(), 1, "no second order at the CA");
     let (_, list) = api.get("/v1/pki/acme/orders?status=valid").await;
     assert_eq!(list["orders"].as_array().unwrap().len(), 1);
-    check_stored_certificate(&api, &pebble, "pki/acme/resume.acme.test", &["resume.acme.test"], "resume")
-        .await;
-    assert!(knot.dig("_acme-challenge.resume.acme.test", "TXT").is_empty());
+    check_stored_certificate(
+        &api,
+        &pebble,
+        "pki/acme/resume.acme.test",
+        &["resume.acme.test"],
+        "resume",
+    )
+    .await;
+    assert!(
+        knot.dig("_acme-challenge.resume.acme.test", "TXT")
+            .is_empty()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -612,7 +721,15 @@ async fn renewal_is_driven_by_the_test_clock_and_keeps_the_path() {
         .await;
     assert_eq!(s, 202, "{order}");
     let (mut cursor, mut seen) = (None, Vec::new());
-    let first = wait_for_event(&api, &sub, &mut cursor, &mut seen, Duration::from_secs(120), is_issued).await;
+    let first = wait_for_event(
+        &api,
+        &sub,
+        &mut cursor,
+        &mut seen,
+        Duration::from_secs(120),
+        is_issued,
+    )
+    .await;
     let first_id = first["data"]["certificate_id"].as_str().unwrap().to_owned();
     let (_, cert) = api.get(&format!("/v1/pki/certs/{first_id}")).await;
     let renewal_order = cert["renewal"]["order_id"].as_str().unwrap().to_owned();
@@ -620,16 +737,22 @@ async fn renewal_is_driven_by_the_test_clock_and_keeps_the_path() {
 
     // Nothing happens before two thirds of the lifetime.
     let parse = |v: &Value| {
-        time::OffsetDateTime::parse(v.as_str().unwrap(), &time::format_description::well_known::Rfc3339)
-            .unwrap()
+        time::OffsetDateTime::parse(
+            v.as_str().unwrap(),
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap()
     };
     let (not_before, not_after) = (parse(&cert["not_before"]), parse(&cert["not_after"]));
     let lifetime: time::Duration = not_after - not_before;
     let two_thirds: time::OffsetDateTime = not_before + lifetime * 2 / 3;
     let now = api.clock_now().await;
     let early: time::Duration = (two_thirds - now) / 2;
-    api.advance_clock(&format!("{}s", early.whole_seconds())).await;
-    let (_, waiting) = api.get(&format!("/v1/pki/acme/orders/{renewal_order}")).await;
+    api.advance_clock(&format!("{}s", early.whole_seconds()))
+        .await;
+    let (_, waiting) = api
+        .get(&format!("/v1/pki/acme/orders/{renewal_order}"))
+        .await;
     assert_eq!(waiting["status"], "scheduled", "{waiting}");
 
     // Past two thirds: renewed once, at the same path.
@@ -637,18 +760,34 @@ async fn renewal_is_driven_by_the_test_clock_and_keeps_the_path() {
     let left: time::Duration = two_thirds - now;
     api.advance_clock(&format!("{}s", left.whole_seconds() + 3600))
         .await;
-    let renewed = wait_for_event(&api, &sub, &mut cursor, &mut seen, Duration::from_secs(120), |e| {
-        is_issued(e) && e["data"]["via"] == "acme_renewal"
-    })
+    let renewed = wait_for_event(
+        &api,
+        &sub,
+        &mut cursor,
+        &mut seen,
+        Duration::from_secs(120),
+        |e| is_issued(e) && e["data"]["via"] == "acme_renewal",
+    )
     .await;
-    let new_id = renewed["data"]["certificate_id"].as_str().unwrap().to_owned();
+    let new_id = renewed["data"]["certificate_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert_ne!(new_id, first_id);
-    let (_, done) = api.get(&format!("/v1/pki/acme/orders/{renewal_order}")).await;
+    let (_, done) = api
+        .get(&format!("/v1/pki/acme/orders/{renewal_order}"))
+        .await;
     assert_eq!(done["status"], "valid", "{done}");
     assert_eq!(done["renewal_of"], first_id.as_str());
     assert_eq!(done["certificate_id"], new_id.as_str());
-    let secret = check_stored_certificate(&api, &pebble, "pki/acme/renew.acme.test", &["renew.acme.test"], "renewed")
-        .await;
+    let secret = check_stored_certificate(
+        &api,
+        &pebble,
+        "pki/acme/renew.acme.test",
+        &["renew.acme.test"],
+        "renewed",
+    )
+    .await;
     assert_eq!(secret["version"], 2, "a new version of the same secret");
     let (_, new_cert) = api.get(&format!("/v1/pki/certs/{new_id}")).await;
     assert_ne!(new_cert["serial"], cert["serial"]);
@@ -685,15 +824,31 @@ async fn two_nodes_renew_a_certificate_once() {
         .await;
     assert_eq!(s, 202, "{order}");
     let (mut cursor, mut seen) = (None, Vec::new());
-    let first = wait_for_event(&on_b, &sub, &mut cursor, &mut seen, Duration::from_secs(120), is_issued).await;
+    let first = wait_for_event(
+        &on_b,
+        &sub,
+        &mut cursor,
+        &mut seen,
+        Duration::from_secs(120),
+        is_issued,
+    )
+    .await;
     assert_eq!(first["data"]["via"], "acme", "{first}\n{}", a.log());
     let first_id = first["data"]["certificate_id"].as_str().unwrap().to_owned();
 
-    let renewed = wait_for_event(&on_a, &sub, &mut cursor, &mut seen, Duration::from_secs(120), |e| {
-        is_issued(e) && e["data"]["via"] == "acme_renewal"
-    })
+    let renewed = wait_for_event(
+        &on_a,
+        &sub,
+        &mut cursor,
+        &mut seen,
+        Duration::from_secs(120),
+        |e| is_issued(e) && e["data"]["via"] == "acme_renewal",
+    )
     .await;
-    let renewed_id = renewed["data"]["certificate_id"].as_str().unwrap().to_owned();
+    let renewed_id = renewed["data"]["certificate_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // Exactly one renewal: one order at the CA for it, one renewal order here, valid.
     assert_eq!(pebble.orders_created(), 2, "{}", pebble.log());
     let (_, cert) = on_a.get(&format!("/v1/pki/certs/{first_id}")).await;

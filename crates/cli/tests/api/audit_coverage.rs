@@ -319,7 +319,12 @@ const DECLARED: &[(&str, &str, &str, &str)] = &[
     ("GET", "/v1/pki/dns-providers", "list", "dns_provider"),
     ("POST", "/v1/pki/dns-providers", "create", "dns_provider"),
     ("GET", "/v1/pki/dns-providers/{id}", "read", "dns_provider"),
-    ("DELETE", "/v1/pki/dns-providers/{id}", "delete", "dns_provider"),
+    (
+        "DELETE",
+        "/v1/pki/dns-providers/{id}",
+        "delete",
+        "dns_provider",
+    ),
     ("GET", "/v1/pki/acme/orders", "list", "acme_order"),
     ("POST", "/v1/pki/acme/orders", "create", "acme_order"),
     ("GET", "/v1/pki/acme/orders/{id}", "read", "acme_order"),

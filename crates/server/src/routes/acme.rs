@@ -68,13 +68,14 @@ pub fn http01_router() -> Router<AppState> {
     params(("token" = String, Path, description = "the challenge token (base64url)")),
     responses((status = 200, body = String, content_type = "text/plain"),
               (status = 404, description = "no such token published")))]
-pub async fn http01_challenge(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+pub async fn http01_challenge(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> Response {
     match acme::http01_answer(&state, &token).await {
-        Ok(Some(key_authorization)) => (
-            [(header::CONTENT_TYPE, "text/plain")],
-            key_authorization,
-        )
-            .into_response(),
+        Ok(Some(key_authorization)) => {
+            ([(header::CONTENT_TYPE, "text/plain")], key_authorization).into_response()
+        }
         Ok(None) => StatusCode::NOT_FOUND.into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "reading an http-01 token failed");
@@ -175,7 +176,9 @@ pub async fn list_dns_providers(
     Authenticated(p): Authenticated,
     uri: Uri,
 ) -> ApiResult<Json<DnsProviderList>> {
-    Ok(Json(acme::list_dns_providers(&state, &p, uri.query()).await?))
+    Ok(Json(
+        acme::list_dns_providers(&state, &p, uri.query()).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/pki/dns-providers/{id}", tag = "acme",

@@ -875,8 +875,17 @@ pub async fn claim_all(stores: Vec<Arc<dyn Store>>, expected: usize) -> HashSet<
 /// account, no internal CA) is tracked in the PKI certificate table.
 pub async fn acme_renewals_and_http01_answers(store: &dyn Store) {
     let t = "tnt_acme_renew";
-    store.insert_acme_account(&account(t, "acme_r"), None).await.unwrap();
-    assert!(store.renewal_order_of(t, "cert_r1").await.unwrap().is_none());
+    store
+        .insert_acme_account(&account(t, "acme_r"), None)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .renewal_order_of(t, "cert_r1")
+            .await
+            .unwrap()
+            .is_none()
+    );
     for (id, minutes) in [("acmeo_r1", 0), ("acmeo_r2", 1)] {
         let o = AcmeOrderRecord {
             renewal_of: Some("cert_r1".into()),
@@ -910,7 +919,11 @@ pub async fn acme_renewals_and_http01_answers(store: &dyn Store) {
     // Published again (a resumed order): replaced, not duplicated.
     store.put_http01_token(&answer).await.unwrap();
     assert_eq!(
-        store.http01_key_authorization("tok_1", T0).await.unwrap().as_deref(),
+        store
+            .http01_key_authorization("tok_1", T0)
+            .await
+            .unwrap()
+            .as_deref(),
         Some("tok_1.thumbprint")
     );
     // Never served once expired.
@@ -923,7 +936,13 @@ pub async fn acme_renewals_and_http01_answers(store: &dyn Store) {
     );
     store.delete_http01_token("tok_1", T0).await.unwrap();
     store.delete_http01_token("tok_1", T0).await.unwrap();
-    assert!(store.http01_key_authorization("tok_1", T0).await.unwrap().is_none());
+    assert!(
+        store
+            .http01_key_authorization("tok_1", T0)
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     // An ACME certificate: ca_id is the account, no pki_cas row.
     let der = vec![0x30, 0x03, 0x02, 0x01, 0x01];
@@ -947,7 +966,11 @@ pub async fn acme_renewals_and_http01_answers(store: &dyn Store) {
         created_at: T0,
     };
     store.insert_certificate(&cert, None, None).await.unwrap();
-    let got = store.get_certificate(t, "cert_acme_r").await.unwrap().unwrap();
+    let got = store
+        .get_certificate(t, "cert_acme_r")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got.ca_id, "acme_r");
     assert_eq!(got.cert_der, der);
 }

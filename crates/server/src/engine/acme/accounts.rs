@@ -3,7 +3,9 @@
 
 use scaivault_acme::{AcmeAccount, Eab, Provider, RegisterRequest};
 use scaivault_proto::Timestamp;
-use scaivault_proto::acme::{AcmeAccount as AccountDto, AcmeAccountList, RegisterAcmeAccountRequest};
+use scaivault_proto::acme::{
+    AcmeAccount as AccountDto, AcmeAccountList, RegisterAcmeAccountRequest,
+};
 use scaivault_store::AcmeAccountRecord;
 use scaivault_store::acme::{ACCOUNT_DEACTIVATED, ACCOUNT_VALID};
 

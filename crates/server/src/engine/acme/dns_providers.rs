@@ -4,7 +4,9 @@
 use serde_json::{Map, Value};
 
 use scaivault_proto::Timestamp;
-use scaivault_proto::acme::{CreateDnsProviderRequest, DnsProvider as DnsProviderDto, DnsProviderList};
+use scaivault_proto::acme::{
+    CreateDnsProviderRequest, DnsProvider as DnsProviderDto, DnsProviderList,
+};
 use scaivault_store::{DnsProviderRecord, StoreError};
 
 use super::*;
@@ -45,8 +47,9 @@ fn dto(
     credential_fields: Vec<String>,
     webhook_secret: Option<String>,
 ) -> ApiResult<DnsProviderDto> {
-    let settings: Map<String, Value> = serde_json::from_str(&p.settings)
-        .map_err(|_| ApiError::internal(format!("DNS provider {} has unreadable settings", p.id)))?;
+    let settings: Map<String, Value> = serde_json::from_str(&p.settings).map_err(|_| {
+        ApiError::internal(format!("DNS provider {} has unreadable settings", p.id))
+    })?;
     Ok(DnsProviderDto {
         id: p.id.clone(),
         name: p.name.clone(),
@@ -98,8 +101,8 @@ pub async fn create_dns_provider(
             serde_json::from_value(Value::Object(request.settings.clone())).map_err(|e| {
                 ApiError::validation(format!("webhook settings: {}", field_message(&e)))
             })?;
-        let creds: WebhookCredentials =
-            serde_json::from_value(Value::Object(credentials.clone())).map_err(|e| {
+        let creds: WebhookCredentials = serde_json::from_value(Value::Object(credentials.clone()))
+            .map_err(|e| {
                 ApiError::validation(format!("webhook credentials: {}", field_message(&e)))
             })?;
         state
@@ -111,7 +114,10 @@ pub async fn create_dns_provider(
         let mut common = Map::new();
         for (k, v) in [
             ("nameservers", &settings.nameservers),
-            ("propagation_timeout_seconds", &settings.propagation_timeout_seconds),
+            (
+                "propagation_timeout_seconds",
+                &settings.propagation_timeout_seconds,
+            ),
         ] {
             if let Some(v) = v {
                 common.insert(k.to_owned(), v.clone());

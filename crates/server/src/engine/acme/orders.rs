@@ -6,8 +6,8 @@ use scaivault_proto::Timestamp;
 use scaivault_proto::acme::{AcmeOrder as OrderDto, AcmeOrderList, CreateAcmeOrderRequest};
 use scaivault_store::AcmeOrderRecord;
 use scaivault_store::acme::{
-    ACCOUNT_VALID, CHALLENGE_DNS01, ORDER_FAILED, ORDER_PENDING, ORDER_PROCESSING,
-    ORDER_SCHEDULED, ORDER_VALID,
+    ACCOUNT_VALID, CHALLENGE_DNS01, ORDER_FAILED, ORDER_PENDING, ORDER_PROCESSING, ORDER_SCHEDULED,
+    ORDER_VALID,
 };
 
 use super::dns_providers::{WEBHOOK, load_dns_provider};

@@ -122,16 +122,20 @@ impl Http01Responder for Webhook {
         token: &str,
         key_authorization: &str,
     ) -> Result<(), AcmeError> {
-        self.send(json!({"action": "present", "challenge": "http-01", "domain": domain,
-            "token": token, "key_authorization": key_authorization}))
-            .await
-            .map_err(|e| AcmeError::Responder(e.to_string()))
+        self.send(
+            json!({"action": "present", "challenge": "http-01", "domain": domain,
+            "token": token, "key_authorization": key_authorization}),
+        )
+        .await
+        .map_err(|e| AcmeError::Responder(e.to_string()))
     }
 
     async fn cleanup(&self, domain: &str, token: &str) -> Result<(), AcmeError> {
-        self.send(json!({"action": "cleanup", "challenge": "http-01", "domain": domain,
-            "token": token}))
-            .await
-            .map_err(|e| AcmeError::Responder(e.to_string()))
+        self.send(
+            json!({"action": "cleanup", "challenge": "http-01", "domain": domain,
+            "token": token}),
+        )
+        .await
+        .map_err(|e| AcmeError::Responder(e.to_string()))
     }
 }

@@ -64,7 +64,7 @@ pub fn spawn(state: AppState, every: Duration) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// Claims and works due orders until none is left (up to [`CONCURRENCY`] at a time); returns
+/// Claims and works due orders until none is left (up to four at a time); returns
 /// how many it took.
 pub async fn run_round(state: &AppState) -> u64 {
     let mut tasks = tokio::task::JoinSet::new();
@@ -276,8 +276,7 @@ async fn persist_checkpoint(
             },
             None,
         )
-        .await
-        ?;
+        .await?;
     Ok(())
 }
 
@@ -426,10 +425,7 @@ async fn store_certificate(
         "certificate".into(),
         scaivault_pki::pem_encode("CERTIFICATE", leaf).into(),
     );
-    data.insert(
-        "private_key".into(),
-        issued.private_key_pem.as_str().into(),
-    );
+    data.insert("private_key".into(), issued.private_key_pem.as_str().into());
     data.insert("chain".into(), Value::Array(chain));
     data.insert("serial".into(), record.serial.clone().into());
     let plaintext = crate::secrets::serialize_data(&data)?;
@@ -719,7 +715,9 @@ async fn emit_failure(
     match state.store.insert_events(&[event]).await {
         Ok(n) if n > 0 => state.events.committed(),
         Ok(_) => {}
-        Err(e) => tracing::warn!(order = %order.id, error = %e, "recording acme.order_failed failed"),
+        Err(e) => {
+            tracing::warn!(order = %order.id, error = %e, "recording acme.order_failed failed")
+        }
     }
 }
 
