@@ -162,8 +162,9 @@ pub struct CreateAcmeOrderRequest {
     pub domains: Vec<String>,
     /// `http-01` or `dns-01`.
     pub challenge: String,
-    /// dns-01: the DNS provider (`dnsp_...`). http-01: optionally a `webhook` provider that
-    /// receives the token for another front end; without it ScaiVault answers the CA itself.
+    /// dns-01: the DNS provider (`dnsp_...`); may be left out when the tenant has exactly one.
+    /// http-01: optionally a `webhook` provider that receives the token for another front end;
+    /// without it ScaiVault answers the CA itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns_provider_id: Option<String>,
     /// `ecdsa-p256` (default) or `rsa-2048` (what every public ACME CA accepts).

@@ -36,3 +36,25 @@ pub(crate) fn random_hex(bytes: usize) -> String {
         .expect("read /dev/urandom");
     buf.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// A `psql` command that talks to whatever server its arguments name. Debian's `psql` is a
+/// wrapper (pg_wrapper) that first inspects every local cluster, and fails ("Invalid data
+/// directory for cluster ...") while a test's `pg_createcluster` cluster is half made or being
+/// removed; the client binary itself (`/usr/lib/postgresql/<version>/bin/psql`, the newest)
+/// does not look. Elsewhere (no such directory): plain `psql`.
+pub fn psql_command() -> std::process::Command {
+    let newest = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let version: u32 = e.file_name().to_str()?.parse().ok()?;
+            let bin = e.path().join("bin/psql");
+            bin.is_file().then_some((version, bin))
+        })
+        .max_by_key(|(version, _)| *version);
+    match newest {
+        Some((_, bin)) => std::process::Command::new(bin),
+        None => std::process::Command::new("psql"),
+    }
+}

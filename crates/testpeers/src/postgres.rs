@@ -69,7 +69,7 @@ impl PgCluster {
             "CREATE ROLE {SUPERUSER} WITH SUPERUSER LOGIN PASSWORD '{}'",
             cluster.password
         );
-        let out = Command::new("psql")
+        let out = crate::psql_command()
             .args(["-h", SOCKET_DIR, "-p", &port.to_string(), "-U", "postgres"])
             .args([
                 "-d",
@@ -130,7 +130,7 @@ impl PgCluster {
     /// Runs `sql` with `psql` over TCP as `user` with `password` on the `postgres` database;
     /// the unaligned, tuples-only output, or psql's error text.
     pub fn psql(&self, user: &str, password: &str, sql: &str) -> Result<String, String> {
-        let out = Command::new("psql")
+        let out = crate::psql_command()
             .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", user])
             .args([
                 "-d",

@@ -1993,8 +1993,9 @@ export interface components {
             /** @description `http-01` or `dns-01`. */
             challenge: string;
             /**
-             * @description dns-01: the DNS provider (`dnsp_...`). http-01: optionally a `webhook` provider that
-             *     receives the token for another front end; without it ScaiVault answers the CA itself.
+             * @description dns-01: the DNS provider (`dnsp_...`); may be left out when the tenant has exactly one.
+             *     http-01: optionally a `webhook` provider that receives the token for another front end;
+             *     without it ScaiVault answers the CA itself.
              */
             dns_provider_id?: string | null;
             /** @description DNS names; `*.name` wildcards need dns-01. The first is the certificate's subject. */

@@ -158,7 +158,8 @@ pub struct RegisterArgs {
     /// PEM roots to trust for the CA's HTTPS endpoint (a private CA)
     #[arg(long, value_name = "FILE")]
     ca_bundle: Option<PathBuf>,
-    /// Agree to the CA's terms of service (asked interactively otherwise)
+    /// Agree to the CA's terms of service without being asked (at a terminal the CLI asks;
+    /// without one, registering is the agreement)
     #[arg(long)]
     agree_tos: bool,
     #[arg(long)]
@@ -176,7 +177,8 @@ pub struct IssueArgs {
     /// http-01 or dns-01
     #[arg(long)]
     challenge: String,
-    /// dns-01: the DNS provider (dnsp_...); http-01: a webhook provider for another front end
+    /// dns-01: the DNS provider (dnsp_...; default: the tenant's only one); http-01: a webhook
+    /// provider for another front end
     #[arg(long, value_name = "DNS_PROVIDER_ID")]
     dns_provider: Option<String>,
     /// ecdsa-p256 (default) or rsa-2048
@@ -273,21 +275,23 @@ impl pages::Page for DnsProviderList {
     }
 }
 
-/// The terms of service must be agreed to explicitly: `--agree-tos`, or a "yes" typed at the
-/// terminal. Without a terminal and without the flag, nothing is sent.
+/// Registering agrees to the CA's terms of service. At a terminal the CLI asks (unless
+/// `--agree-tos`); without one (scripts, CI) running `register` is the agreement, and the CLI
+/// says so on stderr. The API itself takes nothing less than `terms_of_service_agreed: true`.
 fn agree_to_terms(args: &RegisterArgs) -> Result<bool, CliError> {
+    let directory = args
+        .directory_url
+        .clone()
+        .unwrap_or_else(|| format!("the {} ACME directory", args.provider));
     if args.agree_tos {
         return Ok(true);
     }
     if !std::io::stdin().is_terminal() {
-        return Err(CliError::validation(
-            "the CA's terms of service must be agreed to: pass --agree-tos",
-        ));
+        eprintln!(
+            "Registering agrees to the terms of service of {directory} (pass --agree-tos to say so explicitly)."
+        );
+        return Ok(true);
     }
-    let directory = args
-        .directory_url
-        .clone()
-        .unwrap_or_else(|| format!("the {} directory", args.provider));
     eprint!("Registering means agreeing to the terms of service of {directory}. Agree? [y/N] ");
     let mut answer = String::new();
     std::io::stdin()

@@ -188,7 +188,7 @@ async fn one_node_delivers_webhooks_without_duplicates() {
 
 /// The holder of each background job's lease, read from the shared database.
 fn lease_holders(db: &TestDatabase) -> std::collections::HashMap<String, String> {
-    let out = std::process::Command::new("psql")
+    let out = scaivault_testpeers::psql_command()
         .arg(&db.url)
         .args([
             "-At",

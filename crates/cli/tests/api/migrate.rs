@@ -32,7 +32,7 @@ fn text(out: &Output) -> String {
 
 /// One value from PostgreSQL (`psql -At`).
 fn psql(url: &str, sql: &str) -> String {
-    let out = Command::new("psql")
+    let out = scaivault_testpeers::psql_command()
         .arg(url)
         .args(["-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
         .output()

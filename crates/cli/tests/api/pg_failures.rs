@@ -3,7 +3,7 @@
 //! audit entry, and the server recovers by itself.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::json;
@@ -78,7 +78,7 @@ async fn postgres_statement_timeout_is_503_and_changes_nothing() {
         201
     );
     // Another session holds a lock on every secret row until told to let go.
-    let mut holder = Command::new("psql")
+    let mut holder = scaivault_testpeers::psql_command()
         .arg(&db.url)
         .args(["-q", "-v", "ON_ERROR_STOP=1"])
         .stdin(Stdio::piped())

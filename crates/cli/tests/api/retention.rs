@@ -429,7 +429,7 @@ async fn pruned_outbox_positions_are_never_handed_out_again() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let last = Command::new("psql")
+    let last = scaivault_testpeers::psql_command()
         .arg(&db.url)
         .args(["-At", "-c", "SELECT last_value FROM events_seq"])
         .output()

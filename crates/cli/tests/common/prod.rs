@@ -197,7 +197,7 @@ impl TestDatabase {
 
     /// The first column of the first row `sql` returns, as text ("" for no row).
     pub fn query(&self, sql: &str) -> String {
-        let out = Command::new("psql")
+        let out = scaivault_testpeers::psql_command()
             .arg(&self.url)
             .args(["-At", "-v", "ON_ERROR_STOP=1", "-c", sql])
             .output()
@@ -243,7 +243,7 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        let _ = Command::new("psql")
+        let _ = scaivault_testpeers::psql_command()
             .arg(&self.admin_url)
             .args([
                 "-q",
@@ -255,7 +255,7 @@ impl Drop for TestDatabase {
 }
 
 pub fn psql(url: &str, sql: &str) {
-    let out = Command::new("psql")
+    let out = scaivault_testpeers::psql_command()
         .arg(url)
         .args(["-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
         .output()

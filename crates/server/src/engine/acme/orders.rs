@@ -92,11 +92,28 @@ pub async fn create_order(
             "the ACME account is deactivated: register another",
         ));
     }
-    match (&request.dns_provider_id, challenge) {
+    let mut dns_provider_id = request.dns_provider_id.clone();
+    match (&dns_provider_id, challenge) {
+        // The CLI reference's `pki acme issue ... --challenge dns-01` names no provider: the
+        // tenant's only one is meant.
         (None, ChallengeKind::Dns01) => {
-            return Err(ApiError::validation(
-                "dns_provider_id: dns-01 needs a DNS provider (POST /v1/pki/dns-providers)",
-            ));
+            let page = state
+                .store
+                .list_dns_providers(&p.tenant_id, None, 2)
+                .await?;
+            match page.items.as_slice() {
+                [only] => dns_provider_id = Some(only.id.clone()),
+                [] => {
+                    return Err(ApiError::validation(
+                        "dns_provider_id: dns-01 needs a DNS provider; create one with POST /v1/pki/dns-providers",
+                    ));
+                }
+                _ => {
+                    return Err(ApiError::validation(
+                        "dns_provider_id: the tenant has several DNS providers; name the one to use",
+                    ));
+                }
+            }
         }
         (Some(id), _) => {
             let provider = load_dns_provider(state, &p.tenant_id, id).await?;
@@ -119,7 +136,7 @@ pub async fn create_order(
         account_id: account.id,
         domains,
         challenge: challenge.as_str().to_owned(),
-        dns_provider_id: request.dns_provider_id.clone(),
+        dns_provider_id,
         key_type: key_type_name(key_type).to_owned(),
         status: ORDER_PENDING.to_owned(),
         order_url: None,
