@@ -121,7 +121,7 @@ fn part<T: DeserializeOwned>(
 
 /// serde's message when it names a field (unknown or missing); a generic one otherwise,
 /// because "invalid type" messages quote the value, which may be a secret.
-fn field_error(e: &serde_json::Error) -> String {
+pub fn field_error(e: &serde_json::Error) -> String {
     let s = e.to_string();
     let s = match s.find(" at line ") {
         Some(i) => s[..i].to_owned(),

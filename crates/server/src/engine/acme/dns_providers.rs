@@ -28,11 +28,12 @@ pub fn kinds() -> Vec<&'static str> {
 #[serde(deny_unknown_fields)]
 pub(super) struct WebhookSettings {
     pub url: String,
-    /// Where to check dns-01 propagation (as for every kind).
-    #[serde(default)]
-    pub nameservers: Option<Value>,
-    #[serde(default)]
-    pub propagation_timeout_seconds: Option<Value>,
+    /// The propagation settings every kind takes: accepted here (unknown fields are refused),
+    /// read by `scaivault_acme::dns::registry::propagation` from the settings themselves.
+    #[serde(default, rename = "nameservers")]
+    _nameservers: Option<Value>,
+    #[serde(default, rename = "propagation_timeout_seconds")]
+    _propagation_timeout_seconds: Option<Value>,
 }
 
 #[derive(serde::Deserialize)]
@@ -99,31 +100,26 @@ pub async fn create_dns_provider(
     if request.kind == WEBHOOK {
         let settings: WebhookSettings =
             serde_json::from_value(Value::Object(request.settings.clone())).map_err(|e| {
-                ApiError::validation(format!("webhook settings: {}", field_message(&e)))
+                ApiError::validation(format!(
+                    "webhook settings: {}",
+                    scaivault_acme::dns::registry::field_error(&e)
+                ))
             })?;
         let creds: WebhookCredentials = serde_json::from_value(Value::Object(credentials.clone()))
             .map_err(|e| {
-                ApiError::validation(format!("webhook credentials: {}", field_message(&e)))
+                ApiError::validation(format!(
+                    "webhook credentials: {}",
+                    scaivault_acme::dns::registry::field_error(&e)
+                ))
             })?;
         state
             .webhooks
             .check_url(&settings.url)
             .await
             .map_err(|e| ApiError::validation(format!("settings.url: {e}")))?;
-        // The common propagation settings, checked like every kind's.
-        let mut common = Map::new();
-        for (k, v) in [
-            ("nameservers", &settings.nameservers),
-            (
-                "propagation_timeout_seconds",
-                &settings.propagation_timeout_seconds,
-            ),
-        ] {
-            if let Some(v) = v {
-                common.insert(k.to_owned(), v.clone());
-            }
-        }
-        check_common(&common)?;
+        // The propagation settings every kind shares, by the registry's rules.
+        scaivault_acme::dns::registry::propagation(&Value::Object(request.settings.clone()))
+            .map_err(|e| ApiError::validation(e.to_string()))?;
         if creds.secret.is_none() {
             let secret = crate::webhooks::new_secret()?;
             credentials.insert("secret".into(), Value::String(secret.to_string()));
@@ -166,24 +162,6 @@ pub async fn create_dns_provider(
         })?;
     audit::committed();
     dto(&record, credentials.keys().cloned().collect(), generated)
-}
-
-/// serde's message when it names a field; a generic one otherwise (values may be secrets).
-fn field_message(e: &serde_json::Error) -> String {
-    let s = e.to_string();
-    let s = s.split(" at line ").next().unwrap_or_default().to_owned();
-    if s.starts_with("unknown field") || s.starts_with("missing field") {
-        s
-    } else {
-        "a field has the wrong type or value".to_owned()
-    }
-}
-
-/// The propagation settings every kind shares, checked by the registry's own rules.
-fn check_common(common: &Map<String, Value>) -> ApiResult<()> {
-    scaivault_acme::dns::registry::propagation(&Value::Object(common.clone()))
-        .map(|_| ())
-        .map_err(|e| ApiError::validation(e.to_string()))
 }
 
 pub async fn list_dns_providers(

@@ -170,33 +170,28 @@ pub async fn list_orders(
     require_scope(p, Scope::PkiRead)?;
     let pairs = crate::extract::query_pairs(query);
     crate::extract::reject_unknown(&pairs, &["status", "limit", "cursor"])?;
-    let mut status = None;
-    let mut rest = Vec::new();
+    let (mut status, mut limit, mut after) = (None, 50, None);
     for (k, v) in pairs {
-        if k == "status" {
-            if ![
-                ORDER_PENDING,
-                ORDER_SCHEDULED,
-                ORDER_PROCESSING,
-                ORDER_VALID,
-                ORDER_FAILED,
-            ]
-            .contains(&v.as_str())
-            {
-                return Err(ApiError::validation(
-                    "status: pending, scheduled, processing, valid or failed",
-                ));
+        match k.as_str() {
+            "status" => {
+                let known = [
+                    ORDER_PENDING,
+                    ORDER_SCHEDULED,
+                    ORDER_PROCESSING,
+                    ORDER_VALID,
+                    ORDER_FAILED,
+                ];
+                if !known.contains(&v.as_str()) {
+                    return Err(ApiError::validation(
+                        "status: pending, scheduled, processing, valid or failed",
+                    ));
+                }
+                status = Some(v);
             }
-            status = Some(v);
-        } else {
-            rest.push(format!(
-                "{k}={}",
-                form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
-            ));
+            "limit" => limit = crate::extract::parse_u64("limit", &v, 1, 200)? as u32,
+            _ => after = Some(crate::cursor::decode_path(&v)?),
         }
     }
-    let rest = rest.join("&");
-    let (limit, after) = crate::extract::page_params(Some(&rest))?;
     let page = state
         .store
         .list_acme_orders(&p.tenant_id, status.as_deref(), after.as_deref(), limit)

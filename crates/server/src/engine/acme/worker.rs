@@ -195,6 +195,7 @@ async fn attempt(state: &AppState, order: &AcmeOrderRecord) -> Result<Outcome, F
     if account.status != ACCOUNT_VALID {
         return Err(fatal("account", "the ACME account is deactivated"));
     }
+    let live = live_account(state, &account).await.map_err(Failure::from)?;
     // A renewal starts by checking it is still wanted and due.
     let mut replaced_pem = None;
     if let Some(cert_id) = &order.renewal_of
@@ -209,13 +210,11 @@ async fn attempt(state: &AppState, order: &AcmeOrderRecord) -> Result<Outcome, F
             ));
         }
         let pem = scaivault_pki::pem_encode("CERTIFICATE", &cert.cert_der);
-        let live = live_account(state, &account).await.map_err(Failure::from)?;
         if let Some(next) = renewal_not_due(state, &live, &cert, &pem).await {
             return Ok(Outcome::NotYet(next));
         }
         replaced_pem = Some(pem);
     }
-    let live = live_account(state, &account).await.map_err(Failure::from)?;
     let acme_order = match &order.sealed_checkpoint {
         Some(blob) => {
             let checkpoint: OrderCheckpoint = open_json(state, tenant, &order.id, blob)?;
@@ -243,8 +242,8 @@ async fn attempt(state: &AppState, order: &AcmeOrderRecord) -> Result<Outcome, F
     };
     let solver = solver(state, order).await?;
     let issued = acme_order.complete(&solver, &state.acme.poll).await?;
-    let certificate_id = store_certificate(state, order, &issued).await?;
-    schedule_renewal(state, order, &certificate_id).await?;
+    let (certificate_id, validity) = store_certificate(state, order, &issued).await?;
+    schedule_renewal(state, order, &certificate_id, validity).await?;
     Ok(Outcome::Issued { certificate_id })
 }
 
@@ -386,7 +385,7 @@ async fn store_certificate(
     state: &AppState,
     order: &AcmeOrderRecord,
     issued: &IssuedCertificate,
-) -> Result<String, Failure> {
+) -> Result<(String, (OffsetDateTime, OffsetDateTime)), Failure> {
     let tenant = order.tenant_id.as_str();
     let ders = scaivault_pki::pem_decode_cert(&issued.certificate_chain_pem)
         .map_err(|e| fatal("certificate", &format!("the CA's chain: {e}")))?;
@@ -467,7 +466,7 @@ async fn store_certificate(
         Ok(_) | Err(StoreError::Duplicate) => {}
         Err(e) => return Err(ApiError::from(e).into()),
     }
-    Ok(id)
+    Ok((id, (info.not_before, info.not_after)))
 }
 
 /// Schedules the certificate's renewal as an order that is looked at within a day (ARI) and
@@ -477,24 +476,18 @@ async fn schedule_renewal(
     state: &AppState,
     order: &AcmeOrderRecord,
     certificate_id: &str,
+    (not_before, not_after): (OffsetDateTime, OffsetDateTime),
 ) -> Result<(), Failure> {
-    let Some(cert) = state
-        .store
-        .get_certificate(&order.tenant_id, certificate_id)
-        .await?
-    else {
-        return Err(fatal("certificate", "the stored certificate vanished"));
-    };
     let now = state.clock.now();
     // The first look comes within a day (the CA's ARI window may ask for an early renewal,
     // e.g. before a mass revocation); without ARI it reschedules to the two-thirds point.
-    let due = match renewal_decision(cert.not_before, cert.not_after, now, None, 0.0) {
+    let due = match renewal_decision(not_before, not_after, now, None, 0.0) {
         RenewalDecision::Renew(_) => now,
         RenewalDecision::NotYet { next_check } => next_check.min(now + FIRST_RENEWAL_CHECK),
     };
     // Never at once: a CA (or a clock) that hands out certificates already due would
     // otherwise have us order again and again, into its rate limits.
-    let lifetime = cert.not_after - cert.not_before;
+    let lifetime = not_after - not_before;
     let third: time::Duration = lifetime / 3;
     let due = due.max(now + third.min(FIRST_RENEWAL_CHECK));
     let renewal = AcmeOrderRecord {
@@ -535,28 +528,22 @@ async fn settle(
     result: Result<Outcome, Failure>,
 ) -> ApiResult<()> {
     let now = state.clock.now();
-    let base = OrderUpdate {
-        status: order.status.clone(),
-        order_url: order.order_url.clone(),
-        sealed_checkpoint: order.sealed_checkpoint.clone(),
-        certificate_id: None,
-        problem: order.problem.clone(),
-        attempts: order.attempts,
-        next_attempt_at: order.next_attempt_at,
-        claim_until: None,
-        updated_at: now,
-    };
-    // The checkpoint may have been written meanwhile (a new CA order): re-read it.
+    // The attempt may have created the CA's order meanwhile (URL and checkpoint): re-read.
     let current = state
         .store
         .get_acme_order(&order.tenant_id, &order.id)
         .await?
         .unwrap_or_else(|| order.clone());
     let base = OrderUpdate {
+        status: current.status.clone(),
         order_url: current.order_url.clone(),
         sealed_checkpoint: current.sealed_checkpoint.clone(),
-        status: current.status.clone(),
-        ..base
+        certificate_id: None,
+        problem: order.problem.clone(),
+        attempts: order.attempts,
+        next_attempt_at: order.next_attempt_at,
+        claim_until: None,
+        updated_at: now,
     };
     let (update, failure) = match result {
         Ok(Outcome::Issued { certificate_id }) => (
